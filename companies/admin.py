@@ -1,0 +1,154 @@
+from django.contrib import admin
+
+from companies.models import (
+    BankAccount,
+    Company,
+    CompanyConfiguration,
+    Connection,
+    Customer,
+    LedgerAccount,
+    Membership,
+    Supplier,
+    TaxRate,
+    TrackingCategory,
+)
+
+
+class ConnectionInline(admin.TabularInline):
+    model = Connection
+    extra = 0
+    fields = readonly_fields = (
+        "kind",
+        "codat_connection_id",
+        "platform_key",
+        "status",
+        "link_url",
+        "deleted_at",
+    )
+    can_delete = False
+    show_change_link = True
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class CompanyConfigurationInline(admin.StackedInline):
+    model = CompanyConfiguration
+    extra = 0
+    raw_id_fields = ["bank_account", "supplier", "customer"]
+    readonly_fields = ["saved_to_codat_at", "updated_by", "updated_at"]
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "platform",
+        "status",
+        "base_currency",
+        "codat_company_id",
+        "master_data_refreshed_at",
+        "auto_push",
+    ]
+    list_filter = ["platform", "status", "auto_push"]
+    search_fields = ["name", "codat_company_id"]
+    readonly_fields = ["codat_company_id", "status_changed_at", "created_at", "updated_at"]
+    inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = [
+        "company",
+        "kind",
+        "status",
+        "platform_key",
+        "codat_connection_id",
+        "created_at",
+    ]
+    list_filter = ["kind", "status", "platform_key"]
+    search_fields = ["codat_connection_id", "company__name", "company__codat_company_id"]
+    list_select_related = ["company"]
+    readonly_fields = [
+        "codat_connection_id",
+        "platform_key",
+        "link_url",
+        "status_changed_at",
+        "last_checked_at",
+        "created_at",
+    ]
+    raw_id_fields = ["company"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "company", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "company__name"]
+    list_select_related = ["user", "company"]
+    autocomplete_fields = ["user", "company"]
+
+
+class MasterDataAdmin(admin.ModelAdmin):
+    list_filter = ["status", "is_deleted"]
+    search_fields = ["codat_id", "name", "company__name", "company__codat_company_id"]
+    list_select_related = ["company"]
+    raw_id_fields = ["company"]
+    readonly_fields = ["refreshed_at", "missing_since"]
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(MasterDataAdmin):
+    list_display = [
+        "nominal_code",
+        "name",
+        "company",
+        "account_type",
+        "currency",
+        "is_bank_account",
+        "status",
+        "is_deleted",
+    ]
+    list_filter = ["account_type", "is_bank_account", *MasterDataAdmin.list_filter]
+    search_fields = [*MasterDataAdmin.search_fields, "nominal_code"]
+
+
+@admin.register(TrackingCategory)
+class TrackingCategoryAdmin(MasterDataAdmin):
+    list_display = ["name", "parent", "company", "has_children", "status", "is_deleted"]
+    list_select_related = ["company", "parent"]
+    raw_id_fields = ["company", "parent"]
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(MasterDataAdmin):
+    list_display = ["name", "code", "effective_rate", "company", "status", "is_deleted"]
+    search_fields = [*MasterDataAdmin.search_fields, "code"]
+
+
+@admin.register(Supplier)
+class SupplierAdmin(MasterDataAdmin):
+    list_display = ["name", "company", "default_currency", "status", "is_deleted"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(MasterDataAdmin):
+    list_display = ["name", "company", "default_currency", "status", "is_deleted"]
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(MasterDataAdmin):
+    list_display = ["name", "company", "account_type", "currency", "status", "is_deleted"]
+    list_filter = ["account_type", *MasterDataAdmin.list_filter]
+
+
+@admin.register(CompanyConfiguration)
+class CompanyConfigurationAdmin(admin.ModelAdmin):
+    list_display = ["company", "bank_account", "supplier", "customer", "saved_to_codat_at"]
+    search_fields = ["company__name", "company__codat_company_id"]
+    list_select_related = ["company", "bank_account", "supplier", "customer"]
+    raw_id_fields = ["company", "bank_account", "supplier", "customer"]
+    readonly_fields = ["saved_to_codat_at", "updated_by", "updated_at"]

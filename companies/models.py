@@ -1,0 +1,356 @@
+"""Customer companies, their Codat connections, who may see them, and the master data pulled
+from their accounting software (chart of accounts, tracking categories, tax rates, contacts)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from companies.platforms import Platform
+from sfe_portal.db import choices_check
+
+
+class CompanyStatus(models.TextChoices):
+    NEW = "new", "New"
+    AWAITING_LINK = "awaiting_link", "Waiting for the customer to link"
+    PULLING = "pulling", "Pulling master data"
+    NEEDS_CONFIGURATION = "needs_configuration", "Needs configuration"
+    READY = "ready", "Ready"
+    DISCONNECTED = "disconnected", "Disconnected"
+    ARCHIVED = "archived", "Archived"
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200)
+    codat_company_id = models.UUIDField(null=True, blank=True, unique=True)
+    platform = models.CharField(max_length=4, choices=Platform.choices)
+    base_currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(
+        max_length=24, choices=CompanyStatus.choices, default=CompanyStatus.NEW
+    )
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    auto_push = models.BooleanField(default=False)
+    master_data_refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+        constraints = [
+            choices_check("platform", Platform, "company_platform_valid"),
+            choices_check("status", CompanyStatus, "company_status_valid"),
+            models.CheckConstraint(
+                condition=Q(base_currency="") | Q(base_currency__regex=r"^[A-Z]{3}$"),
+                name="company_base_currency_iso",
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="company_name_not_empty"),
+        ]
+        indexes = [models.Index(fields=["status"], name="company_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def platform_label(self) -> str:
+        return Platform(self.platform).label
+
+
+class ConnectionKind(models.TextChoices):
+    ACCOUNTING = "accounting", "Accounting"
+    PARTNER_EXPENSE = "partner_expense", "Partner expense"
+
+
+class ConnectionStatus(models.TextChoices):
+    """Codat's `dataConnectionStatus`, spelled as Codat spells it."""
+
+    PENDING_AUTH = "PendingAuth", "Pending authorization"
+    LINKED = "Linked", "Linked"
+    UNLINKED = "Unlinked", "Unlinked"
+    DEAUTHORIZED = "Deauthorized", "Deauthorized"
+
+
+class Connection(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="connections")
+    codat_connection_id = models.UUIDField(unique=True)
+    kind = models.CharField(max_length=16, choices=ConnectionKind.choices)
+    platform_key = models.CharField(max_length=4)
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.PENDING_AUTH
+    )
+    link_url = models.URLField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    # Set when the connection was deleted in Codat; kept for the history of syncs it carried.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            choices_check("kind", ConnectionKind, "connection_kind_valid"),
+            choices_check("status", ConnectionStatus, "connection_status_valid"),
+            # One live connection of each kind per company: Codat supports one accounting
+            # connection per company for Sync for Expenses.
+            models.UniqueConstraint(
+                fields=["company", "kind"],
+                condition=Q(deleted_at__isnull=True),
+                name="connection_one_live_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company} · {self.get_kind_display()} ({self.status})"
+
+    @property
+    def is_linked(self) -> bool:
+        return self.status == ConnectionStatus.LINKED
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    BOOKKEEPER = "bookkeeper", "Bookkeeper"
+    APPROVER = "approver", "Approver"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.BOOKKEEPER: 2, Role.APPROVER: 3}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "company"], name="membership_unique_pair"),
+            choices_check("role", Role, "membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.company} ({self.role})"
+
+
+# --- Master data ------------------------------------------------------------------------------
+
+
+class SourceStatus(models.TextChoices):
+    """A record's status in the accounting software (Codat's Active / Archived / Unknown)."""
+
+    ACTIVE = "Active", "Active"
+    ARCHIVED = "Archived", "Archived"
+    PENDING = "Pending", "Pending"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+class MasterDataQuerySet(models.QuerySet["MasterData"]):
+    def usable(self) -> MasterDataQuerySet:
+        """What new coding may point at: active in the ledger, not deleted, still pulled."""
+        return self.filter(status=SourceStatus.ACTIVE, is_deleted=False, missing_since__isnull=True)
+
+
+class MasterData(models.Model):
+    """A record pulled from the customer's accounting software, keyed by its Codat id.
+
+    Records are never hard-deleted: expenses may point at them. One that Codat stops returning
+    gets `missing_since`; one deleted or archived in the ledger keeps its flags.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    codat_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=300)
+    status = models.CharField(
+        max_length=12, choices=SourceStatus.choices, default=SourceStatus.ACTIVE
+    )
+    is_deleted = models.BooleanField(default=False)
+    missing_since = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    objects = MasterDataQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_usable(self) -> bool:
+        return (
+            self.status == SourceStatus.ACTIVE
+            and not self.is_deleted
+            and self.missing_since is None
+        )
+
+    @property
+    def unusable_reason(self) -> str:
+        if self.missing_since is not None:
+            return "no longer exists in the accounting software"
+        if self.is_deleted:
+            return "was deleted in the accounting software"
+        if self.status != SourceStatus.ACTIVE:
+            return f"is {self.get_status_display().lower()} in the accounting software"
+        return ""
+
+
+def _master_data_meta(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        models.UniqueConstraint(fields=["company", "codat_id"], name=f"{prefix}_unique_codat_id"),
+        choices_check("status", SourceStatus, f"{prefix}_status_valid"),
+    ]
+
+
+class AccountType(models.TextChoices):
+    ASSET = "Asset", "Asset"
+    LIABILITY = "Liability", "Liability"
+    INCOME = "Income", "Income"
+    EXPENSE = "Expense", "Expense"
+    EQUITY = "Equity", "Equity"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+class LedgerAccount(MasterData):
+    """An account of the chart of accounts, with the transaction types it accepts."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ledger_accounts")
+    nominal_code = models.CharField(max_length=50, blank=True)
+    full_name = models.CharField(max_length=500, blank=True)
+    account_type = models.CharField(
+        max_length=12, choices=AccountType.choices, default=AccountType.UNKNOWN
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    valid_transaction_types = models.JSONField(default=list, blank=True)
+    is_bank_account = models.BooleanField(default=False)
+
+    class Meta(MasterData.Meta):
+        constraints = [
+            *_master_data_meta("ledgeraccount"),
+            choices_check("account_type", AccountType, "ledgeraccount_type_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["company", "status", "is_deleted"], name="ledgeraccount_usable_idx"
+            ),
+            models.Index(fields=["company", "is_bank_account"], name="ledgeraccount_bank_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nominal_code} {self.name}".strip()
+
+    def accepts(self, transaction_type: str) -> bool:
+        return transaction_type in (self.valid_transaction_types or [])
+
+
+class TrackingCategory(MasterData):
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="tracking_categories"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    has_children = models.BooleanField(default=False)
+
+    class Meta(MasterData.Meta):
+        verbose_name_plural = "tracking categories"
+        constraints = [
+            *_master_data_meta("trackingcategory"),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="trackingcategory_not_own_parent"
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "status"], name="trackingcategory_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} › {self.name}" if self.parent_id and self.parent else self.name
+
+
+class TaxRate(MasterData):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="tax_rates")
+    code = models.CharField(max_length=100, blank=True)
+    effective_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
+    total_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
+    valid_transaction_types = models.JSONField(default=list, blank=True)
+
+    class Meta(MasterData.Meta):
+        constraints = [
+            *_master_data_meta("taxrate"),
+            models.CheckConstraint(
+                condition=Q(effective_rate__gte=0, total_rate__gte=0), name="taxrate_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "status"], name="taxrate_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.effective_rate.normalize()}%)"
+
+
+class Supplier(MasterData):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="suppliers")
+    default_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta(MasterData.Meta):
+        constraints = _master_data_meta("supplier")
+        indexes = [models.Index(fields=["company", "status"], name="supplier_status_idx")]
+
+
+class Customer(MasterData):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customers")
+    default_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta(MasterData.Meta):
+        constraints = _master_data_meta("customer")
+        indexes = [models.Index(fields=["company", "status"], name="customer_status_idx")]
+
+
+class BankAccountType(models.TextChoices):
+    CREDIT = "Credit", "Credit"
+    DEBIT = "Debit", "Debit"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+class BankAccount(MasterData):
+    """A bank account as the accounting connection reports it (`…/data/bankAccounts`)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="bank_accounts")
+    account_type = models.CharField(
+        max_length=8, choices=BankAccountType.choices, default=BankAccountType.UNKNOWN
+    )
+    nominal_code = models.CharField(max_length=50, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+
+    class Meta(MasterData.Meta):
+        constraints = [
+            *_master_data_meta("bankaccount"),
+            choices_check("account_type", BankAccountType, "bankaccount_type_valid"),
+        ]
+
+
+class CompanyConfiguration(models.Model):
+    """The fallback bank account, supplier and customer Codat uses for a company's expenses."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="configuration")
+    bank_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    saved_to_codat_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Configuration of {self.company}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.bank_account_id is not None

@@ -1,0 +1,108 @@
+"""Writes and workflows on companies: lifecycle, connections and memberships."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from companies.models import (
+    Company,
+    CompanyStatus,
+    Connection,
+    ConnectionStatus,
+    Membership,
+    Role,
+)
+from sfe_portal.transitions import StaleState, check_transition
+
+_C = CompanyStatus
+COMPANY_TRANSITIONS: dict[str, frozenset[str]] = {
+    _C.NEW: frozenset({_C.AWAITING_LINK, _C.ARCHIVED}),
+    _C.AWAITING_LINK: frozenset({_C.PULLING, _C.DISCONNECTED, _C.ARCHIVED}),
+    _C.PULLING: frozenset({_C.NEEDS_CONFIGURATION, _C.READY, _C.DISCONNECTED, _C.ARCHIVED}),
+    _C.NEEDS_CONFIGURATION: frozenset({_C.PULLING, _C.READY, _C.DISCONNECTED, _C.ARCHIVED}),
+    _C.READY: frozenset({_C.PULLING, _C.NEEDS_CONFIGURATION, _C.DISCONNECTED, _C.ARCHIVED}),
+    # A re-linked connection resumes with a fresh pull of master data.
+    _C.DISCONNECTED: frozenset({_C.AWAITING_LINK, _C.PULLING, _C.ARCHIVED}),
+    _C.ARCHIVED: frozenset(),
+}
+
+_S = ConnectionStatus
+CONNECTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    _S.PENDING_AUTH: frozenset({_S.LINKED, _S.UNLINKED, _S.DEAUTHORIZED}),
+    _S.LINKED: frozenset({_S.UNLINKED, _S.DEAUTHORIZED}),
+    # Codat keeps the data of an unlinked or deauthorized connection; it can be linked again.
+    _S.UNLINKED: frozenset({_S.LINKED, _S.PENDING_AUTH}),
+    _S.DEAUTHORIZED: frozenset({_S.LINKED, _S.PENDING_AUTH}),
+}
+
+
+@transaction.atomic
+def company_transition(*, company: Company, to: CompanyStatus) -> Company:
+    current = CompanyStatus(company.status)
+    check_transition("Company", COMPANY_TRANSITIONS, current, to)
+    now = timezone.now()
+    if (
+        Company.objects.filter(pk=company.pk, status=current).update(
+            status=to, status_changed_at=now, updated_at=now
+        )
+        != 1
+    ):
+        raise StaleState("Company", current)
+    company.status, company.status_changed_at = to, now
+    return company
+
+
+@transaction.atomic
+def connection_set_status(*, connection: Connection, status: ConnectionStatus) -> Connection:
+    """Record the status Codat reports for a connection (a no-op when it has not changed)."""
+    now = timezone.now()
+    current = ConnectionStatus(connection.status)
+    if current == status:
+        Connection.objects.filter(pk=connection.pk).update(last_checked_at=now)
+        connection.last_checked_at = now
+        return connection
+    check_transition("Connection", CONNECTION_TRANSITIONS, current, status)
+    if (
+        Connection.objects.filter(pk=connection.pk, status=current).update(
+            status=status, status_changed_at=now, last_checked_at=now
+        )
+        != 1
+    ):
+        raise StaleState("Connection", current)
+    connection.status, connection.status_changed_at = status, now
+    connection.last_checked_at = now
+    return connection
+
+
+def membership_set_role(*, company: Company, user: User, role: Role) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        company=company, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+DEMO_USERS = (
+    # username, password, is_superuser: the sign-ins CONTRACTS.md promises.
+    ("admin", "admin", True),
+    ("finance", "finance", False),
+)
+
+
+@transaction.atomic
+def demo_users_ensure() -> list[User]:
+    """Create the demo sign-ins if missing, and reset their passwords; safe to run again."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    users = []
+    for username, password, is_superuser in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.is_superuser = user.is_staff = is_superuser
+        user.is_active = True
+        if not user.check_password(password):
+            user.set_password(password)
+        user.save()
+        users.append(user)
+    return users

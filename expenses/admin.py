@@ -1,0 +1,115 @@
+from django.contrib import admin
+
+from expenses.models import CategorizationRule, Expense, ExpenseEvent, ExpenseLine, Receipt
+
+
+class ExpenseLineInline(admin.TabularInline):
+    model = ExpenseLine
+    extra = 0
+    raw_id_fields = ["account", "tax_rate"]
+    filter_horizontal = ["tracking_categories"]
+
+
+class ReceiptInline(admin.TabularInline):
+    model = Receipt
+    extra = 0
+    fields = readonly_fields = (
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "created_at",
+    )
+    can_delete = False
+
+
+class ExpenseEventInline(admin.TabularInline):
+    model = ExpenseEvent
+    extra = 0
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "actor",
+        "from_status",
+        "to_status",
+        "message",
+    )
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Expense)
+class ExpenseAdmin(admin.ModelAdmin):
+    list_display = [
+        "issue_date",
+        "merchant_name",
+        "company",
+        "type",
+        "amount",
+        "currency",
+        "status",
+        "employee_name",
+    ]
+    list_filter = ["status", "type", "currency", "source", "company__platform"]
+    search_fields = ["id", "external_id", "merchant_name", "employee_name", "company__name"]
+    list_select_related = ["company"]
+    date_hierarchy = "issue_date"
+    raw_id_fields = ["company", "supplier_override", "approved_by"]
+    readonly_fields = [
+        "id",
+        "status",
+        "status_changed_at",
+        "approved_by",
+        "approved_at",
+        "synced_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
+    # Counting 200,000 rows on every page view is the slowest part of a change list.
+    show_full_result_count = False
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "expense", "content_type", "size", "created_at"]
+    list_filter = ["content_type"]
+    search_fields = ["original_name", "sha256", "expense__id", "expense__merchant_name"]
+    list_select_related = ["expense"]
+    raw_id_fields = ["expense", "uploaded_by"]
+    readonly_fields = ["sha256", "size", "content_type", "created_at"]
+
+
+@admin.register(CategorizationRule)
+class CategorizationRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "pattern",
+        "match",
+        "company",
+        "transaction_type",
+        "account",
+        "priority",
+        "is_active",
+    ]
+    list_filter = ["match", "is_active", "transaction_type"]
+    search_fields = ["pattern", "company__name"]
+    list_select_related = ["company", "account"]
+    raw_id_fields = ["company", "account", "tax_rate", "created_by"]
+    filter_horizontal = ["tracking_categories"]
+
+
+@admin.register(ExpenseEvent)
+class ExpenseEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "expense", "kind", "actor", "from_status", "to_status"]
+    list_filter = ["kind", "to_status"]
+    search_fields = ["expense__id", "expense__merchant_name", "message"]
+    list_select_related = ["expense", "actor"]
+    readonly_fields = [f.name for f in ExpenseEvent._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,304 @@
+"""Card spend to be coded and pushed: expenses, their lines and receipts, merchant rules and the
+audit trail of every change."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
+from companies.platforms import TransactionType
+from sfe_portal.db import choices_check
+
+# Codat accepts amounts from 0 to 5,000,000; the direction of money comes from the type.
+MAX_AMOUNT = Decimal("5000000")
+MAX_LINES = 100
+MAX_TRACKING_REFS = 10
+
+
+def money_field(**kwargs: Any) -> models.DecimalField[Decimal, Decimal]:
+    """A non-negative amount in a currency's major unit, to the cent."""
+    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class ExpenseStatus(models.TextChoices):
+    UNCATEGORIZED = "uncategorized", "To categorize"
+    CATEGORIZED = "categorized", "Ready to approve"
+    APPROVED = "approved", "Approved"
+    PUSHING = "pushing", "Pushing"
+    SYNCING = "syncing", "In sync"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+    EXCLUDED = "excluded", "Excluded"
+
+
+_E = ExpenseStatus
+# The expense state machine. Services move expenses only along these edges.
+EXPENSE_TRANSITIONS: dict[str, frozenset[str]] = {
+    _E.UNCATEGORIZED: frozenset({_E.CATEGORIZED, _E.EXCLUDED}),
+    _E.CATEGORIZED: frozenset({_E.UNCATEGORIZED, _E.APPROVED, _E.EXCLUDED}),
+    # An approved expense that is edited goes back for approval, or to coding when the chart
+    # of accounts changed under it; the push claims it into PUSHING.
+    _E.APPROVED: frozenset({_E.CATEGORIZED, _E.UNCATEGORIZED, _E.PUSHING, _E.EXCLUDED}),
+    # A push that is refused before any dataset is posted hands the expense back.
+    _E.PUSHING: frozenset({_E.SYNCING, _E.APPROVED, _E.FAILED}),
+    _E.SYNCING: frozenset({_E.SYNCED, _E.FAILED}),
+    # A synced expense changes only through Codat's update endpoint, which starts a new sync.
+    _E.SYNCED: frozenset({_E.SYNCING}),
+    _E.FAILED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED, _E.APPROVED, _E.EXCLUDED}),
+    _E.EXCLUDED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED}),
+}
+EDITABLE_STATUSES = frozenset(
+    {_E.UNCATEGORIZED, _E.CATEGORIZED, _E.APPROVED, _E.FAILED, _E.EXCLUDED}
+)
+
+
+class ExpenseSource(models.TextChoices):
+    API = "api", "Card platform API"
+    CSV = "csv", "CSV import"
+    DEMO = "demo", "Demo data"
+    MANUAL = "manual", "Entered by hand"
+
+
+class Expense(models.Model):
+    # The UUID is also the expense's Codat transaction id, for life.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="expenses")
+    external_id = models.CharField(max_length=200)
+    source = models.CharField(
+        max_length=8, choices=ExpenseSource.choices, default=ExpenseSource.API
+    )
+    type = models.CharField(max_length=16, choices=TransactionType.choices)
+    issue_date = models.DateField()
+    currency = models.CharField(max_length=3)
+    # Foreign-currency units per unit of the company's base currency (Codat's convention).
+    currency_rate = models.DecimalField(max_digits=24, decimal_places=9, null=True, blank=True)
+    amount = money_field()
+    merchant_name = models.CharField(max_length=300, blank=True)
+    card_label = models.CharField(max_length=100, blank=True)
+    employee_name = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    supplier_override = models.ForeignKey(
+        Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=ExpenseStatus.choices, default=ExpenseStatus.UNCATEGORIZED
+    )
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    # Why it cannot go out as it is (chart-of-accounts change, Codat's failure in plain words).
+    needs_recoding_reason = models.CharField(max_length=500, blank=True)
+    failure_message = models.TextField(blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "external_id"], name="expense_external_id_unique"
+            ),
+            choices_check("type", TransactionType, "expense_type_valid"),
+            choices_check("status", ExpenseStatus, "expense_status_valid"),
+            choices_check("source", ExpenseSource, "expense_source_valid"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, amount__lte=MAX_AMOUNT), name="expense_amount_in_bounds"
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="expense_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(currency_rate__isnull=True) | Q(currency_rate__gt=0),
+                name="expense_currency_rate_positive",
+            ),
+            models.CheckConstraint(condition=~Q(external_id=""), name="expense_external_id_set"),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True)
+                | Q(status__in=[_E.APPROVED, _E.PUSHING, _E.SYNCING, _E.SYNCED, _E.FAILED]),
+                name="expense_approval_only_when_approved",
+            ),
+        ]
+        indexes = [
+            # The queue: a status tab of one company, newest first, keyset-paged on (date, id).
+            models.Index(
+                fields=["company", "status", "-issue_date", "-id"], name="expense_queue_idx"
+            ),
+            # The "All" tab and date-range filters.
+            models.Index(fields=["company", "-issue_date", "-id"], name="expense_company_date_idx"),
+            # Backlog age on the dashboard: oldest approved-but-unpushed expense per company.
+            models.Index(fields=["status", "status_changed_at"], name="expense_status_age_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_name or self.external_id} {self.amount} {self.currency}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+
+class ExpenseLine(models.Model):
+    expense = models.ForeignKey(Expense, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(max_length=500, blank=True)
+    net_amount = money_field()
+    tax_amount = money_field(default=Decimal("0.00"))
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tax_rate = models.ForeignKey(
+        TaxRate, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tracking_categories = models.ManyToManyField(TrackingCategory, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["expense", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["expense", "position"], name="expenseline_position_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(position__lt=MAX_LINES), name="expenseline_at_most_100_lines"
+            ),
+            models.CheckConstraint(
+                condition=Q(net_amount__gte=0, net_amount__lte=MAX_AMOUNT)
+                & Q(tax_amount__gte=0, tax_amount__lte=MAX_AMOUNT),
+                name="expenseline_amounts_in_bounds",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Line {self.position + 1}: {self.net_amount} + {self.tax_amount}"
+
+    @property
+    def gross_amount(self) -> Decimal:
+        return self.net_amount + self.tax_amount
+
+
+def receipt_upload_to(instance: Receipt, filename: str) -> str:
+    # The stored name never comes from the user: it is the content hash, so no path tricks.
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    suffix = "".join(ch for ch in suffix if ch.isalnum())[:8] or "bin"
+    return (
+        f"receipts/{instance.expense.company_id}/{instance.expense_id}/{instance.sha256}.{suffix}"
+    )
+
+
+class Receipt(models.Model):
+    expense = models.ForeignKey(Expense, on_delete=models.CASCADE, related_name="receipts")
+    file = models.FileField(upload_to=receipt_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["expense", "sha256"], name="receipt_unique_per_expense"
+            ),
+            models.CheckConstraint(condition=Q(size__gt=0), name="receipt_not_empty"),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="receipt_sha256_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RuleMatch(models.TextChoices):
+    CONTAINS = "contains", "Merchant contains"
+    EQUALS = "equals", "Merchant equals"
+
+
+class CategorizationRule(models.Model):
+    """A merchant rule: matching expenses get this coding. Lower `priority` wins."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="rules")
+    match = models.CharField(max_length=8, choices=RuleMatch.choices, default=RuleMatch.CONTAINS)
+    pattern = models.CharField(max_length=200)
+    transaction_type = models.CharField(max_length=16, choices=TransactionType.choices, blank=True)
+    min_amount = money_field(null=True, blank=True)
+    max_amount = money_field(null=True, blank=True)
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+")
+    tax_rate = models.ForeignKey(
+        TaxRate, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tracking_categories = models.ManyToManyField(TrackingCategory, blank=True, related_name="+")
+    priority = models.PositiveIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["company", "priority", "id"]
+        constraints = [
+            choices_check("match", RuleMatch, "rule_match_valid"),
+            models.CheckConstraint(condition=~Q(pattern=""), name="rule_pattern_not_empty"),
+            models.CheckConstraint(
+                condition=Q(transaction_type="") | Q(transaction_type__in=TransactionType.values),
+                name="rule_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=F("max_amount")),
+                name="rule_amount_range_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "is_active", "priority"], name="rule_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_match_display()} '{self.pattern}'"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    CODED = "coded", "Coding changed"
+    STATUS = "status", "Status changed"
+    RECEIPT_ADDED = "receipt_added", "Receipt added"
+    RECEIPT_REMOVED = "receipt_removed", "Receipt removed"
+    RULE_APPLIED = "rule_applied", "Rule applied"
+    NEEDS_RECODING = "needs_recoding", "Needs recoding"
+    NOTE = "note", "Note"
+    SYNC_RESULT = "sync_result", "Sync result"
+
+
+class ExpenseEvent(models.Model):
+    """The audit trail: who did what to an expense, and when. Rows are only ever added."""
+
+    expense = models.ForeignKey(Expense, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, choices=ExpenseStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ExpenseStatus.choices, blank=True)
+    message = models.CharField(max_length=1000, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [choices_check("kind", EventKind, "expenseevent_kind_valid")]
+        indexes = [models.Index(fields=["expense", "created_at"], name="expenseevent_trail_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"

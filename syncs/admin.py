@@ -1,0 +1,153 @@
+from django.contrib import admin
+
+from syncs.models import (
+    CodatExchange,
+    PushBatch,
+    PushBatchItem,
+    ReceiptUpload,
+    Sync,
+    SyncTransaction,
+    WebhookEvent,
+    WorkerHeartbeat,
+)
+
+
+class PushBatchItemInline(admin.TabularInline):
+    model = PushBatchItem
+    extra = 0
+    raw_id_fields = ["expense"]
+    readonly_fields = ["expense"]
+    can_delete = False
+
+
+@admin.register(PushBatch)
+class PushBatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "company", "state", "dataset_id", "sync", "attempts", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["id", "dataset_id", "company__name", "sync__codat_sync_id"]
+    list_select_related = ["company", "sync"]
+    raw_id_fields = ["company", "sync"]
+    readonly_fields = ["state", "dataset_id", "attempts", "last_error", "claimed_at", "posted_at"]
+    inlines = [PushBatchItemInline]
+
+
+class SyncTransactionInline(admin.TabularInline):
+    model = SyncTransaction
+    extra = 0
+    fields = readonly_fields = (
+        "transaction_id",
+        "expense",
+        "status",
+        "message",
+        "integration_type",
+        "fetched_at",
+    )
+    can_delete = False
+
+
+class ReceiptUploadInline(admin.TabularInline):
+    model = ReceiptUpload
+    extra = 0
+    fields = readonly_fields = (
+        "receipt",
+        "state",
+        "attempts",
+        "codat_attachment_id",
+        "last_error",
+    )
+    can_delete = False
+
+
+@admin.register(Sync)
+class SyncAdmin(admin.ModelAdmin):
+    list_display = [
+        "codat_sync_id",
+        "company",
+        "kind",
+        "state",
+        "status_code",
+        "status_text",
+        "requested_at",
+        "completed_at",
+        "is_long_running",
+    ]
+    list_filter = ["state", "kind", "status_code", "is_long_running", "company__platform"]
+    search_fields = ["codat_sync_id", "company__name", "company__codat_company_id"]
+    list_select_related = ["company"]
+    date_hierarchy = "requested_at"
+    raw_id_fields = ["company"]
+    readonly_fields = [
+        "codat_sync_id",
+        "state",
+        "status_code",
+        "status_text",
+        "error_message",
+        "exception_message",
+        "data_pushed",
+        "configuration_snapshot",
+        "requested_at",
+        "codat_sync_utc",
+        "completed_at",
+        "last_polled_at",
+        "poll_count",
+        "results_fetched_at",
+    ]
+    inlines = [SyncTransactionInline, ReceiptUploadInline]
+
+
+@admin.register(SyncTransaction)
+class SyncTransactionAdmin(admin.ModelAdmin):
+    list_display = ["transaction_id", "sync", "status", "message", "fetched_at"]
+    list_filter = ["status", "integration_type"]
+    search_fields = ["transaction_id", "sync__codat_sync_id", "message"]
+    list_select_related = ["sync", "sync__company"]
+    raw_id_fields = ["sync", "expense"]
+
+
+@admin.register(ReceiptUpload)
+class ReceiptUploadAdmin(admin.ModelAdmin):
+    list_display = ["receipt", "sync", "state", "attempts", "codat_attachment_id", "uploaded_at"]
+    list_filter = ["state"]
+    search_fields = ["codat_attachment_id", "receipt__expense__id", "sync__codat_sync_id"]
+    list_select_related = ["receipt", "sync", "sync__company"]
+    raw_id_fields = ["receipt", "sync"]
+    readonly_fields = ["attempts", "codat_attachment_id", "last_error", "uploaded_at"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "webhook_id",
+        "event_type",
+        "verified",
+        "codat_sync_id",
+        "received_at",
+        "processed_at",
+    ]
+    list_filter = ["event_type", "verified"]
+    search_fields = ["webhook_id", "codat_sync_id", "codat_company_id"]
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+
+
+@admin.register(CodatExchange)
+class CodatExchangeAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "correlation_id",
+        "company",
+    ]
+    list_filter = ["method", "status"]
+    search_fields = ["path", "correlation_id", "company__name", "company__codat_company_id"]
+    list_select_related = ["company"]
+    readonly_fields = [f.name for f in CodatExchange._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["queue", "hostname", "last_seen_at"]
+    readonly_fields = ["queue", "hostname", "last_seen_at"]

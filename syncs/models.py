@@ -1,0 +1,315 @@
+"""What we sent to Codat and what came back: datasets (push batches), syncs, per-transaction
+results, receipt uploads, received webhooks and a log of every exchange for support."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from companies.models import Company
+from expenses.models import Expense, Receipt
+from sfe_portal.db import choices_check
+
+# Codat's batch limit for one expense dataset.
+MAX_BATCH_SIZE = 50
+
+
+class BatchState(models.TextChoices):
+    PENDING = "pending", "Written, not yet posted"
+    POSTED = "posted", "Dataset created in Codat"
+    SYNC_REQUESTED = "sync_requested", "Sync initiated"
+    DONE = "done", "Results reconciled"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+_B = BatchState
+BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
+    _B.PENDING: frozenset({_B.POSTED, _B.ABANDONED}),
+    _B.POSTED: frozenset({_B.SYNC_REQUESTED, _B.ABANDONED}),
+    _B.SYNC_REQUESTED: frozenset({_B.DONE}),
+    _B.DONE: frozenset(),
+    _B.ABANDONED: frozenset(),
+}
+
+
+class PushBatch(models.Model):
+    """One Codat expense dataset (≤ 50 expenses), written locally before any HTTP call."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="push_batches")
+    expenses: models.ManyToManyField[Expense, PushBatchItem] = models.ManyToManyField(
+        Expense, through="PushBatchItem", related_name="push_batches"
+    )
+    state = models.CharField(max_length=16, choices=BatchState.choices, default=BatchState.PENDING)
+    dataset_id = models.UUIDField(null=True, blank=True, unique=True)
+    sync = models.ForeignKey(
+        "Sync", on_delete=models.SET_NULL, null=True, blank=True, related_name="batches"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # A worker's claim on the batch; the sweeper re-queues claims older than the task limit.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "push batches"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("state", BatchState, "pushbatch_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=[_B.PENDING, _B.ABANDONED]) | Q(dataset_id__isnull=False),
+                name="pushbatch_posted_has_dataset",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=[_B.SYNC_REQUESTED, _B.DONE]) | Q(sync__isnull=False),
+                name="pushbatch_synced_has_sync",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "state"], name="pushbatch_company_state_idx")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.id} ({self.state})"
+
+
+class PushBatchItem(models.Model):
+    batch = models.ForeignKey(PushBatch, on_delete=models.CASCADE, related_name="items")
+    expense = models.ForeignKey(Expense, on_delete=models.PROTECT, related_name="batch_items")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "expense"], name="pushbatchitem_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.expense_id} in {self.batch_id}"
+
+
+class SyncKind(models.TextChoices):
+    PUSH = "push", "Push of new expenses"
+    UPDATE = "update", "Update of a synced expense"
+
+
+class SyncState(models.TextChoices):
+    INITIATING = "initiating", "Initiating"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+_S = SyncState
+SYNC_TRANSITIONS: dict[str, frozenset[str]] = {
+    # An initiate call that provably never reached Codat fails without a sync id.
+    _S.INITIATING: frozenset({_S.IN_PROGRESS, _S.FAILED}),
+    _S.IN_PROGRESS: frozenset({_S.SUCCEEDED, _S.FAILED}),
+    _S.SUCCEEDED: frozenset(),
+    _S.FAILED: frozenset(),
+}
+SYNC_FINISHED_STATES = frozenset({_S.SUCCEEDED, _S.FAILED})
+
+
+class Sync(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="syncs")
+    # Recorded as "initiating" before the HTTP call, so a crash can find and adopt the sync.
+    codat_sync_id = models.UUIDField(null=True, blank=True, unique=True)
+    kind = models.CharField(max_length=8, choices=SyncKind.choices, default=SyncKind.PUSH)
+    state = models.CharField(max_length=12, choices=SyncState.choices, default=SyncState.INITIATING)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    status_text = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    exception_message = models.TextField(blank=True)
+    data_pushed = models.BooleanField(null=True, blank=True)
+    is_long_running = models.BooleanField(default=False)
+    # The configuration in force when the sync was initiated (bank account, supplier, customer).
+    configuration_snapshot = models.JSONField(default=dict, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    codat_sync_utc = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    results_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            choices_check("kind", SyncKind, "sync_kind_valid"),
+            choices_check("state", SyncState, "sync_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state=_S.INITIATING)
+                | Q(state=_S.FAILED)
+                | Q(codat_sync_id__isnull=False),
+                name="sync_started_has_codat_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True) | Q(state__in=[_S.SUCCEEDED, _S.FAILED]),
+                name="sync_completed_only_when_finished",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["company", "-requested_at"], name="sync_company_recent_idx"),
+            models.Index(fields=["state", "next_poll_at"], name="sync_polling_idx"),
+            models.Index(fields=["requested_at"], name="sync_requested_idx"),
+            models.Index(fields=["status_code", "requested_at"], name="sync_code_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync {self.codat_sync_id or '(initiating)'} · {self.company}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in SYNC_FINISHED_STATES
+
+
+class TransactionStatus(models.TextChoices):
+    """Codat's `TransactionStatus` for one transaction of a sync."""
+
+    UNKNOWN = "Unknown", "Unknown"
+    PENDING = "Pending", "Pending"
+    VALIDATION_ERROR = "ValidationError", "Validation error"
+    COMPLETED = "Completed", "Completed"
+    PUSH_ERROR = "PushError", "Push error"
+
+
+class SyncTransaction(models.Model):
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="transactions")
+    # Codat reports by transaction id; an id we do not know is kept with no expense.
+    transaction_id = models.UUIDField()
+    expense = models.ForeignKey(
+        Expense, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_transactions"
+    )
+    status = models.CharField(max_length=16, choices=TransactionStatus.choices)
+    message = models.TextField(blank=True)
+    integration_type = models.CharField(max_length=16, blank=True)
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sync", "transaction_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sync", "transaction_id"], name="synctransaction_unique"
+            ),
+            choices_check("status", TransactionStatus, "synctransaction_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["expense", "-fetched_at"], name="synctransaction_expense_idx"),
+            models.Index(fields=["status", "fetched_at"], name="synctransaction_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}: {self.status}"
+
+
+class UploadState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    UPLOADING = "uploading", "Uploading"
+    UPLOADED = "uploaded", "Uploaded"
+    FAILED = "failed", "Failed (will retry)"
+    GAVE_UP = "gave_up", "Failed (needs attention)"
+
+
+_U = UploadState
+UPLOAD_TRANSITIONS: dict[str, frozenset[str]] = {
+    _U.PENDING: frozenset({_U.UPLOADING}),
+    _U.UPLOADING: frozenset({_U.UPLOADED, _U.FAILED, _U.GAVE_UP}),
+    _U.FAILED: frozenset({_U.UPLOADING, _U.GAVE_UP}),
+    # Support can send a file again, e.g. after the accountant deleted it in the ledger.
+    _U.GAVE_UP: frozenset({_U.PENDING}),
+    _U.UPLOADED: frozenset({_U.PENDING}),
+}
+
+
+class ReceiptUpload(models.Model):
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="uploads")
+    sync = models.ForeignKey(Sync, on_delete=models.PROTECT, related_name="receipt_uploads")
+    state = models.CharField(
+        max_length=12, choices=UploadState.choices, default=UploadState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    codat_attachment_id = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "sync"], name="receiptupload_unique"),
+            choices_check("state", UploadState, "receiptupload_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state=_U.UPLOADED) | ~Q(codat_attachment_id=""),
+                name="receiptupload_uploaded_has_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="receiptupload_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt} → {self.sync} ({self.state})"
+
+
+class WebhookEvent(models.Model):
+    """A webhook delivery from Codat, recorded once per webhook id whatever the retries."""
+
+    webhook_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    verified = models.BooleanField(default=False)
+    codat_company_id = models.UUIDField(null=True, blank=True)
+    codat_sync_id = models.UUIDField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["codat_sync_id"], name="webhookevent_sync_idx"),
+            models.Index(fields=["-received_at"], name="webhookevent_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} ({self.webhook_id})"
+
+
+class CodatExchange(models.Model):
+    """One request to Codat and its answer, for support. Bodies are truncated, keys never kept."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="codat_exchanges"
+    )
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=1000)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    correlation_id = models.CharField(max_length=200, blank=True)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="codatexchange_company_idx"),
+            models.Index(fields=["correlation_id"], name="codatexchange_correlation_idx"),
+            models.Index(fields=["-created_at"], name="codatexchange_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last task a worker ran on each queue: proof that the workers are alive."""
+
+    queue = models.CharField(max_length=100, unique=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.queue} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
