@@ -48,6 +48,25 @@ class CompanyRow:
     failed: int
 
 
+@dataclass(frozen=True)
+class CompanyOverview:
+    connections: list[Connection]
+    status_counts: list[tuple[str, str, int]]  # (status, label, count) in workflow order
+    members: list[Membership]
+
+
+def company_overview(*, company: Company) -> CompanyOverview:
+    """The company page: live connections, expense counts per status and the members."""
+    from expenses.models import ExpenseStatus
+    from expenses.selectors import expense_status_counts_by_company
+
+    connections = list(company.connections.filter(deleted_at__isnull=True).order_by("kind"))
+    counts = expense_status_counts_by_company(company_ids=[company.pk]).get(company.pk, {})
+    status_counts = [(s.value, s.label, counts.get(s.value, 0)) for s in ExpenseStatus]
+    members = list(company.memberships.select_related("user").order_by("user__username"))
+    return CompanyOverview(connections=connections, status_counts=status_counts, members=members)
+
+
 def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow]:
     """The companies page: each visible company with its connection and queue counts.
 

@@ -113,3 +113,12 @@ class ExpenseEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(ExpenseLine)
+class ExpenseLineAdmin(admin.ModelAdmin):
+    list_display = ["expense", "position", "net_amount", "tax_amount", "account", "tax_rate"]
+    search_fields = ["expense__id", "expense__merchant_name", "account__name", "account__codat_id"]
+    list_select_related = ["expense", "account", "tax_rate"]
+    raw_id_fields = ["expense", "account", "tax_rate"]
+    filter_horizontal = ["tracking_categories"]

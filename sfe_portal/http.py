@@ -13,3 +13,9 @@ class AuthenticatedHttpRequest(HtmxHttpRequest):
     """A request behind LoginRequiredMiddleware: the user is always a signed-in `User`."""
 
     user: User
+
+
+class CompanyHttpRequest(AuthenticatedHttpRequest):
+    """A request that passed `company_member_required`: the user's role on the company."""
+
+    company_role: str

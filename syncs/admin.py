@@ -20,6 +20,14 @@ class PushBatchItemInline(admin.TabularInline):
     can_delete = False
 
 
+@admin.register(PushBatchItem)
+class PushBatchItemAdmin(admin.ModelAdmin):
+    list_display = ["batch", "expense"]
+    search_fields = ["batch__id", "batch__dataset_id", "expense__id"]
+    list_select_related = ["batch", "expense"]
+    raw_id_fields = ["batch", "expense"]
+
+
 @admin.register(PushBatch)
 class PushBatchAdmin(admin.ModelAdmin):
     list_display = ["id", "company", "state", "dataset_id", "sync", "attempts", "created_at"]

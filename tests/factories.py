@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from companies.models import (
+    BankAccount,
     Company,
     Connection,
     ConnectionKind,
@@ -120,6 +121,15 @@ class CustomerFactory(_MasterDataFactory):
         model = Customer
 
     name = factory.Sequence(lambda n: f"Customer {n}")
+
+
+class BankAccountFactory(_MasterDataFactory):
+    class Meta:
+        model = BankAccount
+
+    name = factory.Sequence(lambda n: f"Card account {n}")
+    account_type = "Credit"
+    currency = "GBP"
 
 
 class ExpenseFactory(factory.django.DjangoModelFactory):

@@ -1,11 +1,212 @@
+"""Who sees which company: anonymous → sign-in, members their own, staff all, others 404;
+roles gate actions with 403."""
+
 import pytest
-from django.urls import reverse
+from django.http import HttpResponse
+from django.urls import include, path, reverse
+
+from companies.models import Role
+from companies.permissions import company_member_required
+from companies.selectors import company_list_visible, company_role_for, role_allows
+from tests.factories import CompanyFactory, MembershipFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_anonymous_visitor_is_sent_to_sign_in(client):
-    response = client.get(reverse("home"))
+@company_member_required(Role.BOOKKEEPER)
+def _bookkeeper_action(request, company):
+    return HttpResponse(f"coded {company.pk}")
+
+
+@company_member_required(Role.APPROVER)
+def _approver_action(request, company):
+    return HttpResponse(f"approved {company.pk}")
+
+
+urlpatterns = [
+    path("t/<int:company_id>/code/", _bookkeeper_action, name="t-code"),
+    path("t/<int:company_id>/approve/", _approver_action, name="t-approve"),
+    path("", include("sfe_portal.urls")),
+]
+
+
+@pytest.mark.parametrize("url_name", ["home", "company-detail"])
+def test_anonymous_visitor_is_sent_to_sign_in(client, url_name):
+    company = CompanyFactory()
+    url = reverse(url_name, args=[company.pk] if url_name != "home" else [])
+
+    response = client.get(url)
 
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_sign_in_page_is_public_and_signs_in(client):
+    UserFactory(username="ada")
+
+    page = client.get(reverse("login"))
+    response = client.post(reverse("login"), {"username": "ada", "password": "pw"})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+
+
+def test_wrong_password_is_refused_with_a_message(client):
+    UserFactory(username="ada")
+
+    response = client.post(reverse("login"), {"username": "ada", "password": "nope"})
+
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+
+
+def test_sign_out_needs_post(client):
+    client.force_login(UserFactory())
+
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_member_sees_only_their_companies():
+    mine, theirs = CompanyFactory(name="Mine Ltd"), CompanyFactory(name="Theirs Ltd")
+    membership = MembershipFactory(company=mine)
+
+    visible = list(company_list_visible(user=membership.user))
+
+    assert visible == [mine]
+    assert theirs not in visible
+
+
+def test_staff_see_every_company():
+    companies = {CompanyFactory(), CompanyFactory()}
+
+    assert set(company_list_visible(user=StaffFactory())) == companies
+
+
+def test_inactive_user_sees_nothing():
+    membership = MembershipFactory(user=UserFactory(is_active=False))
+
+    assert list(company_list_visible(user=membership.user)) == []
+
+
+def test_company_list_page_shows_members_companies_only(client):
+    membership = MembershipFactory(company=CompanyFactory(name="Mine Ltd"))
+    CompanyFactory(name="Theirs Ltd")
+    client.force_login(membership.user)
+
+    body = client.get(reverse("home")).content.decode()
+
+    assert "Mine Ltd" in body
+    assert "Theirs Ltd" not in body
+
+
+def test_company_list_search_filters_with_htmx_partial(client):
+    user = StaffFactory()
+    CompanyFactory(name="Acme Bikes"), CompanyFactory(name="Zeta Foods")
+    client.force_login(user)
+
+    response = client.get(reverse("home"), {"q": "acme"}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert "Acme Bikes" in body
+    assert "Zeta Foods" not in body
+    assert "<html" not in body  # only the rows partial
+    assert response["Vary"] == "HX-Request, Cookie" or "HX-Request" in response["Vary"]
+
+
+def test_company_list_query_count_does_not_grow_with_companies(
+    client, django_assert_max_num_queries
+):
+    user = StaffFactory()
+    client.force_login(user)
+    for _ in range(12):
+        MembershipFactory(company=CompanyFactory())
+
+    # session + user + companies + their connections + one grouped expense count
+    with django_assert_max_num_queries(5):
+        client.get(reverse("home"))
+
+
+def test_member_of_another_company_gets_404(client):
+    other = CompanyFactory()
+    client.force_login(MembershipFactory().user)
+
+    response = client.get(reverse("company-detail", args=[other.pk]))
+
+    assert response.status_code == 404
+
+
+def test_member_sees_their_company_page(client):
+    membership = MembershipFactory(role=Role.VIEWER)
+    client.force_login(membership.user)
+
+    response = client.get(reverse("company-detail", args=[membership.company.pk]))
+
+    assert response.status_code == 200
+    assert membership.company.name in response.content.decode()
+
+
+def test_unknown_company_id_is_404_not_500(client):
+    client.force_login(StaffFactory())
+
+    assert client.get(reverse("company-detail", args=[999999])).status_code == 404
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize(
+    ("role", "code_status", "approve_status"),
+    [
+        (Role.VIEWER, 403, 403),
+        (Role.BOOKKEEPER, 200, 403),
+        (Role.APPROVER, 200, 200),
+    ],
+)
+def test_roles_gate_actions(client, role, code_status, approve_status):
+    membership = MembershipFactory(role=role)
+    client.force_login(membership.user)
+    company_id = membership.company.pk
+
+    assert client.get(f"/t/{company_id}/code/").status_code == code_status
+    assert client.get(f"/t/{company_id}/approve/").status_code == approve_status
+
+
+@pytest.mark.urls(__name__)
+def test_refusal_names_the_role_needed(client):
+    membership = MembershipFactory(role=Role.VIEWER)
+    client.force_login(membership.user)
+
+    response = client.get(f"/t/{membership.company.pk}/approve/")
+
+    assert "approver role" in response.content.decode()
+
+
+@pytest.mark.urls(__name__)
+def test_role_on_one_company_gives_nothing_on_another(client):
+    membership = MembershipFactory(role=Role.APPROVER)
+    other = CompanyFactory()
+    client.force_login(membership.user)
+
+    assert client.get(f"/t/{other.pk}/approve/").status_code == 404
+
+
+@pytest.mark.urls(__name__)
+def test_staff_act_as_approvers_everywhere(client):
+    client.force_login(StaffFactory())
+
+    assert client.get(f"/t/{CompanyFactory().pk}/approve/").status_code == 200
+
+
+def test_role_helpers_rank_roles():
+    membership = MembershipFactory(role=Role.BOOKKEEPER)
+
+    role = company_role_for(user=membership.user, company=membership.company)
+
+    assert role == Role.BOOKKEEPER
+    assert role_allows(role, needed=Role.VIEWER)
+    assert role_allows(role, needed=Role.BOOKKEEPER)
+    assert not role_allows(role, needed=Role.APPROVER)
+    assert not role_allows(None, needed=Role.VIEWER)
+    assert company_role_for(user=UserFactory(), company=membership.company) is None

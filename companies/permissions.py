@@ -1,0 +1,51 @@
+"""Access checks for company-scoped views.
+
+A company the user may not see answers 404, never 403, so ids of other customers' data leak
+nothing. A company the user sees with too small a role answers 403 naming the role needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Concatenate
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+
+from companies.models import Company, Role
+from companies.selectors import company_list_visible, company_role_for, role_allows
+from sfe_portal.http import CompanyHttpRequest
+
+CompanyView = Callable[Concatenate[CompanyHttpRequest, Company, ...], HttpResponse]
+
+
+def company_member_required(
+    role: Role = Role.VIEWER,
+) -> Callable[[CompanyView], Callable[..., HttpResponse]]:
+    """Resolve the `company_id` URL argument to a company the user may act on with `role`.
+
+    The view receives the company as its second argument and finds the user's role on
+    `request.company_role`.
+    """
+
+    def decorator(view: CompanyView) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(
+            request: CompanyHttpRequest, company_id: int, *args: Any, **kwargs: Any
+        ) -> HttpResponse:
+            company = get_object_or_404(company_list_visible(user=request.user), pk=company_id)
+            user_role = company_role_for(user=request.user, company=company)
+            if not role_allows(user_role, needed=role):
+                raise PermissionDenied(
+                    f"This needs the {role.label.lower()} role on {company.name}; "
+                    "ask an approver of the company to change your role."
+                )
+            assert user_role is not None  # role_allows() refused None above
+            request.company_role = user_role
+            return view(request, company, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

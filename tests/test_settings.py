@@ -1,0 +1,122 @@
+"""Settings come from the environment: embedded defaults with nothing set, real services when
+their variables are set, and a production mode that refuses to start without what it needs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], "
+    "'name': str(settings.DATABASES['default']['NAME']), "
+    "'options': settings.DATABASES['default'].get('OPTIONS', {}), "
+    "'broker': settings.CELERY_BROKER_URL, "
+    "'broker_options': settings.CELERY_BROKER_TRANSPORT_OPTIONS, "
+    "'storage': settings.STORAGES['default']['BACKEND'], "
+    "'sandbox': settings.SANDBOX_ENABLED, 'debug': settings.DEBUG}))"
+)
+PROD = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 50,
+    "ALLOWED_HOSTS": "portal.example.com",
+    "CODAT_API_KEY": "live-key",
+    "CODAT_WEBHOOK_SECRET": "whsec_c2VjcmV0",
+}
+_CLEARED = [
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CODAT_API_KEY",
+    "CODAT_WEBHOOK_SECRET",
+    "SANDBOX_ENABLED",
+    "AWS_STORAGE_BUCKET_NAME",
+]
+
+
+def _load(tmp_path, **env_vars):
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env.update(DJANGO_SETTINGS_MODULE="sfe_portal.settings", SFE_VAR_DIR=str(tmp_path), **env_vars)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def _settings(tmp_path, **env_vars):
+    result = _load(tmp_path, **env_vars)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_nothing_set_gives_the_embedded_defaults(tmp_path):
+    found = _settings(tmp_path)
+
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["name"] == str(tmp_path / "db.sqlite3")
+    assert "journal_mode=WAL" in found["options"]["init_command"]
+    assert found["options"]["timeout"] >= 5
+    assert found["broker"] == "filesystem://"
+    queue = found["broker_options"]["data_folder_in"]
+    assert queue == found["broker_options"]["data_folder_out"] == str(tmp_path / "celery/queue")
+    assert Path(queue).is_absolute()
+    assert Path(queue).is_dir()
+    assert found["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert found["sandbox"] is True
+    assert found["debug"] is True
+
+
+def test_service_variables_switch_to_postgres_and_redis(tmp_path):
+    found = _settings(
+        tmp_path,
+        DATABASE_URL="postgres://portal@db.internal:5432/sfe",
+        CELERY_BROKER_URL="redis://cache.internal:6379/0",
+        AWS_STORAGE_BUCKET_NAME="receipts",
+    )
+
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert found["name"] == "sfe"
+    assert found["broker"] == "redis://cache.internal:6379/0"
+    assert found["broker_options"]["visibility_timeout"] >= 3600
+    assert found["storage"] == "storages.backends.s3.S3Storage"
+
+
+def test_production_with_everything_set_starts(tmp_path):
+    found = _settings(tmp_path, **PROD)
+
+    assert found["debug"] is False
+    assert found["sandbox"] is False
+
+
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "CODAT_API_KEY", "CODAT_WEBHOOK_SECRET"]
+)
+def test_production_refuses_to_start_naming_the_missing_variable(tmp_path, missing):
+    env = {k: v for k, v in PROD.items() if k != missing}
+
+    result = _load(tmp_path, **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_refuses_the_development_secret_key(tmp_path):
+    result = _load(
+        tmp_path, **{**PROD, "SECRET_KEY": "dev-only-insecure-secret-key-never-use-in-production"}
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_webhook_secret_must_be_a_svix_secret(tmp_path):
+    result = _load(tmp_path, CODAT_WEBHOOK_SECRET="plain-secret")
+
+    assert result.returncode != 0
+    assert "whsec_" in result.stderr
