@@ -120,3 +120,21 @@ PLATFORM_RULES: dict[Platform, PlatformRules] = {
 
 def rules_for(platform: str) -> PlatformRules:
     return PLATFORM_RULES[Platform(platform)]
+
+
+def currency_combination_allowed(platform: str, *, base: str, bank: str, transaction: str) -> bool:
+    """Whether the platform books a Payment or Refund in `transaction` currency from a bank
+    account in `bank` currency, for a company whose base currency is `base` (API-NOTES §4.4).
+
+    Xero ignores the transaction currency, so only the bank account's currency matters there.
+    Elsewhere two non-base currencies can never meet in one transaction.
+    """
+    if platform == Platform.XERO:
+        return True
+    if bank == base and transaction == base:
+        return True
+    if bank == transaction:  # a foreign card spending in its own currency
+        return platform in (Platform.DYNAMICS_365, Platform.QUICKBOOKS_ONLINE)
+    if bank == base:  # a base-currency card spending abroad
+        return platform in (Platform.NETSUITE, Platform.QUICKBOOKS_ONLINE)
+    return False

@@ -1,20 +1,33 @@
-"""Writes and workflows on expenses. Every status change goes through `expense_transition`."""
+"""Writes and workflows on expenses: status changes, coding, approval, rules and ingest.
+
+Every status change goes through `expense_transition`; every change of coding records an
+`ExpenseEvent`; readiness is recomputed from `expenses.validation` after each change.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from expenses.models import (
+    EDITABLE_STATUSES,
     EXPENSE_TRANSITIONS,
+    CategorizationRule,
     EventKind,
     Expense,
     ExpenseEvent,
+    ExpenseLine,
     ExpenseStatus,
+    RuleMatch,
 )
+from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.transitions import StaleState, check_transition
 
 _APPROVAL_KEPT = frozenset(
@@ -26,6 +39,15 @@ _APPROVAL_KEPT = frozenset(
         ExpenseStatus.FAILED,
     }
 )
+CENT = Decimal("0.01")
+
+
+class ExpenseRefused(Exception):
+    """A change the rules refuse; `problems` say which field and what to do."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(" ".join(str(p) for p in self.problems))
 
 
 @transaction.atomic
@@ -57,8 +79,8 @@ def expense_transition(
     updated = Expense.objects.filter(pk=expense.pk, status=current).update(**changes)
     if updated != 1:
         raise StaleState("Expense", current)
-    for field, value in changes.items():
-        setattr(expense, field, value)
+    for name, value in changes.items():
+        setattr(expense, name, value)
     ExpenseEvent.objects.create(
         expense=expense,
         kind=EventKind.STATUS,
@@ -69,3 +91,356 @@ def expense_transition(
         data=data or {},
     )
     return expense
+
+
+# --- Reading what validation needs ------------------------------------------------------------
+
+
+def expense_lines(expense: Expense) -> list[ExpenseLine]:
+    """The expense's lines with everything validation reads (served from a prefetch if any)."""
+    cache = getattr(expense, "_prefetched_objects_cache", {})
+    if "lines" in cache:
+        return list(cache["lines"])
+    return list(
+        expense.lines.select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("position")
+    )
+
+
+def expense_readiness(expense: Expense, ctx: CompanyContext | None = None) -> list[Problem]:
+    return expense_problems(
+        expense, expense_lines(expense), ctx or company_context(company=expense.company)
+    )
+
+
+# --- Readiness --------------------------------------------------------------------------------
+
+
+def _readiness_target(
+    status: str, problems: list[Problem], *, edited: bool
+) -> ExpenseStatus | None:
+    """Where an expense goes after its coding was (re)checked; None means it stays."""
+    if status == ExpenseStatus.UNCATEGORIZED:
+        return None if problems else ExpenseStatus.CATEGORIZED
+    if status == ExpenseStatus.CATEGORIZED:
+        return ExpenseStatus.UNCATEGORIZED if problems else None
+    if status == ExpenseStatus.APPROVED:
+        if problems:
+            return ExpenseStatus.UNCATEGORIZED
+        return ExpenseStatus.CATEGORIZED if edited else None  # an edit needs a new approval
+    if status == ExpenseStatus.FAILED and edited:
+        return ExpenseStatus.UNCATEGORIZED if problems else ExpenseStatus.CATEGORIZED
+    return None
+
+
+def expense_refresh_readiness(
+    *,
+    expense: Expense,
+    by: User | None = None,
+    ctx: CompanyContext | None = None,
+    edited: bool = False,
+) -> list[Problem]:
+    """Recheck the expense and move it between To categorize and Ready as its problems say."""
+    problems = expense_readiness(expense, ctx)
+    reason = str(problems[0]) if problems else ""
+    target = _readiness_target(expense.status, problems, edited=edited)
+    if target is not None:
+        message = "Needs recoding: " + reason if problems else "Coding complete"
+        expense_transition(expense=expense, to=target, by=by, message=message[:1000])
+    if expense.needs_recoding_reason != reason[:500]:
+        expense.needs_recoding_reason = reason[:500]
+        Expense.objects.filter(pk=expense.pk).update(
+            needs_recoding_reason=expense.needs_recoding_reason
+        )
+    return problems
+
+
+# --- Coding -----------------------------------------------------------------------------------
+
+
+class _Unset:
+    pass
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass
+class LineInput:
+    net_amount: Decimal
+    tax_amount: Decimal = Decimal(0)
+    account: LedgerAccount | None = None
+    tax_rate: TaxRate | None = None
+    tracking: list[TrackingCategory] = field(default_factory=list)
+    description: str = ""
+
+
+def _ensure_editable(expense: Expense) -> None:
+    if expense.status not in EDITABLE_STATUSES:
+        raise ExpenseRefused(
+            [
+                Problem(
+                    "status",
+                    f"The expense is {expense.get_status_display().lower()} and cannot be "
+                    "changed here.",
+                    "Wait for the sync to finish; a synced expense is corrected through an update.",
+                )
+            ]
+        )
+
+
+def _ensure_same_company(expense: Expense, records: Iterable[Any], field_name: str) -> None:
+    for record in records:
+        if record is not None and record.company_id != expense.company_id:
+            raise ExpenseRefused(
+                [
+                    Problem(
+                        field_name,
+                        f"'{record}' belongs to another company.",
+                        "Choose from this company's own records.",
+                    )
+                ]
+            )
+
+
+def split_gross(gross: Decimal, tax_rate: TaxRate | None) -> tuple[Decimal, Decimal]:
+    """Net and tax of a tax-inclusive card amount at the rate's effective percentage."""
+    rate = tax_rate.effective_rate if tax_rate else Decimal(0)
+    tax = (gross * rate / (Decimal(100) + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return gross - tax, tax
+
+
+def _tracking_of(owner: ExpenseLine | CategorizationRule) -> list[TrackingCategory]:
+    return cast("list[TrackingCategory]", list(owner.tracking_categories.all()))
+
+
+def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "net": str(line.net_amount),
+            "tax": str(line.tax_amount),
+            "account": line.account.codat_id if line.account else None,
+            "tax_rate": line.tax_rate.codat_id if line.tax_rate else None,
+            "tracking": sorted(c.codat_id for c in line.tracking_categories.all()),
+        }
+        for line in lines
+    ]
+
+
+@transaction.atomic
+def expense_set_lines(
+    *, expense: Expense, lines: Sequence[LineInput], by: User | None, source: str = "split"
+) -> list[Problem]:
+    """Replace the expense's lines (split, or coding of a whole expense) and recheck it."""
+    _ensure_editable(expense)
+    for line in lines:
+        _ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
+    before = _describe_lines(expense_lines(expense))
+    expense.lines.all().delete()
+    created = ExpenseLine.objects.bulk_create(
+        ExpenseLine(
+            expense=expense,
+            position=position,
+            description=line.description,
+            net_amount=line.net_amount,
+            tax_amount=line.tax_amount,
+            account=line.account,
+            tax_rate=line.tax_rate,
+        )
+        for position, line in enumerate(lines)
+    )
+    through = ExpenseLine.tracking_categories.through
+    through.objects.bulk_create(
+        through(expenseline_id=row.pk, trackingcategory_id=category.pk)
+        for row, line in zip(created, lines, strict=True)
+        for category in line.tracking
+    )
+    expense.refresh_from_db()
+    if hasattr(expense, "_prefetched_objects_cache"):
+        expense._prefetched_objects_cache.pop("lines", None)
+    after = _describe_lines(expense_lines(expense))
+    if before != after:
+        ExpenseEvent.objects.create(
+            expense=expense,
+            kind=EventKind.CODED,
+            actor=by,
+            message=f"Coding changed ({source})",
+            data={"before": before, "after": after},
+        )
+    return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
+
+
+@transaction.atomic
+def expense_set_coding(
+    *,
+    expense: Expense,
+    by: User | None,
+    account: LedgerAccount | None = UNSET,
+    tax_rate: TaxRate | None = UNSET,
+    tracking: list[TrackingCategory] = UNSET,
+    source: str = "inline",
+) -> list[Problem]:
+    """Apply one account / tax rate / tracking to every line (the queue's inline coding).
+
+    An expense without lines gets one line for its whole amount. A new tax rate re-splits each
+    line's gross amount into net and tax at that rate.
+    """
+    current = expense_lines(expense)
+    if not current:
+        current = [ExpenseLine(expense=expense, net_amount=expense.amount, tax_amount=Decimal(0))]
+    inputs = []
+    for line in current:
+        line_tracking = _tracking_of(line) if line.pk else []
+        new_tax = line.tax_rate if tax_rate is UNSET else tax_rate
+        net, tax = line.net_amount, line.tax_amount
+        if (tax_rate is not UNSET and new_tax != line.tax_rate) or not line.pk:
+            net, tax = split_gross(line.net_amount + line.tax_amount, new_tax)
+        inputs.append(
+            LineInput(
+                net_amount=net,
+                tax_amount=tax,
+                account=line.account if account is UNSET else account,
+                tax_rate=new_tax,
+                tracking=line_tracking if tracking is UNSET else list(tracking),
+                description=line.description,
+            )
+        )
+    return expense_set_lines(expense=expense, lines=inputs, by=by, source=source)
+
+
+@transaction.atomic
+def expense_set_supplier(
+    *, expense: Expense, supplier: Supplier | None, by: User | None
+) -> list[Problem]:
+    _ensure_editable(expense)
+    _ensure_same_company(expense, [supplier], "supplier_override")
+    if expense.supplier_override_id == (supplier.pk if supplier else None):
+        return expense_readiness(expense)
+    previous = expense.supplier_override.name if expense.supplier_override else None
+    expense.supplier_override = supplier
+    expense.save(update_fields=["supplier_override", "updated_at"])
+    ExpenseEvent.objects.create(
+        expense=expense,
+        kind=EventKind.CODED,
+        actor=by,
+        message="Supplier override changed",
+        data={"before": previous, "after": supplier.name if supplier else None},
+    )
+    return expense_refresh_readiness(expense=expense, by=by, edited=True)
+
+
+# --- Approval and exclusion -------------------------------------------------------------------
+
+
+@transaction.atomic
+def expense_approve(*, expense: Expense, by: User) -> Expense:
+    """Approve a ready expense for pushing. Refused with the reasons while anything is wrong."""
+    problems = expense_readiness(expense)
+    if problems:
+        raise ExpenseRefused(problems)
+    if expense.status == ExpenseStatus.APPROVED:
+        return expense
+    if expense.status == ExpenseStatus.UNCATEGORIZED:
+        expense_transition(
+            expense=expense, to=ExpenseStatus.CATEGORIZED, by=by, message="Coding complete"
+        )
+    if expense.status not in (ExpenseStatus.CATEGORIZED, ExpenseStatus.FAILED):
+        raise ExpenseRefused(
+            [
+                Problem(
+                    "status",
+                    f"An expense that is {expense.get_status_display().lower()} cannot be "
+                    "approved.",
+                    "Only expenses ready to approve (or failed and fixed) can be approved.",
+                )
+            ]
+        )
+    return expense_transition(expense=expense, to=ExpenseStatus.APPROVED, by=by, message="Approved")
+
+
+@transaction.atomic
+def expense_unapprove(*, expense: Expense, by: User) -> Expense:
+    return expense_transition(
+        expense=expense, to=ExpenseStatus.CATEGORIZED, by=by, message="Approval withdrawn"
+    )
+
+
+@transaction.atomic
+def expense_exclude(*, expense: Expense, by: User, reason: str = "") -> Expense:
+    """Keep an expense out of the ledger (personal spend, duplicates, unsupported types)."""
+    return expense_transition(
+        expense=expense, to=ExpenseStatus.EXCLUDED, by=by, message=reason or "Excluded"
+    )
+
+
+@transaction.atomic
+def expense_restore(*, expense: Expense, by: User) -> Expense:
+    """Bring an excluded expense back to the queue, ready or not as its coding says."""
+    problems = expense_readiness(expense)
+    target = ExpenseStatus.UNCATEGORIZED if problems else ExpenseStatus.CATEGORIZED
+    return expense_transition(expense=expense, to=target, by=by, message="Restored")
+
+
+# --- Rules ------------------------------------------------------------------------------------
+
+
+def rule_matches(rule: CategorizationRule, expense: Expense) -> bool:
+    merchant = expense.merchant_name.casefold().strip()
+    pattern = rule.pattern.casefold().strip()
+    if rule.match == RuleMatch.EQUALS and merchant != pattern:
+        return False
+    if rule.match == RuleMatch.CONTAINS and pattern not in merchant:
+        return False
+    if rule.transaction_type and rule.transaction_type != expense.type:
+        return False
+    if rule.min_amount is not None and expense.amount < rule.min_amount:
+        return False
+    return rule.max_amount is None or expense.amount <= rule.max_amount
+
+
+def rules_for_company(*, company: Company) -> list[CategorizationRule]:
+    """Active rules in precedence order: lowest priority number first, then oldest first."""
+    return list(
+        CategorizationRule.objects.filter(company=company, is_active=True)
+        .select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("priority", "id")
+    )
+
+
+def rule_first_match(
+    rules: Sequence[CategorizationRule], expense: Expense
+) -> CategorizationRule | None:
+    return next((rule for rule in rules if rule_matches(rule, expense)), None)
+
+
+@transaction.atomic
+def rules_apply(
+    *, expenses: Iterable[Expense], rules: Sequence[CategorizationRule], by: User | None = None
+) -> int:
+    """Code each uncategorized expense with the first rule that matches it; returns how many."""
+    applied = 0
+    for expense in expenses:
+        if expense.status != ExpenseStatus.UNCATEGORIZED:
+            continue
+        rule = rule_first_match(rules, expense)
+        if rule is None:
+            continue
+        expense_set_coding(
+            expense=expense,
+            by=by,
+            account=rule.account,
+            tax_rate=rule.tax_rate,
+            tracking=_tracking_of(rule),
+            source=f"rule #{rule.pk}",
+        )
+        ExpenseEvent.objects.create(
+            expense=expense,
+            kind=EventKind.RULE_APPLIED,
+            actor=by,
+            message=f"Rule '{rule}' applied",
+            data={"rule_id": rule.pk},
+        )
+        applied += 1
+    return applied
