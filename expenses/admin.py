@@ -1,6 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest
 
-from expenses.models import CategorizationRule, Expense, ExpenseEvent, ExpenseLine, Receipt
+from expenses.ingest import ingest_token_create
+from expenses.models import (
+    CategorizationRule,
+    Expense,
+    ExpenseEvent,
+    ExpenseLine,
+    IngestToken,
+    Receipt,
+)
 
 
 class ExpenseLineInline(admin.TabularInline):
@@ -122,3 +131,29 @@ class ExpenseLineAdmin(admin.ModelAdmin):
     list_select_related = ["expense", "account", "tax_rate"]
     raw_id_fields = ["expense", "account", "tax_rate"]
     filter_horizontal = ["tracking_categories"]
+
+
+@admin.register(IngestToken)
+class IngestTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "company", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "company__name"]
+    list_select_related = ["company"]
+    raw_id_fields = ["company"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    fields = ["name", "company", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: IngestToken, form: object, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = ingest_token_create(name=obj.name, company=obj.company)
+        obj.pk, obj.prefix, obj.key_hash = token.pk, token.prefix, token.key_hash
+        obj.created_at = token.created_at
+        self.message_user(
+            request,
+            f"The key for '{token.name}' is {raw} — copy it now: it is shown only once.",
+            messages.WARNING,
+        )

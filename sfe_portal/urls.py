@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("companies.urls")),
+    path("", include("expenses.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from companies.models import CompanyConfiguration
+from expenses.ingest import ingest_token_authenticate, ingest_token_create
 from expenses.models import CategorizationRule, EventKind, ExpenseEvent
 from syncs.models import CodatExchange, PushBatchItem, WebhookEvent, WorkerHeartbeat
 from tests.factories import (
@@ -69,6 +70,7 @@ def support(admin_client):
     CodatExchange.objects.create(method="GET", path="/companies", status=200)
     WorkerHeartbeat.objects.create(queue="portal", last_seen_at=timezone.now())
     Group.objects.create(name="Support")
+    ingest_token_create(name="Card platform")
     return admin_client
 
 
@@ -94,3 +96,16 @@ def test_change_page_renders(support, model):
     response = support.get(reverse("admin:{}_{}_change".format(*info), args=[instance.pk]))
 
     assert response.status_code == 200
+
+
+def test_support_creates_an_ingest_key_and_sees_it_once(admin_client):
+    response = admin_client.post(
+        reverse("admin:expenses_ingesttoken_add"), {"name": "Card platform"}, follow=True
+    )
+
+    message = next(str(m) for m in response.context["messages"])
+    raw = message.split(" is ", 1)[1].split(" ", 1)[0]
+    token = ingest_token_authenticate(raw=raw)
+    assert token is not None
+    assert token.name == "Card platform"
+    assert raw not in token.key_hash

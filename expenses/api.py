@@ -1,0 +1,86 @@
+"""The card platform's JSON API. Token-authenticated; no session, no CSRF (no cookies)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from companies.models import Company
+from expenses.ingest import MAX_BATCH, expenses_ingest, ingest_token_authenticate
+
+OPENAPI_PATH = Path(__file__).parent / "openapi" / "ingest-v1.json"
+
+
+def _error(status: int, field: str, message: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"errors": [{"field": field, "message": message}]}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _bearer(request: HttpRequest) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
+    token = ingest_token_authenticate(raw=_bearer(request))
+    if token is None:
+        return _error(
+            401,
+            "Authorization",
+            "Send 'Authorization: Bearer <key>' with an active ingest key; support creates "
+            "keys in the admin under Ingest tokens.",
+            **{"WWW-Authenticate": 'Bearer realm="sfe-portal"'},
+        )
+    company = Company.objects.filter(pk=company_id).first()
+    if company is None or (token.company_id is not None and token.company_id != company.pk):
+        return _error(404, "company_id", f"No company {company_id} is open to this key.")
+    if request.content_type != "application/json":
+        return _error(
+            415, "Content-Type", "Send the body as JSON with Content-Type application/json."
+        )
+    try:
+        body: Any = json.loads(request.body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(
+            400, "body", f'The body is not valid JSON ({exc}). Send {{"expenses": [...]}}.'
+        )
+    items = body.get("expenses") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        return _error(400, "expenses", "Send an object with a non-empty 'expenses' array.")
+    if len(items) > MAX_BATCH:
+        return _error(
+            400, "expenses", f"{len(items)} expenses in one request; send at most {MAX_BATCH}."
+        )
+    results = expenses_ingest(company=company, items=items)
+    counts = {
+        outcome: sum(r.outcome == outcome for r in results)
+        for outcome in ("created", "existing", "error")
+    }
+    status = 200 if not counts["error"] else (422 if counts["error"] == len(results) else 207)
+    return JsonResponse(
+        {
+            "created": counts["created"],
+            "existing": counts["existing"],
+            "failed": counts["error"],
+            "results": [r.as_json() for r in results],
+        },
+        status=status,
+    )
+
+
+@login_not_required
+@require_GET
+def ingest_openapi(request: HttpRequest) -> FileResponse:
+    return FileResponse(OPENAPI_PATH.open("rb"), content_type="application/json")
