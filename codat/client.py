@@ -768,6 +768,7 @@ class CodatClient:
             attempt += 1
             attempt_started = self._clock()
             answer: _Answer | None = None
+            cause: requests.RequestException | None = None
             error: CodatError
             retryable = False
             try:
@@ -786,16 +787,19 @@ class CodatClient:
                     correlation_id=correlation_id_from_headers(response.headers),
                 )
             except requests.Timeout as exc:
+                cause = exc
                 error = CodatUnavailableError(
                     f"Codat did not answer in time ({type(exc).__name__})", method=method, path=path
                 )
                 retryable = True
             except requests.ConnectionError as exc:
+                cause = exc
                 error = CodatUnavailableError(
                     f"Could not connect to Codat ({type(exc).__name__})", method=method, path=path
                 )
                 retryable = True
             except requests.RequestException as exc:
+                cause = exc
                 error = CodatUnavailableError(
                     f"The request to Codat failed ({type(exc).__name__})", method=method, path=path
                 )
@@ -812,11 +816,11 @@ class CodatClient:
             self._record(method, path, query, body, answer, error, duration_ms, attempt)
 
             if not retry or not retryable:
-                raise error
+                raise error from cause
             retry_after = error.retry_after if isinstance(error, CodatRateLimitedError) else None
             delay = self._retry_policy.next_delay(attempt, self._clock() - started, retry_after)
             if delay is None:
-                raise error
+                raise error from cause
             logger.info(
                 "Codat %s %s failed (%s); retrying in %.2fs", method, path, error.status, delay
             )
