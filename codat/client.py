@@ -728,6 +728,13 @@ class CodatClient:
         """Yield every item of every page, fetching a page only when the previous is used up."""
         for page_number in range(1, MAX_PAGES + 1):
             page = self._page(path, parse, page=page_number, page_size=page_size, extra=extra)
+            if page.page_number != page_number:
+                # A server that ignores `page` would otherwise feed the same items forever.
+                raise CodatProtocolError(
+                    f"asked Codat for page {page_number} and got page {page.page_number}",
+                    method="GET",
+                    path=path,
+                )
             yield from page.results
             if page.is_last:
                 return

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import requests
+import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codat import (
     NO_RETRY,
     CodatAuthError,
+    CodatClient,
     CodatError,
     CodatNotFoundError,
     CodatNotReadyError,
@@ -273,3 +276,29 @@ def test_any_error_answer_becomes_a_codat_error_and_nothing_else(status, body, r
     assert error.message
     assert all(isinstance(item, ValidationItem) for item in error.validation_errors)
     str(error)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    body=st.one_of(
+        json_values.map(lambda value: json.dumps(value).encode()), st.binary(max_size=80)
+    )
+)
+def test_any_success_body_gives_a_typed_result_or_a_protocol_error(body):
+    client = CodatClient("https://api.codat.io", "key", retry_policy=NO_RETRY)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(company_url(), body=body)
+        mock.get(company_url("/sync/expenses/mappingOptions"), body=body)
+        mock.get(company_url("/sync/expenses/syncs/list/status"), body=body)
+        mock.get(company_url("/dataStatus"), body=body)
+        mock.get(company_url("/data/accounts"), body=body)
+        calls = [
+            lambda: client.get_company(COMPANY_ID),
+            lambda: client.get_mapping_options(COMPANY_ID),
+            lambda: client.list_syncs(COMPANY_ID),
+            lambda: client.get_data_status(COMPANY_ID),
+            lambda: list(client.iter_accounts(COMPANY_ID)),
+        ]
+        for call in calls:
+            with contextlib.suppress(CodatProtocolError):
+                call()
