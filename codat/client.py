@@ -92,6 +92,8 @@ ExchangeHook = Callable[[Exchange], None]
 
 @dataclass(frozen=True)
 class _Answer:
+    method: str
+    path: str
     status: int
     headers: Mapping[str, str]
     content: bytes
@@ -102,7 +104,7 @@ class _Answer:
 class _Body:
     data: bytes | _MultipartStream | None
     content_type: str | None
-    summary: str | None
+    summary: str  # what the exchange record shows: the JSON text, or a multipart summary
 
 
 class _MultipartStream:
@@ -119,15 +121,15 @@ class _MultipartStream:
 
     def read(self, size: int = -1) -> bytes:
         chunks: list[bytes] = []
-        wanted = size
-        while self._parts and (wanted is None or wanted < 0 or wanted > 0):
-            chunk = self._parts[0].read(wanted if wanted is not None and wanted > 0 else -1)
+        remaining = size if size is not None and size >= 0 else -1
+        while self._parts and remaining != 0:
+            chunk = self._parts[0].read(remaining)
             if not chunk:
                 self._parts.pop(0)
                 continue
             chunks.append(chunk)
-            if wanted is not None and wanted > 0:
-                wanted -= len(chunk)
+            if remaining > 0:
+                remaining -= len(chunk)
         return b"".join(chunks)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -152,6 +154,8 @@ def _file_size(file: IO[bytes]) -> int | None:
 def _multipart(
     field_name: str, file: FileData, file_name: str, content_type: str, size: int | None
 ) -> _Body:
+    if any(char in content_type for char in "\r\n"):
+        raise ValueError("content_type must be a single header value")
     boundary = f"sfe-{os.urandom(16).hex()}"
     # Quotes and line breaks would end the header early; percent-encode them as browsers do.
     safe_name = file_name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
@@ -788,6 +792,8 @@ class CodatClient:
                     allow_redirects=False,
                 )
                 answer = _Answer(
+                    method=method,
+                    path=path,
                     status=response.status_code,
                     headers=response.headers,
                     content=response.content,
@@ -795,8 +801,14 @@ class CodatClient:
                 )
             except requests.Timeout as exc:
                 cause = exc
+                # After a read timeout on a write, Codat may or may not have acted on it.
+                unknown = (
+                    "" if retry or isinstance(exc, requests.ConnectTimeout) else "; outcome unknown"
+                )
                 error = CodatUnavailableError(
-                    f"Codat did not answer in time ({type(exc).__name__})", method=method, path=path
+                    f"Codat did not answer in time ({type(exc).__name__}{unknown})",
+                    method=method,
+                    path=path,
                 )
                 retryable = True
             except requests.ConnectionError as exc:
@@ -841,6 +853,8 @@ class CodatClient:
                 f"Codat answered {answer.status} with a body that is not JSON",
                 status=answer.status,
                 correlation_id=answer.correlation_id,
+                method=answer.method,
+                path=answer.path,
             ) from exc
         try:
             return parse(data)
@@ -849,6 +863,8 @@ class CodatClient:
                 f"Codat answered {answer.status} with an unexpected body: {exc!r}",
                 status=answer.status,
                 correlation_id=answer.correlation_id,
+                method=answer.method,
+                path=answer.path,
             ) from exc
 
     def _record(
@@ -870,12 +886,16 @@ class CodatClient:
         exchange = Exchange(
             method=method,
             path=path,
-            query=self._scrub(query) or "",
+            query=self._scrub(query),
             status=answer.status if answer is not None else None,
             duration_ms=duration_ms,
             correlation_id=correlation_id,
-            request_body=self._scrub(_request_text(body)),
-            response_body=self._scrub(_truncate(answer.content)) if answer is not None else None,
+            request_body=_truncate(self._scrub(body.summary)) if body is not None else None,
+            response_body=(
+                _truncate(self._scrub(answer.content.decode("utf-8", errors="replace")))
+                if answer is not None
+                else None
+            ),
             error=self._scrub(str(error)) if error is not None else None,
             attempt=attempt,
         )
@@ -885,41 +905,26 @@ class CodatClient:
             # Losing one audit row must never fail (or repeat) a call to Codat.
             logger.exception("on_exchange hook failed for %s %s", method, path)
 
-    def _scrub(self, text: str | None) -> str | None:
+    def _scrub(self, text: str) -> str:
         # Defence in depth: the key is only ever put in a header, but an echoing proxy or a
-        # server error page could reflect it into a body we record.
-        if text is None:
-            return None
-        for secret in (self._authorization, self._authorization.split(" ", 1)[1], self._api_key):
+        # server error page could reflect it into a body we record. Scrubbed before truncating
+        # so a key cut in half at the limit cannot leave a prefix behind.
+        for secret in (self._authorization.split(" ", 1)[1], self._api_key):
             text = text.replace(secret, "[redacted]")
         return text
 
 
 def _json_body(data: Any) -> _Body:
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return _Body(
-        data=text.encode("utf-8"), content_type="application/json", summary=_truncate(text)
-    )
+    return _Body(data=text.encode("utf-8"), content_type="application/json", summary=text)
 
 
-def _request_text(body: _Body | None) -> str | None:
-    if body is None:
+def _truncate(text: str) -> str | None:
+    if not text:
         return None
-    return body.summary
-
-
-def _truncate(content: bytes | str) -> str | None:
-    if not content:
-        return None
-    if isinstance(content, bytes):
-        text = content[: EXCHANGE_BODY_LIMIT + 4].decode("utf-8", errors="replace")
-        total = len(content)
-    else:
-        text = content
-        total = len(content)
-    if total <= EXCHANGE_BODY_LIMIT:
+    if len(text) <= EXCHANGE_BODY_LIMIT:
         return text
-    return f"{text[:EXCHANGE_BODY_LIMIT]}… [truncated, {total} in all]"
+    return f"{text[:EXCHANGE_BODY_LIMIT]}… [truncated, {len(text)} characters in all]"
 
 
 def _mapping(data: Any) -> Mapping[str, Any]:

@@ -302,3 +302,20 @@ def test_any_success_body_gives_a_typed_result_or_a_protocol_error(body):
         for call in calls:
             with contextlib.suppress(CodatProtocolError):
                 call()
+
+
+def test_a_read_timeout_on_a_write_says_the_outcome_is_unknown(http, client):
+    http.post(company_url("/sync/expenses/syncs"), body=requests.ReadTimeout("read"))
+
+    with pytest.raises(CodatUnavailableError, match="outcome unknown"):
+        client.initiate_sync(COMPANY_ID, ["cd937d46-8e41-43a9-9477-a79158ffd98a"])
+
+
+def test_a_protocol_error_names_the_call_that_got_the_odd_answer(http, client):
+    http.get(company_url("/sync/expenses/mappingOptions"), body=b"<html>")
+
+    with pytest.raises(CodatProtocolError) as raised:
+        client.get_mapping_options(COMPANY_ID)
+
+    assert raised.value.method == "GET"
+    assert raised.value.path == f"/companies/{COMPANY_ID}/sync/expenses/mappingOptions"

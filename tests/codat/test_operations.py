@@ -652,3 +652,15 @@ def test_client_works_under_a_base_path_like_the_emulator(exchanges):
 
         assert client.get_company(COMPANY_ID).id == COMPANY_ID
         assert exchanges[0].path == f"/companies/{COMPANY_ID}"
+
+
+def test_a_content_type_cannot_smuggle_headers_into_the_upload(client):
+    with pytest.raises(ValueError, match="content_type"):
+        client.upload_attachment(
+            COMPANY_ID,
+            SYNC_ID,
+            TRANSACTION_ID,
+            file=b"x",
+            file_name="r.pdf",
+            content_type="application/pdf\r\nX-Evil: 1",
+        )
