@@ -28,6 +28,8 @@ TRANSACTION_TYPES = (
     "AdjustmentOut",
 )
 MAX_TRANSACTIONS_PER_DATASET = 50
+MAX_LINES_PER_TRANSACTION = 100
+MAX_TRACKING_REFS_PER_LINE = 10
 
 
 # ---- reading helpers -------------------------------------------------------------------------
@@ -393,6 +395,8 @@ class ExpenseLine:
     tracking_ids: tuple[str, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
+        if len(self.tracking_ids) > MAX_TRACKING_REFS_PER_LINE:
+            raise ValueError(f"a line takes at most {MAX_TRACKING_REFS_PER_LINE} tracking refs")
         body: dict[str, Any] = {
             "netAmount": _amount(self.net_amount),
             "taxAmount": _amount(self.tax_amount),
@@ -449,6 +453,11 @@ class ExpenseTransaction:
     notes: str | None = None
 
     def to_api(self) -> dict[str, Any]:
+        if not 1 <= len(self.lines) <= MAX_LINES_PER_TRANSACTION:
+            raise ValueError(
+                f"transaction {self.id} needs 1 to {MAX_LINES_PER_TRANSACTION} lines, "
+                f"not {len(self.lines)}"
+            )
         return {
             "id": self.id,
             **_expense_fields(

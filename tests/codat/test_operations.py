@@ -664,3 +664,30 @@ def test_a_content_type_cannot_smuggle_headers_into_the_upload(client):
             file_name="r.pdf",
             content_type="application/pdf\r\nX-Evil: 1",
         )
+
+
+def test_the_v1_limits_on_lines_and_tracking_refs_are_checked_before_sending(client):
+    no_lines = ExpenseTransaction(
+        id=TRANSACTION_ID, type="Payment", issue_date="2024-05-21", currency="GBP", lines=()
+    )
+    too_many_refs = ExpenseLine(Decimal(1), Decimal(0), "42", tracking_ids=tuple("abcdefghijk"))
+
+    with pytest.raises(ValueError, match="1 to 100 lines"):
+        client.create_expense_dataset(COMPANY_ID, [no_lines])
+    with pytest.raises(ValueError, match="at most 10"):
+        too_many_refs.to_api()
+
+
+def test_an_unknown_transaction_type_is_refused(client):
+    with pytest.raises(ValueError, match="unknown transaction type"):
+        ExpenseUpdate(type="payment", issue_date="2024-05-21").to_api()
+
+
+def test_dates_are_sent_as_utc_datetimes():
+    from datetime import date, datetime
+
+    by_date = ExpenseUpdate(type="Payment", issue_date=date(2024, 5, 21)).to_api()
+    by_naive = ExpenseUpdate(type="Payment", issue_date=datetime(2024, 5, 21, 9, 30)).to_api()
+
+    assert by_date["issueDate"] == "2024-05-21T00:00:00+00:00"
+    assert by_naive["issueDate"] == "2024-05-21T09:30:00+00:00"

@@ -229,3 +229,19 @@ def test_a_secret_that_is_not_a_svix_secret_is_a_configuration_error():
 
     with pytest.raises(ValueError, match="secret"):
         verify_webhook("whsec_!!!not-base64!!!", headers, body, now=NOW)
+
+
+def test_an_event_type_the_portal_does_not_handle_is_returned_without_an_outcome():
+    headers, body = signed(
+        {
+            "id": "x",
+            "eventType": "read.completed",
+            "payload": {"dataTypes": []},
+            "generatedDate": "2026-03-01T11:59:00Z",
+        }
+    )
+
+    event = verify_webhook(SECRET, headers, body, now=NOW)
+
+    assert event.event_type == "read.completed"
+    assert event.succeeded is None
