@@ -3,6 +3,8 @@ from their accounting software (chart of accounts, tracking categories, tax rate
 
 from __future__ import annotations
 
+from typing import Self, TypeVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -146,8 +148,11 @@ class SourceStatus(models.TextChoices):
     UNKNOWN = "Unknown", "Unknown"
 
 
-class MasterDataQuerySet(models.QuerySet["MasterData"]):
-    def usable(self) -> MasterDataQuerySet:
+_M = TypeVar("_M", bound="MasterData")
+
+
+class MasterDataQuerySet(models.QuerySet[_M, _M]):
+    def usable(self) -> Self:
         """What new coding may point at: active in the ledger, not deleted, still pulled."""
         return self.filter(status=SourceStatus.ACTIVE, is_deleted=False, missing_since__isnull=True)
 
@@ -168,8 +173,6 @@ class MasterData(models.Model):
     is_deleted = models.BooleanField(default=False)
     missing_since = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField()
-
-    objects = MasterDataQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -226,6 +229,8 @@ class LedgerAccount(MasterData):
     valid_transaction_types = models.JSONField(default=list, blank=True)
     is_bank_account = models.BooleanField(default=False)
 
+    objects = MasterDataQuerySet["LedgerAccount"].as_manager()
+
     class Meta(MasterData.Meta):
         constraints = [
             *_master_data_meta("ledgeraccount"),
@@ -254,6 +259,8 @@ class TrackingCategory(MasterData):
     )
     has_children = models.BooleanField(default=False)
 
+    objects = MasterDataQuerySet["TrackingCategory"].as_manager()
+
     class Meta(MasterData.Meta):
         verbose_name_plural = "tracking categories"
         constraints = [
@@ -275,6 +282,8 @@ class TaxRate(MasterData):
     total_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
     valid_transaction_types = models.JSONField(default=list, blank=True)
 
+    objects = MasterDataQuerySet["TaxRate"].as_manager()
+
     class Meta(MasterData.Meta):
         constraints = [
             *_master_data_meta("taxrate"),
@@ -285,12 +294,14 @@ class TaxRate(MasterData):
         indexes = [models.Index(fields=["company", "status"], name="taxrate_status_idx")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.effective_rate.normalize()}%)"
+        return f"{self.name} ({self.effective_rate.normalize():f}%)"
 
 
 class Supplier(MasterData):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="suppliers")
     default_currency = models.CharField(max_length=3, blank=True)
+
+    objects = MasterDataQuerySet["Supplier"].as_manager()
 
     class Meta(MasterData.Meta):
         constraints = _master_data_meta("supplier")
@@ -300,6 +311,8 @@ class Supplier(MasterData):
 class Customer(MasterData):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customers")
     default_currency = models.CharField(max_length=3, blank=True)
+
+    objects = MasterDataQuerySet["Customer"].as_manager()
 
     class Meta(MasterData.Meta):
         constraints = _master_data_meta("customer")
@@ -321,6 +334,8 @@ class BankAccount(MasterData):
     )
     nominal_code = models.CharField(max_length=50, blank=True)
     currency = models.CharField(max_length=3, blank=True)
+
+    objects = MasterDataQuerySet["BankAccount"].as_manager()
 
     class Meta(MasterData.Meta):
         constraints = [

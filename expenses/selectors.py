@@ -1,13 +1,44 @@
-"""Reads about expenses."""
+"""Reads about expenses: the queue, its counts and the coding choices a row offers."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from expenses.models import Expense
+from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
+from companies.platforms import TransactionType
+from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
+from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+
+# Counts above this are shown as "10,000+": an exact count of a big tab is a full scan.
+COUNT_CAP = 10_000
+PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
+
+_S = ExpenseStatus
+TABS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "todo": ("To categorize", (_S.UNCATEGORIZED,)),
+    "ready": ("Ready", (_S.CATEGORIZED, _S.APPROVED)),
+    "insync": ("In sync", (_S.PUSHING, _S.SYNCING)),
+    "failed": ("Failed", (_S.FAILED,)),
+    "synced": ("Synced", (_S.SYNCED,)),
+    "excluded": ("Excluded", (_S.EXCLUDED,)),
+    "all": ("All", ()),
+}
+SORTS = {
+    "newest": ("-issue_date", "-id"),
+    "oldest": ("issue_date", "id"),
+    "largest": ("-amount", "-id"),
+    "smallest": ("amount", "id"),
+}
 
 
 def expense_status_counts_by_company(*, company_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -22,3 +53,246 @@ def expense_status_counts_by_company(*, company_ids: Iterable[int]) -> dict[int,
     for company_id, status, n in rows:
         counts[company_id][status] = n
     return dict(counts)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    tab: str = "todo"
+    text: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    type: str = ""
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    currency: str = ""
+    has_receipt: bool | None = None
+    person: str = ""
+    sort: str = "newest"
+    per_page: int = PAGE_SIZE
+    after: str = ""  # keyset cursor: the sort key and id of the last row seen
+
+
+@dataclass
+class QueueRow:
+    expense: Expense
+    lines: list[ExpenseLine]
+    problems: list[Problem]
+    has_receipt: bool
+    account_options: list[LedgerAccount] = field(default_factory=list)
+
+    @property
+    def can_be_approved(self) -> bool:
+        return not self.problems and self.expense.status in (_S.CATEGORIZED, _S.FAILED)
+
+    @property
+    def is_split(self) -> bool:
+        return len(self.lines) > 1
+
+    @property
+    def line(self) -> ExpenseLine | None:
+        return self.lines[0] if self.lines else None
+
+    @property
+    def tracking_ids(self) -> set[int]:
+        return {c.pk for line in self.lines[:1] for c in line.tracking_categories.all()}
+
+
+@dataclass
+class TabCount:
+    key: str
+    label: str
+    count: int
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: str
+    tabs: list[TabCount]
+    context: CompanyContext
+    filters: QueueFilters
+    matching_count: int
+    choices: CodingChoices = field(repr=False)
+
+    @property
+    def matching_capped(self) -> bool:
+        return self.matching_count > COUNT_CAP
+
+
+@dataclass
+class TrackingGroup:
+    name: str
+    options: list[TrackingCategory]
+
+
+@dataclass
+class CodingChoices:
+    """What a row may be coded with: active records only, accounts per transaction type."""
+
+    accounts: list[LedgerAccount]
+    accounts_by_type: dict[str, list[LedgerAccount]]
+    tax_rates: list[TaxRate]
+    tracking_groups: list[TrackingGroup]
+    suppliers: list[Supplier]
+
+
+def coding_choices(*, company: Company) -> CodingChoices:
+    accounts = list(
+        LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
+    )
+    by_type = {
+        t.value: [a for a in accounts if t.value in (a.valid_transaction_types or [])]
+        for t in TransactionType
+    }
+    categories = list(
+        TrackingCategory.objects.filter(company=company)
+        .usable()
+        .select_related("parent")
+        .order_by("name")
+    )
+    groups: dict[str, list[TrackingCategory]] = defaultdict(list)
+    for category in categories:
+        if category.has_children:
+            continue
+        groups[category.parent.name if category.parent else "Tracking"].append(category)
+    return CodingChoices(
+        accounts=accounts,
+        accounts_by_type=by_type,
+        tax_rates=list(TaxRate.objects.filter(company=company).usable().order_by("name")),
+        tracking_groups=[TrackingGroup(name, options) for name, options in sorted(groups.items())],
+        suppliers=list(Supplier.objects.filter(company=company).usable().order_by("name")),
+    )
+
+
+def _rows_queryset(company: Company) -> QuerySet[Expense]:
+    lines = ExpenseLine.objects.select_related("account", "tax_rate").order_by("position")
+    return (
+        Expense.objects.filter(company=company)
+        .select_related("supplier_override")
+        .annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
+        .prefetch_related(Prefetch("lines", queryset=lines.prefetch_related("tracking_categories")))
+    )
+
+
+def _filtered(company: Company, filters: QueueFilters) -> QuerySet[Expense]:
+    qs = Expense.objects.filter(company=company)
+    statuses = TABS.get(filters.tab, TABS["todo"])[1]
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if filters.text:
+        qs = qs.filter(
+            Q(merchant_name__icontains=filters.text)
+            | Q(notes__icontains=filters.text)
+            | Q(employee_name__icontains=filters.text)
+        )
+    if filters.date_from:
+        qs = qs.filter(issue_date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(issue_date__lte=filters.date_to)
+    if filters.type:
+        qs = qs.filter(type=filters.type)
+    if filters.amount_min is not None:
+        qs = qs.filter(amount__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        qs = qs.filter(amount__lte=filters.amount_max)
+    if filters.currency:
+        qs = qs.filter(currency=filters.currency)
+    if filters.has_receipt is not None:
+        receipts = Exists(Receipt.objects.filter(expense=OuterRef("pk")))
+        qs = qs.filter(receipts if filters.has_receipt else ~receipts)
+    if filters.person:
+        qs = qs.filter(
+            Q(employee_name__icontains=filters.person) | Q(card_label__icontains=filters.person)
+        )
+    return qs
+
+
+def encode_cursor(expense: Expense, sort: str) -> str:
+    key = expense.amount if sort in ("largest", "smallest") else expense.issue_date
+    return base64.urlsafe_b64encode(f"{key}|{expense.pk}".encode()).decode().rstrip("=")
+
+
+def _after(qs: QuerySet[Expense], sort: str, cursor: str) -> QuerySet[Expense]:
+    """Rows after the cursor in the sort order (keyset paging: no OFFSET, however deep)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key_text, id_text = raw.split("|", 1)
+        last_id = uuid.UUID(id_text)
+        key: date | Decimal
+        if sort in ("largest", "smallest"):
+            key, name = Decimal(key_text), "amount"
+        else:
+            key, name = date.fromisoformat(key_text), "issue_date"
+    except (ValueError, binascii.Error, InvalidOperation, UnicodeDecodeError):
+        return qs  # a mangled cursor shows the first page rather than an error
+    descending = SORTS[sort][0].startswith("-")
+    op = "lt" if descending else "gt"
+    return qs.filter(Q(**{f"{name}__{op}": key}) | Q(**{name: key, f"id__{op}": last_id}))
+
+
+def expense_queue(
+    *, company: Company, filters: QueueFilters, page_size: int = PAGE_SIZE
+) -> QueuePage:
+    """One page of the company's queue, its tab counts and the coding choices, in a fixed
+    number of queries whatever the page size."""
+    sort = filters.sort if filters.sort in SORTS else "newest"
+    qs = _filtered(company, filters)
+    if filters.after:
+        qs = _after(qs, sort, filters.after)
+    page_size = filters.per_page
+    page_ids = list(qs.order_by(*SORTS[sort]).values_list("id", flat=True)[: page_size + 1])
+    has_more = len(page_ids) > page_size
+    page_ids = page_ids[:page_size]
+    by_id = {e.pk: e for e in _rows_queryset(company).filter(pk__in=page_ids)}
+    ctx = company_context(company=company)
+    choices = coding_choices(company=company)
+    rows = [_row(by_id[expense_id], ctx, choices) for expense_id in page_ids]
+    next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
+    return QueuePage(
+        rows=rows,
+        next_cursor=next_cursor,
+        tabs=queue_tab_counts(company=company),
+        context=ctx,
+        filters=filters,
+        matching_count=_filtered(company, filters).order_by()[: COUNT_CAP + 1].count(),
+        choices=choices,
+    )
+
+
+def queue_tab_counts(*, company: Company) -> list[TabCount]:
+    """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap."""
+    counts = []
+    for key, (label, statuses) in TABS.items():
+        qs = Expense.objects.filter(company=company)
+        if statuses:
+            qs = qs.filter(status__in=statuses)
+        counts.append(TabCount(key, label, qs.order_by()[: COUNT_CAP + 1].count()))
+    return counts
+
+
+def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:
+    """The ids a "select all matching" bulk action works on, up to `limit`."""
+    return list(
+        _filtered(company, filters).order_by(*SORTS["newest"]).values_list("id", flat=True)[:limit]
+    )
+
+
+def _row(expense: Expense, ctx: CompanyContext, choices: CodingChoices) -> QueueRow:
+    lines = list(expense.lines.all())
+    return QueueRow(
+        expense=expense,
+        lines=lines,
+        problems=expense_problems(expense, lines, ctx),
+        has_receipt=bool(getattr(expense, "has_receipt", False)),
+        account_options=choices.accounts_by_type.get(expense.type, []),
+    )
+
+
+def queue_row(*, company: Company, expense_id: uuid.UUID, choices: CodingChoices) -> QueueRow:
+    """One row, re-read after a change, for the row partial."""
+    expense = _rows_queryset(company).get(pk=expense_id)
+    return _row(expense, company_context(company=company), choices)

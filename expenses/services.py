@@ -444,3 +444,108 @@ def rules_apply(
         )
         applied += 1
     return applied
+
+
+# --- Bulk actions -----------------------------------------------------------------------------
+
+
+@dataclass
+class BulkOutcome:
+    done: int = 0
+    refused: list[tuple[Expense, list[Problem]]] = field(default_factory=list)
+
+    def summary(self, verb: str) -> str:
+        text = f"{self.done} expense{'s' if self.done != 1 else ''} {verb}."
+        if self.refused:
+            first, problems = self.refused[0]
+            text += (
+                f" {len(self.refused)} refused — e.g. {first.merchant_name or first.external_id}: "
+                f"{problems[0]}"
+            )
+        return text
+
+
+def _bulk_expenses(company: Company, expense_ids: Sequence[Any]) -> list[Expense]:
+    from django.db.models import Prefetch
+
+    lines = Prefetch(
+        "lines",
+        queryset=ExpenseLine.objects.select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("position"),
+    )
+    return list(
+        Expense.objects.filter(company=company, pk__in=list(expense_ids))
+        .select_related("company", "supplier_override")
+        .prefetch_related(lines)
+    )
+
+
+def expenses_bulk_code(
+    *,
+    company: Company,
+    expense_ids: Sequence[Any],
+    by: User,
+    account: LedgerAccount | None = UNSET,
+    tax_rate: TaxRate | None = UNSET,
+    tracking: list[TrackingCategory] = UNSET,
+) -> BulkOutcome:
+    """Apply coding to each expense on its own: one refusal never undoes the others."""
+    outcome = BulkOutcome()
+    for expense in _bulk_expenses(company, expense_ids):
+        try:
+            expense_set_coding(
+                expense=expense,
+                by=by,
+                account=account,
+                tax_rate=tax_rate,
+                tracking=tracking,
+                source="bulk",
+            )
+        except ExpenseRefused as refused:
+            outcome.refused.append((expense, refused.problems))
+        else:
+            outcome.done += 1
+    return outcome
+
+
+def expenses_bulk_approve(*, company: Company, expense_ids: Sequence[Any], by: User) -> BulkOutcome:
+    outcome = BulkOutcome()
+    for expense in _bulk_expenses(company, expense_ids):
+        if expense.status == ExpenseStatus.APPROVED:
+            continue
+        try:
+            expense_approve(expense=expense, by=by)
+        except ExpenseRefused as refused:
+            outcome.refused.append((expense, refused.problems))
+        else:
+            outcome.done += 1
+    return outcome
+
+
+def expenses_bulk_exclude(*, company: Company, expense_ids: Sequence[Any], by: User) -> BulkOutcome:
+    outcome = BulkOutcome()
+    for expense in _bulk_expenses(company, expense_ids):
+        if expense.status == ExpenseStatus.EXCLUDED:
+            continue
+        if (
+            expense.status not in EXPENSE_TRANSITIONS
+            or ExpenseStatus.EXCLUDED not in EXPENSE_TRANSITIONS[expense.status]
+        ):
+            outcome.refused.append(
+                (
+                    expense,
+                    [
+                        Problem(
+                            "status",
+                            f"An expense that is {expense.get_status_display().lower()} "
+                            "cannot be excluded.",
+                            "Only expenses not yet pushed can be excluded.",
+                        )
+                    ],
+                )
+            )
+            continue
+        expense_exclude(expense=expense, by=by)
+        outcome.done += 1
+    return outcome

@@ -1,0 +1,113 @@
+"""Forms of the workspace: queue filters, inline coding and bulk actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from companies.platforms import TransactionType
+from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
+
+
+class QueueFilterForm(forms.Form):
+    tab = forms.ChoiceField(choices=[(k, v[0]) for k, v in TABS.items()], required=False)
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    date_from = forms.DateField(required=False)
+    date_to = forms.DateField(required=False)
+    type = forms.ChoiceField(choices=[("", "Any type"), *TransactionType.choices], required=False)
+    amount_min = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    amount_max = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    currency = forms.RegexField(regex=r"^[A-Za-z]{3}$", required=False)
+    receipt = forms.ChoiceField(
+        choices=[("", "Any"), ("yes", "With receipt"), ("no", "Without receipt")], required=False
+    )
+    person = forms.CharField(max_length=200, required=False, strip=True)
+    sort = forms.ChoiceField(
+        choices=[
+            ("newest", "Newest first"),
+            ("oldest", "Oldest first"),
+            ("largest", "Largest first"),
+            ("smallest", "Smallest first"),
+        ],
+        required=False,
+    )
+    per_page = forms.TypedChoiceField(
+        choices=[(n, f"{n} per page") for n in PAGE_SIZES], coerce=int, required=False
+    )
+    after = forms.CharField(max_length=200, required=False)
+
+    def filters(self) -> QueueFilters:
+        """The valid filters; a field with a bad value is ignored and reported by the form."""
+        data: dict[str, Any] = (
+            self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        )
+        receipt = data.get("receipt") or ""
+        return QueueFilters(
+            tab=data.get("tab") or "todo",
+            text=data.get("q") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            type=data.get("type") or "",
+            amount_min=data.get("amount_min"),
+            amount_max=data.get("amount_max"),
+            currency=(data.get("currency") or "").upper(),
+            has_receipt={"yes": True, "no": False}.get(receipt),
+            person=data.get("person") or "",
+            sort=str(data.get("sort")) if data.get("sort") in SORTS else "newest",
+            per_page=data.get("per_page") or PAGE_SIZE,
+            after=data.get("after") or "",
+        )
+
+
+class InlineCodingForm(forms.Form):
+    """A row's coding; choices are this company's active records only, so another company's
+    ids are refused as invalid choices."""
+
+    account = forms.ModelChoiceField(queryset=LedgerAccount.objects.none(), required=False)
+    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
+    tracking = forms.ModelMultipleChoiceField(
+        queryset=TrackingCategory.objects.none(), required=False
+    )
+
+    def __init__(self, data: QueryDict, *, company: Company) -> None:
+        # One select per tracking group posts "" when that group is left empty.
+        data = data.copy()
+        data.setlist("tracking", [v for v in data.getlist("tracking") if v])
+        super().__init__(data)
+        self.query_data = data
+        self.fields["account"] = forms.ModelChoiceField(
+            queryset=LedgerAccount.objects.filter(company=company).usable(), required=False
+        )
+        self.fields["tax_rate"] = forms.ModelChoiceField(
+            queryset=TaxRate.objects.filter(company=company).usable(), required=False
+        )
+        self.fields["tracking"] = forms.ModelMultipleChoiceField(
+            queryset=TrackingCategory.objects.filter(company=company).usable(), required=False
+        )
+
+
+class BulkActionForm(InlineCodingForm):
+    """A bulk action on the selected rows, or on every row matching the queue's filters."""
+
+    action = forms.ChoiceField(
+        choices=[("code", "Apply coding"), ("approve", "Approve"), ("exclude", "Exclude")]
+    )
+    all_matching = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # Any well-formed id may be sent; ids of other companies are simply not found.
+        ids: list[uuid.UUID] = []
+        for raw in self.query_data.getlist("ids"):
+            try:
+                ids.append(uuid.UUID(str(raw)))
+            except ValueError as exc:
+                raise forms.ValidationError(f"'{raw}' is not an expense id.") from exc
+        if not data.get("all_matching") and not ids:
+            raise forms.ValidationError("Select at least one expense, or all matching.")
+        data["ids"] = ids
+        return data

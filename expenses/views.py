@@ -1,0 +1,194 @@
+"""The categorization workspace: the queue, inline coding and bulk actions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
+
+from companies.models import Company, Role
+from companies.permissions import company_member_required
+from expenses.forms import BulkActionForm, InlineCodingForm, QueueFilterForm
+from expenses.models import Expense
+from expenses.selectors import (
+    PAGE_SIZES,
+    coding_choices,
+    expense_queue,
+    queue_matching_ids,
+    queue_row,
+)
+from expenses.services import (
+    UNSET,
+    BulkOutcome,
+    ExpenseRefused,
+    expense_approve,
+    expense_exclude,
+    expense_restore,
+    expense_set_coding,
+    expenses_bulk_approve,
+    expenses_bulk_code,
+    expenses_bulk_exclude,
+)
+from expenses.validation import Problem
+from sfe_portal.http import CompanyHttpRequest
+from sfe_portal.transitions import IllegalTransition, StaleState
+
+BULK_LIMIT = 5_000
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@company_member_required()
+def queue(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    form = QueueFilterForm(request.GET)
+    form.is_valid()
+    page = expense_queue(company=company, filters=form.filters())
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "company": company,
+        "page": page,
+        "choices": page.choices,
+        "form": form,
+        "page_sizes": PAGE_SIZES,
+        "role": request.company_role,
+        "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
+        "can_approve": request.company_role == Role.APPROVER,
+        "query": query,
+        "next_query": _with(query, after=page.next_cursor) if page.next_cursor else "",
+    }
+    template = "expenses/queue.html#queue-body" if request.htmx else "expenses/queue.html"
+    return render(request, template, context)
+
+
+def _with(query: QueryDict, **changes: str) -> str:
+    copy = query.copy()
+    for name, value in changes.items():
+        copy[name] = value
+    return copy.urlencode()
+
+
+def _row_response(
+    request: CompanyHttpRequest,
+    company: Company,
+    expense_id: uuid.UUID,
+    refusal: list[Problem] | None = None,
+) -> HttpResponse:
+    choices = coding_choices(company=company)
+    context = {
+        "company": company,
+        "row": queue_row(company=company, expense_id=expense_id, choices=choices),
+        "choices": choices,
+        "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
+        "can_approve": request.company_role == Role.APPROVER,
+        "refusal": refusal or [],
+    }
+    return render(request, "expenses/queue.html#queue-row", context)
+
+
+def _expense(company: Company, expense_id: uuid.UUID) -> Expense:
+    return get_object_or_404(
+        Expense.objects.select_related("company", "supplier_override"),
+        company=company,
+        pk=expense_id,
+    )
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    """Inline coding of one row: answers the re-rendered row with its validation state."""
+    expense = _expense(company, expense_id)
+    form = InlineCodingForm(request.POST, company=company)
+    if not form.is_valid():
+        refusal = [
+            Problem(name, str(errors[0]), "Choose one of the options offered for this expense.")
+            for name, errors in form.errors.items()
+        ]
+        return _row_response(request, company, expense.pk, refusal)
+    try:
+        expense_set_coding(
+            expense=expense,
+            by=request.user,
+            account=form.cleaned_data["account"],
+            tax_rate=form.cleaned_data["tax_rate"],
+            tracking=list(form.cleaned_data["tracking"]),
+        )
+    except ExpenseRefused as refused:
+        return _row_response(request, company, expense.pk, refused.problems)
+    return _row_response(request, company, expense.pk)
+
+
+@require_POST
+@company_member_required(Role.APPROVER)
+def approve(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    expense = _expense(company, expense_id)
+    try:
+        expense_approve(expense=expense, by=request.user)
+    except ExpenseRefused as refused:
+        return _row_response(request, company, expense.pk, refused.problems)
+    return _row_response(request, company, expense.pk)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def exclude(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    expense = _expense(company, expense_id)
+    if expense.status == "excluded":
+        expense_restore(expense=expense, by=request.user)
+    else:
+        reason = request.POST.get("reason", "").strip()[:500]
+        try:
+            expense_exclude(expense=expense, by=request.user, reason=reason)
+        except (IllegalTransition, StaleState) as exc:
+            problem = Problem("status", str(exc), "Only expenses not yet pushed can be excluded.")
+            return _row_response(request, company, expense.pk, [problem])
+    return _row_response(request, company, expense.pk)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    form = BulkActionForm(request.POST, company=company)
+    back = reverse("expense-queue", args=[company.pk]) + "?" + request.POST.get("query", "")
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        messages.error(request, f"Nothing was changed: {first}")
+        return HttpResponseClientRefresh() if request.htmx else redirect(back)
+    data = form.cleaned_data
+    if data["all_matching"]:
+        filters_form = QueueFilterForm(QueryDict(request.POST.get("query", "")))
+        filters_form.is_valid()
+        ids = queue_matching_ids(company=company, filters=filters_form.filters(), limit=BULK_LIMIT)
+    else:
+        ids = data["ids"]
+    outcome: BulkOutcome
+    if data["action"] == "approve":
+        if request.company_role != Role.APPROVER:
+            messages.error(request, "Approving needs the approver role on this company.")
+            return HttpResponseClientRefresh() if request.htmx else redirect(back)
+        outcome = expenses_bulk_approve(company=company, expense_ids=ids, by=request.user)
+        verb = "approved"
+    elif data["action"] == "exclude":
+        outcome = expenses_bulk_exclude(company=company, expense_ids=ids, by=request.user)
+        verb = "excluded"
+    else:
+        sent = request.POST
+        outcome = expenses_bulk_code(
+            company=company,
+            expense_ids=ids,
+            by=request.user,
+            account=data["account"] if sent.get("account") else UNSET,
+            tax_rate=data["tax_rate"] if sent.get("tax_rate") else UNSET,
+            tracking=list(data["tracking"]) if sent.getlist("tracking") else UNSET,
+        )
+        verb = "coded"
+    level = messages.WARNING if outcome.refused else messages.SUCCESS
+    messages.add_message(request, level, outcome.summary(verb))
+    return HttpResponseClientRefresh() if request.htmx else redirect(back)

@@ -1,0 +1,356 @@
+"""The queue: tabs, filters, keyset paging, inline coding, row actions, bulk actions, access."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from companies.models import Role
+from expenses.models import Expense, ExpenseStatus
+from expenses.services import expense_set_coding
+from tests.expenses.conftest import make_books
+from tests.factories import ExpenseFactory, MembershipFactory, ReceiptFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(client, books):
+    membership = MembershipFactory(company=books.company, role=Role.APPROVER)
+    client.force_login(membership.user)
+    return membership
+
+
+def _queue(client, books, **params):
+    return client.get(reverse("expense-queue", args=[books.company.pk]), params)
+
+
+def _merchants(response):
+    return [row.expense.merchant_name for row in response.context["page"].rows]
+
+
+def test_tabs_split_the_queue_by_status(client, books, member):
+    ExpenseFactory(company=books.company, merchant_name="Todo")
+    ExpenseFactory(company=books.company, merchant_name="Ready", status=ExpenseStatus.CATEGORIZED)
+    ExpenseFactory(company=books.company, merchant_name="Gone", status=ExpenseStatus.EXCLUDED)
+
+    assert _merchants(_queue(client, books)) == ["Todo"]
+    assert _merchants(_queue(client, books, tab="ready")) == ["Ready"]
+    assert _merchants(_queue(client, books, tab="excluded")) == ["Gone"]
+    assert set(_merchants(_queue(client, books, tab="all"))) == {"Todo", "Ready", "Gone"}
+    counts = {t.key: t.count for t in _queue(client, books).context["page"].tabs}
+    assert (counts["todo"], counts["ready"], counts["all"]) == (1, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": "uber"}, {"Uber"}),
+        ({"q": "taxi"}, {"Uber"}),  # notes
+        ({"q": "grace"}, {"Pret"}),  # employee
+        ({"type": "Refund"}, {"Pret"}),
+        ({"amount_min": "20"}, {"Uber"}),
+        ({"amount_max": "20"}, {"Pret"}),
+        ({"currency": "eur"}, {"Uber"}),
+        ({"receipt": "yes"}, {"Pret"}),
+        ({"receipt": "no"}, {"Uber"}),
+        ({"person": "4242"}, {"Uber"}),
+        ({"date_from": "2026-11-05"}, {"Uber"}),
+        ({"date_to": "2026-11-04"}, {"Pret"}),
+    ],
+)
+def test_filters(client, books, member, params, expected):
+    ExpenseFactory(
+        company=books.company,
+        merchant_name="Uber",
+        notes="Taxi to the airport",
+        amount=Decimal("40"),
+        currency="EUR",
+        card_label="Visa 4242",
+        issue_date=date(2026, 11, 6),
+    )
+    pret = ExpenseFactory(
+        company=books.company,
+        merchant_name="Pret",
+        employee_name="Grace Hopper",
+        type="Refund",
+        amount=Decimal("5"),
+        issue_date=date(2026, 11, 3),
+    )
+    ReceiptFactory(expense=pret)
+
+    assert set(_merchants(_queue(client, books, **params))) == expected
+
+
+def test_bad_filter_values_are_reported_and_ignored(client, books, member):
+    ExpenseFactory(company=books.company)
+
+    response = _queue(client, books, amount_min="lots", date_from="yesterday")
+
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 1
+    assert "This filter is ignored" in response.content.decode()
+
+
+def test_keyset_paging_walks_every_row_once(client, books, member):
+    day = date(2026, 1, 1)
+    for i in range(120):
+        ExpenseFactory(
+            company=books.company, merchant_name=f"m{i}", issue_date=day + timedelta(days=i % 7)
+        )
+    seen, after = [], ""
+    while True:
+        page = _queue(client, books, after=after).context["page"]
+        seen += [row.expense.pk for row in page.rows]
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+
+    assert len(seen) == len(set(seen)) == 120
+    dates = list(Expense.objects.filter(pk__in=seen[:50]).values_list("issue_date", flat=True))
+    assert max(dates) == day + timedelta(days=6)
+
+
+def test_amount_sort_pages_in_order(client, books, member):
+    for amount in [5, 50, 20, 20, 1]:
+        ExpenseFactory(company=books.company, amount=Decimal(amount))
+
+    page = _queue(client, books, sort="largest").context["page"]
+
+    assert [row.expense.amount for row in page.rows] == [50, 20, 20, 5, 1]
+
+
+def test_mangled_cursor_shows_the_first_page(client, books, member):
+    ExpenseFactory(company=books.company)
+
+    assert len(_queue(client, books, after="%%%garbage").context["page"].rows) == 1
+
+
+def test_query_count_is_the_same_for_50_and_200_rows(
+    client, books, member, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(200):
+        expense = ExpenseFactory(company=books.company)
+        if i % 3 == 0:  # every page has coded rows, so every prefetch runs
+            expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+
+    counts = []
+    for size in (50, 200):
+        with CaptureQueriesContext(connection) as ctx:
+            response = _queue(client, books, tab="all", per_page=size)
+        assert len(response.context["page"].rows) == size
+        counts.append(len(ctx.captured_queries))
+
+    assert counts[0] == counts[1]
+    with django_assert_max_num_queries(counts[0]):
+        _queue(client, books, tab="all", per_page=100)
+
+
+def test_htmx_request_gets_only_the_queue_body(client, books, member):
+    response = client.get(
+        reverse("expense-queue", args=[books.company.pk]),
+        {"tab": "all"},
+        headers={"HX-Request": "true"},
+    )
+
+    body = response.content.decode()
+    assert "<html" not in body
+    assert 'class="tabs"' in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_inline_coding_rerenders_the_row_as_ready(client, books, member):
+    expense = ExpenseFactory(company=books.company, amount=Decimal("12.00"))
+
+    response = client.post(
+        reverse("expense-code", args=[books.company.pk, expense.pk]),
+        {"account": books.travel.pk, "tax_rate": books.vat.pk},
+        headers={"HX-Request": "true"},
+    )
+
+    body = response.content.decode()
+    assert body.strip().startswith(f'<tr id="row-{expense.pk}"')
+    assert "Ready to approve" in body
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.CATEGORIZED
+
+
+def test_inline_coding_shows_why_the_row_is_not_ready(client, books, member):
+    expense = ExpenseFactory(company=books.company)
+
+    body = client.post(
+        reverse("expense-code", args=[books.company.pk, expense.pk]), {"account": books.travel.pk}
+    ).content.decode()
+
+    assert "Line 1 has no tax rate." in body
+
+
+def test_an_account_invalid_for_the_type_is_refused_with_the_reason(client, books, member):
+    expense = ExpenseFactory(company=books.company, type="Reward")
+
+    body = client.post(
+        reverse("expense-code", args=[books.company.pk, expense.pk]),
+        {"account": books.travel.pk, "tax_rate": books.vat.pk},
+    ).content.decode()
+
+    assert "Account &#x27;Travel&#x27; does not accept Reward transactions." in body
+
+
+def test_another_companys_account_id_is_refused_naming_the_field(client, books, member):
+    other = make_books()
+    expense = ExpenseFactory(company=books.company)
+
+    body = client.post(
+        reverse("expense-code", args=[books.company.pk, expense.pk]), {"account": other.travel.pk}
+    ).content.decode()
+
+    assert 'data-field="account"' in body
+    assert "Select a valid choice" in body
+    assert not expense.lines.exists()
+
+
+def test_approve_and_exclude_from_the_row(client, books, member):
+    expense = ExpenseFactory(company=books.company)
+    expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+
+    client.post(reverse("expense-approve", args=[books.company.pk, expense.pk]))
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.APPROVED
+
+    other = ExpenseFactory(company=books.company)
+    client.post(reverse("expense-exclude", args=[books.company.pk, other.pk]))
+    other.refresh_from_db()
+    assert other.status == ExpenseStatus.EXCLUDED
+    client.post(reverse("expense-exclude", args=[books.company.pk, other.pk]))
+    other.refresh_from_db()
+    assert other.status == ExpenseStatus.UNCATEGORIZED
+
+
+def test_approving_an_uncoded_expense_is_refused_with_the_reason(client, books, member):
+    expense = ExpenseFactory(company=books.company)
+
+    body = client.post(
+        reverse("expense-approve", args=[books.company.pk, expense.pk])
+    ).content.decode()
+
+    assert "The expense has no coding yet." in body
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.UNCATEGORIZED
+
+
+def test_bulk_apply_coding_to_selected_rows(client, books, member):
+    chosen = [ExpenseFactory(company=books.company) for _ in range(3)]
+    untouched = ExpenseFactory(company=books.company)
+
+    response = client.post(
+        reverse("expense-bulk", args=[books.company.pk]),
+        {
+            "action": "code",
+            "ids": [e.pk for e in chosen],
+            "account": books.travel.pk,
+            "tax_rate": books.vat.pk,
+        },
+        follow=True,
+    )
+
+    assert "3 expenses coded." in response.content.decode()
+    assert Expense.objects.filter(status=ExpenseStatus.CATEGORIZED).count() == 3
+    assert not untouched.lines.exists()
+
+
+def test_bulk_on_all_matching_uses_the_filters(client, books, member):
+    for name in ["Uber 1", "Uber 2", "Pret"]:
+        ExpenseFactory(company=books.company, merchant_name=name)
+
+    client.post(
+        reverse("expense-bulk", args=[books.company.pk]),
+        {"action": "exclude", "all_matching": "on", "query": "q=uber&tab=todo"},
+    )
+
+    assert set(
+        Expense.objects.filter(status="excluded").values_list("merchant_name", flat=True)
+    ) == {
+        "Uber 1",
+        "Uber 2",
+    }
+
+
+def test_bulk_approve_reports_refusals_and_approves_the_rest(client, books, member):
+    good = ExpenseFactory(company=books.company)
+    expense_set_coding(expense=good, by=None, account=books.travel, tax_rate=books.vat)
+    bad = ExpenseFactory(company=books.company, merchant_name="Uncoded")
+
+    response = client.post(
+        reverse("expense-bulk", args=[books.company.pk]),
+        {"action": "approve", "ids": [good.pk, bad.pk]},
+        follow=True,
+    )
+
+    body = response.content.decode()
+    assert "1 expense approved. 1 refused — e.g. Uncoded: The expense has no coding yet." in body
+    good.refresh_from_db()
+    assert good.status == ExpenseStatus.APPROVED
+
+
+def test_bulk_ignores_another_companys_ids(client, books, member):
+    foreign = ExpenseFactory(company=make_books().company)
+
+    client.post(
+        reverse("expense-bulk", args=[books.company.pk]), {"action": "exclude", "ids": [foreign.pk]}
+    )
+
+    foreign.refresh_from_db()
+    assert foreign.status == ExpenseStatus.UNCATEGORIZED
+
+
+@pytest.mark.parametrize(
+    ("role", "code", "approve"),
+    [(Role.VIEWER, 403, 403), (Role.BOOKKEEPER, 200, 403), (Role.APPROVER, 200, 200)],
+)
+def test_roles_on_row_actions(client, books, role, code, approve):
+    membership = MembershipFactory(company=books.company, role=role)
+    client.force_login(membership.user)
+    expense = ExpenseFactory(company=books.company)
+
+    assert client.get(reverse("expense-queue", args=[books.company.pk])).status_code == 200
+    assert (
+        client.post(reverse("expense-code", args=[books.company.pk, expense.pk]), {}).status_code
+        == code
+    )
+    assert (
+        client.post(reverse("expense-approve", args=[books.company.pk, expense.pk])).status_code
+        == approve
+    )
+
+
+def test_viewer_sees_no_coding_controls(client, books):
+    membership = MembershipFactory(company=books.company, role=Role.VIEWER)
+    client.force_login(membership.user)
+    ExpenseFactory(company=books.company)
+
+    body = _queue(client, books).content.decode()
+
+    assert 'name="account"' not in body
+    assert "bulk-form" not in body
+
+
+def test_member_of_another_company_gets_404_on_every_queue_url(client, books):
+    expense = ExpenseFactory(company=books.company)
+    client.force_login(MembershipFactory(role=Role.APPROVER).user)
+
+    assert _queue(client, books).status_code == 404
+    for name in ("expense-code", "expense-approve", "expense-exclude"):
+        assert client.post(reverse(name, args=[books.company.pk, expense.pk])).status_code == 404
+    assert client.post(reverse("expense-bulk", args=[books.company.pk]), {}).status_code == 404
+
+
+def test_an_expense_of_another_company_under_my_company_url_is_404(client, books, member):
+    foreign = ExpenseFactory(company=make_books().company)
+
+    response = client.post(reverse("expense-code", args=[books.company.pk, foreign.pk]), {})
+
+    assert response.status_code == 404
