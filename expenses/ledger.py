@@ -2,8 +2,9 @@
 
 `expense_to_transaction` builds the exact `ExpenseTransaction` the push sends; the detail page's
 payload preview shows its `to_api()`. `expense_ledger_reading` says the same thing in the words
-an accountant uses. Both read only what they are given (the expense, its lines with accounts,
-tax rates and tracking loaded, and a `CompanyContext`), so neither queries.
+an accountant uses. Both read only what they are given (the expense with its supplier override
+loaded, its lines with accounts, tax rates and tracking loaded, and a `CompanyContext`), so
+neither queries.
 """
 
 from __future__ import annotations
@@ -152,9 +153,7 @@ def _contact_phrase(expense: Expense, ctx: CompanyContext, money_in: bool) -> st
     preposition = "from" if money_in else "to"
     kind = ctx.rules.contact_for(expense.type)
     if kind == ContactKind.NONE:
-        return (
-            f"with no supplier ({ctx.platform_label} does not record a supplier on card expenses)"
-        )
+        return "with no supplier on the record (the platform cannot take one per expense)"
     if kind == ContactKind.CUSTOMER:
         if ctx.default_customer_name:
             return f"{preposition} customer {_quoted(ctx.default_customer_name)}"
@@ -166,18 +165,16 @@ def _contact_phrase(expense: Expense, ctx: CompanyContext, money_in: bool) -> st
     return f"{preposition} no supplier (none is chosen in the company's settings)"
 
 
-def _headline(expense: Expense, ctx: CompanyContext) -> str:
+def _headline(expense: Expense, ctx: CompanyContext, line_count: int) -> str:
     platform = ctx.platform_label
     amount = _money(expense.amount, expense.currency)
     bank = _quoted(ctx.bank_account_name) if ctx.bank_account_name else "the card account"
     when = f"on {expense.issue_date.day} {expense.issue_date:%B %Y}"
     money_in = expense.type in MONEY_IN_TYPES
     if expense.type in TRANSFER_TYPES:
-        direction = f"into {bank}" if money_in else f"out of {bank}"
-        return (
-            f"{platform} will record a transfer of {amount} {direction} {when}, "
-            "against the account on each line."
-        )
+        other = "the accounts on the lines below" if line_count > 1 else "the account below"
+        direction = f"into {bank} from {other}" if money_in else f"out of {bank} to {other}"
+        return f"{platform} will record a transfer of {amount} {direction} {when}."
     record = _RECORD_NAMES[Platform(ctx.company.platform)][1 if money_in else 0]
     account_side = f"into {bank}" if money_in else f"from {bank}"
     contact = _contact_phrase(expense, ctx, money_in)
@@ -208,6 +205,9 @@ def _line_sentence(expense: Expense, line: ExpenseLine, position: int, count: in
     account = str(line.account) if line.account else "an account not chosen yet"
     if expense.type == TransactionType.TRANSFER_IN:
         text = f"{amount} from {account}"
+    elif expense.type in MONEY_IN_TYPES:
+        # Money back reduces the expense account (or books the reward as income).
+        text = f"{amount} credited to {account}"
     else:
         text = f"{amount} to {account}"
     if line.tax_rate is not None:
@@ -232,7 +232,7 @@ def expense_ledger_reading(
     Works on half-coded expenses too (saying what is missing), so the detail page can show it
     while finance staff code. Reads only what it is given.
     """
-    sentences = [_headline(expense, ctx)]
+    sentences = [_headline(expense, ctx, len(lines))]
     rate = _rate_sentence(expense, ctx)
     if rate:
         sentences.append(rate)

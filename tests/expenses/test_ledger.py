@@ -318,12 +318,13 @@ def test_xero_refund_reads_as_receive_money_from_the_default_customer(db):
     )
     expense = _coded(books, type="Refund")
 
-    headline = _reading(books, expense)[0]
+    reading = _reading(books, expense)
 
-    assert headline.startswith(
+    assert reading[0].startswith(
         "Xero will record a receive money payment of 12.00 GBP into 'Company card' from "
         "customer 'Card refunds'"
     )
+    assert reading[1] == "10.00 credited to 499 Anything with 20% VAT (2.00)."
 
 
 def test_qbo_refund_reads_against_the_default_supplier(db):
@@ -343,7 +344,7 @@ def test_dynamics_reading_says_no_supplier_is_recorded(db):
     headline = _reading(books, expense)[0]
 
     assert headline.startswith("Dynamics 365 Business Central will record a card payment")
-    assert "with no supplier" in headline
+    assert "with no supplier on the record" in headline
 
 
 def test_transfer_reads_as_money_moving_between_the_card_and_the_line_account(books):
@@ -362,8 +363,11 @@ def test_transfer_reads_as_money_moving_between_the_card_and_the_line_account(bo
 
     reading = _reading(books, expense)
 
-    assert reading[0].startswith("Xero will record a transfer of 50.00 GBP into 'Company card'")
-    assert reading[1] == "50.00 from 090 Savings."
+    assert reading == [
+        "Xero will record a transfer of 50.00 GBP into 'Company card' from the account below "
+        "on 2 November 2026.",
+        "50.00 from 090 Savings.",
+    ]
 
 
 def test_foreign_expense_reading_gives_the_base_currency_amount(db):
