@@ -137,7 +137,7 @@ def sniff_file_kind(head: bytes) -> FileKind | None:
     return None
 
 
-def _describe_unknown(head: bytes) -> str:
+def _describe_unknown(head: bytes) -> str | None:
     """A plain name for content we refuse, so the message says what the file really is."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script")):
@@ -154,7 +154,7 @@ def _describe_unknown(head: bytes) -> str:
         return "a ZIP archive or office document"
     if head.startswith(b"#!"):
         return "a script"
-    return "not a format we recognise"
+    return None
 
 
 def receipt_limits(*, platform: str) -> ReceiptLimits:
@@ -218,7 +218,7 @@ def _size_limit(platform_label: str, limits: ReceiptLimits) -> tuple[int, str]:
 
 
 def _kind_list(limits: ReceiptLimits) -> str:
-    labels = [FILE_KINDS[key].label.removesuffix(" image") for key in limits.kinds]
+    labels = [FILE_KINDS[key].label.split(" ")[0] for key in limits.kinds]
     return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
@@ -236,9 +236,8 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
     limits = receipt_limits(platform=company.platform)
     type_label = TransactionType(expense.type).label
     if expense.type not in limits.transaction_types:
-        accepted = " and ".join(
-            TransactionType(t).label for t in TransactionType if t in limits.transaction_types
-        )
+        labels = [t.label for t in TransactionType if t in limits.transaction_types]
+        accepted = ", ".join(labels[:-1]) + " and " + labels[-1]
         raise _refuse(
             f"{platform_label} does not take receipts on {type_label} transactions.",
             f"Keep this receipt in your own records; only {accepted} receipts reach "
@@ -255,12 +254,16 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
         )
     kind = sniff_file_kind(head)
     if kind is None or kind.key not in limits.kinds:
+        shown = _clean_name(upload.name or "")[:80] or "the file"
         what = f"a {kind.label}" if kind else _describe_unknown(head)
-        shown = _clean_name(upload.name or "")[:80] or "The file"
-        raise _refuse(
-            f"'{shown}' is {what}, which {platform_label} does not take as a receipt.",
-            f"Upload the receipt as a {_kind_list(limits)} file.",
-        )
+        if what is None:
+            message = (
+                f"The content of '{shown}' is not a format we recognise, so it cannot go to "
+                f"{platform_label} as a receipt."
+            )
+        else:
+            message = f"'{shown}' is {what}, which {platform_label} does not take as a receipt."
+        raise _refuse(message, f"Upload the receipt as a {_kind_list(limits)} file.")
 
     existing = Receipt.objects.filter(expense=expense, sha256=sha256).first()
     if existing is not None:
