@@ -211,6 +211,18 @@ def test_changelist_links_to_the_import(admin_client):
     assert reverse(IMPORT_URL).encode() in response.content
 
 
+def test_import_page_explains_the_columns(admin_client):
+    CompanyFactory(name="Acme Ltd")
+
+    response = admin_client.get(reverse(IMPORT_URL))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "<code>currency_rate</code>" in content
+    assert "Acme Ltd" in content
+    assert 'enctype="multipart/form-data"' in content
+
+
 def test_admin_import_shows_every_row_and_a_summary(admin_client):
     company = CompanyFactory(name="Acme Ltd")
     upload = _csv(_row("t-1"), _row("t-2", amount="-1"))
