@@ -1,6 +1,22 @@
-from django.contrib import admin, messages
-from django.http import HttpRequest
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from companies.models import Company
+from expenses.csv_import import (
+    COLUMNS,
+    MAX_BYTES,
+    MAX_ROWS,
+    REQUIRED_COLUMNS,
+    CsvImportReport,
+    CsvRefused,
+    expenses_import_csv,
+)
 from expenses.ingest import ingest_token_create
 from expenses.models import (
     CategorizationRule,
@@ -49,6 +65,14 @@ class ExpenseEventInline(admin.TabularInline):
         return False
 
 
+class CsvImportForm(forms.Form):
+    company = forms.ModelChoiceField(queryset=Company.objects.order_by("name"))
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with a header row naming the columns (with or without a BOM).",
+    )
+
+
 @admin.register(Expense)
 class ExpenseAdmin(admin.ModelAdmin):
     list_display = [
@@ -79,6 +103,57 @@ class ExpenseAdmin(admin.ModelAdmin):
     inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
     # Counting 200,000 rows on every page view is the slowest part of a change list.
     show_full_result_count = False
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path(
+                "import-csv/",
+                self.admin_site.admin_view(self.import_csv_view),
+                name="expenses_expense_import_csv",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "can_import_csv": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context=context)
+
+    def import_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """Support imports a company's expenses from a CSV file and sees every row's answer."""
+        # admin_view has already sent anyone who is not active staff to the login page.
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        report: CsvImportReport | None = None
+        if request.method == "POST":
+            form = CsvImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    report = expenses_import_csv(
+                        company=form.cleaned_data["company"],
+                        upload=form.cleaned_data["file"],
+                        by=request.user,  # type: ignore[arg-type]  # staff, so never anonymous
+                    )
+                except CsvRefused as exc:
+                    form.add_error("file", str(exc))
+                else:
+                    level = messages.WARNING if report.refused else messages.SUCCESS
+                    self.message_user(request, report.summary, level)
+        else:
+            form = CsvImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import expenses from CSV",
+            "form": form,
+            "report": report,
+            "columns": COLUMNS,
+            "required_columns": REQUIRED_COLUMNS,
+            "max_rows": MAX_ROWS,
+            "max_megabytes": MAX_BYTES // (1024 * 1024),
+        }
+        return TemplateResponse(request, "admin/expenses/expense/import_csv.html", context)
 
 
 @admin.register(Receipt)

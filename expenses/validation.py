@@ -47,11 +47,17 @@ class CompanyContext:
     has_bank_account: bool
     has_default_supplier: bool
     has_default_customer: bool
+    # Names the ledger reading shows the accountant; empty when the company has not chosen them.
+    bank_account_name: str = ""
+    default_supplier_name: str = ""
+    default_customer_name: str = ""
 
 
 def company_context(*, company: Company) -> CompanyContext:
     config = (
-        CompanyConfiguration.objects.filter(company=company).select_related("bank_account").first()
+        CompanyConfiguration.objects.filter(company=company)
+        .select_related("bank_account", "supplier", "customer")
+        .first()
     )
     bank = config.bank_account if config else None
     return CompanyContext(
@@ -63,6 +69,9 @@ def company_context(*, company: Company) -> CompanyContext:
         has_bank_account=bank is not None,
         has_default_supplier=bool(config and config.supplier_id),
         has_default_customer=bool(config and config.customer_id),
+        bank_account_name=bank.name if bank else "",
+        default_supplier_name=config.supplier.name if config and config.supplier else "",
+        default_customer_name=config.customer.name if config and config.customer else "",
     )
 
 

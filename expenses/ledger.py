@@ -1,0 +1,247 @@
+"""What an expense becomes in Codat and in the customer's ledger.
+
+`expense_to_transaction` builds the exact `ExpenseTransaction` the push sends; the detail page's
+payload preview shows its `to_api()`. `expense_ledger_reading` says the same thing in the words
+an accountant uses. Both read only what they are given (the expense with its supplier override
+loaded, its lines with accounts, tax rates and tracking loaded, and a `CompanyContext`), so
+neither queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
+
+from django.db.models import Prefetch
+
+from codat import types as codat
+from companies.models import TrackingCategory
+from companies.platforms import (
+    TRANSFER_TYPES,
+    ContactKind,
+    Platform,
+    TransactionType,
+)
+from expenses.models import Expense, ExpenseLine
+from expenses.services import ExpenseRefused
+from expenses.validation import CompanyContext, expense_problems
+
+CENT = Decimal("0.01")
+
+# Types that bring money back onto the card (or into the bank account); the rest take it out.
+MONEY_IN_TYPES = frozenset(
+    {
+        TransactionType.REFUND,
+        TransactionType.REWARD,
+        TransactionType.CHARGEBACK,
+        TransactionType.TRANSFER_IN,
+        TransactionType.ADJUSTMENT_IN,
+    }
+)
+
+# The record each platform shows for money out and money in, in its own words.
+_RECORD_NAMES: dict[Platform, tuple[str, str]] = {
+    Platform.XERO: ("a spend money payment", "a receive money payment"),
+    Platform.QUICKBOOKS_ONLINE: ("an expense", "a credit card credit"),
+    Platform.NETSUITE: ("a credit card charge", "a credit card refund"),
+    Platform.DYNAMICS_365: ("a card payment", "a card refund"),
+}
+
+
+def ledger_lines(*, expense: Expense) -> list[ExpenseLine]:
+    """The expense's lines loaded for the payload and the reading, tracking parents included.
+
+    Both functions below also accept the lines of `expenses.services.expense_lines`; with those
+    the reading names tracking categories without their parent rather than query for it.
+    """
+    return list(
+        expense.lines.select_related("account", "tax_rate")
+        .prefetch_related(
+            Prefetch(
+                "tracking_categories",
+                queryset=TrackingCategory.objects.select_related("parent"),
+            )
+        )
+        .order_by("position")
+    )
+
+
+def currency_rate_needed(*, expense: Expense, ctx: CompanyContext) -> bool:
+    """Whether Codat needs a rate: the expense or the card account is not in the base currency.
+
+    The same test validation applies, so a ready expense that needs a rate always has one.
+    """
+    if not ctx.base_currency:
+        return False
+    return expense.currency != ctx.base_currency or ctx.bank_account_currency != ctx.base_currency
+
+
+def _supplier_override_sent(expense: Expense, ctx: CompanyContext) -> bool:
+    return (
+        expense.supplier_override_id is not None
+        and ctx.rules.supplier_per_transaction
+        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER
+    )
+
+
+def expense_to_transaction(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> codat.ExpenseTransaction:
+    """The dataset item for `expense`, exactly as the push sends it.
+
+    Refused with the problems when the expense is not ready, so no half-coded payload is ever
+    built. `currencyRate` is sent only when the expense or the card account is foreign: a rate
+    on a base-currency expense is 1 by definition, and a stray stored value must not reach the
+    ledger. `contactRef` carries the supplier override only where the platform takes a supplier
+    per transaction and records this type against a supplier; everywhere else Codat uses the
+    configured supplier or customer. Empty merchant names and notes are left out.
+    """
+    problems = expense_problems(expense, lines, ctx)
+    if problems:
+        raise ExpenseRefused(problems)
+    contact = None
+    if _supplier_override_sent(expense, ctx) and expense.supplier_override is not None:
+        contact = codat.ContactRef(id=expense.supplier_override.codat_id)
+    return codat.ExpenseTransaction(
+        id=str(expense.pk),
+        type=expense.type,
+        issue_date=expense.issue_date,
+        currency=expense.currency,
+        currency_rate=(
+            expense.currency_rate if currency_rate_needed(expense=expense, ctx=ctx) else None
+        ),
+        contact=contact,
+        merchant_name=expense.merchant_name or None,
+        notes=expense.notes or None,
+        lines=tuple(_line_payload(line) for line in lines),
+    )
+
+
+def _line_payload(line: ExpenseLine) -> codat.ExpenseLine:
+    # Validation has checked the account is set; mypy cannot see that.
+    assert line.account is not None
+    return codat.ExpenseLine(
+        net_amount=line.net_amount,
+        tax_amount=line.tax_amount,
+        account_id=line.account.codat_id,
+        tax_rate_id=line.tax_rate.codat_id if line.tax_rate else None,
+        # An empty tuple is left out of the JSON: Codat wants no property rather than [].
+        tracking_ids=tuple(category.codat_id for category in line.tracking_categories.all()),
+    )
+
+
+# --- The reading ------------------------------------------------------------------------------
+
+
+def _money(value: Decimal, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
+
+
+def _quoted(name: str) -> str:
+    return f"'{name}'"
+
+
+def _tracking_name(category: TrackingCategory) -> str:
+    # The parent is named only when it was loaded with the line: the reading never queries.
+    if category.parent_id and TrackingCategory.parent.is_cached(category) and category.parent:
+        return f"{category.parent.name} › {category.name}"
+    return category.name
+
+
+def _contact_phrase(expense: Expense, ctx: CompanyContext, money_in: bool) -> str:
+    preposition = "from" if money_in else "to"
+    kind = ctx.rules.contact_for(expense.type)
+    if kind == ContactKind.NONE:
+        return "with no supplier on the record (the platform cannot take one per expense)"
+    if kind == ContactKind.CUSTOMER:
+        if ctx.default_customer_name:
+            return f"{preposition} customer {_quoted(ctx.default_customer_name)}"
+        return f"{preposition} the default customer, which is not chosen yet"
+    if _supplier_override_sent(expense, ctx) and expense.supplier_override is not None:
+        return f"{preposition} supplier {_quoted(expense.supplier_override.name)}"
+    if ctx.default_supplier_name:
+        return f"{preposition} supplier {_quoted(ctx.default_supplier_name)}"
+    return f"{preposition} no supplier (none is chosen in the company's settings)"
+
+
+def _headline(expense: Expense, ctx: CompanyContext, line_count: int) -> str:
+    platform = ctx.platform_label
+    amount = _money(expense.amount, expense.currency)
+    bank = _quoted(ctx.bank_account_name) if ctx.bank_account_name else "the card account"
+    when = f"on {expense.issue_date.day} {expense.issue_date:%B %Y}"
+    money_in = expense.type in MONEY_IN_TYPES
+    if expense.type in TRANSFER_TYPES:
+        other = "the accounts on the lines below" if line_count > 1 else "the account below"
+        direction = f"into {bank} from {other}" if money_in else f"out of {bank} to {other}"
+        return f"{platform} will record a transfer of {amount} {direction} {when}."
+    record = _RECORD_NAMES[Platform(ctx.company.platform)][1 if money_in else 0]
+    account_side = f"into {bank}" if money_in else f"from {bank}"
+    contact = _contact_phrase(expense, ctx, money_in)
+    return f"{platform} will record {record} of {amount} {account_side} {contact} {when}."
+
+
+def _rate_sentence(expense: Expense, ctx: CompanyContext) -> str | None:
+    if not currency_rate_needed(expense=expense, ctx=ctx):
+        return None
+    base = ctx.base_currency
+    rate = expense.currency_rate
+    if rate is None:
+        return f"No currency rate is set yet; Codat needs one to convert to {base}."
+    if expense.currency == base:
+        return (
+            f"The card account is in {ctx.bank_account_currency}; the rate "
+            f"{rate.normalize():f} {ctx.bank_account_currency} per {base} goes with it."
+        )
+    in_base = (expense.amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (
+        f"At {rate.normalize():f} {expense.currency} per {base}, that is "
+        f"{_money(in_base, base)} in the company's base currency."
+    )
+
+
+def _line_sentence(expense: Expense, line: ExpenseLine, position: int, count: int) -> str:
+    amount = f"{line.net_amount:,.2f}"
+    account = str(line.account) if line.account else "an account not chosen yet"
+    if expense.type == TransactionType.TRANSFER_IN:
+        text = f"{amount} from {account}"
+    elif expense.type in MONEY_IN_TYPES:
+        # Money back reduces the expense account (or books the reward as income).
+        text = f"{amount} credited to {account}"
+    else:
+        text = f"{amount} to {account}"
+    if line.tax_rate is not None:
+        text += f" with {line.tax_rate.name} ({line.tax_amount:,.2f})"
+    elif expense.type not in TRANSFER_TYPES:
+        text += " with no tax rate chosen yet"
+    categories = cast("list[TrackingCategory]", list(line.tracking_categories.all()))
+    tracking = [_tracking_name(category) for category in categories]
+    if tracking:
+        text += ", tracked to " + ", ".join(tracking)
+    if line.description:
+        text += f" ({line.description})"
+    prefix = f"Line {position}: " if count > 1 else ""
+    return prefix + text + "."
+
+
+def expense_ledger_reading(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> list[str]:
+    """Plain sentences of what the accountant will see in their software after the sync.
+
+    Works on half-coded expenses too (saying what is missing), so the detail page can show it
+    while finance staff code. Reads only what it is given.
+    """
+    sentences = [_headline(expense, ctx, len(lines))]
+    rate = _rate_sentence(expense, ctx)
+    if rate:
+        sentences.append(rate)
+    if not lines:
+        sentences.append("It has no lines yet: choose an account and a tax rate.")
+    sentences.extend(
+        _line_sentence(expense, line, position, len(lines))
+        for position, line in enumerate(lines, start=1)
+    )
+    if expense.notes:
+        sentences.append(f"Notes: {expense.notes}")
+    return sentences
