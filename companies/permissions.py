@@ -11,30 +11,30 @@ from functools import wraps
 from typing import Any, Concatenate
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 
 from companies.models import Company, Role
 from companies.selectors import company_list_visible, company_role_for, role_allows
 from sfe_portal.http import CompanyHttpRequest
 
-CompanyView = Callable[Concatenate[CompanyHttpRequest, Company, ...], HttpResponse]
+CompanyView = Callable[Concatenate[CompanyHttpRequest, Company, ...], HttpResponseBase]
 
 
 def company_member_required(
     role: Role = Role.VIEWER,
-) -> Callable[[CompanyView], Callable[..., HttpResponse]]:
+) -> Callable[[CompanyView], Callable[..., HttpResponseBase]]:
     """Resolve the `company_id` URL argument to a company the user may act on with `role`.
 
     The view receives the company as its second argument and finds the user's role on
     `request.company_role`.
     """
 
-    def decorator(view: CompanyView) -> Callable[..., HttpResponse]:
+    def decorator(view: CompanyView) -> Callable[..., HttpResponseBase]:
         @wraps(view)
         def wrapper(
             request: CompanyHttpRequest, company_id: int, *args: Any, **kwargs: Any
-        ) -> HttpResponse:
+        ) -> HttpResponseBase:
             company = get_object_or_404(company_list_visible(user=request.user), pk=company_id)
             user_role = company_role_for(user=request.user, company=company)
             if not role_allows(user_role, needed=role):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
 
-from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
 
@@ -63,20 +64,22 @@ class QueueFilterForm(forms.Form):
         )
 
 
+class TrackingField(forms.ModelMultipleChoiceField):
+    """Tracking is posted as one select per group; a group left empty posts ""."""
+
+    def clean(self, value: Any) -> Any:
+        return super().clean([v for v in (value or []) if v not in ("", None)])
+
+
 class InlineCodingForm(forms.Form):
     """A row's coding; choices are this company's active records only, so another company's
     ids are refused as invalid choices."""
 
     account = forms.ModelChoiceField(queryset=LedgerAccount.objects.none(), required=False)
     tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
-    tracking = forms.ModelMultipleChoiceField(
-        queryset=TrackingCategory.objects.none(), required=False
-    )
+    tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
 
     def __init__(self, data: QueryDict, *, company: Company) -> None:
-        # One select per tracking group posts "" when that group is left empty.
-        data = data.copy()
-        data.setlist("tracking", [v for v in data.getlist("tracking") if v])
         super().__init__(data)
         self.query_data = data
         self.fields["account"] = forms.ModelChoiceField(
@@ -85,7 +88,7 @@ class InlineCodingForm(forms.Form):
         self.fields["tax_rate"] = forms.ModelChoiceField(
             queryset=TaxRate.objects.filter(company=company).usable(), required=False
         )
-        self.fields["tracking"] = forms.ModelMultipleChoiceField(
+        self.fields["tracking"] = TrackingField(
             queryset=TrackingCategory.objects.filter(company=company).usable(), required=False
         )
 
@@ -111,3 +114,64 @@ class BulkActionForm(InlineCodingForm):
             raise forms.ValidationError("Select at least one expense, or all matching.")
         data["ids"] = ids
         return data
+
+
+class ExpenseLineForm(forms.Form):
+    account = forms.ModelChoiceField(queryset=LedgerAccount.objects.none(), required=False)
+    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
+    tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
+    net_amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, max_value=5_000_000
+    )
+    tax_amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, max_value=5_000_000, initial=0
+    )
+    description = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"] = forms.ModelChoiceField(
+            queryset=LedgerAccount.objects.filter(company=company).usable(), required=False
+        )
+        self.fields["tax_rate"] = forms.ModelChoiceField(
+            queryset=TaxRate.objects.filter(company=company).usable(), required=False
+        )
+        self.fields["tracking"] = TrackingField(
+            queryset=TrackingCategory.objects.filter(company=company).usable(), required=False
+        )
+
+    def clean_tracking(self) -> list[TrackingCategory]:
+        return list(self.cleaned_data.get("tracking") or [])
+
+
+ExpenseLineFormSet = forms.formset_factory(
+    ExpenseLineForm,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=100,
+    validate_max=True,
+    absolute_max=100,
+)
+
+
+class ExpenseDetailsForm(forms.Form):
+    notes = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    currency_rate = forms.DecimalField(
+        max_digits=24,
+        decimal_places=9,
+        min_value=Decimal("0.000000001"),
+        required=False,
+        help_text="Units of the expense's currency per one unit of the base currency.",
+    )
+    supplier_override = forms.ModelChoiceField(queryset=Supplier.objects.none(), required=False)
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["supplier_override"] = forms.ModelChoiceField(
+            queryset=Supplier.objects.filter(company=company).usable(),
+            required=False,
+            empty_label="Default supplier from the configuration",
+        )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -296,3 +297,89 @@ def queue_row(*, company: Company, expense_id: uuid.UUID, choices: CodingChoices
     """One row, re-read after a change, for the row partial."""
     expense = _rows_queryset(company).get(pk=expense_id)
     return _row(expense, company_context(company=company), choices)
+
+
+# --- The expense page -------------------------------------------------------------------------
+
+
+@dataclass
+class ReceiptView:
+    receipt: Receipt
+    preview: str  # "image" | "pdf" | "other"
+    uploaded: bool
+
+
+@dataclass
+class ExpenseDetail:
+    expense: Expense
+    lines: list[ExpenseLine]
+    problems: list[Problem]
+    context: CompanyContext
+    choices: CodingChoices
+    receipts: list[ReceiptView]
+    events: list[Any]
+    sync_results: list[Any]
+    payload: str  # the JSON that will be sent, or "" while the expense is not ready
+    reading: list[str]
+    supplier_override_allowed: bool
+    rate_needed: bool
+    line_total: Decimal
+
+
+def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
+    """Everything the expense page shows, in a fixed number of queries."""
+    import json
+
+    from companies.platforms import ContactKind
+    from expenses.ledger import (
+        currency_rate_needed,
+        expense_ledger_reading,
+        expense_to_transaction,
+        ledger_lines,
+    )
+    from expenses.receipts import receipt_preview_kind
+    from syncs.selectors import sync_results_for_expense
+
+    expense = Expense.objects.select_related("company", "supplier_override", "approved_by").get(
+        company=company, pk=expense_id
+    )
+    lines = ledger_lines(expense=expense)
+    ctx = company_context(company=company)
+    problems = expense_problems(expense, lines, ctx)
+    payload = ""
+    if not problems:
+        payload = json.dumps(
+            expense_to_transaction(expense=expense, lines=lines, ctx=ctx).to_api(),
+            indent=2,
+            default=str,
+        )
+    receipts = list(
+        Receipt.objects.filter(expense=expense)
+        .annotate(was_uploaded=Exists(_uploaded_receipts()))
+        .order_by("created_at")
+    )
+    return ExpenseDetail(
+        expense=expense,
+        lines=lines,
+        problems=problems,
+        context=ctx,
+        choices=coding_choices(company=company),
+        receipts=[
+            ReceiptView(r, receipt_preview_kind(r), bool(getattr(r, "was_uploaded", False)))
+            for r in receipts
+        ],
+        events=list(expense.events.select_related("actor").order_by("-created_at", "-id")),
+        sync_results=sync_results_for_expense(expense=expense),
+        payload=payload,
+        reading=expense_ledger_reading(expense=expense, lines=lines, ctx=ctx),
+        supplier_override_allowed=ctx.rules.supplier_per_transaction
+        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER,
+        rate_needed=currency_rate_needed(expense=expense, ctx=ctx),
+        line_total=sum((line.net_amount + line.tax_amount for line in lines), Decimal(0)),
+    )
+
+
+def _uploaded_receipts() -> QuerySet[Any]:
+    from syncs.models import ReceiptUpload, UploadState
+
+    return ReceiptUpload.objects.filter(receipt=OuterRef("pk"), state=UploadState.UPLOADED)

@@ -310,22 +310,40 @@ def expense_set_coding(
 
 
 @transaction.atomic
-def expense_set_supplier(
-    *, expense: Expense, supplier: Supplier | None, by: User | None
+def expense_update_details(
+    *,
+    expense: Expense,
+    by: User | None,
+    notes: str,
+    currency_rate: Decimal | None,
+    supplier_override: Supplier | None,
 ) -> list[Problem]:
+    """Change the notes, the currency rate and the supplier override; record what changed."""
     _ensure_editable(expense)
-    _ensure_same_company(expense, [supplier], "supplier_override")
-    if expense.supplier_override_id == (supplier.pk if supplier else None):
+    _ensure_same_company(expense, [supplier_override], "supplier_override")
+    before = {
+        "notes": expense.notes,
+        "currency_rate": str(expense.currency_rate) if expense.currency_rate is not None else None,
+        "supplier_override": expense.supplier_override.name if expense.supplier_override else None,
+    }
+    expense.notes = notes
+    expense.currency_rate = currency_rate
+    expense.supplier_override = supplier_override
+    after = {
+        "notes": notes,
+        "currency_rate": str(currency_rate) if currency_rate is not None else None,
+        "supplier_override": supplier_override.name if supplier_override else None,
+    }
+    if before == after:
         return expense_readiness(expense)
-    previous = expense.supplier_override.name if expense.supplier_override else None
-    expense.supplier_override = supplier
-    expense.save(update_fields=["supplier_override", "updated_at"])
+    expense.save(update_fields=["notes", "currency_rate", "supplier_override", "updated_at"])
+    changed = sorted(name for name in after if before[name] != after[name])
     ExpenseEvent.objects.create(
         expense=expense,
         kind=EventKind.CODED,
         actor=by,
-        message="Supplier override changed",
-        data={"before": previous, "after": supplier.name if supplier else None},
+        message="Changed " + ", ".join(name.replace("_", " ") for name in changed),
+        data={"before": before, "after": after},
     )
     return expense_refresh_readiness(expense=expense, by=by, edited=True)
 

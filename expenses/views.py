@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,11 +18,20 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
-from expenses.forms import BulkActionForm, InlineCodingForm, QueueFilterForm
-from expenses.models import Expense
+from expenses.forms import (
+    BulkActionForm,
+    ExpenseDetailsForm,
+    ExpenseLineFormSet,
+    InlineCodingForm,
+    QueueFilterForm,
+)
+from expenses.models import Expense, Receipt
+from expenses.receipts import receipt_add, receipt_limits, receipt_remove
 from expenses.selectors import (
     PAGE_SIZES,
+    ExpenseDetail,
     coding_choices,
+    expense_detail,
     expense_queue,
     queue_matching_ids,
     queue_row,
@@ -27,10 +40,13 @@ from expenses.services import (
     UNSET,
     BulkOutcome,
     ExpenseRefused,
+    LineInput,
     expense_approve,
     expense_exclude,
     expense_restore,
     expense_set_coding,
+    expense_set_lines,
+    expense_update_details,
     expenses_bulk_approve,
     expenses_bulk_code,
     expenses_bulk_exclude,
@@ -132,7 +148,13 @@ def approve(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
     try:
         expense_approve(expense=expense, by=request.user)
     except ExpenseRefused as refused:
+        if not request.htmx:
+            messages.error(request, f"Not approved: {refused}")
+            return redirect(_detail_url(company, expense.pk))
         return _row_response(request, company, expense.pk, refused.problems)
+    if not request.htmx:
+        messages.success(request, "Approved.")
+        return redirect(_detail_url(company, expense.pk))
     return _row_response(request, company, expense.pk)
 
 
@@ -192,3 +214,187 @@ def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     level = messages.WARNING if outcome.refused else messages.SUCCESS
     messages.add_message(request, level, outcome.summary(verb))
     return HttpResponseClientRefresh() if request.htmx else redirect(back)
+
+
+# --- The expense page -------------------------------------------------------------------------
+
+
+def _detail_url(company: Company, expense_id: uuid.UUID) -> str:
+    return reverse("expense-detail", args=[company.pk, expense_id])
+
+
+@require_GET
+@company_member_required()
+def detail(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    try:
+        data = expense_detail(company=company, expense_id=expense_id)
+    except Expense.DoesNotExist as exc:
+        raise Http404("No such expense in this company.") from exc
+    lines_formset = ExpenseLineFormSet(
+        initial=[
+            {
+                "account": line.account_id,
+                "tax_rate": line.tax_rate_id,
+                "tracking": [c.pk for c in line.tracking_categories.all()],
+                "net_amount": line.net_amount,
+                "tax_amount": line.tax_amount,
+                "description": line.description,
+            }
+            for line in data.lines
+        ]
+        or [{"net_amount": data.expense.amount, "tax_amount": Decimal(0)}],
+        form_kwargs={"company": company},
+        prefix="lines",
+    )
+    details_form = ExpenseDetailsForm(
+        initial={
+            "notes": data.expense.notes,
+            "currency_rate": data.expense.currency_rate,
+            "supplier_override": data.expense.supplier_override_id,
+        },
+        company=company,
+    )
+    return _render_detail(request, company, data, lines_formset, details_form)
+
+
+def _render_detail(
+    request: CompanyHttpRequest,
+    company: Company,
+    data: ExpenseDetail,
+    lines_formset: Any,
+    details_form: ExpenseDetailsForm,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "company": company,
+        "d": data,
+        "lines_formset": lines_formset,
+        "details_form": details_form,
+        "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
+        "can_approve": request.company_role == Role.APPROVER,
+        "receipt_limits": receipt_limits(platform=company.platform),
+    }
+    return render(request, "expenses/detail.html", context, status=status)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def lines(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    """Split or recode the expense's lines; the amounts must add up to its total."""
+    expense = _expense(company, expense_id)
+    formset = ExpenseLineFormSet(request.POST, form_kwargs={"company": company}, prefix="lines")
+    if formset.is_valid():
+        inputs = [
+            LineInput(
+                net_amount=form.cleaned_data["net_amount"],
+                tax_amount=form.cleaned_data["tax_amount"] or Decimal(0),
+                account=form.cleaned_data["account"],
+                tax_rate=form.cleaned_data["tax_rate"],
+                tracking=form.cleaned_data["tracking"],
+                description=form.cleaned_data["description"],
+            )
+            for form in formset.forms
+        ]
+        try:
+            problems = expense_set_lines(expense=expense, lines=inputs, by=request.user)
+        except ExpenseRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            if problems:
+                messages.warning(request, f"Lines saved. Not ready yet: {problems[0]}")
+            else:
+                messages.success(request, "Lines saved. The expense is ready to approve.")
+        return redirect(_detail_url(company, expense.pk))
+    data = expense_detail(company=company, expense_id=expense.pk)
+    details_form = ExpenseDetailsForm(initial={"notes": expense.notes}, company=company)
+    messages.error(request, "Nothing was saved: correct the lines marked below.")
+    return _render_detail(request, company, data, formset, details_form, status=400)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def details(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    expense = _expense(company, expense_id)
+    form = ExpenseDetailsForm(request.POST, company=company)
+    if form.is_valid():
+        try:
+            problems = expense_update_details(
+                expense=expense,
+                by=request.user,
+                notes=form.cleaned_data["notes"],
+                currency_rate=form.cleaned_data["currency_rate"],
+                supplier_override=form.cleaned_data["supplier_override"],
+            )
+        except ExpenseRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(
+                request, "Saved." + (f" Not ready yet: {problems[0]}" if problems else "")
+            )
+        return redirect(_detail_url(company, expense.pk))
+    data = expense_detail(company=company, expense_id=expense.pk)
+    lines_formset = ExpenseLineFormSet(
+        initial=[{"net_amount": expense.amount}], form_kwargs={"company": company}, prefix="lines"
+    )
+    messages.error(request, "Nothing was saved: correct the fields marked below.")
+    return _render_detail(request, company, data, lines_formset, form, status=400)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def receipt_upload(
+    request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
+) -> HttpResponse:
+    expense = _expense(company, expense_id)
+    files = request.FILES.getlist("receipts")
+    if not files:
+        messages.error(request, "Choose or drop at least one receipt file.")
+    for upload in files:
+        try:
+            receipt_add(expense=expense, upload=upload, by=request.user)
+        except ExpenseRefused as refused:
+            messages.error(request, f"{upload.name}: {refused}")
+        else:
+            messages.success(request, f"{upload.name} attached.")
+    return redirect(_detail_url(company, expense.pk) + "#receipts")
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def receipt_delete(
+    request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID, receipt_id: int
+) -> HttpResponse:
+    receipt = get_object_or_404(
+        Receipt.objects.select_related("expense"),
+        pk=receipt_id,
+        expense_id=expense_id,
+        expense__company=company,
+    )
+    try:
+        receipt_remove(receipt=receipt, by=request.user)
+    except ExpenseRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{receipt.original_name} removed.")
+    return redirect(_detail_url(company, expense_id) + "#receipts")
+
+
+@require_GET
+@company_member_required()
+def receipt_file(
+    request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID, receipt_id: int
+) -> HttpResponseBase:
+    """The stored file, only to members of the company; never a public media URL."""
+    receipt = get_object_or_404(
+        Receipt, pk=receipt_id, expense_id=expense_id, expense__company=company
+    )
+    if settings.AWS_STORAGE_BUCKET_NAME:
+        return redirect(receipt.file.url)  # a short-lived signed URL to the private object
+    response = FileResponse(
+        receipt.file.open("rb"), content_type=receipt.content_type, filename=receipt.original_name
+    )
+    response["Content-Disposition"] = response["Content-Disposition"].replace(
+        "attachment", "inline"
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -75,6 +75,8 @@
       k: () => move(-1),
       ArrowUp: () => move(-1),
       n: nextToCode,
+      o: () => inCurrent("[data-open]")?.click(),
+      Enter: () => inCurrent("[data-open]")?.click(),
       a: () => inCurrent("[data-action=approve]")?.click(),
       e: () => inCurrent("[data-action=exclude]")?.click(),
       c: () => inCurrent("select[data-field=account]")?.focus(),

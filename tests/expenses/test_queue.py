@@ -13,6 +13,7 @@ from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, ReceiptFactory
 
 pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -234,7 +235,7 @@ def test_approving_an_uncoded_expense_is_refused_with_the_reason(client, books, 
     expense = ExpenseFactory(company=books.company)
 
     body = client.post(
-        reverse("expense-approve", args=[books.company.pk, expense.pk])
+        reverse("expense-approve", args=[books.company.pk, expense.pk]), headers=HTMX
     ).content.decode()
 
     assert "The expense has no coding yet." in body
@@ -322,7 +323,9 @@ def test_roles_on_row_actions(client, books, role, code, approve):
         == code
     )
     assert (
-        client.post(reverse("expense-approve", args=[books.company.pk, expense.pk])).status_code
+        client.post(
+            reverse("expense-approve", args=[books.company.pk, expense.pk]), headers=HTMX
+        ).status_code
         == approve
     )
 
