@@ -42,7 +42,7 @@ def connection_json(request: HttpRequest, connection: SandboxConnection) -> dict
         "sandbox:link",
         kwargs={"company_id": connection.company_id, "connection_id": connection.id},
     )
-    return {
+    body: dict[str, Any] = {
         "id": str(connection.id),
         "integrationId": str(connection.integration_id),
         "integrationKey": connection.platform_key,
@@ -51,32 +51,39 @@ def connection_json(request: HttpRequest, connection: SandboxConnection) -> dict
         "platformName": connection.platform_name,
         "linkUrl": request.build_absolute_uri(link),
         "status": connection.status,
-        "lastSync": iso(connection.last_sync),
         "created": iso(connection.created),
         "dataConnectionErrors": [],
         "connectionInfo": None,
     }
+    # Optional fields whose schema is a bare $ref (so `nullable` beside it does not count in
+    # OpenAPI 3.0) are left out rather than sent as null.
+    if connection.last_sync:
+        body["lastSync"] = iso(connection.last_sync)
+    return body
 
 
 def company_json(request: HttpRequest, company: SandboxCompany) -> dict[str, Any]:
     connections = list(company.connections.all())
     last_syncs = [c.last_sync for c in connections if c.last_sync]
-    return {
+    body: dict[str, Any] = {
         "id": str(company.id),
         "name": company.name,
-        "description": company.description or None,
         "redirect": request.build_absolute_uri(
             reverse("sandbox:company-link", kwargs={"company_id": company.id})
         ),
-        "lastSync": iso(max(last_syncs)) if last_syncs else None,
         "created": iso(company.created),
         "createdByUserName": "sandbox",
         "products": ["expenses-v1"],
         "tags": company.tags,
-        "referenceParentCompany": None,
         "referenceSubsidiaryCompanies": [],
         "dataConnections": [connection_json(request, c) for c in connections],
     }
+    # As in connection_json: optional $ref fields are omitted when there is no value.
+    if company.description:
+        body["description"] = company.description
+    if last_syncs:
+        body["lastSync"] = iso(max(last_syncs))
+    return body
 
 
 def sync_json(sync: SandboxSync) -> dict[str, Any]:
