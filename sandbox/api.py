@@ -120,7 +120,7 @@ def codat_api(*methods: str, control: bool = False) -> Callable[[View], View]:
 
 def json_body(request: HttpRequest, *, required: bool = True) -> Any:
     """The request's JSON, numbers as Decimal so amounts keep their exact value."""
-    if not request.body:
+    if not request.body or (not required and "json" not in (request.content_type or "")):
         if required:
             raise ApiError(400, "A JSON request body is required.")
         return None
