@@ -199,7 +199,7 @@ class SandboxLedgerRecord(models.Model):
     merchant_name = models.CharField(max_length=500, blank=True)
     notes = models.TextField(blank=True)
     lines = models.JSONField(default=list)
-    total = models.DecimalField(max_digits=20, decimal_places=4)
+    total = models.DecimalField(max_digits=20, decimal_places=2)
     attachment_count = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)
     written_at = models.DateTimeField()

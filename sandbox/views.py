@@ -3,6 +3,7 @@ control surface, the Link page and the ledger page. Thin: parse, call a service,
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_not_required
@@ -472,7 +473,7 @@ def control_faults(request: HttpRequest) -> HttpResponse:
                 low, high = _FAULT_LIMITS[name]
                 if (
                     isinstance(value, bool)
-                    or not isinstance(value, int | float)
+                    or not isinstance(value, int | float | Decimal)
                     or not low <= float(value) <= high
                 ):
                     errors.append(
