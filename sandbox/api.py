@@ -60,7 +60,11 @@ def authenticate(request: HttpRequest) -> str:
 def _rate_limit(key_digest: str, limit: int, now: datetime) -> dict[str, str]:
     window = now.replace(second=0, microsecond=0)
     reset = window + timedelta(minutes=1)
-    row, _ = SandboxRateWindow.objects.get_or_create(key_digest=key_digest, window_start=window)
+    row, created = SandboxRateWindow.objects.get_or_create(
+        key_digest=key_digest, window_start=window
+    )
+    if created:  # a new minute: earlier windows are no longer needed
+        SandboxRateWindow.objects.filter(window_start__lt=window).delete()
     SandboxRateWindow.objects.filter(pk=row.pk).update(count=F("count") + 1)
     count = row.count + 1
     headers = {

@@ -8,6 +8,7 @@ import random
 import re
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -320,6 +321,17 @@ def data_status(*, company: SandboxCompany, now: datetime) -> dict[str, Any]:
     return result
 
 
+def _plain(value: Any) -> Any:
+    """JSON as stored records hold it: request decimals become plain numbers."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def record_change(
     *, company: SandboxCompany, data_type: str, record_id: str, changes: Any, delete: bool
 ) -> dict[str, Any]:
@@ -334,7 +346,7 @@ def record_change(
     if delete:
         data["metadata"] = {**data.get("metadata", {}), "isDeleted": True}
     elif isinstance(changes, dict):
-        for key, value in changes.items():
+        for key, value in _plain(changes).items():
             if key == "id":
                 continue
             if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -351,6 +363,7 @@ def record_change(
 def record_add(*, company: SandboxCompany, data_type: str, body: Any) -> dict[str, Any]:
     if data_type not in DATA_TYPES or not isinstance(body, dict) or not body.get("id"):
         raise ApiError(400, "Send a JSON object with an id for a known data type.")
+    body = _plain(body)
     position = (
         SandboxRecord.objects.filter(company=company, data_type=data_type).aggregate(
             m=Max("position")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -636,7 +637,7 @@ def ledger_page(request: HttpRequest, company_id: str) -> HttpResponse:
     """What the customer's accountant sees in their software after the syncs."""
     try:
         company = SandboxCompany.objects.get(pk=company_id)
-    except (SandboxCompany.DoesNotExist, ValueError):
+    except (SandboxCompany.DoesNotExist, ValueError, DjangoValidationError):
         raise Http404("No such sandbox company") from None
     records = (
         SandboxLedgerRecord.objects.filter(company=company)
