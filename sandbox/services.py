@@ -507,7 +507,7 @@ def _require_connections(company: SandboxCompany) -> SandboxConnection:
 def _enqueue(
     company: SandboxCompany, now: datetime, *, dataset_ids: list[str], update_item: Any = None
 ) -> SandboxSync:
-    from sandbox.tasks import process_syncs_task
+    from sandbox.tasks import enqueue, process_syncs_task
 
     delay = _sync_delay()
     locked = SandboxCompany.objects.select_for_update().get(pk=company.pk)
@@ -522,7 +522,7 @@ def _enqueue(
     )
     company_id = str(company.pk)
     transaction.on_commit(
-        lambda: process_syncs_task.apply_async((company_id,), countdown=delay.total_seconds())
+        lambda: enqueue(process_syncs_task, company_id, countdown=delay.total_seconds())
     )
     return sync
 

@@ -105,9 +105,9 @@ def webhook_enqueue_for_sync(*, sync: SandboxSync, now: datetime) -> SandboxWebh
         created=now,
         next_attempt_at=now,
     )
-    from sandbox.tasks import deliver_webhook_task
+    from sandbox.tasks import deliver_webhook_task, enqueue
 
-    transaction.on_commit(lambda: deliver_webhook_task.delay(delivery.id))
+    transaction.on_commit(lambda: enqueue(deliver_webhook_task, delivery.id))
     return delivery
 
 
