@@ -352,7 +352,7 @@ def _fail_all(
             position=index,
             status=TxStatus.VALIDATION_ERROR,
             message=(messages or {}).get(item["id"], outcome.error),
-            item=item,
+            tx_type=item["type"],
         )
         for index, item in enumerate(items)
     )
@@ -442,15 +442,15 @@ def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
                 position=index,
                 status=status,
                 message=message,
-                item=item,
+                tx_type=item["type"],
             )
         )
 
     if is_update and records:
         _apply_update(company, records[0])
     else:
-        SandboxLedgerRecord.objects.bulk_create(records, batch_size=500)
-    SandboxSyncTransaction.objects.bulk_create(tx_rows, batch_size=500)
+        SandboxLedgerRecord.objects.bulk_create(records)
+    SandboxSyncTransaction.objects.bulk_create(tx_rows)
     connection.last_sync = now
     connection.save(update_fields=["last_sync"])
 

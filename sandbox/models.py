@@ -169,7 +169,9 @@ class SandboxSyncTransaction(models.Model):
     position = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=TxStatus.choices, default=TxStatus.PENDING)
     message = models.TextField(blank=True)
-    item = models.JSONField()
+    # Only the type is kept here; the transaction itself stays in its dataset (or the update
+    # sync), which keeps the engine's bulk writes small.
+    tx_type = models.CharField(max_length=20)
 
     class Meta:
         ordering = ["position"]

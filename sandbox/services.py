@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 
-from sandbox.engine import accounting_connection
+from sandbox.engine import accounting_connection, sync_items
 from sandbox.errors import ApiError, company_not_found, validation_error
 from sandbox.models import (
     ConnectionStatus,
@@ -618,14 +618,13 @@ def expense_update(
             f"No synced expense transaction was found with ID {transaction_id}.",
             service="ExpenseSyncApi",
         )
-    if completed.item["type"] != PAYMENT:
+    if completed.tx_type != PAYMENT:
         raise ApiError(
             422,
-            f"Transaction {transaction_id} is a {completed.item['type']}: only Payments can be "
-            "updated.",
+            f"Transaction {transaction_id} is a {completed.tx_type}: only Payments can be updated.",
             service="ExpenseSyncApi",
         )
-    item = dict(completed.item)
+    item = dict(next(i for i in sync_items(completed.sync) if i["id"] == transaction_id))
     item.update({k: v for k, v in changes.items() if k != "lines" or body.get("lines") is not None})
     item["id"] = transaction_id
     return _enqueue(company, now, dataset_ids=[], update_item=item)
@@ -678,7 +677,7 @@ def attachment_upload(
             f"{transaction_id} is {tx.status}.",
             service="ExpenseSyncApi",
         )
-    tx_type = tx.item["type"]
+    tx_type = tx.tx_type
     connection = accounting_connection(company)
     assert connection is not None  # a Completed transaction implies one
     platform = PLATFORMS[connection.platform_key]

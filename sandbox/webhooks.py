@@ -77,11 +77,13 @@ def build_payload(sync: SandboxSync, event_id: str, now: datetime) -> dict[str, 
             "syncId": str(sync.id),
             "transactions": [
                 {
-                    "id": tx.transaction_id,
-                    "status": _WEBHOOK_STATUS[TxStatus(tx.status)],
-                    "errorMessage": tx.message if tx.status != TxStatus.COMPLETED else None,
+                    "id": tx_id,
+                    "status": _WEBHOOK_STATUS[TxStatus(status)],
+                    "errorMessage": message if status != TxStatus.COMPLETED else None,
                 }
-                for tx in sync.transactions.all()
+                for tx_id, status, message in sync.transactions.order_by("position").values_list(
+                    "transaction_id", "status", "message"
+                )
             ],
         },
     }
