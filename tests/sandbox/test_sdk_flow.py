@@ -14,6 +14,7 @@ import requests
 from codatsyncexpenses import CodatSyncExpenses
 from codatsyncexpenses.models import errors, operations, shared
 from codatsyncexpenses.utils import BackoffStrategy, RetryConfig
+from django.db import connections
 
 from tests.conftest import require_resource
 from tests.sandbox.conftest import NO_TAX
@@ -37,7 +38,15 @@ def _body(response: requests.Response) -> Any:
     return response.json() if response.content else None
 
 
+@pytest.fixture
+def _short_lived_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live server answers on threads; persistent connections there would keep the test
+    database busy (PostgreSQL) after the test is over."""
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+
+
 @pytest.mark.parametrize("platform", ["gbol", "qhyg", "akxx", "trji"])
+@pytest.mark.usefixtures("_short_lived_connections")
 def test_the_official_sdk_drives_the_whole_v1_flow(live_server: Any, platform: str) -> None:
     require_resource(spec_available(), "the official v1 OpenAPI document in ../shared/codat/")
     session = RecordingSession()
