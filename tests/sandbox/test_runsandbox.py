@@ -37,3 +37,14 @@ def test_the_standalone_urls_keep_the_same_base_path() -> None:
 def test_runsandbox_refuses_a_bad_address() -> None:
     with pytest.raises(CommandError):
         call_command("runsandbox", "localhost:http")
+
+
+def test_the_process_control_runs_what_is_due(api: Api) -> None:
+    linked = link_company(api, "qhyg")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=60_000)
+    sync_id = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    assert api.post("/_sandbox/process").json() == {"syncs": 0, "webhooks": 0}
+
+    SandboxSync.objects.filter(pk=sync_id).update(due_at=timezone.now())
+
+    assert api.post("/_sandbox/process").json() == {"syncs": 1, "webhooks": 1}
