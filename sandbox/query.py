@@ -99,6 +99,22 @@ def _resolve(record: Any, path: list[str]) -> Any:
     return current
 
 
+def _candidates(record: Any, path: list[str]) -> list[Any]:
+    """Values at `path`; through a list of objects, one per element, so that list-companies can
+    filter on `dataConnections.status=Linked` (any connection matches)."""
+    if not path:
+        return [record]
+    if isinstance(record, list):
+        return [value for element in record for value in _candidates(element, path)]
+    if not isinstance(record, dict):
+        return []
+    lowered = path[0].lower()
+    child = next((v for k, v in record.items() if k.lower() == lowered), None)
+    if isinstance(child, list) and len(path) > 1:
+        return [value for element in child for value in _candidates(element, path[1:])]
+    return _candidates(child, path[1:]) if len(path) > 1 else [child]
+
+
 def _as_number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
@@ -110,33 +126,36 @@ def _as_number(value: Any) -> Decimal | None:
 
 def _condition(path: list[str], op: str, expected: str) -> Predicate:
     def check(record: dict[str, Any]) -> bool:
-        actual = _resolve(record, path)
-        if actual is None or isinstance(actual, list | dict):
-            return False
-        text = ("true" if actual else "false") if isinstance(actual, bool) else str(actual)
-        if op == "~":
-            return expected.lower() in text.lower()
-        if op in ("=", "!="):
-            left, right = _as_number(actual), _as_number(expected)
-            same = (
-                left == right
-                if left is not None and right is not None
-                else (text.lower() == expected.lower())
-            )
-            return same if op == "=" else not same
-        left, right = _as_number(actual), _as_number(expected)
-        if left is None or right is None:
-            # Dates and other strings compare in their ISO order.
-            left_s, right_s = text, expected
-            return {
-                ">": left_s > right_s,
-                "<": left_s < right_s,
-                ">=": left_s >= right_s,
-                "<=": left_s <= right_s,
-            }[op]
-        return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
+        values = _candidates(record, path)
+        if op == "!=":
+            # "not equal" holds when no value equals; a missing property never matches.
+            present = [v for v in values if v is not None and not isinstance(v, list | dict)]
+            return bool(present) and not any(_matches(v, "=", expected) for v in present)
+        return any(_matches(v, op, expected) for v in values)
 
     return check
+
+
+def _matches(actual: Any, op: str, expected: str) -> bool:
+    if actual is None or isinstance(actual, list | dict):
+        return False
+    text = ("true" if actual else "false") if isinstance(actual, bool) else str(actual)
+    if op == "~":
+        return expected.lower() in text.lower()
+    left, right = _as_number(actual), _as_number(expected)
+    if op == "=":
+        if left is not None and right is not None:
+            return left == right
+        return text.lower() == expected.lower()
+    if left is None or right is None:
+        # Dates and other strings compare in their ISO order.
+        return {
+            ">": text > expected,
+            "<": text < expected,
+            ">=": text >= expected,
+            "<=": text <= expected,
+        }[op]
+    return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
 
 
 def parse_query(text: str | None) -> Predicate | None:

@@ -312,3 +312,17 @@ def test_the_link_page_authorizes_in_one_click(api: Api) -> None:
         "Linked"
     )
     assert api.get(f"/companies/{company_id}/data/info").json()["baseCurrency"] == "EUR"
+
+
+def test_list_companies_filters_on_a_connection_property(api: Api) -> None:
+    linked = link_company(api, "gbol", configure=False)
+    pending = make_company(api, name="Pending Co")
+    api.post(f"/companies/{pending}/connections", {"platformKey": "qhyg"})
+
+    waiting = api.get("/companies", data={"query": "dataConnections.status=PendingAuth"}).json()
+    not_waiting = api.get(
+        "/companies", data={"query": "dataConnections.status!=PendingAuth"}
+    ).json()
+
+    assert [c["id"] for c in waiting["results"]] == [pending]
+    assert [c["id"] for c in not_waiting["results"]] == [linked.company_id]
