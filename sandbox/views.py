@@ -3,6 +3,7 @@ control surface, the Link page and the ledger page. Thin: parse, call a service,
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any, cast
 
@@ -35,6 +36,8 @@ from sandbox.paging import envelope, page_request
 from sandbox.query import order_by, parse_query
 from sandbox.services import iso
 from sandbox.webhooks import current_settings
+
+logger = logging.getLogger(__name__)
 
 # --- JSON shapes ----------------------------------------------------------------------------------
 
@@ -131,8 +134,13 @@ def _company(company_id: Any) -> SandboxCompany:
 
 
 def _progress(company: SandboxCompany) -> None:
-    """Let a polling client see progress without a worker: run whatever is due now."""
-    process_due_syncs(now=timezone.now(), company_ids=[company.id])
+    """Let a polling client see progress without a worker: run whatever is due now. The read
+    must answer even if that fails; the sync stays queued (its transaction rolled back) and the
+    next read, the worker or the sweep tries again."""
+    try:
+        process_due_syncs(now=timezone.now(), company_ids=[company.id])
+    except Exception:
+        logger.exception("processing due syncs of company %s failed", company.id)
 
 
 def _paged_list(request: HttpRequest, records: list[dict[str, Any]]) -> HttpResponse:

@@ -120,3 +120,25 @@ def test_transaction_reads_are_paged_and_404_outside_the_sync(api: Api) -> None:
     one = api.get(f"{base}/{ids[1]}").json()
     assert [t["transactionId"] for t in one] == [ids[1]]
     assert api.get(f"{base}/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_sync_with_nothing_to_push_is_complete_2040(api: Api) -> None:
+    linked = link_company(api, "trji")
+    response = api.post(f"/companies/{linked.company_id}/sync/expenses/syncs", {"datasetIds": None})
+    assert response.status_code == 202
+    sync_id = response.json()["syncId"]
+
+    process_due_syncs(now=timezone.now() + timedelta(seconds=1))
+    status = api.get(f"/companies/{linked.company_id}/sync/expenses/syncs/{sync_id}/status").json()
+
+    assert (status["syncStatusCode"], status["syncStatus"], status["dataPushed"]) == (
+        2040,
+        "Complete",
+        False,
+    )
+    assert (
+        api.get(f"/companies/{linked.company_id}/sync/expenses/syncs/lastSuccessful/status").json()[
+            "syncId"
+        ]
+        == sync_id
+    )
