@@ -18,6 +18,7 @@ Policies (documented in the README of the sandbox and in the report):
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from sandbox.platforms import (
 )
 from sandbox.validation import parse_issue_date
 
+logger = logging.getLogger(__name__)
 LONG_RUNNING = timedelta(minutes=10)
 DUPLICATE_TEXT = "One or more transactions have previously been processed: {ids}"
 
@@ -548,7 +550,25 @@ def process_next_sync(*, company_id: uuid.UUID, now: datetime) -> SandboxSync | 
         sync = company.syncs.filter(state=SyncState.QUEUED).order_by("seq").first()
         if sync is None or sync.due_at > now:
             return None
-        run_sync(company, sync, now)
+        try:
+            with transaction.atomic():
+                run_sync(company, sync, now)
+        except Exception as exc:
+            # A sync the engine cannot process must not block the company's queue for ever:
+            # it ends with Codat's generic server error and nothing from it is written.
+            logger.exception("sandbox sync %s failed", sync.id)
+            sync.refresh_from_db()
+            _finish(
+                sync,
+                Outcome(
+                    5000,
+                    "Error",
+                    "There is a problem with our server. Please try again later.",
+                    f"{type(exc).__name__}: {exc}",
+                ),
+                now,
+                pushed=False,
+            )
         webhook_enqueue_for_sync(sync=sync, now=now)
         return sync
 

@@ -142,3 +142,23 @@ def test_a_sync_with_nothing_to_push_is_complete_2040(api: Api) -> None:
         ]
         == sync_id
     )
+
+
+def test_a_sync_the_engine_cannot_process_ends_5000_and_frees_the_queue(api: Api) -> None:
+    from sandbox.models import SandboxDataset
+
+    linked = link_company(api, "gbol")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=1_000)
+    broken = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    after = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    # Damage the stored dataset behind the first sync so that the engine trips over it.
+    dataset_id = SandboxSync.objects.get(pk=broken).dataset_ids[0]
+    SandboxDataset.objects.filter(pk=dataset_id).update(items=[{"id": str(uuid.uuid4())}])
+
+    assert process_due_syncs(now=timezone.now() + timedelta(seconds=2)) == 2
+
+    first = SandboxSync.objects.get(pk=broken)
+    assert (first.status_code, first.data_pushed) == (5000, False)
+    assert first.exception_message.startswith("KeyError")
+    assert SandboxSync.objects.get(pk=after).status_code == 2000
+    assert SandboxLedgerRecord.objects.count() == 1
