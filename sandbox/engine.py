@@ -49,6 +49,7 @@ from sandbox.platforms import (
     tax_valid_types,
 )
 from sandbox.validation import parse_issue_date
+from sandbox.webhooks import webhook_enqueue_for_sync
 
 logger = logging.getLogger(__name__)
 LONG_RUNNING = timedelta(minutes=10)
@@ -541,8 +542,6 @@ def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
 def process_next_sync(*, company_id: uuid.UUID, now: datetime) -> SandboxSync | None:
     """Run the company's oldest queued sync if it is due. FIFO is strict: a later sync never
     overtakes an earlier one that is not due yet."""
-    from sandbox.webhooks import webhook_enqueue_for_sync
-
     with transaction.atomic():
         company = SandboxCompany.objects.select_for_update().filter(pk=company_id).first()
         if company is None:

@@ -42,6 +42,7 @@ from sandbox.platforms import (
     seed_ledger,
     tax_valid_types,
 )
+from sandbox.tasks import enqueue, process_syncs_task
 from sandbox.validation import validate_dataset, validate_update
 from sandbox.webhooks import current_settings
 
@@ -507,8 +508,6 @@ def _require_connections(company: SandboxCompany) -> SandboxConnection:
 def _enqueue(
     company: SandboxCompany, now: datetime, *, dataset_ids: list[str], update_item: Any = None
 ) -> SandboxSync:
-    from sandbox.tasks import enqueue, process_syncs_task
-
     delay = _sync_delay()
     locked = SandboxCompany.objects.select_for_update().get(pk=company.pk)
     seq = (SandboxSync.objects.filter(company=locked).aggregate(m=Max("seq"))["m"] or 0) + 1

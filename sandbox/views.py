@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from sandbox import services
 from sandbox.api import codat_api, json_body, ok, runtime
-from sandbox.engine import process_due_syncs, sync_status_view
+from sandbox.engine import process_due_syncs, sync_items, sync_status_view
 from sandbox.errors import ApiError, validation_error
 from sandbox.models import (
     ConnectionStatus,
@@ -35,7 +35,7 @@ from sandbox.models import (
 from sandbox.paging import envelope, page_request
 from sandbox.query import order_by, parse_query
 from sandbox.services import iso
-from sandbox.webhooks import current_settings
+from sandbox.webhooks import current_settings, deliver_due_webhooks, webhook_target
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +116,6 @@ def tx_json(tx: SandboxSyncTransaction) -> dict[str, Any]:
 
 def _pending_rows(sync: SandboxSync) -> list[dict[str, Any]]:
     """Before the engine has run, the sync's transactions read as Pending."""
-    from sandbox.engine import sync_items
-
     return [
         {
             "transactionId": item["id"],
@@ -510,8 +508,6 @@ def control_faults(request: HttpRequest) -> HttpResponse:
 
 
 def _settings_json(row: Any) -> dict[str, Any]:
-    from sandbox.webhooks import webhook_target
-
     url, _ = webhook_target(row)
     return {
         "sync_delay_ms": row.sync_delay_ms,
@@ -605,8 +601,6 @@ def control_record(
 
 @codat_api("POST", control=True)
 def control_process(request: HttpRequest) -> HttpResponse:
-    from sandbox.webhooks import deliver_due_webhooks
-
     now = timezone.now()
     return ok({"syncs": process_due_syncs(now=now), "webhooks": deliver_due_webhooks(now=now)})
 

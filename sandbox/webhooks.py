@@ -107,7 +107,7 @@ def webhook_enqueue_for_sync(*, sync: SandboxSync, now: datetime) -> SandboxWebh
         created=now,
         next_attempt_at=now,
     )
-    from sandbox.tasks import deliver_webhook_task, enqueue
+    from sandbox.tasks import deliver_webhook_task, enqueue  # tasks imports this module
 
     transaction.on_commit(lambda: enqueue(deliver_webhook_task, delivery.id))
     return delivery
