@@ -142,6 +142,8 @@ class _Checker:
             )
 
         lines_out: list[dict[str, Any]] = []
+        # What the platform books per line: a 0% rate books no tax whatever taxAmount says.
+        booked_lines: list[tuple[Decimal, Decimal]] = []
         first_account: dict[str, Any] | None = None
         for number, line in enumerate(item["lines"], start=1):
             account_id = line["accountRef"]["id"]
@@ -190,6 +192,12 @@ class _Checker:
                     )
                 else:
                     resolved.update(taxRateId=rate["id"], taxRateName=rate["name"])
+                    if Decimal(str(rate.get("effectiveTaxRate") or 0)) == 0:
+                        booked_lines.append((Decimal(line["netAmount"]), Decimal(0)))
+                    else:
+                        booked_lines.append(
+                            (Decimal(line["netAmount"]), Decimal(line["taxAmount"]))
+                        )
 
             tracking_out = []
             for ref in line.get("trackingRefs") or []:
@@ -218,6 +226,18 @@ class _Checker:
         contact = self._contact(
             item, tx_type, bool(first_account and first_account["isBankAccount"]), booked, errors
         )
+        if booked_lines and len(booked_lines) == len(item["lines"]):
+            sent = sum(
+                (Decimal(ln["netAmount"]) + Decimal(ln["taxAmount"]) for ln in item["lines"]),
+                Decimal(0),
+            )
+            platform_total = sum((net + tax for net, tax in booked_lines), Decimal(0))
+            if platform_total != sent:
+                parts = " + ".join(f"({_money(n)} + {_money(t)})" for n, t in booked_lines)
+                errors.append(
+                    f"The line item total {_money(platform_total)}({parts}) must equal the "
+                    f"transaction total {_money(sent)}"
+                )
 
         issued = parse_issue_date(item["issueDate"])
         return errors, {

@@ -454,3 +454,16 @@ def test_the_completed_message_names_the_record_created(api: Api) -> None:
     _, tx = _one(api, linked, payment(linked, _new()))
     assert tx["message"].startswith("Expense ")
     assert tx["message"].endswith(" created in QuickBooks Online.")
+
+
+def test_tax_on_a_zero_rate_breaks_the_line_total(api: Api) -> None:
+    linked = link_company(api, "gbol")
+    item = payment(linked, _new())
+    item["lines"] = [
+        {**item["lines"][0], "netAmount": 100, "taxAmount": 20},
+        {**item["lines"][0], "netAmount": 10.5, "taxAmount": 2.1, "taxRateRef": {"id": "INPUT2"}},
+    ]
+    assert _refused(api, linked, item) == (
+        "The line item total 112.60((100.00 + 0.00) + (10.50 + 2.10)) must equal the "
+        "transaction total 132.60"
+    )
