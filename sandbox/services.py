@@ -206,11 +206,11 @@ def connection_authorize(*, connection: SandboxConnection, now: datetime) -> San
     """The customer authorises in Link: the connection is Linked, the platform's ledger exists
     (seeded once per company, deterministic from its id) and the first fetch of every data type
     is queued, as Codat does for "fetch on first link" types."""
-    if connection.source_type != "Accounting":
-        raise ApiError(400, "Only accounting connections are authorized through Link.")
     company = connection.company
     connection.status = ConnectionStatus.LINKED
     connection.save(update_fields=["status"])
+    if connection.source_type != "Accounting":
+        return connection  # the partner-expense connection has no ledger behind it
     if not SandboxRecord.objects.filter(company=company).exists():
         ledger = seed_ledger(PLATFORMS[connection.platform_key], company.id, company.name)
         SandboxRecord.objects.bulk_create(

@@ -326,3 +326,25 @@ def test_list_companies_filters_on_a_connection_property(api: Api) -> None:
 
     assert [c["id"] for c in waiting["results"]] == [pending]
     assert [c["id"] for c in not_waiting["results"]] == [linked.company_id]
+
+
+def test_an_unlinked_connection_can_be_authorized_again_without_reseeding(api: Api) -> None:
+    linked = link_company(api, "gbol", configure=False)
+    path = f"/companies/{linked.company_id}/connections"
+    account = linked.account("Bank Fees")
+    api.post(
+        f"/_sandbox/companies/{linked.company_id}/records/chartOfAccounts/{account['id']}",
+        {"name": "Bank Charges"},
+    )
+    partner = next(c for c in api.get(path).json()["results"] if c["sourceType"] == "Expense")
+    for connection_id in (linked.connection_id, partner["id"]):
+        api.call("PATCH", f"{path}/{connection_id}", {"status": "Unlinked"})
+        link = api.get(f"{path}/{connection_id}").json()["linkUrl"].replace("http://testserver", "")
+        api.client.post(link)
+        assert api.get(f"{path}/{connection_id}").json()["status"] == "Linked"
+
+    names = [
+        a["name"]
+        for a in api.get(f"/companies/{linked.company_id}/data/accounts").json()["results"]
+    ]
+    assert "Bank Charges" in names
