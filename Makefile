@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 check: lint test
 
+bench: $(STAMP)
+	$(PY) -m bench
+
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .

@@ -235,6 +235,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "portal"
+# The Codat sandbox's work (syncs, webhook deliveries) has a queue of its own.
+CELERY_TASK_ROUTES = {"sandbox.*": {"queue": "sandbox"}}
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -244,6 +246,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "worker-heartbeat": {"task": "syncs.heartbeat", "schedule": 60.0},
 }
+if SANDBOX_ENABLED:
+    CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.sweep", "schedule": 30.0}
 
 # --- Codat ------------------------------------------------------------------------------------
 CODAT_BASE_URL = env.str("CODAT_BASE_URL", default="http://127.0.0.1:8000/codat-sandbox")

@@ -1,0 +1,88 @@
+"""Support's view of the sandbox's state: what the emulated Codat and platforms hold."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from sandbox.models import (
+    SandboxCompany,
+    SandboxConnection,
+    SandboxDataset,
+    SandboxLedgerRecord,
+    SandboxSettings,
+    SandboxSync,
+    SandboxSyncTransaction,
+    SandboxWebhookDelivery,
+)
+
+
+class ConnectionInline(admin.TabularInline):
+    model = SandboxConnection
+    extra = 0
+    fields = ("id", "platform_name", "source_type", "status", "created", "last_sync")
+    readonly_fields = fields
+
+
+@admin.register(SandboxCompany)
+class SandboxCompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "created")
+    search_fields = ("name", "id")
+    inlines = [ConnectionInline]
+
+
+@admin.register(SandboxConnection)
+class SandboxConnectionAdmin(admin.ModelAdmin):
+    list_display = ("id", "company", "platform_name", "status", "created")
+    list_filter = ("platform_name", "status", "source_type")
+    search_fields = ("id", "company__id", "company__name")
+    list_select_related = ("company",)
+
+
+@admin.register(SandboxDataset)
+class SandboxDatasetAdmin(admin.ModelAdmin):
+    list_display = ("id", "company", "created", "synced")
+    search_fields = ("id", "company__id")
+    list_select_related = ("company",)
+
+
+class TransactionInline(admin.TabularInline):
+    model = SandboxSyncTransaction
+    extra = 0
+    fields = ("transaction_id", "tx_type", "status", "message")
+    readonly_fields = fields
+
+
+@admin.register(SandboxSync)
+class SandboxSyncAdmin(admin.ModelAdmin):
+    list_display = ("id", "company", "seq", "state", "status_code", "status_text", "created")
+    list_filter = ("state", "status_code")
+    search_fields = ("id", "company__id", "company__name")
+    list_select_related = ("company",)
+    inlines = [TransactionInline]
+
+
+@admin.register(SandboxLedgerRecord)
+class SandboxLedgerRecordAdmin(admin.ModelAdmin):
+    list_display = (
+        "transaction_id",
+        "company",
+        "record_type",
+        "type",
+        "currency",
+        "total",
+        "attachment_count",
+        "written_at",
+    )
+    list_filter = ("type", "record_type")
+    search_fields = ("transaction_id", "company__id", "sync__id")
+    list_select_related = ("company",)
+
+
+@admin.register(SandboxWebhookDelivery)
+class SandboxWebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "event_type", "status", "attempts", "last_status_code", "created")
+    list_filter = ("status", "event_type")
+    search_fields = ("id", "sync__id", "company__id")
+
+
+admin.site.register(SandboxSettings)
