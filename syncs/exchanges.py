@@ -1,0 +1,45 @@
+"""The portal's way to Codat: a client built from settings whose every exchange is kept as a
+`CodatExchange` row for support (method, path, status, timing, correlation id, bodies cut
+short — never the key)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from codat import CodatClient, Exchange
+from syncs.models import CodatExchange
+
+logger = logging.getLogger(__name__)
+
+_BODY_LIMIT = 4000
+
+
+def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
+    path = exchange.path + (f"?{exchange.query}" if exchange.query else "")
+    return CodatExchange.objects.create(
+        company_id=company_id,
+        method=exchange.method[:8],
+        path=path[:1000],
+        status=exchange.status,
+        duration_ms=max(0, exchange.duration_ms),
+        correlation_id=(exchange.correlation_id or "")[:200],
+        request_body=(exchange.request_body or "")[:_BODY_LIMIT],
+        response_body=(exchange.response_body or "")[:_BODY_LIMIT],
+        error=(exchange.error or "")[:500],
+    )
+
+
+def codat_client(*, company_id: int | None = None) -> CodatClient:
+    """A client for `settings.CODAT_BASE_URL` that records each exchange against the company."""
+
+    def record(exchange: Exchange) -> None:
+        exchange_record(company_id=company_id, exchange=exchange)
+
+    return CodatClient(
+        settings.CODAT_BASE_URL,
+        settings.CODAT_API_KEY,
+        timeout=(5.0, settings.CODAT_TIMEOUT_S),
+        on_exchange=record,
+    )

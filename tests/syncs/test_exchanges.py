@@ -1,0 +1,48 @@
+"""Every exchange with Codat is kept for support, against the company, without the key."""
+
+import pytest
+
+from sandbox.models import SandboxSettings
+from syncs.exchanges import codat_client
+from syncs.models import CodatExchange
+from tests.factories import CompanyFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    settings.CODAT_BASE_URL = live_server.url + "/codat-sandbox"
+    SandboxSettings.objects.update_or_create(pk=1, defaults={"sync_delay_ms": 0})
+    return settings.CODAT_BASE_URL
+
+
+def test_exchanges_are_recorded_against_the_company_without_the_key(sandbox):
+    company = CompanyFactory()
+    client = codat_client(company_id=company.pk)
+
+    created = client.create_company("Harbour Coffee Ltd")
+    client.get_company(created.id)
+
+    rows = list(CodatExchange.objects.order_by("created_at", "id"))
+    assert [(r.method, r.path, r.status) for r in rows] == [
+        ("POST", "/companies", 200),
+        ("GET", f"/companies/{created.id}", 200),
+    ]
+    assert all(r.company_id == company.pk for r in rows)
+    assert "Harbour Coffee Ltd" in rows[0].request_body
+    assert not any("sandbox-api-key" in (r.request_body + r.response_body) for r in rows)
+
+
+def test_a_failed_exchange_is_recorded_with_its_status(sandbox):
+    from codat import CodatNotFoundError
+
+    client = codat_client()
+
+    with pytest.raises(CodatNotFoundError):
+        client.get_company("6c8a6a55-0e4e-4c3b-9a5f-2d1b8c0a9f10")
+
+    row = CodatExchange.objects.get()
+    assert row.status == 404
+    assert row.company_id is None
+    assert "No company" in row.response_body
