@@ -567,3 +567,47 @@ def expenses_bulk_exclude(*, company: Company, expense_ids: Sequence[Any], by: U
         expense_exclude(expense=expense, by=by)
         outcome.done += 1
     return outcome
+
+
+@transaction.atomic
+def expenses_bulk_transition(
+    *,
+    expense_ids: Sequence[Any],
+    current: ExpenseStatus,
+    to: ExpenseStatus,
+    by: User | None = None,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Move many expenses from `current` to `to` in two statements and record each event.
+
+    Only rows still in `current` move (a conditional update under row locks), so a concurrent
+    change is never overwritten; the ids that moved are returned.
+    """
+    check_transition("Expense", EXPENSE_TRANSITIONS, current, to)
+    locked = Expense.objects.select_for_update().filter(pk__in=list(expense_ids), status=current)
+    moved = list(locked.values_list("pk", flat=True))
+    if not moved:
+        return []
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": to, "status_changed_at": now, "updated_at": now}
+    if to == ExpenseStatus.SYNCED:
+        changes["synced_at"] = now
+    elif to not in _APPROVAL_KEPT:
+        changes["approved_by"] = None
+        changes["approved_at"] = None
+    Expense.objects.filter(pk__in=moved, status=current).update(**changes, **(extra or {}))
+    ExpenseEvent.objects.bulk_create(
+        ExpenseEvent(
+            expense_id=pk,
+            kind=EventKind.STATUS,
+            actor=by,
+            from_status=current,
+            to_status=to,
+            message=message[:1000],
+            data=data or {},
+        )
+        for pk in moved
+    )
+    return moved

@@ -245,6 +245,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic task, in one place.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "worker-heartbeat": {"task": "syncs.heartbeat", "schedule": 60.0},
+    "sync-sweeper": {"task": "syncs.sweep", "schedule": 60.0},
 }
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.sweep", "schedule": 30.0}

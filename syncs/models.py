@@ -125,6 +125,9 @@ class Sync(models.Model):
     # The configuration in force when the sync was initiated (bank account, supplier, customer).
     configuration_snapshot = models.JSONField(default=dict, blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
+    # Written (and committed) just before initiate-sync is sent: after a crash, a sync Codat
+    # started after this moment and that we do not know is ours, and is adopted.
+    initiate_requested_at = models.DateTimeField(null=True, blank=True)
     codat_sync_utc = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)

@@ -1,10 +1,39 @@
-"""Celery adapters for the sync pipeline: ids in, one service call, state kept in models."""
+"""Celery adapters for the sync pipeline: ids in, one service call, state kept in models.
+
+Every task is safe to run twice: the services claim work with conditional updates, and a
+retry resumes from what the database says was done.
+"""
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+import logging
+from datetime import timedelta
 
+from celery import Task, shared_task
+from django.utils import timezone
+
+from codat import CodatRateLimitedError, CodatUnavailableError
+from companies.models import Company
+from syncs.follow import sync_poll
+from syncs.models import Sync, SyncState
+from syncs.push import PushRefused, company_push_claim, sync_send
 from syncs.services import heartbeat_record
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (CodatUnavailableError, CodatRateLimitedError)
+MAX_RETRIES = 10
+# A sync whose poll is this late was dropped (a worker died): the sweeper picks it up.
+STALE_POLL = timedelta(minutes=2)
+STALE_INITIATING = timedelta(minutes=15)
+
+
+def _retry_in(task: Task, exc: Exception) -> float:
+    """Codat's Retry-After when it gave one, else exponential backoff capped at 5 minutes."""
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        return float(retry_after)
+    return float(min(300, 5 * 2**task.request.retries))
 
 
 @shared_task(bind=True, name="syncs.heartbeat", acks_late=True, ignore_result=True)
@@ -15,3 +44,59 @@ def heartbeat(self: Task) -> None:
         queue=str(info.get("routing_key") or self.request.get("queue") or "portal"),
         hostname=str(self.request.hostname or ""),
     )
+
+
+@shared_task(
+    bind=True,
+    name="syncs.push_company",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=MAX_RETRIES,
+)
+def push_company(self: Task, company_id: int) -> None:
+    company = Company.objects.get(pk=company_id)
+    try:
+        claim = company_push_claim(company=company)
+    except PushRefused as refused:
+        logger.warning("Push of company %s refused: %s", company_id, refused)
+        return
+    if claim.sync is None:
+        return
+    try:
+        sync = sync_send(sync=claim.sync)
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
+    if sync.state == SyncState.IN_PROGRESS:
+        poll_sync.apply_async((sync.pk,), countdown=2)
+
+
+@shared_task(
+    bind=True, name="syncs.poll_sync", acks_late=True, ignore_result=True, max_retries=MAX_RETRIES
+)
+def poll_sync(self: Task, sync_id: int) -> None:
+    sync = Sync.objects.select_related("company").get(pk=sync_id)
+    try:
+        sync = sync_poll(sync=sync)
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
+    if sync.state == SyncState.IN_PROGRESS and sync.next_poll_at:
+        delay = max(1.0, (sync.next_poll_at - timezone.now()).total_seconds())
+        poll_sync.apply_async((sync.pk,), countdown=delay)
+
+
+@shared_task(name="syncs.sweep", acks_late=True, ignore_result=True)
+def sweep() -> None:
+    """Pick up what a dead worker dropped: syncs no longer polled, pushes never initiated."""
+    now = timezone.now()
+    for sync_id in Sync.objects.filter(
+        state=SyncState.IN_PROGRESS, next_poll_at__lt=now - STALE_POLL
+    ).values_list("pk", flat=True):
+        logger.info("Sweeper: following sync %s again", sync_id)
+        poll_sync.delay(sync_id)
+    for company_id in (
+        Sync.objects.filter(state=SyncState.INITIATING, requested_at__lt=now - STALE_INITIATING)
+        .values_list("company_id", flat=True)
+        .distinct()
+    ):
+        logger.info("Sweeper: resuming the push of company %s", company_id)
+        push_company.delay(company_id)

@@ -1,0 +1,199 @@
+"""Following a sync to its end and bringing its results home.
+
+The status endpoint is the truth: webhooks only make us poll sooner. When a sync ends, every
+transaction result is fetched (all pages) and each expense becomes synced or failed with
+Codat's message in plain words. Duplicate protection (5080) is read as "already in the ledger"
+only when an earlier sync of ours completed that expense.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from companies.platforms import TransactionType
+from expenses.models import Expense, ExpenseStatus
+from expenses.services import expenses_bulk_transition
+from syncs.exchanges import codat_client
+from syncs.models import (
+    BatchState,
+    PushBatchItem,
+    ReceiptUpload,
+    Sync,
+    SyncState,
+    SyncTransaction,
+    TransactionStatus,
+)
+
+LONG_RUNNING_AFTER = timedelta(minutes=10)
+POLL_BASE = timedelta(seconds=2)
+POLL_CAP = timedelta(seconds=60)
+DUPLICATE_PROTECTION = 5080
+
+
+def poll_delay(poll_count: int) -> timedelta:
+    """2 s, 3 s, 4.5 s, … growing by half each time, never more than a minute."""
+    return min(POLL_CAP, POLL_BASE * (1.5 ** max(0, poll_count)))
+
+
+def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
+    """Ask Codat how the sync is doing; reconcile it when it has ended."""
+    now = now or timezone.now()
+    if sync.state != SyncState.IN_PROGRESS:
+        return sync
+    client = codat_client(company_id=sync.company_id)
+    status = client.get_sync_status(str(sync.company.codat_company_id), str(sync.codat_sync_id))
+    long_running = status.sync_status_code == 1010 or now - sync.requested_at > LONG_RUNNING_AFTER
+    Sync.objects.filter(pk=sync.pk).update(
+        status_code=status.sync_status_code,
+        status_text=(status.sync_status or "")[:100],
+        error_message=status.error_message or "",
+        exception_message=status.sync_exception_message or "",
+        data_pushed=status.data_pushed,
+        codat_sync_utc=status.sync_utc,
+        last_polled_at=now,
+        poll_count=sync.poll_count + 1,
+        is_long_running=long_running,
+        next_poll_at=now + poll_delay(sync.poll_count + 1) if status.in_progress else None,
+    )
+    sync.refresh_from_db()
+    if status.in_progress:
+        return sync
+    return sync_reconcile(sync=sync)
+
+
+def sync_reconcile(*, sync: Sync) -> Sync:
+    """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
+    client = codat_client(company_id=sync.company_id)
+    results = list(
+        client.iter_sync_transactions(str(sync.company.codat_company_id), str(sync.codat_sync_id))
+    )
+    return _settle(sync, {r.transaction_id: r for r in results if r.transaction_id})
+
+
+@transaction.atomic
+def _settle(sync: Sync, results: dict[str, object]) -> Sync:
+    expense_ids = list(
+        PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True)
+    )
+    expenses = {str(e.pk): e for e in Expense.objects.filter(pk__in=expense_ids)}
+    for transaction_id, result in results.items():
+        SyncTransaction.objects.update_or_create(
+            sync=sync,
+            transaction_id=transaction_id,
+            defaults={
+                "expense": expenses.get(transaction_id),
+                "status": getattr(result, "status", None) or TransactionStatus.UNKNOWN,
+                "message": getattr(result, "message", None) or "",
+                "integration_type": getattr(result, "integration_type", None) or "",
+            },
+        )
+    already_in_ledger = _completed_before(sync, list(expenses))
+    completed: list[object] = []
+    failed: dict[object, str] = {}
+    for transaction_id, expense in expenses.items():
+        if expense.status != ExpenseStatus.SYNCING:
+            continue  # settled by an earlier reconcile
+        result = results.get(transaction_id)
+        status = getattr(result, "status", None)
+        duplicate = sync.status_code == DUPLICATE_PROTECTION and transaction_id in already_in_ledger
+        if status == TransactionStatus.COMPLETED or duplicate:
+            completed.append(expense.pk)
+        elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
+            failed[expense.pk] = plain_words(getattr(result, "message", "") or "", expense)
+        else:
+            failed[expense.pk] = _sync_failure(sync)
+    expenses_bulk_transition(
+        expense_ids=completed,
+        current=ExpenseStatus.SYNCING,
+        to=ExpenseStatus.SYNCED,
+        message=f"Written to the ledger by sync {sync.codat_sync_id}",
+        extra={"failure_message": ""},
+    )
+    for expense_id, message in failed.items():
+        expenses_bulk_transition(
+            expense_ids=[expense_id],
+            current=ExpenseStatus.SYNCING,
+            to=ExpenseStatus.FAILED,
+            message=message[:1000],
+            extra={"failure_message": message},
+        )
+    _queue_receipts(sync, completed)
+    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
+    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
+        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
+        completed_at=timezone.now(),
+        results_fetched_at=timezone.now(),
+    )
+    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
+    sync.refresh_from_db()
+    return sync
+
+
+def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
+    return {
+        str(t)
+        for t in SyncTransaction.objects.filter(
+            transaction_id__in=transaction_ids, status=TransactionStatus.COMPLETED
+        )
+        .exclude(sync=sync)
+        .values_list("transaction_id", flat=True)
+    }
+
+
+def _sync_failure(sync: Sync) -> str:
+    text = sync.error_message or sync.status_text or "no reason given"
+    return f"The sync ended with code {sync.status_code} ({text}) before writing this expense."
+
+
+def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
+    from expenses.models import Receipt
+
+    receipts = Receipt.objects.filter(expense_id__in=expense_ids)
+    ReceiptUpload.objects.bulk_create(
+        [ReceiptUpload(receipt=r, sync=sync) for r in receipts], ignore_conflicts=True
+    )
+
+
+# Codat's messages name ids; the portal names what finance staff see and says what to do.
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"Account (?P<account>.+?) is not valid for transaction type (?P<type>\w+)"),
+        "Account {account} does not accept {type_label} transactions — choose an account "
+        "valid for {type_label} and approve again.",
+    ),
+    (
+        re.compile(r"Account (?P<account>.+?) is archived"),
+        "Account {account} was archived in the accounting software — choose another account "
+        "and approve again.",
+    ),
+    (
+        re.compile(r"Account (?P<account>.+?) does not exist"),
+        "Account {account} no longer exists in the accounting software — choose another "
+        "account and approve again.",
+    ),
+    (
+        re.compile(r"Tax rate (?P<rate>.+?) is (not valid|archived|does not exist)"),
+        "Tax rate {rate} cannot be used any more — choose another tax rate and approve again.",
+    ),
+    (
+        re.compile(r"period lock date"),
+        "The accounting period is locked for this date — ask the accountant to reopen it, or "
+        "exclude the expense.",
+    ),
+]
+
+
+def plain_words(message: str, expense: Expense) -> str:
+    """Codat's message, translated where we know it, always followed by Codat's own words."""
+    type_label = TransactionType(expense.type).label
+    for pattern, template in _PATTERNS:
+        match = pattern.search(message)
+        if match:
+            words = template.format(type_label=type_label, **match.groupdict())
+            return f"{words} (Codat: {message})"
+    return f"Codat refused it: {message}" if message else "Codat gave no reason."

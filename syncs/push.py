@@ -1,0 +1,343 @@
+"""Pushing approved expenses to Codat — never a duplicate, never a loss.
+
+Three steps, each resumable after a crash at any line:
+
+1. `company_push_claim` claims the approved, valid expenses and writes the local plan — one
+   `Sync` (state *initiating*) and `PushBatch` rows of at most 50 — in one transaction, before
+   any HTTP. A crash before it commits leaves nothing behind.
+2. `sync_send` posts each pending batch as a dataset and records its dataset id. A batch
+   posted but not recorded is posted again on retry: an orphan dataset writes nothing.
+3. It then initiates one sync for all the datasets. The moment is committed before the call;
+   if a crash loses the answer, the retry looks for a sync Codat started after that moment
+   that we do not know, and adopts it rather than start a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from codat import (
+    CodatClient,
+    CodatError,
+    CodatUnprocessableError,
+    CodatValidationError,
+    ExpenseTransaction,
+    V1ExpensesApi,
+)
+from companies.models import Company, CompanyConfiguration, ConnectionKind, ConnectionStatus
+from expenses.ledger import expense_to_transaction
+from expenses.models import Expense, ExpenseLine, ExpenseStatus
+from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
+from expenses.validation import company_context, expense_problems
+from syncs.exchanges import codat_client
+from syncs.models import (
+    MAX_BATCH_SIZE,
+    BatchState,
+    PushBatch,
+    PushBatchItem,
+    Sync,
+    SyncKind,
+    SyncState,
+)
+
+logger = logging.getLogger(__name__)
+
+# Codat's clock and ours differ; a sync started this long before our request is still ours.
+ADOPTION_MARGIN = timedelta(seconds=30)
+FIRST_POLL_AFTER = timedelta(seconds=2)
+
+
+class PushRefused(Exception):
+    """The company cannot push now; the message says why and how to fix it."""
+
+
+def push_blockers(*, company: Company) -> list[str]:
+    """What stops the company from pushing, in plain words with the fix."""
+    blockers = []
+    if not company.codat_company_id:
+        blockers.append("The company is not connected to Codat yet: finish connecting it first.")
+    live = {c.kind: c for c in company.connections.filter(deleted_at__isnull=True)}
+    accounting = live.get(ConnectionKind.ACCOUNTING)
+    if accounting is None or accounting.status != ConnectionStatus.LINKED:
+        state = accounting.get_status_display().lower() if accounting else "missing"
+        blockers.append(
+            f"The accounting connection is {state}: ask the customer to authorize it again "
+            "from the link on the company's settings page, then push."
+        )
+    partner = live.get(ConnectionKind.PARTNER_EXPENSE)
+    if partner is None or partner.status != ConnectionStatus.LINKED:
+        blockers.append(
+            "The partner-expense connection is missing: support recreates it from the "
+            "company's settings page."
+        )
+    config = CompanyConfiguration.objects.filter(company=company).first()
+    if config is None or not config.bank_account_id:
+        blockers.append(
+            "The company has no default bank account: an approver chooses it in the company's "
+            "settings."
+        )
+    return blockers
+
+
+def _expenses_with_lines(ids: Sequence[Any]) -> list[Expense]:
+    lines = ExpenseLine.objects.select_related("account", "tax_rate").order_by("position")
+    return list(
+        Expense.objects.filter(pk__in=list(ids))
+        .select_related("supplier_override")
+        .prefetch_related(Prefetch("lines", queryset=lines.prefetch_related("tracking_categories")))
+        .order_by("issue_date", "id")
+    )
+
+
+@dataclass
+class Claim:
+    sync: Sync | None
+    claimed: int = 0
+    sent_back: int = 0
+
+
+@transaction.atomic
+def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
+    """Claim the company's approved, valid expenses into a new sync's batches.
+
+    A sync of the company still being initiated is resumed instead: pushes of one company
+    never overlap, and the company row lock serialises two workers that try at once.
+    """
+    blockers = push_blockers(company=company)
+    if blockers:
+        raise PushRefused(blockers[0])
+    Company.objects.select_for_update().filter(pk=company.pk).first()
+    unfinished = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
+    if unfinished is not None:
+        return Claim(sync=unfinished)
+    ids = (
+        Expense.objects.select_for_update(skip_locked=True)
+        .filter(company=company, status=ExpenseStatus.APPROVED)
+        .order_by("issue_date", "id")
+        .values_list("pk", flat=True)
+    )
+    ids = ids[:limit] if limit else ids
+    ctx = company_context(company=company)
+    valid, sent_back = [], 0
+    for expense in _expenses_with_lines(list(ids)):
+        if expense_problems(expense, list(expense.lines.all()), ctx):
+            # The chart changed since approval: back to coding, with the reason. Never pushed.
+            expense_refresh_readiness(expense=expense, ctx=ctx)
+            sent_back += 1
+        else:
+            valid.append(expense.pk)
+    if not valid:
+        return Claim(sync=None, sent_back=sent_back)
+    claimed = expenses_bulk_transition(
+        expense_ids=valid,
+        current=ExpenseStatus.APPROVED,
+        to=ExpenseStatus.PUSHING,
+        message="Claimed for a push",
+    )
+    config = CompanyConfiguration.objects.select_related(
+        "bank_account", "supplier", "customer"
+    ).get(company=company)
+    sync = Sync.objects.create(
+        company=company,
+        kind=SyncKind.PUSH,
+        configuration_snapshot={
+            "bank_account": _snapshot(config.bank_account),
+            "supplier": _snapshot(config.supplier),
+            "customer": _snapshot(config.customer),
+        },
+    )
+    claimed_ids = sorted(claimed, key=valid.index)
+    for start in range(0, len(claimed_ids), MAX_BATCH_SIZE):
+        batch = PushBatch.objects.create(company=company, sync=sync)
+        PushBatchItem.objects.bulk_create(
+            PushBatchItem(batch=batch, expense_id=pk)
+            for pk in claimed_ids[start : start + MAX_BATCH_SIZE]
+        )
+    return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
+
+
+def _snapshot(record: Any) -> dict[str, str] | None:
+    return {"id": record.codat_id, "name": record.name} if record is not None else None
+
+
+def sync_send(*, sync: Sync) -> Sync:
+    """Post the sync's pending datasets, then initiate (or adopt) the sync. Safe to repeat.
+
+    Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
+    are recorded on the expenses with Codat's words.
+    """
+    company = sync.company
+    client = codat_client(company_id=company.pk)
+    api = V1ExpensesApi(client)
+    codat_company = str(company.codat_company_id)
+    ctx = company_context(company=company)
+    for batch in sync.batches.filter(state=BatchState.PENDING).order_by("created_at"):
+        transactions = _batch_transactions(batch, ctx)
+        if not transactions:
+            _abandon(batch, reason="")
+            continue
+        try:
+            dataset_id = api.create_dataset(codat_company, transactions)
+        except CodatValidationError as refused:
+            _fail_batch(batch, refused)
+            continue
+        _record_dataset(batch, dataset_id)
+    dataset_ids = [
+        str(d)
+        for d in sync.batches.filter(state=BatchState.POSTED).values_list("dataset_id", flat=True)
+    ]
+    if not dataset_ids:
+        return _close_empty(sync)
+    return _initiate_or_adopt(sync, client, api, dataset_ids)
+
+
+def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
+    ids = list(batch.items.values_list("expense_id", flat=True))
+    transactions = []
+    for expense in _expenses_with_lines(ids):
+        if expense.status != ExpenseStatus.PUSHING:
+            continue
+        try:
+            transactions.append(
+                expense_to_transaction(expense=expense, lines=list(expense.lines.all()), ctx=ctx)
+            )
+        except ExpenseRefused as refused:
+            # Master data changed between the claim and the send.
+            expenses_bulk_transition(
+                expense_ids=[expense.pk],
+                current=ExpenseStatus.PUSHING,
+                to=ExpenseStatus.FAILED,
+                message=str(refused)[:1000],
+                extra={"failure_message": str(refused)},
+            )
+            PushBatchItem.objects.filter(batch=batch, expense=expense).delete()
+    return transactions
+
+
+@transaction.atomic
+def _record_dataset(batch: PushBatch, dataset_id: str) -> None:
+    PushBatch.objects.filter(pk=batch.pk, state=BatchState.PENDING).update(
+        state=BatchState.POSTED,
+        dataset_id=dataset_id,
+        posted_at=timezone.now(),
+        attempts=batch.attempts + 1,
+    )
+
+
+@transaction.atomic
+def _abandon(batch: PushBatch, *, reason: str) -> None:
+    PushBatch.objects.filter(pk=batch.pk).update(state=BatchState.ABANDONED, last_error=reason)
+
+
+@transaction.atomic
+def _fail_batch(batch: PushBatch, refused: CodatError) -> None:
+    details = "; ".join(f"{item.item_id}: {item.message}" for item in refused.validation_errors)
+    reason = f"Codat refused the dataset: {refused.message}" + (f" ({details})" if details else "")
+    _abandon(batch, reason=reason)
+    expenses_bulk_transition(
+        expense_ids=list(batch.items.values_list("expense_id", flat=True)),
+        current=ExpenseStatus.PUSHING,
+        to=ExpenseStatus.FAILED,
+        message=reason[:1000],
+        extra={"failure_message": reason},
+    )
+
+
+@transaction.atomic
+def _close_empty(sync: Sync) -> Sync:
+    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+        state=SyncState.FAILED,
+        completed_at=timezone.now(),
+        error_message="Nothing was sent: every batch was refused.",
+    )
+    sync.refresh_from_db()
+    return sync
+
+
+def _initiate_or_adopt(
+    sync: Sync, client: CodatClient, api: V1ExpensesApi, dataset_ids: list[str]
+) -> Sync:
+    codat_company = str(sync.company.codat_company_id)
+    if sync.initiate_requested_at is not None:
+        adopted = _unknown_sync_since(sync, client, sync.initiate_requested_at - ADOPTION_MARGIN)
+        if adopted is not None:
+            logger.info("Adopted sync %s for push %s after a lost answer", adopted, sync.pk)
+            return _record_started(sync, adopted)
+    now = timezone.now()
+    Sync.objects.filter(pk=sync.pk).update(initiate_requested_at=now)
+    sync.initiate_requested_at = now
+    try:
+        codat_sync_id = api.initiate_sync(codat_company, dataset_ids)
+    except CodatUnprocessableError as refused:
+        return _refused_by_codat(sync, refused)
+    return _record_started(sync, codat_sync_id)
+
+
+def _unknown_sync_since(sync: Sync, client: CodatClient, since: Any) -> str | None:
+    known = set(
+        str(i)
+        for i in Sync.objects.filter(company=sync.company, codat_sync_id__isnull=False).values_list(
+            "codat_sync_id", flat=True
+        )
+    )
+    candidates = [
+        s
+        for s in client.list_syncs(str(sync.company.codat_company_id))
+        if s.sync_id and s.sync_id not in known and s.sync_utc is not None and s.sync_utc >= since
+    ]
+    candidates.sort(key=lambda s: s.sync_utc or since)
+    return candidates[0].sync_id if candidates else None
+
+
+@transaction.atomic
+def _record_started(sync: Sync, codat_sync_id: str) -> Sync:
+    now = timezone.now()
+    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+        state=SyncState.IN_PROGRESS,
+        codat_sync_id=codat_sync_id,
+        next_poll_at=now + FIRST_POLL_AFTER,
+    )
+    sync.batches.filter(state=BatchState.POSTED).update(state=BatchState.SYNC_REQUESTED)
+    expenses_bulk_transition(
+        expense_ids=list(
+            PushBatchItem.objects.filter(
+                batch__sync=sync, batch__state=BatchState.SYNC_REQUESTED
+            ).values_list("expense_id", flat=True)
+        ),
+        current=ExpenseStatus.PUSHING,
+        to=ExpenseStatus.SYNCING,
+        message=f"In Codat sync {codat_sync_id}",
+        data={"sync_id": codat_sync_id},
+    )
+    sync.refresh_from_db()
+    return sync
+
+
+@transaction.atomic
+def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
+    """Codat would not start the sync (no valid connections): hand the expenses back."""
+    reason = f"Codat would not start the sync: {refused.message}"
+    Sync.objects.filter(pk=sync.pk).update(
+        state=SyncState.FAILED, completed_at=timezone.now(), error_message=reason
+    )
+    sync.batches.filter(state__in=[BatchState.PENDING, BatchState.POSTED]).update(
+        state=BatchState.ABANDONED, last_error=reason
+    )
+    expenses_bulk_transition(
+        expense_ids=list(
+            PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True)
+        ),
+        current=ExpenseStatus.PUSHING,
+        to=ExpenseStatus.APPROVED,
+        message=reason[:1000],
+    )
+    sync.refresh_from_db()
+    return sync

@@ -1,0 +1,201 @@
+"""The push pipeline end to end against the sandbox over HTTP: datasets, one sync, results,
+plain-words failures, duplicate-safety after lost answers, and the ledger holding exactly one
+record per synced expense."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from companies.platforms import Platform
+from expenses.models import ExpenseStatus
+from expenses.services import LineInput, expense_approve, expense_set_lines
+from sandbox.models import SandboxSettings
+from syncs.follow import sync_poll
+from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
+from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.tasks import push_company
+from tests.factories import ExpenseFactory, UserFactory
+from tests.integration.sandbox_company import control, onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    settings.CODAT_BASE_URL = live_server.url + "/codat-sandbox"
+    SandboxSettings.objects.update_or_create(
+        pk=1, defaults={"sync_delay_ms": 0, "webhook_url": "http://127.0.0.1:9/webhooks/codat/"}
+    )
+    return settings.CODAT_BASE_URL
+
+
+def _approved(books, n, *, type="Payment", amount="12.00", **fields):
+    account = next(
+        a for a in books.accounts.values() if type in a.valid_transaction_types and a.is_usable
+    )
+    rate = next(
+        t
+        for t in books.tax_rates
+        if not t.valid_transaction_types or type in t.valid_transaction_types
+    )
+    approver = UserFactory()
+    expenses = []
+    for i in range(n):
+        expense = ExpenseFactory(
+            company=books.company,
+            type=type,
+            amount=Decimal(amount),
+            currency=books.company.base_currency,
+            issue_date=date(2026, 11, 2),
+            merchant_name=f"Merchant {i}",
+            **fields,
+        )
+        gross = Decimal(amount)
+        expense_set_lines(
+            expense=expense,
+            lines=[LineInput(gross, Decimal(0), account, rate)]
+            if rate.effective_rate == 0
+            else [
+                LineInput(
+                    gross
+                    - (gross * rate.effective_rate / (100 + rate.effective_rate)).quantize(
+                        Decimal("0.01")
+                    ),
+                    (gross * rate.effective_rate / (100 + rate.effective_rate)).quantize(
+                        Decimal("0.01")
+                    ),
+                    account,
+                    rate,
+                )
+            ],
+            by=None,
+        )
+        expense_approve(expense=expense, by=approver)
+        expenses.append(expense)
+    return expenses
+
+
+def _ledger(books):
+    return control("GET", f"companies/{books.company.codat_company_id}/ledger").json()
+
+
+@pytest.mark.parametrize("platform", [p.value for p in Platform])
+def test_push_writes_each_approved_expense_once(sandbox, platform):
+    books = onboard(platform)
+    expenses = _approved(books, 3)
+
+    push_company.delay(books.company.pk)
+
+    statuses = {e.pk: e.status for e in type(expenses[0]).objects.filter(company=books.company)}
+    assert set(statuses.values()) == {ExpenseStatus.SYNCED}, [
+        (e.merchant_name, e.failure_message)
+        for e in type(expenses[0]).objects.filter(company=books.company)
+    ]
+    sync = Sync.objects.get(company=books.company)
+    assert (sync.state, sync.status_code) == (SyncState.SUCCEEDED, 2000)
+    assert SyncTransaction.objects.filter(sync=sync, status="Completed").count() == 3
+    ledger = _ledger(books)
+    assert sorted(r["transactionId"] for r in ledger) == sorted(str(e.pk) for e in expenses)
+
+
+def test_more_than_fifty_go_out_in_batches_of_fifty_under_one_sync(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 120)
+
+    push_company.delay(books.company.pk)
+
+    sync = Sync.objects.get(company=books.company)
+    batches = PushBatch.objects.filter(sync=sync)
+    assert sorted(b.items.count() for b in batches) == [20, 50, 50]
+    assert {b.state for b in batches} == {BatchState.DONE}
+    assert len(_ledger(books)) == 120
+
+
+def test_a_codat_refusal_comes_back_in_plain_words(sandbox):
+    books = onboard(Platform.XERO)
+    [expense] = _approved(books, 1)
+    account_id = expense.lines.get().account.codat_id
+    # The accountant archives the account after approval; our copy has not been refreshed.
+    control(
+        "POST",
+        f"companies/{books.company.codat_company_id}/records/chartOfAccounts/{account_id}",
+        {"status": "Archived"},
+    )
+
+    push_company.delay(books.company.pk)
+
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.FAILED
+    assert "was archived in the accounting software" in expense.failure_message
+    assert "(Codat: " in expense.failure_message
+    assert _ledger(books) == []
+
+
+def test_a_crash_after_posting_before_recording_reposts_without_duplicates(sandbox):
+    books = onboard(Platform.QUICKBOOKS_ONLINE)
+    _approved(books, 3)
+    claim = company_push_claim(company=books.company)
+    batch = claim.sync.batches.get()
+    # The dataset reached Codat but the worker died before recording its id.
+    from codat import V1ExpensesApi
+    from expenses.ledger import expense_to_transaction, ledger_lines
+    from expenses.validation import company_context
+    from syncs.exchanges import codat_client
+
+    ctx = company_context(company=books.company)
+    orphan = [
+        expense_to_transaction(expense=e, lines=ledger_lines(expense=e), ctx=ctx)
+        for e in type(batch.expenses.first()).objects.filter(batch_items__batch=batch)
+    ]
+    V1ExpensesApi(codat_client()).create_dataset(str(books.company.codat_company_id), orphan)
+
+    sync = sync_send(sync=claim.sync)
+    sync_poll(sync=sync)
+
+    assert len(_ledger(books)) == 3
+    assert Sync.objects.get().state == SyncState.SUCCEEDED
+
+
+def test_a_lost_initiate_answer_adopts_the_sync_instead_of_starting_another(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 2)
+    claim = company_push_claim(company=books.company)
+    sync = sync_send(sync=claim.sync)
+    codat_sync_id = sync.codat_sync_id
+    # Pretend the answer to initiate-sync was lost: the row still says "initiating".
+    Sync.objects.filter(pk=sync.pk).update(state=SyncState.INITIATING, codat_sync_id=None)
+    PushBatch.objects.filter(sync=sync).update(state=BatchState.POSTED)
+    type(books.company.expenses.first()).objects.filter(company=books.company).update(
+        status=ExpenseStatus.PUSHING
+    )
+
+    resumed = sync_send(sync=Sync.objects.get(pk=sync.pk))
+
+    assert resumed.codat_sync_id == codat_sync_id
+    syncs = control("GET", f"companies/{books.company.codat_company_id}/ledger")  # noqa: F841
+    from syncs.exchanges import codat_client
+
+    assert len(codat_client().list_syncs(str(books.company.codat_company_id))) == 1
+    sync_poll(sync=resumed)
+    assert len(_ledger(books)) == 2
+
+
+def test_push_is_refused_with_the_reason_when_the_connection_is_not_linked(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 1)
+    books.company.connections.filter(kind="accounting").update(status="Deauthorized")
+
+    with pytest.raises(PushRefused, match="accounting connection is deauthorized"):
+        company_push_claim(company=books.company)
+
+
+def test_pushing_twice_sends_nothing_the_second_time(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 2)
+
+    push_company.delay(books.company.pk)
+    push_company.delay(books.company.pk)
+
+    assert Sync.objects.filter(company=books.company).count() == 1
+    assert len(_ledger(books)) == 2
