@@ -1,21 +1,34 @@
-"""The categorization workspace: the queue, inline coding and bulk actions."""
+"""The categorization workspace: the queue, inline coding, bulk actions, merchant rules and
+history suggestions."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
-from expenses.forms import BulkActionForm, InlineCodingForm, QueueFilterForm
-from expenses.models import Expense
+from expenses.forms import BulkActionForm, InlineCodingForm, QueueFilterForm, RuleForm
+from expenses.models import CategorizationRule, Expense
+from expenses.rules import (
+    PRECEDENCE,
+    rule_apply_to_matching,
+    rule_condition,
+    rule_delete,
+    rule_move,
+    rule_save,
+    rule_set_active,
+    rules_page,
+    rules_run_all,
+)
 from expenses.selectors import (
     PAGE_SIZES,
     coding_choices,
@@ -192,3 +205,104 @@ def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     level = messages.WARNING if outcome.refused else messages.SUCCESS
     messages.add_message(request, level, outcome.summary(verb))
     return HttpResponseClientRefresh() if request.htmx else redirect(back)
+
+
+# --- Rules and suggestions --------------------------------------------------------------------
+# The rules page: list, edit, order and run the company's merchant rules.
+
+
+def _rule(company: Company, rule_id: int) -> CategorizationRule:
+    return get_object_or_404(
+        CategorizationRule.objects.select_related("company", "account", "tax_rate"),
+        company=company,
+        pk=rule_id,
+    )
+
+
+def _back_to_rules(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("rule-list", args=[company.pk]))
+    return redirect("rule-list", company.pk)
+
+
+@require_GET
+@company_member_required()
+def rule_list(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    context = {
+        "company": company,
+        "page": rules_page(company=company),
+        "can_edit": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
+    }
+    return render(request, "expenses/rules.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@company_member_required(Role.BOOKKEEPER)
+def rule_edit(
+    request: CompanyHttpRequest, company: Company, rule_id: int | None = None
+) -> HttpResponse:
+    """Create a rule (no `rule_id`) or change one; errors are shown next to their fields."""
+    rule = _rule(company, rule_id) if rule_id is not None else None
+    if request.method == "POST":
+        form = RuleForm(request.POST, company=company)
+        if form.is_valid():
+            try:
+                saved = rule_save(
+                    company=company, data=form.rule_input(), by=request.user, rule=rule
+                )
+            except ValidationError as refused:
+                form.add_error(None, refused)
+            else:
+                verb = "changed" if rule else "created"
+                messages.success(request, f"Rule “{rule_condition(saved)}” {verb}.")
+                return redirect("rule-list", company.pk)
+    else:
+        form = RuleForm(initial=RuleForm.initial_for(rule) if rule else None, company=company)
+    context = {"company": company, "form": form, "rule": rule, "precedence": PRECEDENCE}
+    return render(request, "expenses/rule_form.html", context)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_delete_view(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule = _rule(company, rule_id)
+    condition = rule_condition(rule)
+    rule_delete(rule=rule)
+    messages.success(request, f"Rule “{condition}” deleted; expenses it coded keep their coding.")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_toggle(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    active = request.POST.get("active") == "1"
+    rule = rule_set_active(rule=_rule(company, rule_id), is_active=active)
+    state = "active" if rule.is_active else "inactive"
+    messages.success(request, f"Rule “{rule_condition(rule)}” is {state}.")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_move_view(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule_move(rule=_rule(company, rule_id), up=request.POST.get("direction") == "up")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_apply(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule = _rule(company, rule_id)
+    run = rule_apply_to_matching(rule=rule, by=request.user)
+    level = messages.WARNING if run.stayed else messages.SUCCESS
+    messages.add_message(request, level, f"Rule “{rule_condition(rule)}”: {run.summary()}")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rules_run(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    run = rules_run_all(company=company, by=request.user)
+    level = messages.WARNING if run.stayed else messages.SUCCESS
+    messages.add_message(request, level, f"All active rules: {run.summary()}")
+    return _back_to_rules(request, company)
