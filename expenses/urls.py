@@ -28,7 +28,7 @@ urlpatterns = [
     ),
 ]
 
-# The rules page.
+# Rules and suggestions.
 urlpatterns += [
     path("companies/<int:company_id>/rules/", views.rule_list, name="rule-list"),
     path("companies/<int:company_id>/rules/new/", views.rule_edit, name="rule-create"),
@@ -53,5 +53,10 @@ urlpatterns += [
         "companies/<int:company_id>/rules/<int:rule_id>/apply/",
         views.rule_apply,
         name="rule-apply",
+    ),
+    path(
+        "companies/<int:company_id>/expenses/<uuid:expense_id>/accept-suggestion/",
+        views.accept_suggestion,
+        name="expense-accept-suggestion",
     ),
 ]

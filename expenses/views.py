@@ -48,6 +48,7 @@ from expenses.services import (
     expenses_bulk_code,
     expenses_bulk_exclude,
 )
+from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.transitions import IllegalTransition, StaleState
@@ -208,7 +209,7 @@ def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
 
 
 # --- Rules and suggestions --------------------------------------------------------------------
-# The rules page: list, edit, order and run the company's merchant rules.
+# The rules page (list, edit, order, run) and accepting a history suggestion from a queue row.
 
 
 def _rule(company: Company, rule_id: int) -> CategorizationRule:
@@ -306,3 +307,35 @@ def rules_run(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     level = messages.WARNING if run.stayed else messages.SUCCESS
     messages.add_message(request, level, f"All active rules: {run.summary()}")
     return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def accept_suggestion(
+    request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
+) -> HttpResponse:
+    """Code a row with its history suggestion, worked out again here: the client only says
+    which expense, never what coding."""
+    expense = _expense(company, expense_id)
+    suggestion = expense_suggestions(
+        company=company, expenses=[expense], choices=coding_choices(company=company)
+    ).get(expense.pk)
+    if suggestion is None:
+        problem = Problem(
+            "suggestion",
+            "There is no suggestion for this expense any more.",
+            "Choose its coding from the lists.",
+        )
+        return _row_response(request, company, expense.pk, [problem])
+    try:
+        expense_set_coding(
+            expense=expense,
+            by=request.user,
+            account=suggestion.account,
+            tax_rate=suggestion.tax_rate,
+            tracking=list(suggestion.tracking),
+            source="suggestion",
+        )
+    except ExpenseRefused as refused:
+        return _row_response(request, company, expense.pk, refused.problems)
+    return _row_response(request, company, expense.pk)

@@ -77,6 +77,7 @@
       n: nextToCode,
       a: () => inCurrent("[data-action=approve]")?.click(),
       e: () => inCurrent("[data-action=exclude]")?.click(),
+      s: () => inCurrent("[data-action=accept-suggestion]")?.click(),
       c: () => inCurrent("select[data-field=account]")?.focus(),
       x: () => {
         const box = inCurrent("[data-select-row]");
