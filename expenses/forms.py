@@ -11,7 +11,7 @@ from django.http import QueryDict
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import CategorizationRule, RuleMatch
-from expenses.rules import RuleInput
+from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
 
 
@@ -139,11 +139,16 @@ class RuleForm(forms.Form):
     )
     account = forms.ModelChoiceField(
         queryset=LedgerAccount.objects.none(),
+        empty_label="Choose…",
         error_messages={"required": "Choose the account matching expenses are coded to."},
     )
-    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
+    tax_rate = forms.ModelChoiceField(
+        queryset=TaxRate.objects.none(), required=False, empty_label="No tax rate"
+    )
     tracking = forms.ModelMultipleChoiceField(
-        queryset=TrackingCategory.objects.none(), required=False
+        queryset=TrackingCategory.objects.none(),
+        required=False,
+        help_text="Ctrl-click (⌘-click on a Mac) to choose more than one, or to clear one.",
     )
     priority = forms.IntegerField(
         min_value=0,
@@ -167,6 +172,18 @@ class RuleForm(forms.Form):
             .select_related("parent")
             .order_by("parent__name", "name")
         )
+
+    def clean(self) -> dict[str, Any]:
+        # The same checks as rule_save, here too so every mistake shows at once.
+        data = super().clean() or {}
+        if message := rule_amount_range_error(data.get("min_amount"), data.get("max_amount")):
+            self.add_error("max_amount", message)
+        account = data.get("account")
+        if account and (
+            message := rule_account_type_error(account, data.get("transaction_type", ""))
+        ):
+            self.add_error("account", message)
+        return data
 
     @staticmethod
     def initial_for(rule: CategorizationRule) -> dict[str, Any]:

@@ -165,19 +165,33 @@ class RuleInput:
     is_active: bool = True
 
 
+def rule_amount_range_error(low: Decimal | None, high: Decimal | None) -> str:
+    """Why the amount range is refused, or "" when it is fine (the form and `rule_save` agree)."""
+    if low is not None and high is not None and low > high:
+        return (
+            f"The largest amount ({high}) is below the smallest ({low}); swap them or leave "
+            "one empty."
+        )
+    return ""
+
+
+def rule_account_type_error(account: LedgerAccount, transaction_type: str) -> str:
+    """Why the account cannot code the rule's type, or "" when it can (or no type is set)."""
+    if not transaction_type or account.accepts(transaction_type):
+        return ""
+    label = TransactionType(transaction_type).label
+    return (
+        f"{account} does not accept {label} transactions; choose an account that does, "
+        "or change the type."
+    )
+
+
 def _rule_errors(company: Company, data: RuleInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not data.pattern.strip():
         errors["pattern"] = "Enter the merchant text to match, e.g. “uber”."
-    if (
-        data.min_amount is not None
-        and data.max_amount is not None
-        and data.min_amount > data.max_amount
-    ):
-        errors["max_amount"] = (
-            f"The largest amount ({data.max_amount}) is below the smallest ({data.min_amount}); "
-            "swap them or leave one empty."
-        )
+    if message := rule_amount_range_error(data.min_amount, data.max_amount):
+        errors["max_amount"] = message
     records: dict[str, Sequence[LedgerAccount | TaxRate | TrackingCategory | None]] = {
         "account": [data.account],
         "tax_rate": [data.tax_rate],
@@ -187,16 +201,10 @@ def _rule_errors(company: Company, data: RuleInput) -> dict[str, str]:
         for record in items:
             if record is not None and record.company_id != company.pk:
                 errors[name] = f"'{record}' belongs to another company; choose this company's own."
-    if (
-        "account" not in errors
-        and data.transaction_type
-        and not data.account.accepts(data.transaction_type)
+    if "account" not in errors and (
+        message := rule_account_type_error(data.account, data.transaction_type)
     ):
-        label = TransactionType(data.transaction_type).label
-        errors["account"] = (
-            f"{data.account} does not accept {label} transactions; choose an account that "
-            "does, or change the type."
-        )
+        errors["account"] = message
     return errors
 
 
@@ -274,7 +282,7 @@ class RuleRun:
         if not self.matched:
             return "No uncategorized expense matches; nothing was changed."
         plural = "s" if self.matched != 1 else ""
-        text = f"{self.matched} matching expense{plural}: {self.coded} coded and ready to approve"
+        text = f"{self.matched} matching expense{plural}, {self.coded} coded and ready to approve"
         stayed = sum(self.stayed.values())
         if stayed:
             reasons = "; ".join(f"{reason} ({n})" for reason, n in self.stayed.most_common(3))

@@ -255,7 +255,7 @@ def rule_edit(
                 form.add_error(None, refused)
             else:
                 verb = "changed" if rule else "created"
-                messages.success(request, f"Rule “{rule_condition(saved)}” {verb}.")
+                messages.success(request, f"Rule {verb}: {rule_condition(saved)}.")
                 return redirect("rule-list", company.pk)
     else:
         form = RuleForm(initial=RuleForm.initial_for(rule) if rule else None, company=company)
@@ -269,7 +269,7 @@ def rule_delete_view(request: CompanyHttpRequest, company: Company, rule_id: int
     rule = _rule(company, rule_id)
     condition = rule_condition(rule)
     rule_delete(rule=rule)
-    messages.success(request, f"Rule “{condition}” deleted; expenses it coded keep their coding.")
+    messages.success(request, f"Rule deleted: {condition}. Expenses it coded keep their coding.")
     return _back_to_rules(request, company)
 
 
@@ -279,7 +279,7 @@ def rule_toggle(request: CompanyHttpRequest, company: Company, rule_id: int) -> 
     active = request.POST.get("active") == "1"
     rule = rule_set_active(rule=_rule(company, rule_id), is_active=active)
     state = "active" if rule.is_active else "inactive"
-    messages.success(request, f"Rule “{rule_condition(rule)}” is {state}.")
+    messages.success(request, f"Rule {state}: {rule_condition(rule)}.")
     return _back_to_rules(request, company)
 
 
@@ -296,7 +296,7 @@ def rule_apply(request: CompanyHttpRequest, company: Company, rule_id: int) -> H
     rule = _rule(company, rule_id)
     run = rule_apply_to_matching(rule=rule, by=request.user)
     level = messages.WARNING if run.stayed else messages.SUCCESS
-    messages.add_message(request, level, f"Rule “{rule_condition(rule)}”: {run.summary()}")
+    messages.add_message(request, level, f"{rule_condition(rule)} → {run.summary()}")
     return _back_to_rules(request, company)
 
 
@@ -305,7 +305,7 @@ def rule_apply(request: CompanyHttpRequest, company: Company, rule_id: int) -> H
 def rules_run(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     run = rules_run_all(company=company, by=request.user)
     level = messages.WARNING if run.stayed else messages.SUCCESS
-    messages.add_message(request, level, f"All active rules: {run.summary()}")
+    messages.add_message(request, level, f"All active rules → {run.summary()}")
     return _back_to_rules(request, company)
 
 

@@ -4,13 +4,14 @@ rule would code now, applying one rule or all of them, and who may do what."""
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from companies.models import Role, SourceStatus
 from expenses.models import CategorizationRule, EventKind, ExpenseStatus, RuleMatch
-from expenses.rules import PRECEDENCE, rules_page
+from expenses.rules import PRECEDENCE, RuleInput, rule_save, rules_page
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, TrackingCategoryFactory
 
@@ -215,6 +216,15 @@ def test_invalid_rules_are_refused_naming_the_field(client, books, member, chang
     assert not CategorizationRule.objects.exists()
 
 
+def test_every_mistake_is_named_at_once(client, books, member):
+    response = client.post(
+        _url("rule-create", books),
+        _form(books, pattern="", min_amount="50", max_amount="10", transaction_type="Reward"),
+    )
+
+    assert set(response.context["form"].errors) == {"pattern", "max_amount", "account"}
+
+
 def test_another_companys_records_are_refused_as_invalid_choices(client, books, member):
     other = make_books()
     foreign_tracking = TrackingCategoryFactory(company=other.company)
@@ -229,6 +239,23 @@ def test_another_companys_records_are_refused_as_invalid_choices(client, books, 
     errors = response.context["form"].errors
     assert set(errors) == {"account", "tax_rate", "tracking"}
     assert "Select a valid choice" in errors["account"][0]
+    assert not CategorizationRule.objects.exists()
+
+
+def test_rule_save_refuses_what_the_form_would_by_field(books):
+    other = make_books()
+
+    def refused(**fields):
+        fields.setdefault("account", books.travel)
+        with pytest.raises(ValidationError) as caught:
+            rule_save(company=books.company, data=RuleInput(match="contains", **fields), by=None)
+        return caught.value.message_dict
+
+    assert "pattern" in refused(pattern="  ")
+    assert "max_amount" in refused(pattern="x", min_amount=Decimal(9), max_amount=Decimal(1))
+    assert "account" in refused(pattern="x", transaction_type="Reward")
+    assert "belongs to another company" in refused(pattern="x", account=other.travel)["account"][0]
+    assert "tax_rate" in refused(pattern="x", tax_rate=other.vat)
     assert not CategorizationRule.objects.exists()
 
 
@@ -297,7 +324,7 @@ def test_apply_codes_the_matching_expenses_and_reports_those_that_stayed(client,
     response = client.post(_url("rule-apply", books, rule.pk), follow=True)
 
     [message] = _messages(response)
-    assert "3 matching expenses: 2 coded and ready to approve; 1 stayed to categorize" in message
+    assert "3 matching expenses, 2 coded and ready to approve; 1 stayed to categorize" in message
     assert "does not accept Reward transactions" in message
     for expense in payments:
         expense.refresh_from_db()
@@ -353,7 +380,7 @@ def test_run_all_codes_with_each_expenses_first_rule(client, books, member):
 
     response = client.post(_url("rules-run", books), follow=True)
 
-    assert "2 matching expenses: 2 coded and ready to approve." in _messages(response)[0]
+    assert "2 matching expenses, 2 coded and ready to approve." in _messages(response)[0]
     assert uber.lines.get().account == books.travel
     assert (pret.lines.get().account, pret.lines.get().tax_rate) == (books.meals, books.no_tax)
     assert not done.lines.exists()
