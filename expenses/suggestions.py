@@ -44,7 +44,8 @@ HISTORY_LIMIT = 5_000
 
 _SPACES = re.compile(r"\s+")
 # "Uber #1234", "TESCO STORES 3021", "Shell 0042": the number names a branch, not a merchant.
-_STORE_NUMBER = re.compile(r"\s*(?:#|no\.?)?\s*\d+$")
+# A word of its own ("Casino 5" keeps "casino"), or glued on after a "#".
+_STORE_NUMBER = re.compile(r"(?:(?:^|\s+)(?:#\s*|no\.?\s*)?|#)\d+$")
 
 _Coding = tuple[int, int | None, frozenset[int]]
 
