@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from companies.models import Role, SourceStatus
 from expenses.models import CategorizationRule, EventKind, ExpenseStatus, RuleMatch
-from expenses.rules import PRECEDENCE, RuleInput, rule_save, rules_page
+from expenses.rules import PRECEDENCE, RuleInput, RuleRun, rule_save, rules_page
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, TrackingCategoryFactory
 
@@ -392,3 +392,15 @@ def test_run_all_with_nothing_matching_changes_nothing(client, books, member):
     response = client.post(_url("rules-run", books), follow=True)
 
     assert "nothing was changed" in _messages(response)[0]
+
+
+def test_a_run_report_names_why_expenses_stayed_and_what_is_left_for_later():
+    run = RuleRun(matched=500, coded=497, left_for_later=120)
+    run.stayed["Travel does not accept Reward transactions."] += 2
+    run.stayed["Someone else changed it meanwhile."] += 1
+
+    assert run.summary() == (
+        "500 matching expenses, 497 coded and ready to approve; 3 stayed to categorize — "
+        "Travel does not accept Reward transactions. (2); Someone else changed it meanwhile. (1)."
+        " 120 more match: run again to code them."
+    )
