@@ -1,4 +1,4 @@
-"""Forms of the workspace: queue filters, inline coding and bulk actions."""
+"""Forms of the workspace: queue filters, inline coding, bulk actions and merchant rules."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from django.http import QueryDict
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
+from expenses.models import CategorizationRule, RuleMatch
+from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
 
 
@@ -174,4 +176,105 @@ class ExpenseDetailsForm(forms.Form):
             queryset=Supplier.objects.filter(company=company).usable(),
             required=False,
             empty_label="Default supplier from the configuration",
+        )
+
+
+# --- Rules ------------------------------------------------------------------------------------
+
+
+class RuleForm(forms.Form):
+    """A merchant rule. Choices are this company's usable records only, so another company's
+    ids are refused as invalid choices; the rest of the checks live in `rule_save`."""
+
+    match = forms.ChoiceField(choices=RuleMatch.choices, initial=RuleMatch.CONTAINS)
+    pattern = forms.CharField(
+        max_length=200,
+        label="Merchant text",
+        error_messages={"required": "Enter the merchant text to match, e.g. “uber”."},
+    )
+    transaction_type = forms.ChoiceField(
+        choices=[("", "Any type"), *TransactionType.choices], required=False, label="Type"
+    )
+    min_amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, label="Smallest amount"
+    )
+    max_amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, label="Largest amount"
+    )
+    account = forms.ModelChoiceField(
+        queryset=LedgerAccount.objects.none(),
+        empty_label="Choose…",
+        error_messages={"required": "Choose the account matching expenses are coded to."},
+    )
+    tax_rate = forms.ModelChoiceField(
+        queryset=TaxRate.objects.none(), required=False, empty_label="No tax rate"
+    )
+    tracking = forms.ModelMultipleChoiceField(
+        queryset=TrackingCategory.objects.none(),
+        required=False,
+        help_text="Ctrl-click (⌘-click on a Mac) to choose more than one, or to clear one.",
+    )
+    priority = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        initial=100,
+        help_text="Lower numbers are tried first; rules with the same number go oldest first.",
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = (  # type: ignore[attr-defined]
+            LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
+        )
+        self.fields["tax_rate"].queryset = (  # type: ignore[attr-defined]
+            TaxRate.objects.filter(company=company).usable().order_by("name")
+        )
+        self.fields["tracking"].queryset = (  # type: ignore[attr-defined]
+            TrackingCategory.objects.filter(company=company, has_children=False)
+            .usable()
+            .select_related("parent")
+            .order_by("parent__name", "name")
+        )
+
+    def clean(self) -> dict[str, Any]:
+        # The same checks as rule_save, here too so every mistake shows at once.
+        data = super().clean() or {}
+        if message := rule_amount_range_error(data.get("min_amount"), data.get("max_amount")):
+            self.add_error("max_amount", message)
+        account = data.get("account")
+        if account and (
+            message := rule_account_type_error(account, data.get("transaction_type", ""))
+        ):
+            self.add_error("account", message)
+        return data
+
+    @staticmethod
+    def initial_for(rule: CategorizationRule) -> dict[str, Any]:
+        return {
+            "match": rule.match,
+            "pattern": rule.pattern,
+            "transaction_type": rule.transaction_type,
+            "min_amount": rule.min_amount,
+            "max_amount": rule.max_amount,
+            "account": rule.account_id,
+            "tax_rate": rule.tax_rate_id,
+            "tracking": [c.pk for c in rule.tracking_categories.all()],
+            "priority": rule.priority,
+            "is_active": rule.is_active,
+        }
+
+    def rule_input(self) -> RuleInput:
+        data = self.cleaned_data
+        return RuleInput(
+            match=data["match"],
+            pattern=data["pattern"],
+            transaction_type=data["transaction_type"] or "",
+            min_amount=data["min_amount"],
+            max_amount=data["max_amount"],
+            account=data["account"],
+            tax_rate=data["tax_rate"],
+            tracking=list(data["tracking"]),
+            priority=data["priority"],
+            is_active=data["is_active"],
         )

@@ -17,6 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
+from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 
 # Counts above this are shown as "10,000+": an exact count of a big tab is a full scan.
@@ -80,6 +81,8 @@ class QueueRow:
     problems: list[Problem]
     has_receipt: bool
     account_options: list[LedgerAccount] = field(default_factory=list)
+    # Coding the company's history proposes for an uncategorized row no rule covers.
+    suggestion: Suggestion | None = None
 
     @property
     def can_be_approved(self) -> bool:
@@ -251,7 +254,13 @@ def expense_queue(
     by_id = {e.pk: e for e in _rows_queryset(company).filter(pk__in=page_ids)}
     ctx = company_context(company=company)
     choices = coding_choices(company=company)
-    rows = [_row(by_id[expense_id], ctx, choices) for expense_id in page_ids]
+    suggestions = expense_suggestions(
+        company=company, expenses=list(by_id.values()), choices=choices
+    )
+    rows = [
+        _row(by_id[expense_id], ctx, choices, suggestions.get(expense_id))
+        for expense_id in page_ids
+    ]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
     return QueuePage(
         rows=rows,
@@ -282,7 +291,12 @@ def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -
     )
 
 
-def _row(expense: Expense, ctx: CompanyContext, choices: CodingChoices) -> QueueRow:
+def _row(
+    expense: Expense,
+    ctx: CompanyContext,
+    choices: CodingChoices,
+    suggestion: Suggestion | None = None,
+) -> QueueRow:
     lines = list(expense.lines.all())
     return QueueRow(
         expense=expense,
@@ -290,13 +304,15 @@ def _row(expense: Expense, ctx: CompanyContext, choices: CodingChoices) -> Queue
         problems=expense_problems(expense, lines, ctx),
         has_receipt=bool(getattr(expense, "has_receipt", False)),
         account_options=choices.accounts_by_type.get(expense.type, []),
+        suggestion=suggestion,
     )
 
 
 def queue_row(*, company: Company, expense_id: uuid.UUID, choices: CodingChoices) -> QueueRow:
     """One row, re-read after a change, for the row partial."""
     expense = _rows_queryset(company).get(pk=expense_id)
-    return _row(expense, company_context(company=company), choices)
+    suggestion = expense_suggestions(company=company, expenses=[expense], choices=choices)
+    return _row(expense, company_context(company=company), choices, suggestion.get(expense.pk))
 
 
 # --- The expense page -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The categorization workspace: the queue, inline coding and bulk actions."""
+"""The categorization workspace: the queue, inline coding, bulk actions, the expense page,
+merchant rules and history suggestions."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
@@ -24,9 +26,21 @@ from expenses.forms import (
     ExpenseLineFormSet,
     InlineCodingForm,
     QueueFilterForm,
+    RuleForm,
 )
-from expenses.models import Expense, Receipt
+from expenses.models import CategorizationRule, Expense, Receipt
 from expenses.receipts import receipt_add, receipt_limits, receipt_remove
+from expenses.rules import (
+    PRECEDENCE,
+    rule_apply_to_matching,
+    rule_condition,
+    rule_delete,
+    rule_move,
+    rule_save,
+    rule_set_active,
+    rules_page,
+    rules_run_all,
+)
 from expenses.selectors import (
     PAGE_SIZES,
     ExpenseDetail,
@@ -51,6 +65,7 @@ from expenses.services import (
     expenses_bulk_code,
     expenses_bulk_exclude,
 )
+from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.transitions import IllegalTransition, StaleState
@@ -398,3 +413,136 @@ def receipt_file(
     )
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+# --- Rules and suggestions --------------------------------------------------------------------
+# The rules page (list, edit, order, run) and accepting a history suggestion from a queue row.
+
+
+def _rule(company: Company, rule_id: int) -> CategorizationRule:
+    return get_object_or_404(
+        CategorizationRule.objects.select_related("company", "account", "tax_rate"),
+        company=company,
+        pk=rule_id,
+    )
+
+
+def _back_to_rules(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("rule-list", args=[company.pk]))
+    return redirect("rule-list", company.pk)
+
+
+@require_GET
+@company_member_required()
+def rule_list(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    context = {
+        "company": company,
+        "page": rules_page(company=company),
+        "can_edit": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
+    }
+    return render(request, "expenses/rules.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@company_member_required(Role.BOOKKEEPER)
+def rule_edit(
+    request: CompanyHttpRequest, company: Company, rule_id: int | None = None
+) -> HttpResponse:
+    """Create a rule (no `rule_id`) or change one; errors are shown next to their fields."""
+    rule = _rule(company, rule_id) if rule_id is not None else None
+    if request.method == "POST":
+        form = RuleForm(request.POST, company=company)
+        if form.is_valid():
+            try:
+                saved = rule_save(
+                    company=company, data=form.rule_input(), by=request.user, rule=rule
+                )
+            except ValidationError as refused:
+                form.add_error(None, refused)
+            else:
+                verb = "changed" if rule else "created"
+                messages.success(request, f"Rule {verb}: {rule_condition(saved)}.")
+                return redirect("rule-list", company.pk)
+    else:
+        form = RuleForm(initial=RuleForm.initial_for(rule) if rule else None, company=company)
+    context = {"company": company, "form": form, "rule": rule, "precedence": PRECEDENCE}
+    return render(request, "expenses/rule_form.html", context)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_delete_view(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule = _rule(company, rule_id)
+    condition = rule_condition(rule)
+    rule_delete(rule=rule)
+    messages.success(request, f"Rule deleted: {condition}. Expenses it coded keep their coding.")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_toggle(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    active = request.POST.get("active") == "1"
+    rule = rule_set_active(rule=_rule(company, rule_id), is_active=active)
+    state = "active" if rule.is_active else "inactive"
+    messages.success(request, f"Rule {state}: {rule_condition(rule)}.")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_move_view(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule_move(rule=_rule(company, rule_id), up=request.POST.get("direction") == "up")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rule_apply(request: CompanyHttpRequest, company: Company, rule_id: int) -> HttpResponse:
+    rule = _rule(company, rule_id)
+    run = rule_apply_to_matching(rule=rule, by=request.user)
+    level = messages.WARNING if run.stayed else messages.SUCCESS
+    messages.add_message(request, level, f"{rule_condition(rule)} → {run.summary()}")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def rules_run(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    run = rules_run_all(company=company, by=request.user)
+    level = messages.WARNING if run.stayed else messages.SUCCESS
+    messages.add_message(request, level, f"All active rules → {run.summary()}")
+    return _back_to_rules(request, company)
+
+
+@require_POST
+@company_member_required(Role.BOOKKEEPER)
+def accept_suggestion(
+    request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
+) -> HttpResponse:
+    """Code a row with its history suggestion, worked out again here: the client only says
+    which expense, never what coding."""
+    expense = _expense(company, expense_id)
+    suggestion = expense_suggestions(
+        company=company, expenses=[expense], choices=coding_choices(company=company)
+    ).get(expense.pk)
+    if suggestion is None:
+        problem = Problem(
+            "suggestion",
+            "There is no suggestion for this expense any more.",
+            "Choose its coding from the lists.",
+        )
+        return _row_response(request, company, expense.pk, [problem])
+    try:
+        expense_set_coding(
+            expense=expense,
+            by=request.user,
+            account=suggestion.account,
+            tax_rate=suggestion.tax_rate,
+            tracking=list(suggestion.tracking),
+            source="suggestion",
+        )
+    except ExpenseRefused as refused:
+        return _row_response(request, company, expense.pk, refused.problems)
+    return _row_response(request, company, expense.pk)

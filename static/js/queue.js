@@ -79,6 +79,7 @@
       Enter: () => inCurrent("[data-open]")?.click(),
       a: () => inCurrent("[data-action=approve]")?.click(),
       e: () => inCurrent("[data-action=exclude]")?.click(),
+      s: () => inCurrent("[data-action=accept-suggestion]")?.click(),
       c: () => inCurrent("select[data-field=account]")?.focus(),
       x: () => {
         const box = inCurrent("[data-select-row]");
