@@ -15,7 +15,7 @@ from django.db import models
 
 class SandboxCompany(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
+    name = models.TextField()  # Codat sets no maximum length
     description = models.TextField(blank=True)
     tags = models.JSONField(default=dict)
     created = models.DateTimeField()
@@ -198,7 +198,7 @@ class SandboxLedgerRecord(models.Model):
     currency_rate = models.DecimalField(max_digits=20, decimal_places=9, null=True, blank=True)
     bank_account = models.JSONField(default=dict)
     contact = models.JSONField(null=True, blank=True)
-    merchant_name = models.CharField(max_length=500, blank=True)
+    merchant_name = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     lines = models.JSONField(default=list)
     total = models.DecimalField(max_digits=20, decimal_places=2)
