@@ -308,6 +308,8 @@ class SandboxWebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    # One entry per attempt: {"at", "statusCode", "error"}.
+    history = models.JSONField(default=list)
     created = models.DateTimeField()
     next_attempt_at = models.DateTimeField()
 
