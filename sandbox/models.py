@@ -126,6 +126,7 @@ class SandboxDataset(models.Model):
 
 class SyncState(models.TextChoices):
     QUEUED = "queued"
+    RUNNING = "running"
     FINISHED = "finished"
 
 
@@ -145,6 +146,7 @@ class SandboxSync(models.Model):
     update_item = models.JSONField(null=True, blank=True)
     created = models.DateTimeField()
     due_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

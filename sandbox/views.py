@@ -348,7 +348,7 @@ def sync_transactions(request: HttpRequest, company_id: str, sync_id: str) -> Ht
     paging = page_request(request)
     rows = (
         _pending_rows(sync)
-        if sync.state == SyncState.QUEUED
+        if sync.state != SyncState.FINISHED
         else [tx_json(t) for t in sync.transactions.all()]
     )
     return ok(envelope(request, api_path(request), rows, paging))
@@ -361,7 +361,7 @@ def sync_transaction(
     company = _company(company_id)
     _progress(company)
     sync = services.sync_get(company, sync_id)
-    if sync.state == SyncState.QUEUED:
+    if sync.state != SyncState.FINISHED:
         rows = [r for r in _pending_rows(sync) if r["transactionId"] == transaction_id]
     else:
         rows = [tx_json(t) for t in sync.transactions.filter(transaction_id=transaction_id)]
