@@ -375,13 +375,14 @@ def _fail_all(
         SandboxSyncTransaction(
             sync=sync,
             company_id=sync.company_id,
-            transaction_id=item["id"],
+            transaction_id=str(item.get("id", "")),
             position=index,
             status=TxStatus.VALIDATION_ERROR,
-            message=(messages or {}).get(item["id"], outcome.error),
-            tx_type=item["type"],
+            message=(messages or {}).get(str(item.get("id")), outcome.error),
+            tx_type=str(item.get("type", "")),
         )
         for index, item in enumerate(items)
+        if isinstance(item, dict)
     )
     _finish(sync, outcome, now, pushed=False)
 
@@ -609,17 +610,17 @@ def run_claimed_sync(*, sync: SandboxSync, now: datetime) -> SandboxSync | None:
             # it ends with Codat's generic server error and nothing from it is written.
             logger.exception("sandbox sync %s failed", current.id)
             current.refresh_from_db()
-            _finish(
-                current,
-                Outcome(
-                    5000,
-                    "Error",
-                    "There is a problem with our server. Please try again later.",
-                    f"{type(exc).__name__}: {exc}",
-                ),
-                now,
-                pushed=False,
+            outcome = Outcome(
+                5000,
+                "Error",
+                "There is a problem with our server. Please try again later.",
+                f"{type(exc).__name__}: {exc}",
             )
+            try:
+                items = sync_items(current)
+            except Exception:  # the items themselves may be what broke the engine
+                items = []
+            _fail_all(current, items, outcome, now)
         webhook_enqueue_for_sync(sync=current, now=now)
         return current
 

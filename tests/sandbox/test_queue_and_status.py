@@ -160,6 +160,9 @@ def test_a_sync_the_engine_cannot_process_ends_5000_and_frees_the_queue(api: Api
     first = SandboxSync.objects.get(pk=broken)
     assert (first.status_code, first.data_pushed) == (5000, False)
     assert first.exception_message.startswith("KeyError")
+    assert [(t.status, t.message) for t in first.transactions.all()] == [
+        ("ValidationError", "There is a problem with our server. Please try again later.")
+    ]
     assert SandboxSync.objects.get(pk=after).status_code == 2000
     assert SandboxLedgerRecord.objects.count() == 1
 
