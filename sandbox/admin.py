@@ -81,6 +81,7 @@ class SandboxLedgerRecordAdmin(admin.ModelAdmin):
 @admin.register(SandboxWebhookDelivery)
 class SandboxWebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "event_type", "status", "attempts", "last_status_code", "created")
+    readonly_fields = ("history",)
     list_filter = ("status", "event_type")
     search_fields = ("id", "sync__id", "company__id")
 

@@ -4,9 +4,10 @@ platform's ledger.
 
 `process_due_syncs(now=…)` is the whole service. Celery calls it after the configured delay; the
 API calls it opportunistically when sync status is read, so a polling client always sees progress
-even with no worker. Each sync is processed inside one transaction holding the company row's lock,
-so two workers can never run two syncs of one company at once, and a crash leaves the sync queued
-rather than half written.
+even with no worker. A sync is first claimed (it reads `Started`, and holds its company's queue),
+then processed inside one transaction holding the company row's lock, so two workers never run two
+syncs of one company at once and a crash leaves nothing half written; a claim left by a dead worker
+is taken over after STALE_CLAIM.
 
 Policies (documented in the README of the sandbox and in the report):
 - Duplicate protection: if any transaction of a sync was already `Completed` for the company, the
@@ -27,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from sandbox.models import (
     ConnectionStatus,
@@ -53,6 +55,8 @@ from sandbox.webhooks import webhook_enqueue_for_sync
 
 logger = logging.getLogger(__name__)
 LONG_RUNNING = timedelta(minutes=10)
+# A claim this old is a dead worker's: its sync is taken over (see claim_next_sync).
+STALE_CLAIM = timedelta(minutes=5)
 DUPLICATE_TEXT = "One or more transactions have previously been processed: {ids}"
 
 
@@ -371,13 +375,14 @@ def _fail_all(
         SandboxSyncTransaction(
             sync=sync,
             company_id=sync.company_id,
-            transaction_id=item["id"],
+            transaction_id=str(item.get("id", "")),
             position=index,
             status=TxStatus.VALIDATION_ERROR,
-            message=(messages or {}).get(item["id"], outcome.error),
-            tx_type=item["type"],
+            message=(messages or {}).get(str(item.get("id")), outcome.error),
+            tx_type=str(item.get("type", "")),
         )
         for index, item in enumerate(items)
+        if isinstance(item, dict)
     )
     _finish(sync, outcome, now, pushed=False)
 
@@ -559,46 +564,85 @@ def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
     existing.save()
 
 
-def process_next_sync(*, company_id: uuid.UUID, now: datetime) -> SandboxSync | None:
-    """Run the company's oldest queued sync if it is due. FIFO is strict: a later sync never
-    overtakes an earlier one that is not due yet."""
+def claim_next_sync(*, company_id: uuid.UUID, now: datetime) -> SandboxSync | None:
+    """Take the head of the company's queue if it is due, and show it `Started`.
+
+    FIFO is strict: a later sync never overtakes an earlier one that is not due yet, and only
+    one sync of a company runs at a time. A claim older than STALE_CLAIM belongs to a worker that
+    died mid-sync; since a sync is written in one transaction, nothing of it reached the ledger
+    and it is taken over.
+    """
     with transaction.atomic():
         company = SandboxCompany.objects.select_for_update().filter(pk=company_id).first()
         if company is None:
             return None
-        sync = company.syncs.filter(state=SyncState.QUEUED).order_by("seq").first()
-        if sync is None or sync.due_at > now:
+        head = (
+            company.syncs.filter(state__in=(SyncState.QUEUED, SyncState.RUNNING))
+            .order_by("seq")
+            .first()
+        )
+        if head is None:
             return None
+        if head.state == SyncState.RUNNING:
+            if head.started_at is not None and now - head.started_at < STALE_CLAIM:
+                return None  # another worker is on it
+        elif head.due_at > now:
+            return None
+        head.state, head.status_text, head.started_at = SyncState.RUNNING, "Started", now
+        head.save(update_fields=["state", "status_text", "started_at"])
+        return head
+
+
+def run_claimed_sync(*, sync: SandboxSync, now: datetime) -> SandboxSync | None:
+    """Process a claimed sync to its end in one transaction, then queue its webhook."""
+    with transaction.atomic():
+        company = SandboxCompany.objects.select_for_update().get(pk=sync.company_id)
+        current = SandboxSync.objects.filter(
+            pk=sync.pk, state=SyncState.RUNNING, started_at=sync.started_at
+        ).first()
+        if current is None:
+            return None  # finished or taken over meanwhile
         try:
             with transaction.atomic():
-                run_sync(company, sync, now)
+                run_sync(company, current, now)
         except Exception as exc:
             # A sync the engine cannot process must not block the company's queue for ever:
             # it ends with Codat's generic server error and nothing from it is written.
-            logger.exception("sandbox sync %s failed", sync.id)
-            sync.refresh_from_db()
-            _finish(
-                sync,
-                Outcome(
-                    5000,
-                    "Error",
-                    "There is a problem with our server. Please try again later.",
-                    f"{type(exc).__name__}: {exc}",
-                ),
-                now,
-                pushed=False,
+            logger.exception("sandbox sync %s failed", current.id)
+            current.refresh_from_db()
+            outcome = Outcome(
+                5000,
+                "Error",
+                "There is a problem with our server. Please try again later.",
+                f"{type(exc).__name__}: {exc}",
             )
-        webhook_enqueue_for_sync(sync=sync, now=now)
-        return sync
+            try:
+                items = sync_items(current)
+            except Exception:  # the items themselves may be what broke the engine
+                items = []
+            _fail_all(current, items, outcome, now)
+        webhook_enqueue_for_sync(sync=current, now=now)
+        return current
+
+
+def process_next_sync(*, company_id: uuid.UUID, now: datetime) -> SandboxSync | None:
+    """Claim the company's next due sync and run it; None when there is nothing to do."""
+    claimed = claim_next_sync(company_id=company_id, now=now)
+    if claimed is None:
+        return None
+    return run_claimed_sync(sync=claimed, now=now)
 
 
 def process_due_syncs(*, now: datetime, company_ids: Iterable[uuid.UUID] | None = None) -> int:
     """Process every sync that is due at `now`; returns how many ran."""
-    queued = SandboxSync.objects.filter(state=SyncState.QUEUED, due_at__lte=now)
+    due = SandboxSync.objects.filter(
+        Q(state=SyncState.QUEUED, due_at__lte=now)
+        | Q(state=SyncState.RUNNING, started_at__lte=now - STALE_CLAIM)
+    )
     if company_ids is not None:
-        queued = queued.filter(company_id__in=list(company_ids))
+        due = due.filter(company_id__in=list(company_ids))
     processed = 0
-    for company_id in list(queued.values_list("company_id", flat=True).distinct()):
+    for company_id in list(due.values_list("company_id", flat=True).distinct()):
         while process_next_sync(company_id=company_id, now=now) is not None:
             processed += 1
     return processed
@@ -606,8 +650,8 @@ def process_due_syncs(*, now: datetime, company_ids: Iterable[uuid.UUID] | None 
 
 def sync_status_view(sync: SandboxSync, now: datetime) -> tuple[int, str]:
     """Code and text as a reader sees them: a queued sync shows 1010 after ten minutes."""
-    if sync.state == SyncState.QUEUED:
+    if sync.state != SyncState.FINISHED:
         if now - sync.created > LONG_RUNNING:
             return 1010, "Started"
-        return 1000, "NotStarted"
+        return 1000, "Started" if sync.state == SyncState.RUNNING else "NotStarted"
     return sync.status_code, sync.status_text

@@ -15,7 +15,7 @@ from django.db import models
 
 class SandboxCompany(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
+    name = models.TextField()  # Codat sets no maximum length
     description = models.TextField(blank=True)
     tags = models.JSONField(default=dict)
     created = models.DateTimeField()
@@ -126,6 +126,7 @@ class SandboxDataset(models.Model):
 
 class SyncState(models.TextChoices):
     QUEUED = "queued"
+    RUNNING = "running"
     FINISHED = "finished"
 
 
@@ -145,6 +146,7 @@ class SandboxSync(models.Model):
     update_item = models.JSONField(null=True, blank=True)
     created = models.DateTimeField()
     due_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -198,7 +200,7 @@ class SandboxLedgerRecord(models.Model):
     currency_rate = models.DecimalField(max_digits=20, decimal_places=9, null=True, blank=True)
     bank_account = models.JSONField(default=dict)
     contact = models.JSONField(null=True, blank=True)
-    merchant_name = models.CharField(max_length=500, blank=True)
+    merchant_name = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     lines = models.JSONField(default=list)
     total = models.DecimalField(max_digits=20, decimal_places=2)
@@ -308,6 +310,8 @@ class SandboxWebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    # One entry per attempt: {"at", "statusCode", "error"}.
+    history = models.JSONField(default=list)
     created = models.DateTimeField()
     next_attempt_at = models.DateTimeField()
 

@@ -362,8 +362,15 @@ def record_change(
 
 
 def record_add(*, company: SandboxCompany, data_type: str, body: Any) -> dict[str, Any]:
-    if data_type not in DATA_TYPES or not isinstance(body, dict) or not body.get("id"):
-        raise ApiError(400, "Send a JSON object with an id for a known data type.")
+    if (
+        data_type not in DATA_TYPES
+        or not isinstance(body, dict)
+        or not body.get("id")
+        or len(str(body["id"])) > 100
+    ):
+        raise ApiError(
+            400, "Send a JSON object with an id (at most 100 characters) for a known data type."
+        )
     body = _plain(body)
     position = (
         SandboxRecord.objects.filter(company=company, data_type=data_type).aggregate(

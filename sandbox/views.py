@@ -127,6 +127,13 @@ def _pending_rows(sync: SandboxSync) -> list[dict[str, Any]]:
     ]
 
 
+def api_path(request: HttpRequest) -> str:
+    """The request's path as Codat writes it in `_links`: relative to the API root, so that
+    `base URL + href` works for the sandbox exactly as for https://api.codat.io."""
+    mount = reverse("sandbox:companies")[: -len("companies")]
+    return "/" + request.path[len(mount) :] if request.path.startswith(mount) else request.path
+
+
 def _company(company_id: Any) -> SandboxCompany:
     return services.company_get(company_id)
 
@@ -147,7 +154,7 @@ def _paged_list(request: HttpRequest, records: list[dict[str, Any]]) -> HttpResp
     if predicate is not None:
         records = [r for r in records if predicate(r)]
     records = order_by(records, request.GET.get("orderBy"))
-    return ok(envelope(request, request.path, records, paging))
+    return ok(envelope(request, api_path(request), records, paging))
 
 
 # --- Companies --------------------------------------------------------------------------------
@@ -341,10 +348,10 @@ def sync_transactions(request: HttpRequest, company_id: str, sync_id: str) -> Ht
     paging = page_request(request)
     rows = (
         _pending_rows(sync)
-        if sync.state == SyncState.QUEUED
+        if sync.state != SyncState.FINISHED
         else [tx_json(t) for t in sync.transactions.all()]
     )
-    return ok(envelope(request, request.path, rows, paging))
+    return ok(envelope(request, api_path(request), rows, paging))
 
 
 @codat_api("GET")
@@ -354,7 +361,7 @@ def sync_transaction(
     company = _company(company_id)
     _progress(company)
     sync = services.sync_get(company, sync_id)
-    if sync.state == SyncState.QUEUED:
+    if sync.state != SyncState.FINISHED:
         rows = [r for r in _pending_rows(sync) if r["transactionId"] == transaction_id]
     else:
         rows = [tx_json(t) for t in sync.transactions.filter(transaction_id=transaction_id)]

@@ -152,6 +152,10 @@ def webhook_deliver(
         delivery.attempts += 1
         delivery.last_status_code = code
         delivery.last_error = error
+        delivery.history = [
+            *delivery.history,
+            {"at": _iso(now), "statusCode": code, "error": error or None},
+        ]
         if not error:
             delivery.status = DeliveryStatus.DELIVERED
         elif delivery.attempts > len(BACKOFF_S):

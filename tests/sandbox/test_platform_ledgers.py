@@ -159,4 +159,5 @@ def test_the_ledger_page_shows_what_the_accountant_sees(api: Api) -> None:
     assert "Travel - National" in html
     assert f"Departments: {option['name']}" in html or f"Locations: {option['name']}" in html
     assert "0 attachments" in html
+    assert '<td class="num">100.00</td>' in html
     assert api.client.get("/codat-sandbox/ledger/not-a-company/").status_code == 404

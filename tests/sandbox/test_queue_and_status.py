@@ -160,5 +160,60 @@ def test_a_sync_the_engine_cannot_process_ends_5000_and_frees_the_queue(api: Api
     first = SandboxSync.objects.get(pk=broken)
     assert (first.status_code, first.data_pushed) == (5000, False)
     assert first.exception_message.startswith("KeyError")
+    assert [(t.status, t.message) for t in first.transactions.all()] == [
+        ("ValidationError", "There is a problem with our server. Please try again later.")
+    ]
     assert SandboxSync.objects.get(pk=after).status_code == 2000
     assert SandboxLedgerRecord.objects.count() == 1
+
+
+def test_a_claimed_sync_reads_started_until_it_is_written(api: Api) -> None:
+    from sandbox.engine import claim_next_sync, run_claimed_sync
+
+    linked = link_company(api, "akxx")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=60_000)
+    sync_id = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    later = timezone.now() + timedelta(minutes=1)
+
+    claimed = claim_next_sync(company_id=uuid.UUID(linked.company_id), now=later)
+    assert claimed is not None
+    status = api.get(f"/companies/{linked.company_id}/sync/expenses/syncs/{sync_id}/status").json()
+    assert (status["syncStatusCode"], status["syncStatus"]) == (1000, "Started")
+    pending = api.get(f"/companies/{linked.company_id}/sync/expenses/syncs/{sync_id}/transactions")
+    assert [t["status"] for t in pending.json()["results"]] == ["Pending"]
+
+    assert run_claimed_sync(sync=claimed, now=later) is not None
+    status = api.get(f"/companies/{linked.company_id}/sync/expenses/syncs/{sync_id}/status").json()
+    assert status["syncStatusCode"] == 2000
+
+
+def test_a_running_sync_holds_the_companys_queue(api: Api) -> None:
+    from sandbox.engine import claim_next_sync
+
+    linked = link_company(api, "gbol")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=60_000)
+    first = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    second = push(api, linked, [payment(linked, str(uuid.uuid4()))])
+    later = timezone.now() + timedelta(minutes=2)
+    assert claim_next_sync(company_id=uuid.UUID(linked.company_id), now=later) is not None
+
+    assert process_due_syncs(now=later + timedelta(minutes=1)) == 0
+    assert SandboxSync.objects.get(pk=first).state == "running"
+    assert SandboxSync.objects.get(pk=second).state == "queued"
+
+
+def test_a_dead_workers_sync_is_taken_over_and_written_once(api: Api) -> None:
+    from sandbox.engine import STALE_CLAIM, claim_next_sync
+
+    linked = link_company(api, "qhyg")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=60_000)
+    tx_id = str(uuid.uuid4())
+    sync_id = push(api, linked, [payment(linked, tx_id)])
+    later = timezone.now() + timedelta(minutes=2)
+    # A worker claims the sync and dies before writing anything.
+    assert claim_next_sync(company_id=uuid.UUID(linked.company_id), now=later) is not None
+
+    assert process_due_syncs(now=later + STALE_CLAIM) == 1
+
+    assert SandboxSync.objects.get(pk=sync_id).status_code == 2000
+    assert list(SandboxLedgerRecord.objects.values_list("transaction_id", flat=True)) == [tx_id]

@@ -467,3 +467,16 @@ def test_tax_on_a_zero_rate_breaks_the_line_total(api: Api) -> None:
         "The line item total 112.60((100.00 + 0.00) + (10.50 + 2.10)) must equal the "
         "transaction total 132.60"
     )
+
+
+def test_long_names_and_notes_are_kept_whole(api: Api) -> None:
+    linked = link_company(api, "gbol")
+    long_text = "x" * 2000
+    item = payment(linked, _new(), merchantName=long_text, notes=long_text)
+    _status, tx = _one(api, linked, item)
+    assert tx["status"] == "Completed"
+    assert (
+        api.get(f"/_sandbox/companies/{linked.company_id}/ledger").json()[0]["merchantName"]
+        == long_text
+    )
+    assert api.post("/companies", {"name": "A" * 500}).json()["name"] == "A" * 500

@@ -147,6 +147,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_given_up(
     # Every attempt carried the same webhook-id, so the receiver can de-duplicate.
     assert {h["webhook-id"] for h, _ in endpoint.received} == {delivery.id}
     assert len(endpoint.received) == len(BACKOFF_S) + 1
+    assert [h["statusCode"] for h in delivery.history] == [503] * (len(BACKOFF_S) + 1)
     endpoint.server.shutdown()
 
 
