@@ -69,6 +69,7 @@ from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.transitions import IllegalTransition, StaleState
+from syncs.selectors import push_panel
 
 BULK_LIMIT = 5_000
 
@@ -88,6 +89,7 @@ def queue(request: CompanyHttpRequest, company: Company) -> HttpResponse:
         "choices": page.choices,
         "form": form,
         "page_sizes": PAGE_SIZES,
+        "push": push_panel(company=company),
         "role": request.company_role,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("", include("companies.urls")),
     path("", include("expenses.urls")),
+    path("", include("syncs.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -341,3 +341,25 @@ def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
     )
     sync.refresh_from_db()
     return sync
+
+
+@transaction.atomic
+def company_push_request(*, company: Company, by: Any = None) -> int:
+    """Queue a push of the company's approved expenses; returns how many are waiting.
+
+    Refused with the reason when the company cannot push. The task starts after commit, and
+    the page follows it through our own tables.
+    """
+    from syncs.tasks import push_company
+
+    blockers = push_blockers(company=company)
+    if blockers:
+        raise PushRefused(blockers[0])
+    waiting = Expense.objects.filter(company=company, status=ExpenseStatus.APPROVED).count()
+    if waiting == 0:
+        raise PushRefused("Nothing is approved yet: approve expenses in the Ready tab first.")
+    transaction.on_commit(lambda: push_company.delay(company.pk))
+    logger.info(
+        "Push of %s approved expenses of company %s requested by %s", waiting, company.pk, by
+    )
+    return waiting

@@ -1,0 +1,91 @@
+"""Push every approved expense now, of one company or all, and optionally follow the syncs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+
+from codat import CodatError
+from companies.models import Company
+from expenses.models import ExpenseStatus
+from syncs.follow import sync_poll
+from syncs.models import PushBatchItem, ReceiptUpload, Sync, SyncState, UploadState
+from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.tasks import push_company
+
+WAIT_LIMIT_S = 30 * 60
+
+
+class Command(BaseCommand):
+    help = (
+        "Push every approved expense (of one company or all). With --wait, run the push here, "
+        "follow each sync to its end and print one line per company."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--company", help="a company id or name (default: every company)")
+        parser.add_argument(
+            "--wait", action="store_true", help="push here and wait for the syncs to end"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        companies = self._companies(options.get("company"))
+        for company in companies:
+            if not options["wait"]:
+                push_company.delay(company.pk)
+                self.stdout.write(f"{company.name}: push queued for the worker.")
+                continue
+            self.stdout.write(self._push_and_wait(company))
+
+    def _companies(self, wanted: str | None) -> list[Company]:
+        qs = Company.objects.exclude(status="archived").order_by("name")
+        if wanted:
+            match = Q(name__iexact=wanted)
+            if wanted.isdigit():
+                match |= Q(pk=int(wanted))
+            qs = qs.filter(match)
+            if not qs.exists():
+                raise CommandError(f"No company has the id or name '{wanted}'.")
+        return list(qs)
+
+    def _push_and_wait(self, company: Company) -> str:
+        try:
+            claim = company_push_claim(company=company)
+            if claim.sync is None:
+                return f"{company.name}: nothing approved to push."
+            sync = sync_send(sync=claim.sync)
+            deadline = time.monotonic() + WAIT_LIMIT_S
+            while sync.state == SyncState.IN_PROGRESS and time.monotonic() < deadline:
+                time.sleep(1)
+                sync = sync_poll(sync=Sync.objects.select_related("company").get(pk=sync.pk))
+            self._upload_receipts(sync)
+        except PushRefused as refused:
+            return f"{company.name}: not pushed — {refused}"
+        except CodatError as error:
+            return (
+                f"{company.name}: stopped — Codat could not be reached or refused ({error}). "
+                "Nothing is lost: run it again, or let the worker resume it."
+            )
+        return self._summary(company, sync)
+
+    def _upload_receipts(self, sync: Sync) -> None:
+        try:
+            from syncs.receipt_uploads import receipt_upload_send  # type: ignore[import-not-found]
+        except ImportError:  # the upload step is run by the worker
+            return
+        for upload in ReceiptUpload.objects.filter(sync=sync, state=UploadState.PENDING):
+            receipt_upload_send(upload=upload)
+
+    def _summary(self, company: Company, sync: Sync) -> str:
+        items = PushBatchItem.objects.filter(batch__sync=sync)
+        pushed = items.count()
+        synced = items.filter(expense__status=ExpenseStatus.SYNCED).count()
+        failed = items.filter(expense__status=ExpenseStatus.FAILED).count()
+        receipts = ReceiptUpload.objects.filter(sync=sync, state=UploadState.UPLOADED).count()
+        return (
+            f"{company.name}: pushed {pushed}, synced {synced}, failed {failed}, "
+            f"receipts uploaded {receipts}"
+        )
