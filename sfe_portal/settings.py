@@ -234,7 +234,7 @@ CELERY_TASK_IGNORE_RESULT = True  # state lives in models, not in a result backe
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "portal"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="portal")
 # The Codat sandbox's work (syncs, webhook deliveries) has a queue of its own.
 CELERY_TASK_ROUTES = {"sandbox.*": {"queue": "sandbox"}}
 CELERY_TASK_TIME_LIMIT = 15 * 60

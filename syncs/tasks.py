@@ -85,16 +85,21 @@ def poll_sync(self: Task, sync_id: int) -> None:
 
 
 @shared_task(name="syncs.sweep", acks_late=True, ignore_result=True)
-def sweep() -> None:
+def sweep(
+    stale_poll_s: float = STALE_POLL.total_seconds(),
+    stale_initiating_s: float = STALE_INITIATING.total_seconds(),
+) -> None:
     """Pick up what a dead worker dropped: syncs no longer polled, pushes never initiated."""
     now = timezone.now()
     for sync_id in Sync.objects.filter(
-        state=SyncState.IN_PROGRESS, next_poll_at__lt=now - STALE_POLL
+        state=SyncState.IN_PROGRESS, next_poll_at__lt=now - timedelta(seconds=stale_poll_s)
     ).values_list("pk", flat=True):
         logger.info("Sweeper: following sync %s again", sync_id)
         poll_sync.delay(sync_id)
     for company_id in (
-        Sync.objects.filter(state=SyncState.INITIATING, requested_at__lt=now - STALE_INITIATING)
+        Sync.objects.filter(
+            state=SyncState.INITIATING, requested_at__lt=now - timedelta(seconds=stale_initiating_s)
+        )
         .values_list("company_id", flat=True)
         .distinct()
     ):

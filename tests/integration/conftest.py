@@ -52,15 +52,16 @@ def wait_for(
     pytest.fail(f"timed out after {timeout}s waiting for {what}; worker log:\n{worker.log()}")
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[WorkerProcess]:
-    from sfe_portal.celery import app
-
-    app.conf.task_always_eager = False
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    log_path = tmp_path / "worker.log"
-    env = {**os.environ, **_database_env(), "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
+def start_worker(queue: str, log_path: Path) -> WorkerProcess:
+    """A real worker process consuming `queue` on the configured broker and test database."""
+    # Tasks the worker sends (a poll after a push) stay on this test's own queue.
+    env = {
+        **os.environ,
+        **_database_env(),
+        "PYTHONUNBUFFERED": "1",
+        "CELERY_DEFAULT_QUEUE": queue,
+    }
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -86,13 +87,38 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[WorkerProc
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    worker = WorkerProcess(queue=queue, process=process, log_path=log_path)
+    return WorkerProcess(queue=queue, process=process, log_path=log_path)
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    worker.process.terminate()
     try:
-        yield worker
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
+@pytest.fixture
+def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
+    """Starts workers on one private queue; every one of them is stopped at the end."""
+    from sfe_portal.celery import app
+
+    app.conf.task_always_eager = False
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = start_worker(queue, tmp_path / "worker.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            stop_worker(worker)
+
+
+@pytest.fixture
+def celery_worker(celery_workers: Callable[[], WorkerProcess]) -> WorkerProcess:
+    return celery_workers()
