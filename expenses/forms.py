@@ -14,6 +14,7 @@ from companies.platforms import TransactionType
 from expenses.models import CategorizationRule, RuleMatch
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
+from expenses.services import LineInput
 
 
 class QueueFilterForm(forms.Form):
@@ -144,6 +145,20 @@ class ExpenseLineForm(forms.Form):
 
     def clean_tracking(self) -> list[TrackingCategory]:
         return list(self.cleaned_data.get("tracking") or [])
+
+
+def lines_from_formset(formset: Any) -> list[LineInput]:
+    return [
+        LineInput(
+            net_amount=form.cleaned_data["net_amount"],
+            tax_amount=form.cleaned_data["tax_amount"] or Decimal(0),
+            account=form.cleaned_data["account"],
+            tax_rate=form.cleaned_data["tax_rate"],
+            tracking=form.cleaned_data["tracking"],
+            description=form.cleaned_data["description"],
+        )
+        for form in formset.forms
+    ]
 
 
 ExpenseLineFormSet = forms.formset_factory(

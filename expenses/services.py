@@ -234,9 +234,25 @@ def expense_set_lines(
 ) -> list[Problem]:
     """Replace the expense's lines (split, or coding of a whole expense) and recheck it."""
     _ensure_editable(expense)
+    before = _describe_lines(expense_lines(expense))
+    expense_lines_replace(expense=expense, lines=lines)
+    after = _describe_lines(expense_lines(expense))
+    if before != after:
+        ExpenseEvent.objects.create(
+            expense=expense,
+            kind=EventKind.CODED,
+            actor=by,
+            message=f"Coding changed ({source})",
+            data={"before": before, "after": after},
+        )
+    return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
+
+
+@transaction.atomic
+def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
+    """Replace the lines as given: no status rules (callers decide), same-company refs only."""
     for line in lines:
         _ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
-    before = _describe_lines(expense_lines(expense))
     expense.lines.all().delete()
     created = ExpenseLine.objects.bulk_create(
         ExpenseLine(
@@ -259,16 +275,6 @@ def expense_set_lines(
     expense.refresh_from_db()
     if hasattr(expense, "_prefetched_objects_cache"):
         expense._prefetched_objects_cache.pop("lines", None)
-    after = _describe_lines(expense_lines(expense))
-    if before != after:
-        ExpenseEvent.objects.create(
-            expense=expense,
-            kind=EventKind.CODED,
-            actor=by,
-            message=f"Coding changed ({source})",
-            data={"before": before, "after": after},
-        )
-    return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
 
 
 @transaction.atomic

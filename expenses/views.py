@@ -27,8 +27,9 @@ from expenses.forms import (
     InlineCodingForm,
     QueueFilterForm,
     RuleForm,
+    lines_from_formset,
 )
-from expenses.models import CategorizationRule, Expense, Receipt
+from expenses.models import CategorizationRule, Expense, ExpenseStatus, Receipt
 from expenses.receipts import receipt_add, receipt_limits, receipt_remove
 from expenses.rules import (
     PRECEDENCE,
@@ -54,7 +55,6 @@ from expenses.services import (
     UNSET,
     BulkOutcome,
     ExpenseRefused,
-    LineInput,
     expense_approve,
     expense_exclude,
     expense_restore,
@@ -69,6 +69,7 @@ from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.transitions import IllegalTransition, StaleState
+from syncs.corrections import correction_allowed
 from syncs.selectors import push_panel
 
 BULK_LIMIT = 5_000
@@ -290,6 +291,11 @@ def _render_detail(
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,
         "receipt_limits": receipt_limits(platform=company.platform),
+        "correction_refusal": (
+            correction_allowed(expense=data.expense)
+            if data.expense.status == ExpenseStatus.SYNCED
+            else None
+        ),
     }
     return render(request, "expenses/detail.html", context, status=status)
 
@@ -301,17 +307,7 @@ def lines(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) 
     expense = _expense(company, expense_id)
     formset = ExpenseLineFormSet(request.POST, form_kwargs={"company": company}, prefix="lines")
     if formset.is_valid():
-        inputs = [
-            LineInput(
-                net_amount=form.cleaned_data["net_amount"],
-                tax_amount=form.cleaned_data["tax_amount"] or Decimal(0),
-                account=form.cleaned_data["account"],
-                tax_rate=form.cleaned_data["tax_rate"],
-                tracking=form.cleaned_data["tracking"],
-                description=form.cleaned_data["description"],
-            )
-            for form in formset.forms
-        ]
+        inputs = lines_from_formset(formset)
         try:
             problems = expense_set_lines(expense=expense, lines=inputs, by=request.user)
         except ExpenseRefused as refused:

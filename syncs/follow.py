@@ -80,6 +80,8 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
     expense_ids = list(
         PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True)
     )
+    if sync.update_of_id:
+        expense_ids.append(sync.update_of_id)
     expenses = {str(e.pk): e for e in Expense.objects.filter(pk__in=expense_ids)}
     for transaction_id, result in results.items():
         SyncTransaction.objects.update_or_create(

@@ -115,6 +115,10 @@ class Sync(models.Model):
     # Recorded as "initiating" before the HTTP call, so a crash can find and adopt the sync.
     codat_sync_id = models.UUIDField(null=True, blank=True, unique=True)
     kind = models.CharField(max_length=8, choices=SyncKind.choices, default=SyncKind.PUSH)
+    # For an update sync: the synced expense it corrects (v1 updates carry no dataset).
+    update_of = models.ForeignKey(
+        Expense, on_delete=models.PROTECT, null=True, blank=True, related_name="update_syncs"
+    )
     state = models.CharField(max_length=12, choices=SyncState.choices, default=SyncState.INITIATING)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     status_text = models.CharField(max_length=100, blank=True)
@@ -149,6 +153,10 @@ class Sync(models.Model):
             models.CheckConstraint(
                 condition=Q(completed_at__isnull=True) | Q(state__in=[_S.SUCCEEDED, _S.FAILED]),
                 name="sync_completed_only_when_finished",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=SyncKind.UPDATE) | Q(update_of__isnull=True),
+                name="sync_update_of_only_for_updates",
             ),
         ]
         indexes = [

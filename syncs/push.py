@@ -363,3 +363,34 @@ def company_push_request(*, company: Company, by: Any = None) -> int:
         "Push of %s approved expenses of company %s requested by %s", waiting, company.pk, by
     )
     return waiting
+
+
+@transaction.atomic
+def sync_retry_failed(*, sync: Sync, by: Any = None) -> tuple[int, int]:
+    """Send again the sync's failed expenses that are valid now; never a synced one.
+
+    Returns how many go out again and how many still need fixing (they stay failed, with the
+    reason on the row).
+    """
+    ids = list(PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True))
+    if sync.update_of_id:
+        ids.append(sync.update_of_id)
+    ctx = company_context(company=sync.company)
+    ready, still = [], 0
+    for expense in _expenses_with_lines(ids):
+        if expense.status != ExpenseStatus.FAILED:
+            continue
+        if expense_problems(expense, list(expense.lines.all()), ctx):
+            still += 1
+        else:
+            ready.append(expense.pk)
+    moved = expenses_bulk_transition(
+        expense_ids=ready,
+        current=ExpenseStatus.FAILED,
+        to=ExpenseStatus.APPROVED,
+        by=by,
+        message=f"Sent again from sync {sync.codat_sync_id or sync.pk}",
+    )
+    if moved:
+        company_push_request(company=sync.company, by=by)
+    return len(moved), still

@@ -84,6 +84,21 @@ def poll_sync(self: Task, sync_id: int) -> None:
         poll_sync.apply_async((sync.pk,), countdown=delay)
 
 
+@shared_task(
+    bind=True, name="syncs.send_update", acks_late=True, ignore_result=True, max_retries=MAX_RETRIES
+)
+def send_update(self: Task, sync_id: int) -> None:
+    from syncs.corrections import sync_send_update
+
+    sync = Sync.objects.select_related("company", "update_of").get(pk=sync_id)
+    try:
+        sync = sync_send_update(sync=sync)
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
+    if sync.state == SyncState.IN_PROGRESS:
+        poll_sync.apply_async((sync.pk,), countdown=2)
+
+
 @shared_task(name="syncs.sweep", acks_late=True, ignore_result=True)
 def sweep(
     stale_poll_s: float = STALE_POLL.total_seconds(),

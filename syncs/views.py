@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
+from expenses.forms import ExpenseLineFormSet, lines_from_formset
+from expenses.models import Expense
+from expenses.services import ExpenseRefused
 from sfe_portal.http import CompanyHttpRequest
+from syncs.corrections import (
+    correction_allowed,
+    expense_correct_request,
+    expense_correction_preview,
+)
 from syncs.push import PushRefused, company_push_request
 from syncs.selectors import push_panel
 
@@ -45,3 +55,39 @@ def start(request: CompanyHttpRequest, company: Company) -> HttpResponse:
         return _panel(request, company)
     messages.success(request, f"Pushing {waiting} approved expenses.")
     return redirect(reverse("expense-queue", args=[company.pk]))
+
+
+@require_POST
+@company_member_required(Role.APPROVER)
+def correct(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    """Correct a synced expense: the first post shows the field-level difference, the second
+    (confirmed) sends it through Codat's update endpoint via a task."""
+    expense = get_object_or_404(
+        Expense.objects.select_related("company"), company=company, pk=expense_id
+    )
+    detail = reverse("expense-detail", args=[company.pk, expense.pk])
+    refusal = correction_allowed(expense=expense)
+    if refusal:
+        messages.error(request, f"{refusal.message} {refusal.fix}")
+        return redirect(detail)
+    formset = ExpenseLineFormSet(request.POST, form_kwargs={"company": company}, prefix="lines")
+    if not formset.is_valid():
+        messages.error(request, "Nothing was sent: the corrected lines have errors.")
+        return redirect(detail)
+    lines = lines_from_formset(formset)
+    try:
+        if request.POST.get("confirm") != "yes":
+            changes = expense_correction_preview(expense=expense, lines=lines)
+            context = {
+                "company": company,
+                "expense": expense,
+                "changes": changes,
+                "posted": request.POST,
+            }
+            return render(request, "syncs/correction.html", context)
+        expense_correct_request(expense=expense, lines=lines, by=request.user)
+    except ExpenseRefused as refused:
+        messages.error(request, f"Nothing was sent: {refused}")
+        return redirect(detail)
+    messages.success(request, "Correction sent: the ledger record is being updated.")
+    return redirect(detail)

@@ -1,0 +1,217 @@
+"""Correcting an expense that is already in the ledger, through Codat's v1 update endpoint.
+
+v1 allows it only for Xero payments. The new coding is saved when the correction is requested
+and the previous one is kept on the update sync, so a correction Codat refuses is undone and
+the expense reads again exactly as the ledger has it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from codat import (
+    CodatError,
+    CodatNotFoundError,
+    CodatUnprocessableError,
+    CodatValidationError,
+    ExpenseTransaction,
+    ExpenseUpdate,
+)
+from companies.platforms import Platform, TransactionType, rules_for
+from expenses.ledger import expense_to_transaction, ledger_lines
+from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
+from expenses.services import (
+    ExpenseRefused,
+    LineInput,
+    expense_lines_replace,
+    expense_transition,
+)
+from expenses.validation import Problem, company_context, expense_problems
+from syncs.exchanges import codat_client
+from syncs.models import Sync, SyncKind, SyncState
+from syncs.push import FIRST_POLL_AFTER
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: str
+    after: str
+
+
+def correction_allowed(*, expense: Expense) -> Problem | None:
+    """Why this expense cannot be corrected through Codat, or None when it can."""
+    rules = rules_for(expense.company.platform)
+    platform = Platform(expense.company.platform).label
+    if expense.status != ExpenseStatus.SYNCED:
+        return Problem(
+            "status",
+            "Only an expense already in the ledger is corrected this way.",
+            "Edit it in the workspace instead.",
+        )
+    if expense.type not in rules.updates_supported_types:
+        return Problem(
+            "type",
+            f"Codat cannot change a synced {TransactionType(expense.type).label.lower()} in "
+            f"{platform}: v1 updates only Xero payments.",
+            f"Correct it in {platform} directly, or ask the customer's accountant to.",
+        )
+    return None
+
+
+def _transaction(expense: Expense) -> ExpenseTransaction:
+    ctx = company_context(company=expense.company)
+    return expense_to_transaction(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
+
+
+def _payload(expense: Expense) -> dict[str, Any]:
+    return _transaction(expense).to_api()
+
+
+def _flatten(payload: dict[str, Any]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in payload.items():
+        if key == "lines":
+            for i, line in enumerate(value):
+                for name, item in line.items():
+                    flat[f"Line {i + 1} {name}"] = json.dumps(item, sort_keys=True, default=str)
+        elif key != "id":
+            flat[key] = json.dumps(value, sort_keys=True, default=str)
+    return flat
+
+
+@transaction.atomic
+def expense_correction_preview(*, expense: Expense, lines: Sequence[LineInput]) -> list[Change]:
+    """The field-level difference the correction would make in the ledger (nothing is kept)."""
+    before = _flatten(_payload(expense))
+    sid = transaction.savepoint()
+    try:
+        expense_lines_replace(expense=expense, lines=lines)
+        after = _flatten(_payload(expense))
+    finally:
+        transaction.savepoint_rollback(sid)
+    return [
+        Change(name, before.get(name, "—"), after.get(name, "—"))
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    ]
+
+
+@transaction.atomic
+def expense_correct_request(*, expense: Expense, lines: Sequence[LineInput], by: User) -> Sync:
+    """Save the corrected coding and plan the update sync; the task sends it after commit."""
+    from syncs.tasks import send_update
+
+    refusal = correction_allowed(expense=expense)
+    if refusal:
+        raise ExpenseRefused([refusal])
+    previous = _payload(expense)
+    changes = expense_correction_preview(expense=expense, lines=lines)
+    expense_lines_replace(expense=expense, lines=lines)
+    ctx = company_context(company=expense.company)
+    problems = expense_problems(expense, ledger_lines(expense=expense), ctx)
+    if problems:
+        raise ExpenseRefused(problems)  # the atomic block puts the old lines back
+    sync = Sync.objects.create(
+        company=expense.company,
+        kind=SyncKind.UPDATE,
+        update_of=expense,
+        configuration_snapshot={"previous": previous},
+    )
+    ExpenseEvent.objects.create(
+        expense=expense,
+        kind=EventKind.CODED,
+        actor=by,
+        message="Correction of the ledger record requested",
+        data={"changes": [vars(c) for c in changes]},
+    )
+    expense_transition(
+        expense=expense, to=ExpenseStatus.SYNCING, by=by, message="Correction sent to Codat"
+    )
+    transaction.on_commit(lambda: send_update.delay(sync.pk))
+    return sync
+
+
+def sync_send_update(*, sync: Sync) -> Sync:
+    """Send a planned correction; Codat answers with the sync that rewrites the record."""
+    if sync.state != SyncState.INITIATING or sync.update_of is None:
+        return sync
+    expense = sync.update_of
+    current = _transaction(expense)
+    update = ExpenseUpdate(
+        type=current.type,
+        issue_date=current.issue_date,
+        currency=current.currency,
+        currency_rate=current.currency_rate,
+        contact=current.contact,
+        merchant_name=current.merchant_name,
+        notes=current.notes,
+        lines=current.lines,
+    )
+    client = codat_client(company_id=sync.company_id)
+    try:
+        codat_sync_id = client.update_expense(
+            str(sync.company.codat_company_id), str(expense.pk), update
+        )
+    except (CodatUnprocessableError, CodatValidationError, CodatNotFoundError) as refused:
+        return _undo(sync, refused)
+    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+        state=SyncState.IN_PROGRESS,
+        codat_sync_id=codat_sync_id,
+        initiate_requested_at=timezone.now(),
+        next_poll_at=timezone.now() + FIRST_POLL_AFTER,
+    )
+    sync.refresh_from_db()
+    return sync
+
+
+@transaction.atomic
+def _undo(sync: Sync, refused: CodatError) -> Sync:
+    """Codat refused the correction: the ledger is unchanged, so our coding goes back too."""
+    expense = sync.update_of
+    assert expense is not None
+    previous = sync.configuration_snapshot.get("previous", {})
+    expense_lines_replace(expense=expense, lines=_lines_from(expense, previous))
+    reason = f"Codat refused the correction: {refused.message}"
+    Sync.objects.filter(pk=sync.pk).update(
+        state=SyncState.FAILED, completed_at=timezone.now(), error_message=reason
+    )
+    expense_transition(expense=expense, to=ExpenseStatus.SYNCED, message=reason[:1000])
+    sync.refresh_from_db()
+    return sync
+
+
+def _lines_from(expense: Expense, payload: dict[str, Any]) -> list[LineInput]:
+    from decimal import Decimal
+
+    from companies.models import LedgerAccount, TaxRate, TrackingCategory
+
+    company = expense.company
+    result = []
+    for line in payload.get("lines", []):
+        result.append(
+            LineInput(
+                net_amount=Decimal(str(line["netAmount"])),
+                tax_amount=Decimal(str(line["taxAmount"])),
+                account=LedgerAccount.objects.filter(
+                    company=company, codat_id=line["accountRef"]["id"]
+                ).first(),
+                tax_rate=TaxRate.objects.filter(
+                    company=company, codat_id=(line.get("taxRateRef") or {}).get("id")
+                ).first(),
+                tracking=list(
+                    TrackingCategory.objects.filter(
+                        company=company,
+                        codat_id__in=[ref["id"] for ref in line.get("trackingRefs", [])],
+                    )
+                ),
+            )
+        )
+    return result
