@@ -90,3 +90,28 @@ def linked_company(sandbox: Sandbox, django_user_model: Any) -> Callable[..., Co
         return company
 
     return make
+
+
+@pytest.fixture
+def ready_company(linked_company: Callable[..., Company]) -> Callable[..., Company]:
+    """A linked company with its data pulled and a configuration Codat accepted."""
+    from django.contrib.auth.models import User
+
+    from companies.models import Customer, LedgerAccount, Supplier
+    from companies.onboarding import company_configuration_save
+
+    def make(platform: Platform = Platform.XERO, name: str = "Harbour Coffee Ltd") -> Company:
+        company = linked_company(platform=platform, name=name)
+        company_configuration_save(
+            company=company,
+            bank_account=LedgerAccount.objects.usable()
+            .filter(company=company, is_bank_account=True, currency=company.base_currency)
+            .first(),
+            supplier=Supplier.objects.usable().filter(company=company).first(),
+            customer=Customer.objects.usable().filter(company=company).first(),
+            by=User.objects.get(username="support"),
+        )
+        company.refresh_from_db()
+        return company
+
+    return make
