@@ -125,3 +125,10 @@ def company_clear_error(*, company: Company, step: str) -> Company:
     ):
         company.last_error_step, company.last_error, company.last_error_at = "", "", None
     return company
+
+
+@transaction.atomic
+def membership_remove(*, company: Company, user: User) -> bool:
+    """Take the user off the company; returns False when they were not a member."""
+    deleted, _ = Membership.objects.filter(company=company, user=user).delete()
+    return deleted > 0
