@@ -110,13 +110,7 @@ def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow
 
 
 def _live_connections(company: Company) -> dict[str, Connection]:
-    cache = getattr(company, "_live_connections", None)
-    if cache is None:
-        cache = {
-            c.kind: c for c in company.connections.filter(deleted_at__isnull=True).order_by("pk")
-        }
-        company._live_connections = cache  # type: ignore[attr-defined]
-    return cache
+    return {c.kind: c for c in company.connections.filter(deleted_at__isnull=True).order_by("pk")}
 
 
 def company_connection_problems(*, company: Company) -> list[str]:
