@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import requests
-
 from django.conf import settings
 
 from codat import CodatClient, Exchange
