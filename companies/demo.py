@@ -182,6 +182,8 @@ def demo_seed(
 ) -> SeedSummary:
     """Onboard the demo companies (if not yet) and add their expenses (if not yet)."""
     summary = SeedSummary()
+    if not settings.SANDBOX_ENABLED:
+        return summary  # demo companies live in the embedded sandbox only, never in real Codat
     approver = next(u for u in users if not u.is_superuser)
     support = next(u for u in users if u.is_superuser)
     with in_process_sandbox() as session:

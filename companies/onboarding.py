@@ -30,6 +30,8 @@ from companies.services import company_clear_error, company_record_error, compan
 from syncs.exchanges import codat_client
 
 STEP_CREATE = "create"
+# The tag that ties a Codat company to ours (Codat tag keys are at most 27 characters).
+_PORTAL_TAG = "portalCompanyId"
 STEP_LINK = "link"
 STEP_PARTNER = "partner_expense"
 STEP_CONFIGURATION = "configuration"
@@ -58,11 +60,24 @@ def company_codat_create(*, company: Company) -> Company:
     client = codat_client(company_id=company.pk)
     try:
         if company.codat_company_id is None:
-            created = client.create_company(company.name, tags={"portalCompanyId": str(company.pk)})
+            # A retry after a crash between Codat's answer and our save finds the company it
+            # created by its tag instead of creating a second one.
+            tag = f"{_PORTAL_TAG}={company.pk}"
+            created = next(
+                (c for c in client.iter_companies(tags=tag) if c.name == company.name), None
+            ) or client.create_company(company.name, tags={_PORTAL_TAG: str(company.pk)})
             Company.objects.filter(pk=company.pk).update(codat_company_id=created.id)
             company.refresh_from_db(fields=["codat_company_id"])
         if not _connection(company, ConnectionKind.ACCOUNTING):
-            remote = client.create_connection(str(company.codat_company_id), company.platform)
+            codat_id = str(company.codat_company_id)
+            remote = next(
+                (
+                    c
+                    for c in client.iter_connections(codat_id)
+                    if c.integration_key == company.platform
+                ),
+                None,
+            ) or client.create_connection(codat_id, company.platform)
             _store_connection(company, remote, ConnectionKind.ACCOUNTING)
     except CodatError as error:
         company_record_error(company=company, step=STEP_CREATE, message=error_in_words(error))

@@ -101,3 +101,28 @@ def test_onboarding_waits_for_the_customer_before_linking(sandbox, django_user_m
     assert connection.status == ConnectionStatus.PENDING_AUTH
     assert "/link/" in connection.link_url
     assert not company.connections.filter(kind=ConnectionKind.PARTNER_EXPENSE).exists()
+
+
+def test_a_retried_create_finds_the_codat_company_and_connection_it_made_before(
+    sandbox, django_user_model
+):
+    """A worker that died after Codat answered but before we saved leaves no duplicate."""
+    from companies.models import Company, Connection
+    from companies.onboarding import company_codat_create, company_onboard
+
+    staff = django_user_model.objects.create(username="support", is_staff=True)
+    company = company_onboard(name="Crashy Ltd", platform=Platform.NETSUITE, by=staff)
+    company.refresh_from_db()
+    assert company.codat_company_id is not None
+    first_company_id = company.codat_company_id
+    first_connection_id = accounting(company).codat_connection_id
+    # Forget what was saved, as if the worker died before writing it.
+    Connection.objects.filter(company=company).delete()
+    Company.objects.filter(pk=company.pk).update(codat_company_id=None)
+    company.refresh_from_db()
+
+    company_codat_create(company=company)
+
+    company.refresh_from_db()
+    assert company.codat_company_id == first_company_id
+    assert accounting(company).codat_connection_id == first_connection_id

@@ -64,3 +64,28 @@ def test_a_refresh_flags_exactly_the_expenses_whose_coding_the_chart_no_longer_o
     travel.refresh_from_db()
     assert travel.status == "Archived"
     assert travel.valid_transaction_types == []  # archived accounts leave mapping options
+
+
+def test_an_account_that_stops_accepting_the_type_flags_its_open_expenses(sandbox, ready_company):
+    from companies.models import AccountType
+
+    company = ready_company()
+    income = next(
+        a
+        for a in LedgerAccount.objects.usable().filter(company=company, account_type="Income")
+        if a.accepts("Reward")
+    )
+    no_tax = TaxRate.objects.usable().get(company=company, code="NONE")
+    reward = _coded(company, income, no_tax, type="Reward")
+
+    # The accountant turns the income account into a liability: it accepts no type any more.
+    sandbox.change_record(
+        company, "chartOfAccounts", income.codat_id, type=AccountType.LIABILITY.value
+    )
+    tasks.refresh.delay(company.pk)
+
+    reward.refresh_from_db()
+    income.refresh_from_db()
+    assert income.valid_transaction_types == []
+    assert reward.status == ExpenseStatus.UNCATEGORIZED
+    assert reward.needs_recoding_reason
