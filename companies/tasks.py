@@ -50,7 +50,8 @@ def _run(task: Task, step: Callable[[], Any]) -> Any:
     try:
         return step()
     except CodatError as error:
-        if getattr(error, "transient", False) and task.request.retries < MAX_RETRIES:
+        transient = getattr(error, "transient", False)
+        if transient and _later(task) and task.request.retries < MAX_RETRIES:
             raise task.retry(countdown=5 * 2**task.request.retries) from error
         return None
 
