@@ -46,7 +46,7 @@ class ConfigurationRefused(Exception):
 
 
 @transaction.atomic
-def company_onboard(*, name: str, platform: Platform, by: User) -> Company:
+def company_onboard(*, name: str, platform: Platform) -> Company:
     """Create the company here and start creating it in Codat once this is committed."""
     company = Company(name=name.strip(), platform=platform, status=CompanyStatus.NEW)
     company.full_clean()

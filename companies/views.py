@@ -53,7 +53,6 @@ def company_connect(request: AuthenticatedHttpRequest) -> HttpResponseBase:
         company = company_onboard(
             name=form.cleaned_data["name"],
             platform=Platform(form.cleaned_data["platform"]),
-            by=request.user,
         )
         return redirect("company-onboarding", company.pk)
     return render(request, "companies/connect.html", {"form": form})

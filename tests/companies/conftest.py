@@ -82,8 +82,9 @@ def linked_company(sandbox: Sandbox, django_user_model: Any) -> Callable[..., Co
     from companies import tasks
 
     def make(platform: Platform = Platform.XERO, name: str = "Harbour Coffee Ltd") -> Company:
-        staff, _ = django_user_model.objects.get_or_create(username="support", is_staff=True)
-        company = company_onboard(name=name, platform=platform, by=staff)
+        # The support user later steps (configuration) act as.
+        django_user_model.objects.get_or_create(username="support", is_staff=True)
+        company = company_onboard(name=name, platform=platform)
         sandbox.authorize(accounting(company))
         tasks.link_check.delay(company.pk)
         company.refresh_from_db()
