@@ -470,7 +470,9 @@ def error_in_words(error: CodatError) -> str:
         CodatUnavailableError,
     )
 
-    detail = str(getattr(error, "message", "") or error.args[0] if error.args else error)
+    detail = error.message + (
+        f" — correlation id {error.correlation_id}" if error.correlation_id else ""
+    )
     if isinstance(error, CodatAuthError):
         return f"Codat refused our API key ({detail}). Support must check CODAT_API_KEY."
     if isinstance(error, CodatNotFoundError):

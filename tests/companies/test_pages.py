@@ -259,3 +259,23 @@ def test_a_ready_company_has_no_push_blockers():
     )
 
     assert company_push_blockers(company=company) == []
+
+
+def test_only_approvers_follow_onboarding(client, no_codat):
+    company = CompanyFactory(status=CompanyStatus.AWAITING_LINK)
+    client.force_login(MembershipFactory(company=company, role=Role.BOOKKEEPER).user)
+
+    assert client.get(reverse("company-onboarding", args=[company.pk])).status_code == 403
+    assert client.post(reverse("company-onboarding-retry", args=[company.pk])).status_code == 403
+
+
+def test_progress_polling_reloads_the_page_once_the_configuration_is_needed(client, no_codat):
+    company = _ready(status=CompanyStatus.NEEDS_CONFIGURATION)
+    client.force_login(StaffFactory())
+
+    response = client.get(reverse("company-onboarding", args=[company.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.headers["HX-Refresh"] == "true"
+    page = client.get(reverse("company-onboarding", args=[company.pk])).content.decode()
+    assert 'id="configuration-form"' in page
+    assert 'hx-trigger="every 2s"' not in page
