@@ -246,3 +246,15 @@ def _enqueue(task_name: str, company: Company) -> None:
     task = tasks.BY_NAME[task_name]
     company_id = company.pk
     transaction.on_commit(lambda: task.delay(company_id))
+
+
+def company_link_wait_expired(*, company: Company) -> Company:
+    """The link check gave up (days without the customer linking): say so, with what to do."""
+    return company_record_error(
+        company=company,
+        step=STEP_LINK,
+        message=(
+            f"The customer has not linked {company.platform_label} yet. Send them the link "
+            "again, then choose “Check the connection now”."
+        ),
+    )

@@ -15,6 +15,7 @@ from companies.onboarding import (
     company_codat_create,
     company_configuration_push,
     company_link_check,
+    company_link_wait_expired,
 )
 from companies.refresh import (
     PollOutcome,
@@ -71,9 +72,13 @@ def link_check(self: Task, company_id: int, attempt: int = 0) -> None:
     if company is None:
         return
     linked = _run(self, lambda: company_link_check(company=company))
-    if linked is False and _later(self) and attempt + 1 < LINK_CHECK_MAX_ATTEMPTS:
-        countdown = min(2 * 1.5**attempt, LINK_CHECK_MAX_COUNTDOWN)
-        link_check.apply_async((company_id, attempt + 1), countdown=countdown)
+    if linked is not False or not _later(self):
+        return
+    if attempt + 1 >= LINK_CHECK_MAX_ATTEMPTS:
+        company_link_wait_expired(company=company)
+        return
+    countdown = min(2 * 1.5**attempt, LINK_CHECK_MAX_COUNTDOWN)
+    link_check.apply_async((company_id, attempt + 1), countdown=countdown)
 
 
 @shared_task(name="companies.refresh", **_TASK_OPTIONS)

@@ -279,3 +279,20 @@ def test_progress_polling_reloads_the_page_once_the_configuration_is_needed(clie
     page = client.get(reverse("company-onboarding", args=[company.pk])).content.decode()
     assert 'id="configuration-form"' in page
     assert 'hx-trigger="every 2s"' not in page
+
+
+def test_when_the_link_check_gives_up_the_page_stops_polling_and_offers_a_check(client, no_codat):
+    from companies.onboarding import company_link_wait_expired
+
+    company = CompanyFactory(status=CompanyStatus.AWAITING_LINK)
+    ConnectionFactory(
+        company=company, status=ConnectionStatus.PENDING_AUTH, link_url="http://127.0.0.1/x"
+    )
+    company_link_wait_expired(company=company)
+    client.force_login(StaffFactory())
+
+    body = client.get(reverse("company-onboarding", args=[company.pk])).content.decode()
+
+    assert "has not linked Xero yet" in body
+    assert "Check the connection now" in body
+    assert 'hx-trigger="every 2s"' not in body
