@@ -258,3 +258,14 @@ def company_link_wait_expired(*, company: Company) -> Company:
             "again, then choose “Check the connection now”."
         ),
     )
+
+
+def company_codat_reported_unlinked(*, company: Company) -> Company:
+    """For the push pipeline: a sync ended 4040 (the accounting connection is not linked).
+    Disconnect the company at once, so pushes stop and the banner shows, and ask Codat for the
+    connection's status; a re-link found by that check resumes the company."""
+    from companies.refresh import company_connection_lost
+
+    company = company_connection_lost(company=company)
+    _enqueue("companies.link_check", company)
+    return company

@@ -134,6 +134,12 @@ def company_connection_problems(*, company: Company) -> list[str]:
             ": nothing can be pushed until the customer re-authorizes it. Send them the link from "
             "the company settings, then choose “Check the connection”."
         )
+    elif company.status == CompanyStatus.DISCONNECTED:
+        problems.append(
+            f"Codat reported that the {company.platform_label} connection is no longer linked: "
+            "nothing can be pushed until the customer re-authorizes it. Send them the link from "
+            "the company settings, then choose “Check the connection”."
+        )
     elif accounting.status == ConnectionStatus.PENDING_AUTH:
         problems.append(
             f"Waiting for the customer to link {company.platform_label}: send them the link "

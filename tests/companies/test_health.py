@@ -127,3 +127,35 @@ def test_a_vanished_account_is_marked_missing_and_comes_back_when_it_reappears()
     assert gone.missing_since is None
     assert gone.refreshed_at == later
     assert LedgerAccount.objects.get(codat_id="a3").missing_since == later
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_4040_from_a_sync_disconnects_at_once_and_the_check_finds_the_truth(
+    sandbox, ready_company
+):
+    from companies.onboarding import company_codat_reported_unlinked
+
+    company = ready_company()
+    sandbox.deauthorize(accounting(company))
+
+    company_codat_reported_unlinked(company=company)
+
+    company.refresh_from_db()
+    assert company.status == CompanyStatus.DISCONNECTED
+    assert accounting(company).status == ConnectionStatus.DEAUTHORIZED  # the eager check ran
+    assert any("deauthorized" in b for b in company_push_blockers(company=company))
+
+
+@pytest.mark.django_db
+def test_a_disconnected_company_is_blocked_even_before_the_check_answers():
+    from tests.factories import ConnectionFactory
+
+    company = CompanyFactory(
+        status=CompanyStatus.DISCONNECTED, master_data_refreshed_at=timezone.now()
+    )
+    ConnectionFactory(company=company)
+    ConnectionFactory(company=company, kind="partner_expense")
+
+    blockers = company_push_blockers(company=company)
+
+    assert any("no longer linked" in b for b in blockers)
