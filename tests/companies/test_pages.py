@@ -296,3 +296,20 @@ def test_when_the_link_check_gives_up_the_page_stops_polling_and_offers_a_check(
     assert "has not linked Xero yet" in body
     assert "Check the connection now" in body
     assert 'hx-trigger="every 2s"' not in body
+
+
+def test_the_settings_page_queries_do_not_grow_with_members(client, no_codat):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    company = _ready()
+    client.force_login(StaffFactory())
+    MembershipFactory.create_batch(2, company=company)
+    url = reverse("company-settings", args=[company.pk])
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    MembershipFactory.create_batch(10, company=company)
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+
+    assert len(many) == len(few)

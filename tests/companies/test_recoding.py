@@ -89,3 +89,34 @@ def test_an_account_that_stops_accepting_the_type_flags_its_open_expenses(sandbo
     assert income.valid_transaction_types == []
     assert reward.status == ExpenseStatus.UNCATEGORIZED
     assert reward.needs_recoding_reason
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_recheck_reads_untouched_expenses_in_a_constant_number_of_queries(
+    django_assert_max_num_queries,
+):
+    from companies.models import CompanyConfiguration, CompanyStatus
+    from companies.recoding import company_recheck_expenses
+    from tests.factories import CompanyFactory, ExpenseLineFactory, LedgerAccountFactory
+
+    company = CompanyFactory(status=CompanyStatus.READY)
+    CompanyConfiguration.objects.create(
+        company=company,
+        bank_account=LedgerAccountFactory(company=company, is_bank_account=True),
+    )
+    travel = LedgerAccountFactory(company=company, valid_transaction_types=["Payment"])
+    archived = LedgerAccountFactory(
+        company=company, valid_transaction_types=["Payment"], status="Archived"
+    )
+    for _ in range(25):
+        ExpenseLineFactory(
+            expense=ExpenseFactory(company=company, status=ExpenseStatus.APPROVED), account=travel
+        )
+    flagged = ExpenseFactory(company=company, status=ExpenseStatus.UNCATEGORIZED)
+    ExpenseLineFactory(expense=flagged, account=archived)
+
+    with django_assert_max_num_queries(12):
+        assert company_recheck_expenses(company=company) == 1
+
+    flagged.refresh_from_db()
+    assert "archived" in flagged.needs_recoding_reason
