@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from companies.models import (
     BankAccount,
@@ -57,6 +59,18 @@ class CompanyAdmin(admin.ModelAdmin):
     search_fields = ["name", "codat_company_id"]
     readonly_fields = ["codat_company_id", "status_changed_at", "created_at", "updated_at"]
     inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
+    actions = ["refresh_master_data"]
+
+    @admin.action(description="Refresh mapping options and master data from Codat")
+    def refresh_master_data(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
+        from companies.refresh import company_refresh_request
+
+        companies = list(queryset.exclude(codat_company_id=None))
+        for company in companies:
+            company_refresh_request(company=company)
+        self.message_user(
+            request, f"Refresh queued for {len(companies)} companies.", messages.SUCCESS
+        )
 
 
 @admin.register(Connection)

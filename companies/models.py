@@ -34,6 +34,14 @@ class Company(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
     auto_push = models.BooleanField(default=False)
     master_data_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Set when a master-data refresh was asked of Codat; the poll gives up on dataStatus after a
+    # bounded time measured from here, and clears it once the data is pulled.
+    refresh_started_at = models.DateTimeField(null=True, blank=True)
+    # The last onboarding or refresh step that failed, in plain words, so the page can say what
+    # went wrong and offer a retry; cleared when that step succeeds.
+    last_error_step = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

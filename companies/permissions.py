@@ -44,8 +44,22 @@ def company_member_required(
                 )
             assert user_role is not None  # role_allows() refused None above
             request.company_role = user_role
+            # Kept for the company banner (companies.context_processors) on every company page.
+            request.company = company
             return view(request, company, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def staff_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Support-only pages (connecting a company): 403 with the reason for everyone else."""
+
+    @wraps(view)
+    def wrapper(request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not (request.user.is_authenticated and request.user.is_staff):
+            raise PermissionDenied("Only support staff can connect a company.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, Q, QuerySet
@@ -103,3 +104,230 @@ def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow
             )
         )
     return result
+
+
+# --- Connection health and push blockers --------------------------------------------------------
+
+
+def _live_connections(company: Company) -> dict[str, Connection]:
+    return {c.kind: c for c in company.connections.filter(deleted_at__isnull=True).order_by("pk")}
+
+
+def company_connection_problems(*, company: Company) -> list[str]:
+    """What is wrong with the company's connections, in words that say how to fix it. The
+    banner on every page of the company shows these."""
+    from companies.models import CompanyStatus, ConnectionStatus
+
+    if company.status in (CompanyStatus.NEW, CompanyStatus.ARCHIVED):
+        return []
+    connections = _live_connections(company)
+    accounting = connections.get(ConnectionKind.ACCOUNTING)
+    problems = []
+    if accounting is None:
+        problems.append(
+            "This company has no accounting connection: staff must connect it from the "
+            "Connect a company page."
+        )
+    elif accounting.status in (ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
+        problems.append(
+            f"The {company.platform_label} connection is {accounting.get_status_display().lower()}"
+            ": nothing can be pushed until the customer re-authorizes it. Send them the link from "
+            "the company settings, then choose “Check the connection”."
+        )
+    elif company.status == CompanyStatus.DISCONNECTED:
+        problems.append(
+            f"Codat reported that the {company.platform_label} connection is no longer linked: "
+            "nothing can be pushed until the customer re-authorizes it. Send them the link from "
+            "the company settings, then choose “Check the connection”."
+        )
+    elif accounting.status == ConnectionStatus.PENDING_AUTH:
+        problems.append(
+            f"Waiting for the customer to link {company.platform_label}: send them the link "
+            "from the company settings."
+        )
+    partner = connections.get(ConnectionKind.PARTNER_EXPENSE)
+    if (
+        accounting is not None
+        and accounting.is_linked
+        and (partner is None or not partner.is_linked)
+    ):
+        problems.append(
+            "The partner-expense connection is missing or not linked: retry the onboarding step "
+            "from the company settings."
+        )
+    return problems
+
+
+def company_push_blockers(*, company: Company) -> list[str]:
+    """Why expenses of this company cannot be pushed now (empty when they can). The push
+    pipeline calls this before claiming any expense."""
+    from companies.models import CompanyConfiguration, CompanyStatus
+
+    blockers = company_connection_problems(company=company)
+    if company.status == CompanyStatus.ARCHIVED:
+        return ["The company is archived: nothing is pushed for it."]
+    config = CompanyConfiguration.objects.filter(company=company).first()
+    if config is None or config.bank_account_id is None:
+        blockers.append(
+            "The company has no default bank account: an approver must choose one in the "
+            "company settings."
+        )
+    elif config.saved_to_codat_at is None:
+        blockers.append(
+            "The configuration has not reached Codat yet: wait a moment, or retry from the "
+            "company settings."
+        )
+    if company.master_data_refreshed_at is None:
+        blockers.append(
+            "The chart of accounts has not been pulled yet: choose “Refresh now” in the "
+            "company settings."
+        )
+    return blockers
+
+
+# --- Onboarding and settings pages --------------------------------------------------------------
+
+
+def configuration_notes(*, platform: str) -> dict[str, str]:
+    """What each configuration field means on the platform (API-NOTES §4.3), next to the field."""
+    from companies.platforms import ContactKind, Platform, TransactionType, rules_for
+
+    rules = rules_for(platform)
+    label = Platform(platform).label
+
+    def types_using(kind: ContactKind) -> str:
+        names = [
+            t.label.lower()
+            for t in TransactionType
+            if rules.supports(t) and rules.contact_for(t) == kind
+        ]
+        return ", ".join(names)
+
+    bank = (
+        f"Every expense is booked from this bank or card account in {label}, unless the expense "
+        "names another. Only accounts your chart marks as bank accounts are offered."
+    )
+    if rules.needs_default_supplier:
+        supplier = (
+            f"Required: {label} records every expense against this supplier and cannot take a "
+            "supplier per expense."
+        )
+        customer = f"{label} does not use a customer for card expenses; leave it empty."
+    else:
+        on_supplier = types_using(ContactKind.SUPPLIER)
+        on_customer = types_using(ContactKind.CUSTOMER)
+        supplier = (
+            f"{label} records {on_supplier} against a supplier: this one, unless the expense "
+            "names its own. A single-currency supplier only takes spend in its currency."
+        )
+        customer = (
+            f"{label} records {on_customer} against this customer; customers cannot be chosen "
+            "per expense."
+            if on_customer
+            else f"{label} records no card expense against a customer; leave it empty."
+        )
+    return {"bank_account": bank, "supplier": supplier, "customer": customer}
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    label: str
+    state: str  # done · current · waiting · failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OnboardingProgress:
+    company: Company
+    accounting: Connection | None
+    steps: list[OnboardingStep]
+    polling: bool  # whether the page keeps asking for progress
+    needs_configuration: bool
+    ready: bool
+
+
+def company_onboarding_progress(*, company: Company) -> OnboardingProgress:
+    """Where onboarding stands, from our own tables only (the page polls this, never Codat)."""
+    from companies.models import CompanyConfiguration, CompanyStatus
+
+    connections = _live_connections(company)
+    accounting = connections.get(ConnectionKind.ACCOUNTING)
+    partner = connections.get(ConnectionKind.PARTNER_EXPENSE)
+    config = CompanyConfiguration.objects.filter(company=company).first()
+    error_step, error = company.last_error_step, company.last_error
+    status = company.status
+
+    def state(done: bool, current: bool, step: str) -> str:
+        if done:
+            return "done"
+        if error and error_step == step:
+            return "failed"
+        return "current" if current else "waiting"
+
+    created = company.codat_company_id is not None and accounting is not None
+    linked = accounting is not None and accounting.is_linked
+    pulled = company.master_data_refreshed_at is not None
+    configured = config is not None and config.saved_to_codat_at is not None
+    steps = [
+        OnboardingStep("Create the company in Codat", state(created, not created, "create")),
+        OnboardingStep(
+            "Customer links their accounting software",
+            state(linked, created and not linked, "link"),
+            "Send the customer the link below." if created and not linked else "",
+        ),
+        OnboardingStep(
+            "Partner-expense connection",
+            state(
+                partner is not None and partner.is_linked,
+                linked and partner is None,
+                "partner_expense",
+            ),
+        ),
+        OnboardingStep(
+            "Pull the chart of accounts and contacts",
+            state(pulled, linked and not pulled, "refresh"),
+        ),
+        OnboardingStep(
+            "Configuration", state(configured, pulled and not configured, "configuration")
+        ),
+    ]
+    waiting_on_us = status in (
+        CompanyStatus.NEW,
+        CompanyStatus.AWAITING_LINK,
+        CompanyStatus.PULLING,
+    )
+    sending_config = config is not None and config.bank_account_id and not configured
+    return OnboardingProgress(
+        company=company,
+        accounting=accounting,
+        steps=steps,
+        polling=bool((waiting_on_us or sending_config) and not error),
+        needs_configuration=status == CompanyStatus.NEEDS_CONFIGURATION and not sending_config,
+        ready=status == CompanyStatus.READY,
+    )
+
+
+@dataclass(frozen=True)
+class CompanySettings:
+    connections: list[Connection]
+    configuration: Any
+    members: list[Membership]
+    notes: dict[str, str]
+    refreshing: bool
+
+
+def company_settings_overview(*, company: Company) -> CompanySettings:
+    from companies.models import CompanyConfiguration
+
+    config = (
+        CompanyConfiguration.objects.filter(company=company)
+        .select_related("bank_account", "supplier", "customer", "updated_by")
+        .first()
+    )
+    return CompanySettings(
+        connections=list(_live_connections(company).values()),
+        configuration=config,
+        members=list(company.memberships.select_related("user").order_by("user__username")),
+        notes=configuration_notes(platform=company.platform),
+        refreshing=company.refresh_started_at is not None,
+    )

@@ -106,3 +106,29 @@ def demo_users_ensure() -> list[User]:
         user.save()
         users.append(user)
     return users
+
+
+def company_record_error(*, company: Company, step: str, message: str) -> Company:
+    """Keep the last failed step in plain words for the page, outside any rolled-back work."""
+    now = timezone.now()
+    Company.objects.filter(pk=company.pk).update(
+        last_error_step=step[:32], last_error=message, last_error_at=now
+    )
+    company.last_error_step, company.last_error, company.last_error_at = step[:32], message, now
+    return company
+
+
+def company_clear_error(*, company: Company, step: str) -> Company:
+    """Forget the error of `step` once it succeeded (an error of another step stays)."""
+    if Company.objects.filter(pk=company.pk, last_error_step=step).update(
+        last_error_step="", last_error="", last_error_at=None
+    ):
+        company.last_error_step, company.last_error, company.last_error_at = "", "", None
+    return company
+
+
+@transaction.atomic
+def membership_remove(*, company: Company, user: User) -> bool:
+    """Take the user off the company; returns False when they were not a member."""
+    deleted, _ = Membership.objects.filter(company=company, user=user).delete()
+    return deleted > 0

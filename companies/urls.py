@@ -4,5 +4,31 @@ from companies import views
 
 urlpatterns = [
     path("", views.company_list, name="home"),
+    path("companies/connect/", views.company_connect, name="company-connect"),
     path("companies/<int:company_id>/", views.company_detail, name="company-detail"),
+    path(
+        "companies/<int:company_id>/onboarding/",
+        views.company_onboarding,
+        name="company-onboarding",
+    ),
+    path(
+        "companies/<int:company_id>/onboarding/retry/",
+        views.company_onboarding_retry_view,
+        name="company-onboarding-retry",
+    ),
+    path("companies/<int:company_id>/settings/", views.company_settings, name="company-settings"),
+    path(
+        "companies/<int:company_id>/configuration/",
+        views.company_configuration,
+        name="company-configuration",
+    ),
+    path("companies/<int:company_id>/refresh/", views.company_refresh, name="company-refresh"),
+    path(
+        "companies/<int:company_id>/members/", views.company_member_add, name="company-member-add"
+    ),
+    path(
+        "companies/<int:company_id>/members/<int:user_id>/",
+        views.company_member_change,
+        name="company-member-change",
+    ),
 ]

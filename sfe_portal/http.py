@@ -1,8 +1,15 @@
 """Typed requests for views: what the middleware guarantees is on the request."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
+
+if TYPE_CHECKING:
+    from companies.models import Company
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -19,3 +26,4 @@ class CompanyHttpRequest(AuthenticatedHttpRequest):
     """A request that passed `company_member_required`: the user's role on the company."""
 
     company_role: str
+    company: Company

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "companies.context_processors.company_banner",
             ],
         },
     },
@@ -246,6 +248,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "worker-heartbeat": {"task": "syncs.heartbeat", "schedule": 60.0},
     "sync-sweeper": {"task": "syncs.sweep", "schedule": 60.0},
+    # Master data of every connected company, pulled again once a day (04:15 UTC, off-peak).
+    "companies-refresh-all": {
+        "task": "companies.refresh_all",
+        "schedule": crontab(hour="4", minute="15"),
+    },
 }
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.sweep", "schedule": 30.0}

@@ -5,7 +5,11 @@ short — never the key)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
+import requests
 from django.conf import settings
 
 from codat import CodatClient, Exchange
@@ -14,6 +18,22 @@ from syncs.models import CodatExchange
 logger = logging.getLogger(__name__)
 
 _BODY_LIMIT = 4000
+
+# Set only by the demo seed, which runs before any web server listens: its session carries the
+# requests in-process to the embedded sandbox, so the same services and HTTP code paths run.
+_session_override: ContextVar[requests.Session | None] = ContextVar(
+    "codat_session_override", default=None
+)
+
+
+@contextmanager
+def codat_session(session: requests.Session) -> Iterator[None]:
+    """Make every client built inside the block use `session` (the seed's in-process one)."""
+    token = _session_override.set(session)
+    try:
+        yield
+    finally:
+        _session_override.reset(token)
 
 
 def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
@@ -41,5 +61,6 @@ def codat_client(*, company_id: int | None = None) -> CodatClient:
         settings.CODAT_BASE_URL,
         settings.CODAT_API_KEY,
         timeout=(5.0, settings.CODAT_TIMEOUT_S),
+        session=_session_override.get(),
         on_exchange=record,
     )

@@ -1,32 +1,82 @@
+"""`seed_demo`: the demo sign-ins, four companies onboarded through the real services against
+the embedded sandbox (in-process, as `make run` seeds before any server listens), and their
+expenses; running it twice changes nothing."""
+
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db.models import Count
+
+from companies.models import (
+    CompanyConfiguration,
+    CompanyStatus,
+    LedgerAccount,
+    Membership,
+    Role,
+)
+from companies.platforms import Platform
+from expenses.models import Expense, ExpenseStatus, Receipt
+from sandbox.models import SandboxSettings
 
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_creates_the_demo_sign_ins_and_twice_changes_nothing(capsys):
-    call_command("seed_demo")
-    first = list(User.objects.order_by("username").values("id", "username", "is_superuser"))
-    call_command("seed_demo")
+@pytest.fixture(autouse=True)
+def _instant_sandbox():
+    SandboxSettings.objects.update_or_create(
+        pk=1, defaults={"sync_delay_ms": 0, "webhook_url": "http://127.0.0.1:9/webhooks/codat/"}
+    )
 
-    assert list(User.objects.order_by("username").values("id", "username", "is_superuser")) == first
-    assert [(u["username"], u["is_superuser"]) for u in first] == [
+
+def _snapshot():
+    return {
+        "users": list(User.objects.order_by("username").values("id", "username", "is_superuser")),
+        "expenses": list(
+            Expense.objects.order_by("external_id").values_list("external_id", "status")
+        ),
+        "accounts": LedgerAccount.objects.count(),
+        "receipts": Receipt.objects.count(),
+    }
+
+
+def test_seed_demo_creates_four_ready_companies_and_twice_changes_nothing(capsys):
+    call_command("seed_demo", expenses=30)
+    first = _snapshot()
+    call_command("seed_demo", expenses=30)
+
+    assert _snapshot() == first
+    assert [(u["username"], u["is_superuser"]) for u in first["users"]] == [
         ("admin", True),
         ("finance", False),
     ]
     assert authenticate(username="admin", password="admin").is_staff
-    assert authenticate(username="finance", password="finance") is not None
+    finance = authenticate(username="finance", password="finance")
+    configs = CompanyConfiguration.objects.select_related("company")
+    assert sorted(c.company.platform for c in configs) == sorted(Platform.values)
+    for config in configs:
+        assert config.company.status == CompanyStatus.READY
+        assert config.saved_to_codat_at is not None
+        assert config.bank_account.is_bank_account
+        assert Membership.objects.get(user=finance, company=config.company).role == Role.APPROVER
+    statuses = dict(
+        Expense.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    assert statuses[ExpenseStatus.UNCATEGORIZED] > 0
+    assert statuses[ExpenseStatus.APPROVED] > 0
+    assert Expense.objects.count() == 4 * 30
+    assert Expense.objects.exclude(currency_rate=None).exists()
+    assert Expense.objects.annotate(n=Count("lines")).filter(n__gt=1).exists()
+    assert first["receipts"] > 0
     assert "finance / finance" in capsys.readouterr().out
 
 
 def test_seed_demo_restores_a_changed_demo_password():
-    call_command("seed_demo")
+    call_command("seed_demo", expenses=3)
     finance = User.objects.get(username="finance")
     finance.set_password("something-else")
     finance.save()
 
-    call_command("seed_demo")
+    call_command("seed_demo", expenses=3)
 
     assert authenticate(username="finance", password="finance") is not None

@@ -1,15 +1,28 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
+from companies.demo import demo_company_states, demo_seed
 from companies.services import DEMO_USERS, demo_users_ensure
 
 
 class Command(BaseCommand):
-    help = "Create the demo sign-ins (and demo data). Running it twice changes nothing."
+    help = (
+        "Create the demo sign-ins, one company per platform onboarded against the embedded "
+        "sandbox, and their expenses. Running it twice changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--expenses", type=int, default=300, help="expenses per company (default 300)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        demo_users_ensure()
+        users = demo_users_ensure()
+        summary = demo_seed(users=users, expenses_per_company=options["expenses"])
+        for name, status in sorted(demo_company_states().items()):
+            self.stdout.write(f"  {name}: {status}")
+        self.stdout.write(f"  {summary.created_expenses} new demo expenses")
         self.stdout.write(self.style.SUCCESS("Demo ready. Sign in at http://127.0.0.1:8000/ as:"))
         for username, password, is_superuser in DEMO_USERS:
             role = "support (superuser)" if is_superuser else "finance (approver)"

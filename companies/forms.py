@@ -1,0 +1,84 @@
+"""Input of the companies pages: connect a company, its configuration, its members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import Q
+
+from companies.models import Company, Customer, LedgerAccount, Role, Supplier
+from companies.platforms import Platform
+
+
+class ConnectCompanyForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Company name")
+    platform = forms.ChoiceField(choices=Platform.choices, label="Accounting software")
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter the company's name as the customer knows it.")
+        return name
+
+
+class _LabelledChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        if isinstance(obj, LedgerAccount):
+            code = f"{obj.nominal_code} " if obj.nominal_code else ""
+            return f"{code}{obj.name} ({obj.currency or 'no currency'})"
+        currency = getattr(obj, "default_currency", "")
+        return f"{obj.name} ({currency})" if currency else str(obj.name)
+
+
+class ConfigurationForm(forms.Form):
+    """Bank accounts only (accounts flagged as bank accounts), active suppliers and customers."""
+
+    bank_account = _LabelledChoice(
+        queryset=LedgerAccount.objects.none(), label="Default bank account", empty_label=None
+    )
+    supplier = _LabelledChoice(
+        queryset=Supplier.objects.none(), label="Default supplier", required=False
+    )
+    customer = _LabelledChoice(
+        queryset=Customer.objects.none(), label="Default customer", required=False
+    )
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bank_account"].queryset = (  # type: ignore[attr-defined]
+            LedgerAccount.objects.usable()
+            .filter(company=company, is_bank_account=True)
+            .order_by("currency", "name")
+        )
+        self.fields["supplier"].queryset = Supplier.objects.usable().filter(  # type: ignore[attr-defined]
+            company=company
+        )
+        self.fields["customer"].queryset = Customer.objects.usable().filter(  # type: ignore[attr-defined]
+            company=company
+        )
+
+
+class MemberAddForm(forms.Form):
+    user = forms.CharField(max_length=254, label="Username or email")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.BOOKKEEPER)
+
+    def clean_user(self) -> User:
+        value = self.cleaned_data["user"].strip()
+        users = list(
+            get_user_model()
+            .objects.filter(Q(username__iexact=value) | Q(email__iexact=value), is_active=True)
+            .order_by("pk")[:2]
+        )
+        if len(users) != 1:
+            raise forms.ValidationError(
+                f"No single active user has the username or email “{value}”; check the spelling "
+                "or ask support to create the account."
+            )
+        return users[0]
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

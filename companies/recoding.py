@@ -1,0 +1,74 @@
+"""After a refresh: expenses not yet synced whose coding points at something the ledger no longer
+offers (vanished, archived or deleted accounts, tax rates or tracking categories, or an account
+that stopped accepting the expense's type) go back to To categorize with the reason."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q
+
+from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+
+# Not yet in a sync: what a refresh may still send back for recoding.
+OPEN_STATUSES = ("uncategorized", "categorized", "approved", "failed")
+
+
+def _unusable() -> Q:
+    return ~Q(status="Active") | Q(is_deleted=True) | Q(missing_since__isnull=False)
+
+
+def company_recheck_expenses(*, company: Company) -> int:
+    """Recheck the open expenses a refresh may have broken (and those flagged before, which a
+    refresh may have fixed). Returns how many were rechecked.
+
+    Candidates are found with one query; their lines come in one prefetch and the company's
+    validation context is built once, so there are no queries per line.
+    """
+    from expenses.models import Expense, ExpenseLine
+    from expenses.services import expense_readiness, expense_refresh_readiness
+    from expenses.validation import company_context
+
+    accounts = LedgerAccount.objects.filter(company=company)
+    bad_accounts = accounts.filter(_unusable()).values("pk")
+    bad_taxes = TaxRate.objects.filter(company=company).filter(_unusable()).values("pk")
+    bad_tracking = TrackingCategory.objects.filter(company=company).filter(_unusable()).values("pk")
+    wrong_type = Q()
+    for pk, types in accounts.values_list("pk", "valid_transaction_types"):
+        wrong_type |= Q(lines__account_id=pk) & ~Q(type__in=list(types or []))
+    affected = (
+        Q(lines__account__in=bad_accounts)
+        | Q(lines__tax_rate__in=bad_taxes)
+        | Q(lines__tracking_categories__in=bad_tracking)
+        | wrong_type
+        | ~Q(needs_recoding_reason="")
+    )
+    candidate_ids = (
+        Expense.objects.filter(company=company, status__in=OPEN_STATUSES)
+        .filter(affected)
+        .values("pk")
+        .distinct()
+    )
+    expenses = (
+        Expense.objects.filter(pk__in=candidate_ids)
+        .select_related("company", "supplier_override")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ExpenseLine.objects.select_related("account", "tax_rate")
+                .prefetch_related("tracking_categories")
+                .order_by("position"),
+            )
+        )
+        .order_by("pk")
+    )
+    ctx = company_context(company=company)
+    count = 0
+    for expense in expenses:
+        count += 1
+        if expense.status == "failed":
+            # A failed expense stays in Failed (its Codat message matters) unless its coding is
+            # now wrong, in which case it must be recoded before anything is sent again.
+            problems = expense_readiness(expense, ctx)
+            expense_refresh_readiness(expense=expense, ctx=ctx, edited=bool(problems))
+            continue
+        expense_refresh_readiness(expense=expense, ctx=ctx)
+    return count

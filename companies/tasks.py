@@ -1,0 +1,133 @@
+"""Celery adapters for onboarding and master data: ids in, one service call, the next step
+queued with a countdown. State lives on the company; a failure is recorded there in plain words
+by the service, so a task only decides whether to try again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task
+
+from codat import CodatError
+from companies.models import Company
+from companies.onboarding import (
+    company_codat_create,
+    company_configuration_push,
+    company_link_check,
+    company_link_wait_expired,
+)
+from companies.refresh import (
+    PollOutcome,
+    company_refresh_due,
+    company_refresh_poll,
+    company_refresh_pull,
+    company_refresh_start,
+)
+
+MAX_RETRIES = 4
+# The customer may take days to click the link: poll quickly at first, then every 10 minutes,
+# and stop after about three days (the onboarding page offers "Check again" after that).
+LINK_CHECK_MAX_ATTEMPTS = 450
+LINK_CHECK_MAX_COUNTDOWN = 600
+REFRESH_POLL_MAX_ATTEMPTS = 120
+
+_TASK_OPTIONS: dict[str, Any] = {"bind": True, "acks_late": True, "ignore_result": True}
+
+
+def _company(company_id: int) -> Company | None:
+    return Company.objects.filter(pk=company_id).first()
+
+
+def _later(task: Task) -> bool:
+    """Whether a follow-up may be scheduled. An eager run (unit tests) checks once and stops:
+    countdowns mean nothing there, and tests drive the next steps themselves."""
+    return not task.request.is_eager
+
+
+def _run(task: Task, step: Callable[[], Any]) -> Any:
+    """Run one service call; retry Codat's transient failures a bounded number of times. Other
+    failures are already on the company for the page, so they end the task quietly."""
+    try:
+        return step()
+    except CodatError as error:
+        transient = getattr(error, "transient", False)
+        if transient and _later(task) and task.request.retries < MAX_RETRIES:
+            raise task.retry(countdown=5 * 2**task.request.retries) from error
+        return None
+
+
+@shared_task(name="companies.onboard_create", **_TASK_OPTIONS)
+def onboard_create(self: Task, company_id: int) -> None:
+    company = _company(company_id)
+    if company is None:
+        return
+    if _run(self, lambda: company_codat_create(company=company)) is not None and _later(self):
+        link_check.apply_async((company_id, 0), countdown=2)
+
+
+@shared_task(name="companies.link_check", **_TASK_OPTIONS)
+def link_check(self: Task, company_id: int, attempt: int = 0) -> None:
+    company = _company(company_id)
+    if company is None:
+        return
+    linked = _run(self, lambda: company_link_check(company=company))
+    if linked is not False or not _later(self):
+        return
+    if attempt + 1 >= LINK_CHECK_MAX_ATTEMPTS:
+        company_link_wait_expired(company=company)
+        return
+    countdown = min(2 * 1.5**attempt, LINK_CHECK_MAX_COUNTDOWN)
+    link_check.apply_async((company_id, attempt + 1), countdown=countdown)
+
+
+@shared_task(name="companies.refresh", **_TASK_OPTIONS)
+def refresh(self: Task, company_id: int) -> None:
+    company = _company(company_id)
+    if company is None:
+        return
+    if _run(self, lambda: company_refresh_start(company=company)):
+        refresh_poll.apply_async((company_id, 0), countdown=1)
+
+
+@shared_task(name="companies.refresh_poll", **_TASK_OPTIONS)
+def refresh_poll(self: Task, company_id: int, attempt: int = 0) -> None:
+    company = _company(company_id)
+    if company is None:
+        return
+    outcome = _run(self, lambda: company_refresh_poll(company=company))
+    if outcome == PollOutcome.PULL:
+        refresh_pull.delay(company_id)
+    elif outcome == PollOutcome.WAIT and _later(self) and attempt + 1 < REFRESH_POLL_MAX_ATTEMPTS:
+        refresh_poll.apply_async((company_id, attempt + 1), countdown=min(2 + attempt * 2, 30))
+
+
+@shared_task(name="companies.refresh_pull", **_TASK_OPTIONS)
+def refresh_pull(self: Task, company_id: int) -> None:
+    company = _company(company_id)
+    if company is None or company.refresh_started_at is None:
+        return  # pulled already by an earlier delivery of this task
+    _run(self, lambda: company_refresh_pull(company=company))
+
+
+@shared_task(name="companies.refresh_all", **_TASK_OPTIONS)
+def refresh_all(self: Task) -> None:
+    """The daily refresh (beat): one task per company, so one slow ledger delays no other."""
+    for company_id in company_refresh_due():
+        refresh.delay(company_id)
+
+
+@shared_task(name="companies.configuration_push", **_TASK_OPTIONS)
+def configuration_push(self: Task, company_id: int) -> None:
+    company = _company(company_id)
+    if company is None:
+        return
+    _run(self, lambda: company_configuration_push(company=company))
+
+
+BY_NAME: dict[str, Task] = {
+    "companies.onboard_create": onboard_create,
+    "companies.link_check": link_check,
+    "companies.refresh": refresh,
+    "companies.configuration_push": configuration_push,
+}
