@@ -50,6 +50,7 @@ class CompanyContext:
     # Names the ledger reading shows the accountant; empty when the company has not chosen them.
     bank_account_name: str = ""
     default_supplier_name: str = ""
+    default_supplier_currency: str = ""
     default_customer_name: str = ""
 
 
@@ -71,6 +72,9 @@ def company_context(*, company: Company) -> CompanyContext:
         has_default_customer=bool(config and config.customer_id),
         bank_account_name=bank.name if bank else "",
         default_supplier_name=config.supplier.name if config and config.supplier else "",
+        default_supplier_currency=(
+            config.supplier.default_currency if config and config.supplier else ""
+        ),
         default_customer_name=config.customer.name if config and config.customer else "",
     )
 
@@ -228,16 +232,37 @@ def _contact_problems(expense: Expense, ctx: CompanyContext, type_label: str) ->
                     "Choose an active supplier, or remove the override.",
                 )
             )
-        elif supplier.default_currency and supplier.default_currency != expense.currency:
+        elif supplier.default_currency and supplier.default_currency != _booked(expense, ctx):
             problems.append(
                 Problem(
                     "supplier_override",
                     f"Supplier '{supplier.name}' trades in {supplier.default_currency}, not "
-                    f"{expense.currency}.",
+                    f"{_booked(expense, ctx)}.",
                     "Choose a supplier that trades in the expense's currency.",
                 )
             )
+    elif (
+        contact == ContactKind.SUPPLIER
+        and ctx.default_supplier_currency
+        and ctx.default_supplier_currency != _booked(expense, ctx)
+    ):
+        problems.append(
+            Problem(
+                "supplier_override",
+                f"The default supplier '{ctx.default_supplier_name}' trades in "
+                f"{ctx.default_supplier_currency} only, and this expense is booked in "
+                f"{_booked(expense, ctx)}.",
+                "Choose a supplier that trades in that currency for this expense.",
+            )
+        )
     return problems
+
+
+def _booked(expense: Expense, ctx: CompanyContext) -> str:
+    """The currency the platform records the expense in: Xero books in the card account's."""
+    if ctx.company.platform == Platform.XERO and ctx.bank_account_currency:
+        return ctx.bank_account_currency
+    return expense.currency
 
 
 def _line_problems(

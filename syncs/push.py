@@ -32,7 +32,8 @@ from codat import (
     ExpenseTransaction,
     V1ExpensesApi,
 )
-from companies.models import Company, CompanyConfiguration, ConnectionKind, ConnectionStatus
+from companies.models import Company, CompanyConfiguration
+from companies.selectors import company_push_blockers
 from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
@@ -61,30 +62,7 @@ class PushRefused(Exception):
 
 def push_blockers(*, company: Company) -> list[str]:
     """What stops the company from pushing, in plain words with the fix."""
-    blockers = []
-    if not company.codat_company_id:
-        blockers.append("The company is not connected to Codat yet: finish connecting it first.")
-    live = {c.kind: c for c in company.connections.filter(deleted_at__isnull=True)}
-    accounting = live.get(ConnectionKind.ACCOUNTING)
-    if accounting is None or accounting.status != ConnectionStatus.LINKED:
-        state = accounting.get_status_display().lower() if accounting else "missing"
-        blockers.append(
-            f"The accounting connection is {state}: ask the customer to authorize it again "
-            "from the link on the company's settings page, then push."
-        )
-    partner = live.get(ConnectionKind.PARTNER_EXPENSE)
-    if partner is None or partner.status != ConnectionStatus.LINKED:
-        blockers.append(
-            "The partner-expense connection is missing: support recreates it from the "
-            "company's settings page."
-        )
-    config = CompanyConfiguration.objects.filter(company=company).first()
-    if config is None or not config.bank_account_id:
-        blockers.append(
-            "The company has no default bank account: an approver chooses it in the company's "
-            "settings."
-        )
-    return blockers
+    return company_push_blockers(company=company)
 
 
 def _expenses_with_lines(ids: Sequence[Any]) -> list[Expense]:

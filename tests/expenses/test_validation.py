@@ -212,3 +212,14 @@ def test_validation_makes_no_queries(books, django_assert_num_queries):
 
     with django_assert_num_queries(0):
         assert expense_problems(expense, lines, ctx) == []
+
+
+def test_default_supplier_must_trade_in_the_booked_currency():
+    books = make_books(platform=Platform.QUICKBOOKS_ONLINE)
+    config = books.company.configuration
+    config.supplier.default_currency = "USD"
+    config.supplier.save()
+
+    problem = next(p for p in expense_readiness(_coded(books)) if p.field == "supplier_override")
+
+    assert "trades in USD only, and this expense is booked in GBP" in problem.message

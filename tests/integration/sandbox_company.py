@@ -1,29 +1,25 @@
-"""Bring a company to the point of pushing against the sandbox over HTTP: created in Codat,
-linked, configured, with the chart of accounts in our tables."""
+"""Bring a company to the point of pushing against the sandbox over HTTP, through the real
+onboarding services: created in Codat, linked, its data pulled and its configuration saved."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from decimal import Decimal
 
 import requests
 from django.conf import settings
-from django.utils import timezone
+from django.contrib.auth.models import User
 
-from codat import CompanyConfiguration as CodatConfiguration
 from companies.models import (
     Company,
-    CompanyConfiguration,
     Connection,
     ConnectionKind,
-    ConnectionStatus,
     Customer,
     LedgerAccount,
     Supplier,
     TaxRate,
 )
-from syncs.exchanges import codat_client
+from companies.onboarding import company_configuration_save, company_onboard
 
 
 def control(method: str, path: str, json: object = None) -> requests.Response:
@@ -42,96 +38,47 @@ def control(method: str, path: str, json: object = None) -> requests.Response:
 @dataclass
 class SandboxBooks:
     company: Company
-    accounts: dict[str, LedgerAccount]  # by codat id
+    accounts: dict[str, LedgerAccount]  # by Codat id
     tax_rates: list[TaxRate]
 
 
 def onboard(platform: str, name: str = "Harbour Coffee Ltd") -> SandboxBooks:
-    client = codat_client()
-    codat_company = client.create_company(name)
-    connection = client.create_connection(codat_company.id, platform)
-    control("POST", f"companies/{codat_company.id}/connections/{connection.id}/authorize")
-    partner = client.create_partner_expense_connection(codat_company.id)
-    client.refresh_all_data(codat_company.id)
-    control("POST", "process")
-    info = client.get_company_info(codat_company.id)
-    company = Company.objects.create(
-        name=name,
-        platform=platform,
-        codat_company_id=codat_company.id,
-        base_currency=info.base_currency or "GBP",
-        status="ready",
-    )
-    for kind, conn in (
-        (ConnectionKind.ACCOUNTING, connection),
-        (ConnectionKind.PARTNER_EXPENSE, partner),
-    ):
-        Connection.objects.create(
-            company=company,
-            codat_connection_id=conn.id,
-            kind=kind,
-            platform_key=platform,
-            status=ConnectionStatus.LINKED,
+    """Onboard with Celery running tasks in-process (the customer's click is played here)."""
+    from companies import tasks
+    from sfe_portal.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        company = company_onboard(name=name, platform=platform)  # type: ignore[arg-type]
+        company.refresh_from_db()  # the Codat company was created by the task after commit
+        accounting = Connection.objects.get(company=company, kind=ConnectionKind.ACCOUNTING)
+        control(
+            "POST",
+            f"companies/{company.codat_company_id}/connections/{accounting.codat_connection_id}"
+            "/authorize",
         )
-    now = timezone.now()
-    options = client.get_mapping_options(codat_company.id)
-    valid = {a.id: list(a.valid_transaction_types) for a in options.accounts}
-    accounts = {
-        a.id: LedgerAccount.objects.create(
+        tasks.link_check.delay(company.pk)
+        company.refresh_from_db()
+        support, _ = User.objects.get_or_create(username="support", defaults={"is_staff": True})
+        company_configuration_save(
             company=company,
-            codat_id=a.id,
-            name=a.name or a.id,
-            nominal_code=a.nominal_code or "",
-            account_type=a.type or "Unknown",
-            currency=a.currency or "",
-            is_bank_account=a.is_bank_account,
-            status=a.status or "Active",
-            is_deleted=a.is_deleted,
-            valid_transaction_types=valid.get(a.id, []),
-            refreshed_at=now,
+            bank_account=LedgerAccount.objects.usable()
+            .filter(company=company, is_bank_account=True, currency=company.base_currency)
+            .order_by("codat_id")
+            .first(),  # type: ignore[arg-type]
+            supplier=Supplier.objects.usable()
+            .filter(company=company, default_currency__in=["", company.base_currency])
+            .order_by("codat_id")
+            .first(),
+            customer=Customer.objects.usable().filter(company=company).order_by("codat_id").first(),
+            by=support,
         )
-        for a in client.iter_accounts(codat_company.id)
-    }
-    tax_rates = [
-        TaxRate.objects.create(
-            company=company,
-            codat_id=t.id or "",
-            name=t.name or "",
-            code=t.code or "",
-            effective_rate=t.effective_tax_rate or Decimal(0),
-            total_rate=t.total_tax_rate or Decimal(0),
-            valid_transaction_types=list(t.valid_transaction_types),
-            refreshed_at=now,
-        )
-        for t in options.tax_rates
-    ]
-    supplier = next(s for s in client.iter_suppliers(codat_company.id) if s.status == "Active")
-    customer = next(c for c in client.iter_customers(codat_company.id) if c.status == "Active")
-    bank = next(
-        a
-        for a in accounts.values()
-        if a.is_bank_account and a.currency == company.base_currency and a.is_usable
-    )
-    client.save_company_configuration(
-        codat_company.id,
-        CodatConfiguration(
-            bank_account_id=bank.codat_id, supplier_id=supplier.id, customer_id=customer.id
-        ),
-    )
-    CompanyConfiguration.objects.create(
+    finally:
+        app.conf.task_always_eager = eager
+    company.refresh_from_db()
+    return SandboxBooks(
         company=company,
-        bank_account=bank,
-        supplier=Supplier.objects.create(
-            company=company,
-            codat_id=supplier.id,
-            name=supplier.supplier_name or "",
-            refreshed_at=now,
-        ),
-        customer=Customer.objects.create(
-            company=company,
-            codat_id=customer.id,
-            name=customer.customer_name or "",
-            refreshed_at=now,
-        ),
+        accounts={a.codat_id: a for a in LedgerAccount.objects.filter(company=company)},
+        tax_rates=list(TaxRate.objects.filter(company=company)),
     )
-    return SandboxBooks(company=company, accounts=accounts, tax_rates=tax_rates)

@@ -73,7 +73,7 @@ def test_push_is_refused_in_plain_words_when_the_company_cannot_push(client, db)
         reverse("push-start", args=[company.pk]), headers={"HX-Request": "true"}
     ).content.decode()
 
-    assert "accounting connection is missing" in body
+    assert "no default bank account" in body
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.BOOKKEEPER])

@@ -37,7 +37,7 @@ def _approved(books, n, *, type="Payment", amount="12.00", **fields):
     rate = next(
         t
         for t in books.tax_rates
-        if not t.valid_transaction_types or type in t.valid_transaction_types
+        if t.is_usable and (not t.valid_transaction_types or type in t.valid_transaction_types)
     )
     approver = UserFactory()
     expenses = []
@@ -186,7 +186,7 @@ def test_push_is_refused_with_the_reason_when_the_connection_is_not_linked(sandb
     _approved(books, 1)
     books.company.connections.filter(kind="accounting").update(status="Deauthorized")
 
-    with pytest.raises(PushRefused, match="accounting connection is deauthorized"):
+    with pytest.raises(PushRefused, match="Xero connection is deauthorized"):
         company_push_claim(company=books.company)
 
 
