@@ -66,6 +66,18 @@ def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
     return sync_reconcile(sync=sync)
 
 
+def sync_poll_soon(*, sync: Sync) -> bool:
+    """Ask for the sync to be polled now (a webhook arrived, or support asked); False when it
+    has already ended. The poll is sent after commit, so it sees what the caller wrote."""
+    if sync.state != SyncState.IN_PROGRESS:
+        return False
+    from syncs.tasks import poll_sync  # tasks import this module
+
+    sync_pk = sync.pk
+    transaction.on_commit(lambda: poll_sync.delay(sync_pk))
+    return True
+
+
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
     client = codat_client(company_id=sync.company_id)
