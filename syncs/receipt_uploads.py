@@ -152,12 +152,20 @@ def _finish(upload: ReceiptUpload, to: UploadState, **changes: object) -> Receip
 
 
 def receipt_uploads_release_stuck(*, now: datetime) -> int:
-    """Uploads whose worker died mid-send become failed and due, so the sweeper resends them.
+    """Uploads whose worker died mid-send become failed and due, so the sweeper resends them
+    (or gave_up once they have used every attempt); returns how many were released.
 
     Codat may or may not have received the file before the worker died; sending it again is
     the lesser harm (a second copy in the ledger, rather than a receipt missing).
     """
-    return ReceiptUpload.objects.filter(state=_U.UPLOADING, next_attempt_at__lte=now).update(
+    stuck = ReceiptUpload.objects.filter(state=_U.UPLOADING, next_attempt_at__lte=now)
+    # A file that kills its worker every time must not be resent for ever.
+    gave_up = stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=_U.GAVE_UP,
+        last_error=f"The worker stopped while sending this file, {MAX_ATTEMPTS} times.",
+        next_attempt_at=None,
+    )
+    return gave_up + stuck.update(
         state=_U.FAILED,
         last_error="The worker stopped while sending this file; it will be sent again.",
         next_attempt_at=now,

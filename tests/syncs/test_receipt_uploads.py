@@ -78,6 +78,18 @@ def test_stuck_uploads_are_released_only_after_their_lease():
     assert receipt_uploads_due(now=claimed_at + timedelta(minutes=15)) == [upload.pk]
 
 
+def test_an_upload_that_stopped_its_worker_on_every_attempt_gives_up():
+    claimed_at = timezone.now()
+    upload = ReceiptUploadFactory(state=UploadState.FAILED, attempts=5, next_attempt_at=claimed_at)
+    receipt_upload_claim(upload=upload, now=claimed_at)
+
+    receipt_uploads_release_stuck(now=claimed_at + timedelta(minutes=15))
+
+    upload.refresh_from_db()
+    assert (upload.state, upload.attempts) == (UploadState.GAVE_UP, 6)
+    assert receipt_uploads_due(now=claimed_at + timedelta(hours=1)) == []
+
+
 def test_pending_uploads_are_due_for_the_sweeper_only_once_their_task_is_clearly_lost():
     upload = ReceiptUploadFactory()
     created = upload.created_at
