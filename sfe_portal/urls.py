@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from syncs.webhook_views import codat_webhook
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "accounts/login/",
@@ -11,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("webhooks/codat/", codat_webhook, name="codat-webhook"),
     path("", include("companies.urls")),
     path("", include("expenses.urls")),
     path("", include("syncs.urls")),

@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from syncs.follow import sync_poll_soon
 from syncs.models import (
     CodatExchange,
     PushBatch,
@@ -7,9 +10,11 @@ from syncs.models import (
     ReceiptUpload,
     Sync,
     SyncTransaction,
+    UploadState,
     WebhookEvent,
     WorkerHeartbeat,
 )
+from syncs.receipt_uploads import receipt_upload_retry
 
 
 class PushBatchItemInline(admin.TabularInline):
@@ -101,6 +106,19 @@ class SyncAdmin(admin.ModelAdmin):
         "results_fetched_at",
     ]
     inlines = [SyncTransactionInline, ReceiptUploadInline]
+    actions = ["repoll_now"]
+
+    @admin.action(description="Re-poll now")
+    def repoll_now(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
+        polled = sum(sync_poll_soon(sync=sync) for sync in queryset)
+        skipped = queryset.count() - polled
+        self.message_user(request, f"{polled} sync(s) will be polled now.")
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} sync(s) skipped: only syncs in progress are polled.",
+                messages.WARNING,
+            )
 
 
 @admin.register(SyncTransaction)
@@ -120,6 +138,22 @@ class ReceiptUploadAdmin(admin.ModelAdmin):
     list_select_related = ["receipt", "sync", "sync__company"]
     raw_id_fields = ["receipt", "sync"]
     readonly_fields = ["attempts", "codat_attachment_id", "last_error", "uploaded_at"]
+    actions = ["upload_again"]
+
+    @admin.action(description="Upload again")
+    def upload_again(self, request: HttpRequest, queryset: QuerySet[ReceiptUpload]) -> None:
+        ready = queryset.filter(state__in=[UploadState.GAVE_UP, UploadState.UPLOADED])
+        count = 0
+        for upload in ready:
+            receipt_upload_retry(upload=upload)
+            count += 1
+        self.message_user(request, f"{count} upload(s) will be sent again.")
+        if queryset.count() > count:
+            self.message_user(
+                request,
+                "Uploads waiting, failed (will retry) or uploading were left as they are.",
+                messages.WARNING,
+            )
 
 
 @admin.register(WebhookEvent)

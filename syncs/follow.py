@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,7 @@ from syncs.models import (
     SyncState,
     SyncTransaction,
     TransactionStatus,
+    UploadState,
 )
 
 LONG_RUNNING_AFTER = timedelta(minutes=10)
@@ -64,6 +66,18 @@ def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
     if status.in_progress:
         return sync
     return sync_reconcile(sync=sync)
+
+
+def sync_poll_soon(*, sync: Sync) -> bool:
+    """Ask for the sync to be polled now (a webhook arrived, or support asked); False when it
+    has already ended. The poll is sent after commit, so it sees what the caller wrote."""
+    if sync.state != SyncState.IN_PROGRESS:
+        return False
+    from syncs.tasks import poll_sync  # tasks import this module
+
+    sync_pk = sync.pk
+    transaction.on_commit(lambda: poll_sync.delay(sync_pk))
+    return True
 
 
 def sync_reconcile(*, sync: Sync) -> Sync:
@@ -154,11 +168,18 @@ def _sync_failure(sync: Sync) -> str:
 
 def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
     from expenses.models import Receipt
+    from syncs.tasks import upload_receipt  # tasks import this module
 
     receipts = Receipt.objects.filter(expense_id__in=expense_ids)
     ReceiptUpload.objects.bulk_create(
         [ReceiptUpload(receipt=r, sync=sync) for r in receipts], ignore_conflicts=True
     )
+    # bulk_create with ignore_conflicts returns no ids, so read back what is waiting. Each file
+    # is sent by a task of its own, after commit, so one refused file never holds up the rest.
+    for upload_id in ReceiptUpload.objects.filter(
+        sync=sync, receipt__expense_id__in=expense_ids, state=UploadState.PENDING
+    ).values_list("pk", flat=True):
+        transaction.on_commit(partial(upload_receipt.delay, upload_id))
 
 
 # Codat's messages name ids; the portal names what finance staff see and says what to do.

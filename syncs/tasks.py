@@ -15,8 +15,13 @@ from django.utils import timezone
 from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
 from syncs.follow import sync_poll
-from syncs.models import Sync, SyncState
+from syncs.models import ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.receipt_uploads import (
+    receipt_upload_send,
+    receipt_uploads_due,
+    receipt_uploads_release_stuck,
+)
 from syncs.services import heartbeat_record
 
 logger = logging.getLogger(__name__)
@@ -99,13 +104,32 @@ def send_update(self: Task, sync_id: int) -> None:
         poll_sync.apply_async((sync.pk,), countdown=2)
 
 
+@shared_task(name="syncs.upload_receipt", acks_late=True, ignore_result=True)
+def upload_receipt(upload_id: int) -> None:
+    """Send one receipt. Retries are the service's (bounded by its attempt count, timed by
+    `next_attempt_at`), so a worker restart loses nothing: the sweeper finds what is due."""
+    upload = ReceiptUpload.objects.filter(pk=upload_id).first()
+    if upload is None:
+        return
+    upload = receipt_upload_send(upload=upload)
+    if upload.state == UploadState.FAILED and upload.next_attempt_at:
+        delay = max(1.0, (upload.next_attempt_at - timezone.now()).total_seconds())
+        upload_receipt.apply_async((upload.pk,), countdown=delay)
+
+
 @shared_task(name="syncs.sweep", acks_late=True, ignore_result=True)
 def sweep(
     stale_poll_s: float = STALE_POLL.total_seconds(),
     stale_initiating_s: float = STALE_INITIATING.total_seconds(),
 ) -> None:
-    """Pick up what a dead worker dropped: syncs no longer polled, pushes never initiated."""
+    """Pick up what a dead worker dropped: syncs no longer polled, pushes never initiated,
+    receipt uploads due again or left half-sent."""
     now = timezone.now()
+    released = receipt_uploads_release_stuck(now=now)
+    if released:
+        logger.info("Sweeper: %s receipt uploads were left uploading; sending them again", released)
+    for upload_id in receipt_uploads_due(now=now):
+        upload_receipt.delay(upload_id)
     for sync_id in Sync.objects.filter(
         state=SyncState.IN_PROGRESS, next_poll_at__lt=now - timedelta(seconds=stale_poll_s)
     ).values_list("pk", flat=True):

@@ -14,6 +14,7 @@ from expenses.models import ExpenseStatus
 from syncs.follow import sync_poll
 from syncs.models import PushBatchItem, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.receipt_uploads import receipt_upload_send
 from syncs.tasks import push_company
 
 WAIT_LIMIT_S = 30 * 60
@@ -72,10 +73,7 @@ class Command(BaseCommand):
         return self._summary(company, sync)
 
     def _upload_receipts(self, sync: Sync) -> None:
-        try:
-            from syncs.receipt_uploads import receipt_upload_send  # type: ignore[import-not-found]
-        except ImportError:  # the upload step is run by the worker
-            return
+        """Send the receipts of the expenses this sync completed, here and now."""
         for upload in ReceiptUpload.objects.filter(sync=sync, state=UploadState.PENDING):
             receipt_upload_send(upload=upload)
 
