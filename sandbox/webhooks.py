@@ -127,7 +127,30 @@ def webhook_deliver(
     *, delivery_id: str, now: datetime, post: Poster = requests.post
 ) -> SandboxWebhookDelivery | None:
     """One delivery attempt. Returns the row, now delivered, pending with its next attempt time,
-    or failed once the retries are spent; None when there was nothing to do."""
+    or failed once the retries are spent; None when there was nothing to do.
+
+    The POST is made outside any transaction: the receiver may write to the same database
+    (the embedded portal on SQLite) and must not wait for our lock. Two callers racing may both
+    send; delivery is at least once and receivers de-duplicate on `webhook-id`, as with Codat.
+    """
+    delivery = SandboxWebhookDelivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING
+    ).first()
+    if delivery is None:
+        return None
+    error, code = "", None
+    try:
+        response = post(
+            delivery.url,
+            data=delivery.payload.encode(),
+            headers=sign(delivery, now),
+            timeout=TIMEOUT_S,
+        )
+        code = response.status_code
+        if not 200 <= code < 300:
+            error = f"HTTP {code}: {response.text[:500]}"
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
     with transaction.atomic():
         delivery = (
             SandboxWebhookDelivery.objects.select_for_update()
@@ -135,20 +158,7 @@ def webhook_deliver(
             .first()
         )
         if delivery is None:
-            return None
-        error, code = "", None
-        try:
-            response = post(
-                delivery.url,
-                data=delivery.payload.encode(),
-                headers=sign(delivery, now),
-                timeout=TIMEOUT_S,
-            )
-            code = response.status_code
-            if not 200 <= code < 300:
-                error = f"HTTP {code}: {response.text[:500]}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+            return None  # another attempt recorded the outcome first
         delivery.attempts += 1
         delivery.last_status_code = code
         delivery.last_error = error
