@@ -59,7 +59,19 @@ class CompanyAdmin(admin.ModelAdmin):
     search_fields = ["name", "codat_company_id"]
     readonly_fields = ["codat_company_id", "status_changed_at", "created_at", "updated_at"]
     inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
-    actions = ["refresh_master_data"]
+    actions = ["refresh_master_data", "push_now"]
+
+    @admin.action(description="Push approved expenses now")
+    def push_now(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
+        from syncs.push import PushRefused, company_push_request
+
+        for company in queryset:
+            try:
+                waiting = company_push_request(company=company, by=request.user)
+            except PushRefused as refused:
+                self.message_user(request, f"{company.name}: {refused}", messages.WARNING)
+            else:
+                self.message_user(request, f"{company.name}: pushing {waiting} expenses.")
 
     @admin.action(description="Refresh mapping options and master data from Codat")
     def refresh_master_data(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:

@@ -2,7 +2,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -101,6 +103,27 @@ class ExpenseAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
+    actions = ["mark_as_synced"]
+
+    @admin.action(description="Mark failed expenses as synced (already in the ledger)")
+    def mark_as_synced(self, request: HttpRequest, queryset: QuerySet[Expense]) -> None:
+        from expenses.services import expense_mark_synced
+
+        user = request.user
+        assert isinstance(user, User)  # the admin only serves signed-in staff
+        marked = 0
+        for expense in queryset.filter(status="failed"):
+            expense_mark_synced(
+                expense=expense, by=user, reason="confirmed in the ledger from the admin"
+            )
+            marked += 1
+        skipped = queryset.count() - marked
+        self.message_user(request, f"{marked} expense(s) marked as synced.")
+        if skipped:
+            self.message_user(
+                request, f"{skipped} skipped: only failed expenses can be marked.", messages.WARNING
+            )
+
     # Counting 200,000 rows on every page view is the slowest part of a change list.
     show_full_result_count = False
 

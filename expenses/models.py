@@ -50,7 +50,8 @@ EXPENSE_TRANSITIONS: dict[str, frozenset[str]] = {
     _E.SYNCING: frozenset({_E.SYNCED, _E.FAILED}),
     # A synced expense changes only through Codat's update endpoint, which starts a new sync.
     _E.SYNCED: frozenset({_E.SYNCING}),
-    _E.FAILED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED, _E.APPROVED, _E.EXCLUDED}),
+    # Support marks a failed expense synced when it is known to be in the ledger already.
+    _E.FAILED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED, _E.APPROVED, _E.EXCLUDED, _E.SYNCED}),
     _E.EXCLUDED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED}),
 }
 EDITABLE_STATUSES = frozenset(

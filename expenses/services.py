@@ -617,3 +617,19 @@ def expenses_bulk_transition(
         for pk in moved
     )
     return moved
+
+
+@transaction.atomic
+def expense_mark_synced(*, expense: Expense, by: User, reason: str) -> Expense:
+    """Support's word that a failed expense is already in the ledger (entered by hand, or
+    written by an earlier sync Codat's duplicate protection points at). Recorded with why."""
+    if not reason.strip():
+        raise ExpenseRefused(
+            [Problem("reason", "Say why the expense is in the ledger.", "Give the reason.")]
+        )
+    return expense_transition(
+        expense=expense,
+        to=ExpenseStatus.SYNCED,
+        by=by,
+        message=f"Marked as synced by support: {reason.strip()}"[:1000],
+    )

@@ -106,7 +106,22 @@ class SyncAdmin(admin.ModelAdmin):
         "results_fetched_at",
     ]
     inlines = [SyncTransactionInline, ReceiptUploadInline]
-    actions = ["repoll_now"]
+    actions = ["repoll_now", "retry_failed_items"]
+
+    @admin.action(description="Retry failed items (those valid now)")
+    def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
+        from syncs.push import PushRefused, sync_retry_failed
+
+        for sync in queryset.select_related("company"):
+            try:
+                sent, still = sync_retry_failed(sync=sync, by=request.user)
+            except PushRefused as refused:
+                self.message_user(request, f"{sync}: {refused}", messages.WARNING)
+                continue
+            text = f"{sync}: {sent} sent again"
+            if still:
+                text += f"; {still} still need fixing in the workspace"
+            self.message_user(request, text + ".")
 
     @admin.action(description="Re-poll now")
     def repoll_now(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:

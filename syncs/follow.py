@@ -35,6 +35,8 @@ LONG_RUNNING_AFTER = timedelta(minutes=10)
 POLL_BASE = timedelta(seconds=2)
 POLL_CAP = timedelta(seconds=60)
 DUPLICATE_PROTECTION = 5080
+# "Company deleted/de-authorised" (API-NOTES §3.2).
+CONNECTION_LOST_CODES = frozenset({4040, 4220})
 
 
 def poll_delay(poll_count: int) -> timedelta:
@@ -139,6 +141,11 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             extra={"failure_message": message},
         )
     _queue_receipts(sync, completed)
+    if sync.status_code in CONNECTION_LOST_CODES:
+        from companies.onboarding import company_codat_reported_unlinked
+
+        # Codat says the ledger is out of reach: stop pushes and show the banner at once.
+        company_codat_reported_unlinked(company=sync.company)
     succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
     Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
         state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,

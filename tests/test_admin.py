@@ -114,3 +114,36 @@ def test_support_creates_an_ingest_key_and_sees_it_once(admin_client):
     assert token is not None
     assert token.name == "Card platform"
     assert raw not in token.key_hash
+
+
+def test_support_marks_a_failed_expense_as_synced_with_a_trail(admin_client):
+    from expenses.models import ExpenseStatus
+    from tests.factories import ExpenseFactory
+
+    failed = ExpenseFactory(status=ExpenseStatus.FAILED, approved_at="2026-11-01T10:00Z")
+    waiting = ExpenseFactory()
+
+    admin_client.post(
+        reverse("admin:expenses_expense_changelist"),
+        {"action": "mark_as_synced", "_selected_action": [failed.pk, waiting.pk]},
+    )
+
+    failed.refresh_from_db()
+    waiting.refresh_from_db()
+    assert failed.status == ExpenseStatus.SYNCED
+    assert "Marked as synced by support" in failed.events.get(to_status="synced").message
+    assert waiting.status == ExpenseStatus.UNCATEGORIZED
+
+
+def test_push_now_from_the_admin_says_why_a_company_cannot_push(admin_client):
+    from tests.factories import CompanyFactory
+
+    company = CompanyFactory(name="Blocked Ltd")
+
+    response = admin_client.post(
+        reverse("admin:companies_company_changelist"),
+        {"action": "push_now", "_selected_action": [company.pk]},
+        follow=True,
+    )
+
+    assert "Blocked Ltd: The company has no default bank account" in response.content.decode()

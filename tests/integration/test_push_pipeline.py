@@ -199,3 +199,34 @@ def test_pushing_twice_sends_nothing_the_second_time(sandbox):
 
     assert Sync.objects.filter(company=books.company).count() == 1
     assert len(_ledger(books)) == 2
+
+
+def test_a_sync_ended_by_a_lost_connection_blocks_further_pushes(sandbox):
+    from django.utils import timezone
+
+    from companies.models import Connection
+    from companies.selectors import company_push_blockers
+    from sandbox.models import SandboxSync
+
+    books = onboard(Platform.XERO)
+    [expense] = _approved(books, 1)
+    accounting = Connection.objects.get(company=books.company, kind="accounting")
+    SandboxSettings.objects.filter(pk=1).update(sync_delay_ms=3_600_000)
+    claim = company_push_claim(company=books.company)
+    sync = sync_send(sync=claim.sync)
+    # The customer revokes access in Xero before Codat runs the sync; then it runs.
+    control(
+        "POST",
+        f"companies/{books.company.codat_company_id}/connections/"
+        f"{accounting.codat_connection_id}/deauthorize",
+    )
+    SandboxSync.objects.filter(pk=sync.codat_sync_id).update(due_at=timezone.now())
+
+    sync = sync_poll(sync=sync)
+
+    assert sync.status_code == 4040
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.FAILED
+    books.company.refresh_from_db()
+    assert books.company.status == "disconnected"
+    assert any("re-authorizes" in b for b in company_push_blockers(company=books.company))
