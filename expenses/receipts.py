@@ -19,7 +19,13 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from companies.platforms import ALL_TYPES, Platform, TransactionType
+from companies.platforms import (
+    ADJUSTMENT_TYPES,
+    ALL_TYPES,
+    TRANSFER_TYPES,
+    Platform,
+    TransactionType,
+)
 from expenses.models import EventKind, Expense, ExpenseEvent, Receipt
 from expenses.services import ExpenseRefused
 from expenses.validation import Problem
@@ -83,12 +89,15 @@ _PAYMENT_REFUND = frozenset({_T.PAYMENT, _T.REFUND})
 #   script); Payment and Refund only. A progressive JPEG is a JPEG file, and NetSuite files
 #   every JPEG under one type, so JPEG content is taken.
 # - Dynamics 365 Business Central: 350 MB with no type limits on images; every type it syncs.
+# - No platform takes attachments on transfers or adjustments.
 # `settings.RECEIPT_MAX_BYTES` caps all of them (what the portal is willing to store).
 RECEIPT_LIMITS: dict[Platform, ReceiptLimits] = {
     Platform.XERO: ReceiptLimits(
         max_bytes=10 * MB,
         kinds=("pdf", "png", "jpeg", "gif", "tiff", "bmp"),
-        transaction_types=ALL_TYPES,
+        # Transfers and adjustments are journal-like records with nothing to attach a receipt
+        # to; Codat refuses attachments on them on every platform.
+        transaction_types=ALL_TYPES - TRANSFER_TYPES - ADJUSTMENT_TYPES,
     ),
     Platform.QUICKBOOKS_ONLINE: ReceiptLimits(
         max_bytes=100 * MB,

@@ -49,6 +49,7 @@ class CompanyContext:
     has_default_customer: bool
     # Names the ledger reading shows the accountant; empty when the company has not chosen them.
     bank_account_name: str = ""
+    bank_account_id: int | None = None
     default_supplier_name: str = ""
     default_supplier_currency: str = ""
     default_customer_name: str = ""
@@ -71,6 +72,7 @@ def company_context(*, company: Company) -> CompanyContext:
         has_default_supplier=bool(config and config.supplier_id),
         has_default_customer=bool(config and config.customer_id),
         bank_account_name=bank.name if bank else "",
+        bank_account_id=bank.pk if bank else None,
         default_supplier_name=config.supplier.name if config and config.supplier else "",
         default_supplier_currency=(
             config.supplier.default_currency if config and config.supplier else ""
@@ -94,7 +96,7 @@ def expense_problems(
     problems += _currency_problems(expense, ctx)
     problems += _contact_problems(expense, ctx, type_label)
     for index, line in enumerate(lines):
-        problems += _line_problems(expense, index, line, type_label)
+        problems += _line_problems(expense, index, line, type_label, ctx)
     return problems
 
 
@@ -266,7 +268,7 @@ def _booked(expense: Expense, ctx: CompanyContext) -> str:
 
 
 def _line_problems(
-    expense: Expense, index: int, line: ExpenseLine, type_label: str
+    expense: Expense, index: int, line: ExpenseLine, type_label: str, ctx: CompanyContext
 ) -> list[Problem]:
     where = f"lines[{index}]"
     name = f"Line {index + 1}"
@@ -290,6 +292,20 @@ def _line_problems(
                 f"{where}.account",
                 f"Account '{account.name}' does not accept {type_label} transactions.",
                 _choose_account(type_label),
+            )
+        )
+    if (
+        account is not None
+        and expense.type in TRANSFER_TYPES
+        and ctx.bank_account_id is not None
+        and account.pk == ctx.bank_account_id
+    ):
+        problems.append(
+            Problem(
+                f"{where}.account",
+                f"A transfer moves money between two accounts, and '{account.name}' is the "
+                "card's own account.",
+                "Choose the other bank or card account of the transfer.",
             )
         )
     tax_rate = line.tax_rate

@@ -10,7 +10,12 @@ from companies.platforms import Platform
 from expenses.services import LineInput, expense_readiness, expense_set_lines
 from expenses.validation import company_context, expense_problems
 from tests.expenses.conftest import make_books
-from tests.factories import ExpenseFactory, SupplierFactory, TrackingCategoryFactory
+from tests.factories import (
+    ExpenseFactory,
+    LedgerAccountFactory,
+    SupplierFactory,
+    TrackingCategoryFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,8 +77,11 @@ def test_account_must_still_be_usable(books, change, words):
 
 def test_tax_rate_required_except_for_transfers(books):
     payment = _coded(books, lines=[LineInput(Decimal("12.00"), Decimal(0), books.travel, None)])
+    savings = LedgerAccountFactory(
+        company=books.company, is_bank_account=True, valid_transaction_types=["TransferIn"]
+    )
     transfer = _coded(
-        books, type="TransferIn", lines=[LineInput(Decimal("12.00"), Decimal(0), books.card, None)]
+        books, type="TransferIn", lines=[LineInput(Decimal("12.00"), Decimal(0), savings, None)]
     )
 
     assert "lines[0].tax_rate" in _fields(payment)
@@ -223,3 +231,13 @@ def test_default_supplier_must_trade_in_the_booked_currency():
     problem = next(p for p in expense_readiness(_coded(books)) if p.field == "supplier_override")
 
     assert "trades in USD only, and this expense is booked in GBP" in problem.message
+
+
+def test_a_transfer_cannot_go_to_the_cards_own_account(books):
+    expense = _coded(
+        books, type="TransferOut", lines=[LineInput(Decimal("12.00"), Decimal(0), books.card, None)]
+    )
+
+    problem = next(p for p in expense_readiness(expense) if p.field == "lines[0].account")
+
+    assert "the card's own account" in problem.message
