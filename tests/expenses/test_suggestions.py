@@ -198,7 +198,7 @@ def test_the_queue_shows_the_suggestion_on_uncategorized_rows(client, books, mem
     assert row.expense == expense
     assert row.suggestion.uses == 7
     body = response.content.decode()
-    assert f"Suggested: {books.travel} · {books.vat} <span class=\"muted\">(used 7×)</span>" in body
+    assert f'Suggested: {books.travel} · {books.vat} <span class="muted">(used 7×)</span>' in body
     assert reverse("expense-accept-suggestion", args=[books.company.pk, expense.pk]) in body
 
 
