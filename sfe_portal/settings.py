@@ -272,6 +272,8 @@ if not CODAT_WEBHOOK_SECRET.startswith("whsec_"):
         "Set CODAT_WEBHOOK_SECRET to the signing secret as Codat shows it, starting with 'whsec_'."
     )
 CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
+# Datasets one push task posts before queueing the rest behind other companies' work.
+PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

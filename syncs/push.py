@@ -54,6 +54,12 @@ logger = logging.getLogger(__name__)
 # Codat's clock and ours differ; a sync started this long before our request is still ours.
 ADOPTION_MARGIN = timedelta(seconds=30)
 FIRST_POLL_AFTER = timedelta(seconds=2)
+# Longer than any initiate-sync call can take (the client's timeouts and retries included).
+INITIATE_IN_FLIGHT = timedelta(minutes=2)
+
+
+class InitiationInFlight(Exception):
+    """Another worker asked Codat to start this sync moments ago; try again shortly."""
 
 
 class PushRefused(Exception):
@@ -146,8 +152,12 @@ def _snapshot(record: Any) -> dict[str, str] | None:
     return {"id": record.codat_id, "name": record.name} if record is not None else None
 
 
-def sync_send(*, sync: Sync) -> Sync:
+def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     """Post the sync's pending datasets, then initiate (or adopt) the sync. Safe to repeat.
+
+    With `max_batches`, at most that many datasets are posted and the sync stays initiating
+    while some are pending: the task sends the rest in a later run, so one company's large
+    push takes turns with other companies' work instead of holding a worker.
 
     Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
     are recorded on the expenses with Codat's words.
@@ -157,7 +167,8 @@ def sync_send(*, sync: Sync) -> Sync:
     api = V1ExpensesApi(client)
     codat_company = str(company.codat_company_id)
     ctx = company_context(company=company)
-    for batch in sync.batches.filter(state=BatchState.PENDING).order_by("created_at"):
+    pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
+    for batch in pending[:max_batches] if max_batches else pending:
         transactions = _batch_transactions(batch, ctx)
         if not transactions:
             _abandon(batch, reason="")
@@ -168,6 +179,8 @@ def sync_send(*, sync: Sync) -> Sync:
             _fail_batch(batch, refused)
             continue
         _record_dataset(batch, dataset_id)
+    if sync.batches.filter(state=BatchState.PENDING).exists():
+        return sync  # more to post on the next turn
     dataset_ids = [
         str(d)
         for d in sync.batches.filter(state=BatchState.POSTED).values_list("dataset_id", flat=True)
@@ -243,14 +256,26 @@ def _close_empty(sync: Sync) -> Sync:
 def _initiate_or_adopt(
     sync: Sync, client: CodatClient, api: V1ExpensesApi, dataset_ids: list[str]
 ) -> Sync:
+    """Start the sync once. The request time is claimed with a conditional update, so when two
+    workers get here only one initiates; the other adopts what Codat started, or waits while
+    the first one's call may still be in flight."""
     codat_company = str(sync.company.codat_company_id)
-    if sync.initiate_requested_at is not None:
+    now = timezone.now()
+    claimed = Sync.objects.filter(
+        pk=sync.pk, state=SyncState.INITIATING, initiate_requested_at__isnull=True
+    ).update(initiate_requested_at=now)
+    if not claimed:
+        sync.refresh_from_db()
+        if sync.state != SyncState.INITIATING or sync.initiate_requested_at is None:
+            return sync
         adopted = _unknown_sync_since(sync, client, sync.initiate_requested_at - ADOPTION_MARGIN)
         if adopted is not None:
             logger.info("Adopted sync %s for push %s after a lost answer", adopted, sync.pk)
             return _record_started(sync, adopted)
-    now = timezone.now()
-    Sync.objects.filter(pk=sync.pk).update(initiate_requested_at=now)
+        if now - sync.initiate_requested_at < INITIATE_IN_FLIGHT:
+            raise InitiationInFlight(sync.pk)
+        # The earlier request is long gone and Codat started nothing: initiate again.
+        Sync.objects.filter(pk=sync.pk).update(initiate_requested_at=now)
     sync.initiate_requested_at = now
     try:
         codat_sync_id = api.initiate_sync(codat_company, dataset_ids)

@@ -10,13 +10,15 @@ import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
 from syncs.follow import sync_poll
 from syncs.models import ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
 from syncs.receipt_uploads import (
     receipt_upload_send,
     receipt_uploads_due,
@@ -26,7 +28,7 @@ from syncs.services import heartbeat_record
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (CodatUnavailableError, CodatRateLimitedError)
+TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)
 MAX_RETRIES = 10
 # A sync whose poll is this late was dropped (a worker died): the sweeper picks it up.
 STALE_POLL = timedelta(minutes=2)
@@ -67,11 +69,29 @@ def push_company(self: Task, company_id: int) -> None:
         return
     if claim.sync is None:
         return
+    send_batches.delay(claim.sync.pk)
+
+
+@shared_task(
+    bind=True,
+    name="syncs.send_batches",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=MAX_RETRIES,
+)
+def send_batches(self: Task, sync_id: int) -> None:
+    """Post a few datasets of a push, then queue the rest behind whatever else is waiting:
+    companies pushing at the same time take turns on the workers."""
+    sync = Sync.objects.select_related("company").get(pk=sync_id)
+    if sync.state != SyncState.INITIATING:
+        return
     try:
-        sync = sync_send(sync=claim.sync)
+        sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN)
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
-    if sync.state == SyncState.IN_PROGRESS:
+    if sync.state == SyncState.INITIATING:
+        send_batches.delay(sync.pk)
+    elif sync.state == SyncState.IN_PROGRESS:
         poll_sync.apply_async((sync.pk,), countdown=2)
 
 
@@ -135,10 +155,13 @@ def sweep(
     ).values_list("pk", flat=True):
         logger.info("Sweeper: following sync %s again", sync_id)
         poll_sync.delay(sync_id)
+    # A push still posting its datasets touches its batches every turn; only a quiet one was
+    # dropped by a dead worker.
+    quiet_since = now - timedelta(seconds=stale_initiating_s)
     for company_id in (
-        Sync.objects.filter(
-            state=SyncState.INITIATING, requested_at__lt=now - timedelta(seconds=stale_initiating_s)
-        )
+        Sync.objects.filter(state=SyncState.INITIATING, requested_at__lt=quiet_since)
+        .annotate(last_posted=Max("batches__posted_at"))
+        .filter(Q(last_posted__isnull=True) | Q(last_posted__lt=quiet_since))
         .values_list("company_id", flat=True)
         .distinct()
     ):

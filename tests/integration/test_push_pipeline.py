@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from companies.platforms import Platform
 from expenses.models import ExpenseStatus
@@ -230,3 +231,39 @@ def test_a_sync_ended_by_a_lost_connection_blocks_further_pushes(sandbox):
     books.company.refresh_from_db()
     assert books.company.status == "disconnected"
     assert any("re-authorizes" in b for b in company_push_blockers(company=books.company))
+
+
+def test_a_push_posts_a_few_datasets_per_turn_and_initiates_once_all_are_posted(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 120)
+    sync = company_push_claim(company=books.company).sync
+
+    sync = sync_send(sync=sync, max_batches=1)
+
+    assert sync.state == SyncState.INITIATING
+    assert sync.batches.filter(state=BatchState.POSTED).count() == 1
+    sync = sync_send(sync=sync, max_batches=1)
+    sync = sync_send(sync=sync, max_batches=1)
+    assert sync.state == SyncState.IN_PROGRESS
+    assert sync.batches.filter(state=BatchState.SYNC_REQUESTED).count() == 3
+    sync_poll(sync=sync)
+    assert len(_ledger(books)) == 120
+
+
+def test_a_second_worker_never_initiates_a_sync_the_first_is_starting(sandbox):
+    from syncs.push import InitiationInFlight
+
+    books = onboard(Platform.XERO)
+    _approved(books, 60)  # two datasets
+    sync = company_push_claim(company=books.company).sync
+    sync = sync_send(sync=sync, max_batches=1)
+    assert sync.state == SyncState.INITIATING
+    # Another worker claimed the initiation a moment ago and its call is still in flight.
+    Sync.objects.filter(pk=sync.pk).update(initiate_requested_at=timezone.now())
+
+    with pytest.raises(InitiationInFlight):
+        sync_send(sync=Sync.objects.get(pk=sync.pk))
+
+    from syncs.exchanges import codat_client
+
+    assert codat_client().list_syncs(str(books.company.codat_company_id)) == []

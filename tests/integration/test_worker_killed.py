@@ -69,3 +69,35 @@ def test_sigkill_mid_push_then_a_new_worker_finishes_without_duplicates(
     assert len(ledger_ids) == len(set(ledger_ids))
     assert set(ledger_ids) == {str(e.pk) for e in final if e.status == ExpenseStatus.SYNCED}
     assert len(ledger_ids) == 160
+
+
+def test_companies_pushing_at_once_take_turns_on_one_worker(
+    sandbox_env, celery_workers, monkeypatch
+):
+    monkeypatch.setenv("PUSH_BATCHES_PER_TURN", "1")
+    first = onboard(Platform.XERO, name="First Ltd")
+    second = onboard(Platform.QUICKBOOKS_ONLINE, name="Second Ltd")
+    _approved(first, 150)  # three datasets each
+    _approved(second, 150)
+    worker = celery_workers()
+
+    push_company.apply_async((first.company.pk,), queue=worker.queue)
+    push_company.apply_async((second.company.pk,), queue=worker.queue)
+
+    def settled():
+        return (
+            not Expense.objects.exclude(status=ExpenseStatus.SYNCED)
+            .filter(company__in=[first.company, second.company])
+            .exists()
+        )
+
+    wait_for(settled, timeout=180, what="both pushes to finish", worker=worker)
+    first_posts = sorted(
+        PushBatch.objects.filter(company=first.company).values_list("posted_at", flat=True)
+    )
+    second_posts = sorted(
+        PushBatch.objects.filter(company=second.company).values_list("posted_at", flat=True)
+    )
+    # The second company's first dataset went out before the first company's last one.
+    assert second_posts[0] < first_posts[-1]
+    assert len(_ledger(first)) == len(_ledger(second)) == 150

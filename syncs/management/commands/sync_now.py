@@ -13,7 +13,7 @@ from companies.models import Company
 from expenses.models import ExpenseStatus
 from syncs.follow import sync_poll
 from syncs.models import PushBatchItem, ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
 from syncs.receipt_uploads import receipt_upload_send
 from syncs.tasks import push_company
 
@@ -65,6 +65,8 @@ class Command(BaseCommand):
             self._upload_receipts(sync)
         except PushRefused as refused:
             return f"{company.name}: not pushed — {refused}"
+        except InitiationInFlight:
+            return f"{company.name}: a worker is starting this push right now; run again shortly."
         except CodatError as error:
             return (
                 f"{company.name}: stopped — Codat could not be reached or refused ({error}). "
