@@ -274,6 +274,12 @@ if not CODAT_WEBHOOK_SECRET.startswith("whsec_"):
 CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
 # Datasets one push task posts before queueing the rest behind other companies' work.
 PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
+# Codat calls one company may have in flight at once, across every worker (pushes, polls,
+# receipt uploads, corrections); a slot's lease outlives the longest task that holds one.
+CODAT_MAX_CALLS_PER_COMPANY = env.int("CODAT_MAX_CALLS_PER_COMPANY", default=4)
+CODAT_CALL_SLOT_LEASE_S = env.int("CODAT_CALL_SLOT_LEASE_S", default=900)
+if CODAT_MAX_CALLS_PER_COMPANY < 1:
+    raise ImproperlyConfigured("Set CODAT_MAX_CALLS_PER_COMPANY to 1 or more.")
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 
 from syncs.follow import sync_poll_soon
 from syncs.models import (
+    CodatCallSlot,
     CodatExchange,
     PushBatch,
     PushBatchItem,
@@ -208,3 +209,16 @@ class CodatExchangeAdmin(admin.ModelAdmin):
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["queue", "hostname", "last_seen_at"]
     readonly_fields = ["queue", "hostname", "last_seen_at"]
+
+
+@admin.register(CodatCallSlot)
+class CodatCallSlotAdmin(admin.ModelAdmin):
+    """Who is talking to Codat for each company right now; deleting a row frees its slot."""
+
+    list_display = ["company", "holder", "acquired_at", "leased_until"]
+    list_select_related = ["company"]
+    search_fields = ["company__name", "holder"]
+    readonly_fields = ["company", "holder", "acquired_at", "leased_until"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -324,3 +324,20 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CodatCallSlot(models.Model):
+    """One of a company's few places to talk to Codat: a task holds one while it makes its calls,
+    so a company never has more calls in flight than `CODAT_MAX_CALLS_PER_COMPANY`. A slot whose
+    holder died frees itself when its lease runs out."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="codat_call_slots")
+    holder = models.CharField(max_length=200)
+    acquired_at = models.DateTimeField()
+    leased_until = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "leased_until"], name="callslot_company_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.holder} until {self.leased_until:%H:%M:%S}"

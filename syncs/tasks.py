@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
+from syncs.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.follow import sync_poll
 from syncs.models import ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
@@ -41,6 +42,10 @@ def _retry_in(task: Task, exc: Exception) -> float:
     if retry_after:
         return float(retry_after)
     return float(min(300, 5 * 2**task.request.retries))
+
+
+def _holder(task: Task) -> str:
+    return f"{task.name}:{task.request.id or 'direct'}@{task.request.hostname or 'local'}"
 
 
 @shared_task(bind=True, name="syncs.heartbeat", acks_late=True, ignore_result=True)
@@ -86,7 +91,11 @@ def send_batches(self: Task, sync_id: int) -> None:
     if sync.state != SyncState.INITIATING:
         return
     try:
-        sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN)
+        with codat_call_slot(sync.company_id, holder=_holder(self)):
+            sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN)
+    except CallSlotsBusy as busy:
+        send_batches.apply_async((sync.pk,), countdown=busy.retry_in)
+        return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
     if sync.state == SyncState.INITIATING:
@@ -101,7 +110,11 @@ def send_batches(self: Task, sync_id: int) -> None:
 def poll_sync(self: Task, sync_id: int) -> None:
     sync = Sync.objects.select_related("company").get(pk=sync_id)
     try:
-        sync = sync_poll(sync=sync)
+        with codat_call_slot(sync.company_id, holder=_holder(self)):
+            sync = sync_poll(sync=sync)
+    except CallSlotsBusy as busy:
+        poll_sync.apply_async((sync.pk,), countdown=busy.retry_in)
+        return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
     if sync.state == SyncState.IN_PROGRESS and sync.next_poll_at:
@@ -117,21 +130,30 @@ def send_update(self: Task, sync_id: int) -> None:
 
     sync = Sync.objects.select_related("company", "update_of").get(pk=sync_id)
     try:
-        sync = sync_send_update(sync=sync)
+        with codat_call_slot(sync.company_id, holder=_holder(self)):
+            sync = sync_send_update(sync=sync)
+    except CallSlotsBusy as busy:
+        send_update.apply_async((sync.pk,), countdown=busy.retry_in)
+        return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
     if sync.state == SyncState.IN_PROGRESS:
         poll_sync.apply_async((sync.pk,), countdown=2)
 
 
-@shared_task(name="syncs.upload_receipt", acks_late=True, ignore_result=True)
-def upload_receipt(upload_id: int) -> None:
+@shared_task(bind=True, name="syncs.upload_receipt", acks_late=True, ignore_result=True)
+def upload_receipt(self: Task, upload_id: int) -> None:
     """Send one receipt. Retries are the service's (bounded by its attempt count, timed by
     `next_attempt_at`), so a worker restart loses nothing: the sweeper finds what is due."""
-    upload = ReceiptUpload.objects.filter(pk=upload_id).first()
+    upload = ReceiptUpload.objects.select_related("sync").filter(pk=upload_id).first()
     if upload is None:
         return
-    upload = receipt_upload_send(upload=upload)
+    try:
+        with codat_call_slot(upload.sync.company_id, holder=_holder(self)):
+            upload = receipt_upload_send(upload=upload)
+    except CallSlotsBusy as busy:
+        upload_receipt.apply_async((upload.pk,), countdown=busy.retry_in)
+        return
     if upload.state == UploadState.FAILED and upload.next_attempt_at:
         delay = max(1.0, (upload.next_attempt_at - timezone.now()).total_seconds())
         upload_receipt.apply_async((upload.pk,), countdown=delay)

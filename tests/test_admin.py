@@ -9,6 +9,7 @@ from django.utils import timezone
 from companies.models import CompanyConfiguration
 from expenses.ingest import ingest_token_authenticate, ingest_token_create
 from expenses.models import CategorizationRule, EventKind, ExpenseEvent
+from syncs.call_slots import call_slot_acquire
 from syncs.models import CodatExchange, PushBatchItem, WebhookEvent, WorkerHeartbeat
 from tests.factories import (
     BankAccountFactory,
@@ -70,6 +71,7 @@ def support(admin_client):
     )
     CodatExchange.objects.create(method="GET", path="/companies", status=200)
     WorkerHeartbeat.objects.create(queue="portal", last_seen_at=timezone.now())
+    call_slot_acquire(company_id=company.pk, holder="syncs.poll_sync:1@worker")
     Group.objects.create(name="Support")
     ingest_token_create(name="Card platform")
     return admin_client

@@ -120,3 +120,10 @@ def test_webhook_secret_must_be_a_svix_secret(tmp_path):
 
     assert result.returncode != 0
     assert "whsec_" in result.stderr
+
+
+def test_a_company_needs_at_least_one_codat_call_slot(tmp_path):
+    result = _load(tmp_path, CODAT_MAX_CALLS_PER_COMPANY="0")
+
+    assert result.returncode != 0
+    assert "CODAT_MAX_CALLS_PER_COMPANY" in result.stderr

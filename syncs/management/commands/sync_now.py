@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
@@ -11,6 +13,7 @@ from django.db.models import Q
 from codat import CodatError
 from companies.models import Company
 from expenses.models import ExpenseStatus
+from syncs.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.follow import sync_poll
 from syncs.models import PushBatchItem, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
@@ -18,6 +21,21 @@ from syncs.receipt_uploads import receipt_upload_send
 from syncs.tasks import push_company
 
 WAIT_LIMIT_S = 30 * 60
+T = TypeVar("T")
+
+
+def _in_slot(company_id: int, call: Callable[[], T]) -> T:
+    """Run one step of Codat calls in one of the company's call slots, waiting for a free one
+    while workers hold them all."""
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while True:
+        try:
+            with codat_call_slot(company_id, holder="sync_now"):
+                return call()
+        except CallSlotsBusy as busy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(busy.retry_in)
 
 
 class Command(BaseCommand):
@@ -57,14 +75,17 @@ class Command(BaseCommand):
             claim = company_push_claim(company=company)
             if claim.sync is None:
                 return f"{company.name}: nothing approved to push."
-            sync = sync_send(sync=claim.sync)
+            sync = _in_slot(company.pk, partial(sync_send, sync=claim.sync))
             deadline = time.monotonic() + WAIT_LIMIT_S
             while sync.state == SyncState.IN_PROGRESS and time.monotonic() < deadline:
                 time.sleep(1)
-                sync = sync_poll(sync=Sync.objects.select_related("company").get(pk=sync.pk))
+                current = Sync.objects.select_related("company").get(pk=sync.pk)
+                sync = _in_slot(company.pk, partial(sync_poll, sync=current))
             self._upload_receipts(sync)
         except PushRefused as refused:
             return f"{company.name}: not pushed — {refused}"
+        except CallSlotsBusy as busy:
+            return f"{company.name}: not pushed — {busy}"
         except InitiationInFlight:
             return f"{company.name}: a worker is starting this push right now; run again shortly."
         except CodatError as error:
@@ -77,7 +98,7 @@ class Command(BaseCommand):
     def _upload_receipts(self, sync: Sync) -> None:
         """Send the receipts of the expenses this sync completed, here and now."""
         for upload in ReceiptUpload.objects.filter(sync=sync, state=UploadState.PENDING):
-            receipt_upload_send(upload=upload)
+            _in_slot(sync.company_id, partial(receipt_upload_send, upload=upload))
 
     def _summary(self, company: Company, sync: Sync) -> str:
         items = PushBatchItem.objects.filter(batch__sync=sync)
