@@ -24,6 +24,7 @@ from companies.refresh import (
     company_refresh_pull,
     company_refresh_start,
 )
+from syncs.call_slots import CallSlotsBusy, codat_call_slot
 
 MAX_RETRIES = 4
 # The customer may take days to click the link: poll quickly at first, then every 10 minutes,
@@ -45,11 +46,21 @@ def _later(task: Task) -> bool:
     return not task.request.is_eager
 
 
-def _run(task: Task, step: Callable[[], Any]) -> Any:
-    """Run one service call; retry Codat's transient failures a bounded number of times. Other
-    failures are already on the company for the page, so they end the task quietly."""
+def _run(task: Task, company_id: int, step: Callable[[], Any]) -> Any:
+    """Run one service call in one of the company's Codat call slots; retry Codat's transient
+    failures a bounded number of times. Other failures are already on the company for the page,
+    so they end the task quietly. With every slot taken, the task is queued again."""
     try:
-        return step()
+        with codat_call_slot(company_id, holder=f"{task.name}:{task.request.id}"):
+            return step()
+    except CallSlotsBusy as busy:
+        if _later(task):
+            task.apply_async(
+                tuple(task.request.args or ()),
+                dict(task.request.kwargs or {}),
+                countdown=busy.retry_in,
+            )
+        return None
     except CodatError as error:
         transient = getattr(error, "transient", False)
         if transient and _later(task) and task.request.retries < MAX_RETRIES:
@@ -62,7 +73,9 @@ def onboard_create(self: Task, company_id: int) -> None:
     company = _company(company_id)
     if company is None:
         return
-    if _run(self, lambda: company_codat_create(company=company)) is not None and _later(self):
+    if _run(self, company_id, lambda: company_codat_create(company=company)) is not None and _later(
+        self
+    ):
         link_check.apply_async((company_id, 0), countdown=2)
 
 
@@ -71,7 +84,7 @@ def link_check(self: Task, company_id: int, attempt: int = 0) -> None:
     company = _company(company_id)
     if company is None:
         return
-    linked = _run(self, lambda: company_link_check(company=company))
+    linked = _run(self, company_id, lambda: company_link_check(company=company))
     if linked is not False or not _later(self):
         return
     if attempt + 1 >= LINK_CHECK_MAX_ATTEMPTS:
@@ -86,7 +99,7 @@ def refresh(self: Task, company_id: int) -> None:
     company = _company(company_id)
     if company is None:
         return
-    if _run(self, lambda: company_refresh_start(company=company)):
+    if _run(self, company_id, lambda: company_refresh_start(company=company)):
         refresh_poll.apply_async((company_id, 0), countdown=1)
 
 
@@ -95,7 +108,7 @@ def refresh_poll(self: Task, company_id: int, attempt: int = 0) -> None:
     company = _company(company_id)
     if company is None:
         return
-    outcome = _run(self, lambda: company_refresh_poll(company=company))
+    outcome = _run(self, company_id, lambda: company_refresh_poll(company=company))
     if outcome == PollOutcome.PULL:
         refresh_pull.delay(company_id)
     elif outcome == PollOutcome.WAIT and _later(self) and attempt + 1 < REFRESH_POLL_MAX_ATTEMPTS:
@@ -107,7 +120,7 @@ def refresh_pull(self: Task, company_id: int) -> None:
     company = _company(company_id)
     if company is None or company.refresh_started_at is None:
         return  # pulled already by an earlier delivery of this task
-    _run(self, lambda: company_refresh_pull(company=company))
+    _run(self, company_id, lambda: company_refresh_pull(company=company))
 
 
 @shared_task(name="companies.refresh_all", **_TASK_OPTIONS)
@@ -122,7 +135,7 @@ def configuration_push(self: Task, company_id: int) -> None:
     company = _company(company_id)
     if company is None:
         return
-    _run(self, lambda: company_configuration_push(company=company))
+    _run(self, company_id, lambda: company_configuration_push(company=company))
 
 
 BY_NAME: dict[str, Task] = {

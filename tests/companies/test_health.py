@@ -159,3 +159,27 @@ def test_a_disconnected_company_is_blocked_even_before_the_check_answers():
     blockers = company_push_blockers(company=company)
 
     assert any("no longer linked" in b for b in blockers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_makes_no_codat_call_while_the_company_has_every_call_slot_taken(
+    sandbox, ready_company, settings
+):
+    from syncs.call_slots import call_slot_acquire, call_slot_release
+    from syncs.models import CodatExchange
+
+    company = ready_company()
+    settings.CODAT_MAX_CALLS_PER_COMPANY = 1
+    held = call_slot_acquire(company_id=company.pk, holder="a push in another worker")
+    calls = CodatExchange.objects.filter(company=company).count()
+
+    tasks.refresh.delay(company.pk)
+
+    company.refresh_from_db()
+    assert CodatExchange.objects.filter(company=company).count() == calls
+    assert company.refresh_started_at is None
+
+    call_slot_release(held)
+    tasks.refresh.delay(company.pk)
+
+    assert CodatExchange.objects.filter(company=company).count() > calls
