@@ -138,6 +138,9 @@ class Sync(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     results_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Counted once when the results are settled, so the dashboard sums syncs, not results.
+    transactions_completed = models.PositiveIntegerField(default=0)
+    transactions_failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -164,6 +167,11 @@ class Sync(models.Model):
             models.Index(fields=["state", "next_poll_at"], name="sync_polling_idx"),
             models.Index(fields=["requested_at"], name="sync_requested_idx"),
             models.Index(fields=["status_code", "requested_at"], name="sync_code_idx"),
+            models.Index(
+                fields=["company", "completed_at"],
+                name="sync_company_success_idx",
+                condition=Q(state="succeeded"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,6 +192,9 @@ class TransactionStatus(models.TextChoices):
     PUSH_ERROR = "PushError", "Push error"
 
 
+FAILED_TRANSACTION_STATUSES = (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR)
+
+
 class SyncTransaction(models.Model):
     sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="transactions")
     # Codat reports by transaction id; an id we do not know is kept with no expense.
@@ -194,6 +205,8 @@ class SyncTransaction(models.Model):
     status = models.CharField(max_length=16, choices=TransactionStatus.choices)
     message = models.TextField(blank=True)
     integration_type = models.CharField(max_length=16, blank=True)
+    # The message with ids, amounts and names taken out (syncs.causes), for grouping failures.
+    cause = models.CharField(max_length=300, blank=True)
     fetched_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -207,6 +220,11 @@ class SyncTransaction(models.Model):
         indexes = [
             models.Index(fields=["expense", "-fetched_at"], name="synctransaction_expense_idx"),
             models.Index(fields=["status", "fetched_at"], name="synctransaction_status_idx"),
+            models.Index(
+                fields=["cause", "fetched_at"],
+                name="synctransaction_cause_idx",
+                condition=Q(status__in=["ValidationError", "PushError"]),
+            ),
         ]
 
     def __str__(self) -> str:
