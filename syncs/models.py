@@ -181,6 +181,18 @@ class Sync(models.Model):
     def is_finished(self) -> bool:
         return self.state in SYNC_FINISHED_STATES
 
+    @property
+    def duration_text(self) -> str:
+        """How long the sync took, e.g. "40 s", "3 min 5 s"; empty while it runs."""
+        if self.completed_at is None:
+            return ""
+        seconds = max(0, round((self.completed_at - self.requested_at).total_seconds()))
+        hours, rest = divmod(seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
 
 class TransactionStatus(models.TextChoices):
     """Codat's `TransactionStatus` for one transaction of a sync."""

@@ -382,7 +382,7 @@ def sync_retry_failed(*, sync: Sync, by: Any = None) -> tuple[int, int]:
         expense_ids=ids, by=by, reason=f"Sent again from sync {sync.codat_sync_id or sync.pk}"
     )
     if outcome.refused:
-        raise PushRefused(outcome.refused[0])
+        raise PushRefused(outcome.refused[0].removeprefix(f"{sync.company.name}: "))
     return outcome.sent, outcome.still
 
 
@@ -406,16 +406,22 @@ def expenses_retry_failed(
     contexts: dict[int, Any] = {}
     ready: dict[int, list[Any]] = {}
     still = 0
+    blocked: dict[int, str] = {}
     for expense in expenses:
-        if expense.status != ExpenseStatus.FAILED:
+        if expense.status != ExpenseStatus.FAILED or expense.company_id in blocked:
             continue
         if expense.company_id not in contexts:
+            blockers = push_blockers(company=expense.company)
+            if blockers:
+                # The company cannot push at all: say that, not that each expense is invalid.
+                blocked[expense.company_id] = f"{expense.company.name}: {blockers[0]}"
+                continue
             contexts[expense.company_id] = company_context(company=expense.company)
         if expense_problems(expense, list(expense.lines.all()), contexts[expense.company_id]):
             still += 1
         else:
             ready.setdefault(expense.company_id, []).append(expense.pk)
-    sent, refused = 0, []
+    sent, refused = 0, list(blocked.values())
     for company_id, ids in ready.items():
         company = Company.objects.get(pk=company_id)
         try:

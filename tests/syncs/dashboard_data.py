@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from companies.models import Company, CompanyStatus
+from companies.models import Company, CompanyStatus, ConnectionKind
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
 from syncs.causes import normalise_cause
@@ -37,6 +37,7 @@ def pushable_company(*, name: str = "", platform: str = Platform.XERO) -> Any:
     company.master_data_refreshed_at = timezone.now()
     company.save()
     ConnectionFactory(company=company)
+    ConnectionFactory(company=company, kind=ConnectionKind.PARTNER_EXPENSE, platform_key="sfe")
     company.configuration.saved_to_codat_at = timezone.now()
     company.configuration.save()
     return books
