@@ -90,7 +90,7 @@ def failures_in_range(filters: DashboardFilters) -> QuerySet[SyncTransaction]:
         fetched_at__lt=filters.until,
     )
     if filters.platform:
-        rows = rows.filter(sync__company__platform=filters.platform)
+        rows = rows.filter(company__platform=filters.platform)
     if filters.status_code is not None:
         rows = rows.filter(sync__status_code=filters.status_code)
     return rows
@@ -164,23 +164,19 @@ class Dashboard:
         return SORTS[self.sort]
 
 
-def _kpis(filters: DashboardFilters, now: datetime, backlog_oldest: datetime | None) -> Kpis:
-    totals = syncs_in_range(filters).aggregate(
-        syncs=Count("id"),
-        succeeded=Count("id", filter=Q(state=SyncState.SUCCEEDED)),
-        failed=Count("id", filter=Q(state=SyncState.FAILED)),
-        completed=Sum("transactions_completed"),
-        failed_tx=Sum("transactions_failed"),
-    )
+def _kpis(
+    filters: DashboardFilters, now: datetime, backlog_oldest: datetime | None, chart: dict[str, Any]
+) -> Kpis:
+    """The range's totals are the sums of the chart's days (one pass over the syncs)."""
     stuck = Sync.objects.filter(stuck_syncs_q(now=now))
     if filters.platform:
         stuck = stuck.filter(company__platform=filters.platform)
     return Kpis(
-        syncs=totals["syncs"],
-        succeeded=totals["succeeded"],
-        failed_syncs=totals["failed"],
-        expenses_synced=totals["completed"] or 0,
-        failed_transactions=totals["failed_tx"] or 0,
+        syncs=sum(chart["syncs"]),
+        succeeded=sum(chart["succeeded"]),
+        failed_syncs=sum(chart["failed"]),
+        expenses_synced=sum(chart["synced"]),
+        failed_transactions=sum(chart["failed_transactions"]),
         stuck=stuck.count(),
         oldest_backlog_at=backlog_oldest,
     )
@@ -193,16 +189,23 @@ def _chart(filters: DashboardFilters) -> dict[str, Any]:
         .annotate(day=TruncDate("requested_at"))
         .values("day")
         .annotate(
-            succeeded=Count("id", filter=Q(state=SyncState.SUCCEEDED)),
-            failed=Count("id", filter=Q(state=SyncState.FAILED)),
-            running=Count("id", filter=Q(state__in=[SyncState.INITIATING, SyncState.IN_PROGRESS])),
+            syncs=Count("requested_at"),
+            succeeded=Count("requested_at", filter=Q(state=SyncState.SUCCEEDED)),
+            failed=Count("requested_at", filter=Q(state=SyncState.FAILED)),
+            running=Count(
+                "requested_at", filter=Q(state__in=[SyncState.INITIATING, SyncState.IN_PROGRESS])
+            ),
             synced=Sum("transactions_completed"),
+            failed_transactions=Sum("transactions_failed"),
         )
         .order_by("day")
     )
     by_day = {row["day"]: row for row in rows}
     days = filters.days()
-    series: dict[str, list[int]] = {"succeeded": [], "failed": [], "running": [], "synced": []}
+    series: dict[str, list[int]] = {
+        key: [] for key in ("syncs", "succeeded", "failed", "running", "synced")
+    }
+    series["failed_transactions"] = []
     for day in days:
         row = by_day.get(day, {})
         for key in series:
@@ -216,7 +219,7 @@ def _causes(filters: DashboardFilters) -> list[CauseGroup]:
         .values("cause")
         .annotate(
             transactions=Count("id"),
-            companies=Count("sync__company_id", distinct=True),
+            companies=Count("company_id", distinct=True),
             first_seen=Min("fetched_at"),
             last_seen=Max("fetched_at"),
         )
@@ -238,7 +241,7 @@ def _health(
         for row in syncs_in_range(filters)
         .values("company_id")
         .annotate(
-            syncs=Count("id"),
+            syncs=Count("requested_at"),
             completed=Sum("transactions_completed"),
             failed=Sum("transactions_failed"),
         )
@@ -344,11 +347,12 @@ def dashboard_build(
     rows = _sorted(_health(filters, now, backlog), sort)
     health_page = Paginator(rows, per_page).get_page(page)
     _fill_last_syncs(list(health_page.object_list))
+    chart = _chart(filters)
     return Dashboard(
         filters=filters,
         computed_at=now,
-        kpis=_kpis(filters, now, min(backlog.values(), default=None)),
-        chart=_chart(filters),
+        kpis=_kpis(filters, now, min(backlog.values(), default=None), chart),
+        chart=chart,
         causes=_causes(filters),
         health_page=health_page,
         sort=sort,

@@ -110,6 +110,7 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             sync=sync,
             transaction_id=transaction_id,
             defaults={
+                "company_id": sync.company_id,
                 "expense": expenses.get(transaction_id),
                 "status": status,
                 "message": message,

@@ -115,6 +115,7 @@ def settled_sync(
     rows = [
         SyncTransaction(
             sync=sync,
+            company=company,
             transaction_id=e.pk,
             expense=e,
             status=TransactionStatus.COMPLETED,
@@ -123,6 +124,7 @@ def settled_sync(
     ] + [
         SyncTransaction(
             sync=sync,
+            company=company,
             transaction_id=e.pk,
             expense=e,
             status=TransactionStatus.VALIDATION_ERROR,
