@@ -46,8 +46,18 @@ def support_staff_required(
 
 
 def _filters(request: AuthenticatedHttpRequest) -> tuple[DashboardFilterForm, DashboardFilters]:
-    form = DashboardFilterForm(request.GET or None, today=timezone.localdate())
-    return form, form.filters()
+    today = timezone.localdate()
+    params = request.GET.copy()
+    for key in ("q", "sort", "page"):
+        params.pop(key, None)
+    form = DashboardFilterForm(params or None, today=today)
+    filters = form.filters()
+    if not form.is_bound:
+        # Show the range in force rather than empty fields.
+        form = DashboardFilterForm(
+            initial={"start": filters.start, "end": filters.end, "per_page": 25}, today=today
+        )
+    return form, filters
 
 
 def _filter_query(filters: DashboardFilters) -> QueryDict:
@@ -110,6 +120,29 @@ def _drilldowns(filters: DashboardFilters) -> dict[str, str]:
     }
 
 
+def _day_links(filters: DashboardFilters, days: list[str]) -> list[str]:
+    """For each day of the chart, the admin list of that day's syncs (a bar is clickable)."""
+    from datetime import date
+
+    links = []
+    base = reverse("admin:syncs_sync_changelist")
+    for day in days:
+        one_day = DashboardFilters(
+            start=date.fromisoformat(day),
+            end=date.fromisoformat(day),
+            platform=filters.platform,
+            status_code=filters.status_code,
+        )
+        query = QueryDict(mutable=True)
+        query.update(_admin_range(one_day, "requested_at"))
+        if filters.platform:
+            query["company__platform__exact"] = filters.platform
+        if filters.status_code is not None:
+            query["status_code__exact"] = str(filters.status_code)
+        links.append(f"{base}?{query.urlencode()}")
+    return links
+
+
 @require_GET
 @support_staff_required
 @vary_on_headers("HX-Request")
@@ -133,8 +166,11 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         now=now,
         sort=request.GET.get("sort", "score"),
         page=request.GET.get("page", 1),
-        per_page=(form.cleaned_data.get("per_page") or 25) if form.is_valid() else 25,
+        per_page=(form.cleaned_data.get("per_page") or 25)
+        if form.is_bound and form.is_valid()
+        else 25,
     )
+    board.chart["day_links"] = _day_links(filters, board.chart["labels"])
     filter_query = _filter_query(filters)
     context = {
         "form": form,

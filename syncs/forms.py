@@ -19,13 +19,13 @@ class DashboardFilterForm(forms.Form):
     start = forms.DateField(
         required=False,
         label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "From: enter a date as YYYY-MM-DD."},
     )
     end = forms.DateField(
         required=False,
         label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "To: enter a date as YYYY-MM-DD."},
     )
     platform = forms.ChoiceField(

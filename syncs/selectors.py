@@ -148,10 +148,10 @@ class SyncDetail:
     failed_now: int  # the sync's expenses that are failed today (what a retry would look at)
 
     @property
-    def duration(self) -> Any:
-        if self.sync.completed_at is None:
-            return None
-        return self.sync.completed_at - self.sync.requested_at
+    def configuration(self) -> list[tuple[str, Any]]:
+        """The configuration snapshot as (label, record) pairs, e.g. ("Bank account", {...})."""
+        snapshot = self.sync.configuration_snapshot or {}
+        return [(key.replace("_", " ").capitalize(), value) for key, value in snapshot.items()]
 
 
 def sync_expense_ids(*, sync: Sync) -> list[Any]:

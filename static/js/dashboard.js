@@ -21,10 +21,15 @@
   function render() {
     const data = readData();
     if (!data) return;
+    // Every number drills down: a click on a day opens that day's syncs.
+    const openDay = (event, elements) => {
+      if (elements.length && data.day_links) window.location.href = data.day_links[elements[0].index];
+    };
     const common = {
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
+      onClick: openDay,
       interaction: { mode: "index", intersect: false },
       scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
     };
@@ -51,7 +56,7 @@
             borderColor: COLORS.synced,
             backgroundColor: "rgba(31, 94, 255, 0.15)",
             fill: true,
-            tension: 0.2,
+            tension: 0,
           },
         ],
       },

@@ -85,6 +85,9 @@ def test_the_charts_have_a_point_per_day_with_each_outcome(staff_client, seeded)
     assert sum(chart["synced"]) == 4
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     assert chart["succeeded"][chart["labels"].index(yesterday)] == 1
+    day_link = chart["day_links"][chart["labels"].index(yesterday)]
+    assert day_link.startswith(reverse("admin:syncs_sync_changelist"))
+    assert f"requested_at__gte={yesterday}" in day_link
 
 
 def test_failures_are_grouped_by_cause_across_ids(staff_client, seeded):

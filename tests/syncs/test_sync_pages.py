@@ -67,6 +67,7 @@ def test_a_sync_page_shows_status_timings_datasets_results_and_configuration(
     assert "Tax rate INPUT2 cannot be used any more" in html
     assert upload.receipt.original_name in html
     assert "Company card" in html  # the configuration in force
+    assert "Bank account" in html
     assert "Retry failed items" not in html  # a viewer cannot retry
 
 
