@@ -96,7 +96,7 @@ class PushBatchItemAdmin(admin.ModelAdmin):
 
 @admin.register(PushBatch)
 class PushBatchAdmin(admin.ModelAdmin):
-    list_display = ["id", "company", "state", "dataset_id", "sync_link", "attempts", "created_at"]
+    list_display = ["id", "company", "state", "dataset_link", "sync_link", "attempts", "created_at"]
     list_filter = ["state"]
     search_fields = ["id", "dataset_id", "company__name", "sync__codat_sync_id"]
     list_select_related = ["company", "sync"]
@@ -107,6 +107,16 @@ class PushBatchAdmin(admin.ModelAdmin):
     @admin.display(description="Sync", ordering="sync__requested_at")
     def sync_link(self, obj: PushBatch) -> SafeString | str:
         return _sync_link(obj.sync)
+
+    @admin.display(description="Dataset id", ordering="dataset_id")
+    def dataset_link(self, obj: PushBatch) -> SafeString | str:
+        """A dataset's page is the page of the sync that carried it."""
+        if obj.dataset_id is None:
+            return "–"
+        if obj.sync is None:
+            return str(obj.dataset_id)
+        url = reverse("sync-detail", args=[obj.sync.company_id, obj.sync_id])
+        return format_html('<a href="{}">{}</a>', url, obj.dataset_id)
 
 
 class SyncTransactionInline(admin.TabularInline):

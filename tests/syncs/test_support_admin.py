@@ -276,3 +276,5 @@ def test_codat_ids_in_the_admin_lead_to_the_portal_pages(admin_client, books, fa
     assert sync_page in results
     assert sync_page in batches
     assert reverse("sync-list", args=[books.company.pk]) in companies
+    dataset = str(failed_sync.sync.batches.get().dataset_id)
+    assert f'<a href="{sync_page}">{dataset}</a>' in batches
