@@ -1,6 +1,9 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from companies.models import (
     BankAccount,
@@ -54,14 +57,21 @@ class CompanyAdmin(admin.ModelAdmin):
         "codat_company_id",
         "master_data_refreshed_at",
         "auto_push",
+        "portal_links",
     ]
     list_filter = ["platform", "status", "auto_push"]
     search_fields = ["name", "codat_company_id"]
-    readonly_fields = ["codat_company_id", "status_changed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "codat_company_id",
+        "portal_links",
+        "status_changed_at",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
     actions = ["refresh_master_data", "push_now"]
 
-    @admin.action(description="Push approved expenses now")
+    @admin.action(description="Push approved expenses now", permissions=["change"])
     def push_now(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
         from syncs.push import PushRefused, company_push_request
 
@@ -73,7 +83,9 @@ class CompanyAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{company.name}: pushing {waiting} expenses.")
 
-    @admin.action(description="Refresh mapping options and master data from Codat")
+    @admin.action(
+        description="Refresh mapping options and master data from Codat", permissions=["change"]
+    )
     def refresh_master_data(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
         from companies.refresh import company_refresh_request
 
@@ -82,6 +94,23 @@ class CompanyAdmin(admin.ModelAdmin):
             company_refresh_request(company=company)
         self.message_user(
             request, f"Refresh queued for {len(companies)} companies.", messages.SUCCESS
+        )
+        skipped = queryset.filter(codat_company_id=None).count()
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} skipped: not connected to Codat yet (connect them first).",
+                messages.WARNING,
+            )
+
+    @admin.display(description="In the portal")
+    def portal_links(self, obj: Company) -> SafeString | str:
+        if obj.pk is None:
+            return "–"
+        return format_html(
+            '<a href="{}">Company</a> · <a href="{}">Syncs</a>',
+            reverse("company-detail", args=[obj.pk]),
+            reverse("sync-list", args=[obj.pk]),
         )
 
 

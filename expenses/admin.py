@@ -2,12 +2,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from companies.models import Company
 from expenses.csv_import import (
@@ -67,6 +70,18 @@ class ExpenseEventInline(admin.TabularInline):
         return False
 
 
+class MarkSyncedForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
+        error_messages={
+            "required": "Reason: say why these expenses are already in the ledger, e.g. "
+            "“entered by hand by the accountant on 3 Nov”."
+        },
+    )
+
+
 class CsvImportForm(forms.Form):
     company = forms.ModelChoiceField(queryset=Company.objects.order_by("name"))
     file = forms.FileField(
@@ -86,6 +101,7 @@ class ExpenseAdmin(admin.ModelAdmin):
         "currency",
         "status",
         "employee_name",
+        "portal_link",
     ]
     list_filter = ["status", "type", "currency", "source", "company__platform"]
     search_fields = ["id", "external_id", "merchant_name", "employee_name", "company__name"]
@@ -94,6 +110,7 @@ class ExpenseAdmin(admin.ModelAdmin):
     raw_id_fields = ["company", "supplier_override", "approved_by"]
     readonly_fields = [
         "id",
+        "portal_link",
         "status",
         "status_changed_at",
         "approved_by",
@@ -105,24 +122,55 @@ class ExpenseAdmin(admin.ModelAdmin):
     inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
     actions = ["mark_as_synced"]
 
-    @admin.action(description="Mark failed expenses as synced (already in the ledger)")
-    def mark_as_synced(self, request: HttpRequest, queryset: QuerySet[Expense]) -> None:
-        from expenses.services import expense_mark_synced
+    @admin.display(description="Portal page")
+    def portal_link(self, obj: Expense) -> SafeString | str:
+        """The expense's id is its Codat transaction id: it leads to the expense's page."""
+        if obj.company_id is None:
+            return "–"
+        url = reverse("expense-detail", args=[obj.company_id, obj.pk])
+        return format_html('<a href="{}">Open</a>', url)
+
+    @admin.action(
+        description="Mark failed expenses as synced (already in the ledger)…",
+        permissions=["change"],
+    )
+    def mark_as_synced(
+        self, request: HttpRequest, queryset: QuerySet[Expense]
+    ) -> TemplateResponse | None:
+        """Asks for the reason first (kept on each expense's audit trail), then marks."""
+        from expenses.services import ExpenseRefused, expense_mark_synced
 
         user = request.user
         assert isinstance(user, User)  # the admin only serves signed-in staff
+        form = MarkSyncedForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Mark as synced outside the portal",
+                "form": form,
+                "expenses": list(queryset.select_related("company")[:200]),
+                "count": queryset.count(),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "action": "mark_as_synced",
+            }
+            return TemplateResponse(request, "admin/expenses/expense/mark_synced.html", context)
+        reason = form.cleaned_data["reason"]
         marked = 0
         for expense in queryset.filter(status="failed"):
-            expense_mark_synced(
-                expense=expense, by=user, reason="confirmed in the ledger from the admin"
-            )
+            try:
+                expense_mark_synced(expense=expense, by=user, reason=reason)
+            except ExpenseRefused as refused:
+                self.message_user(request, f"{expense}: {refused}", messages.ERROR)
+                continue
             marked += 1
+        self.message_user(request, f"{marked} expense(s) marked as synced: {reason}")
         skipped = queryset.count() - marked
-        self.message_user(request, f"{marked} expense(s) marked as synced.")
         if skipped:
             self.message_user(
                 request, f"{skipped} skipped: only failed expenses can be marked.", messages.WARNING
             )
+        return None
 
     # Counting 200,000 rows on every page view is the slowest part of a change list.
     show_full_result_count = False

@@ -256,6 +256,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 }
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.sweep", "schedule": 30.0}
+    # The dashboard shows the last task seen per queue: the sandbox's queue reports too.
+    CELERY_BEAT_SCHEDULE["worker-heartbeat-sandbox"] = {
+        "task": "syncs.heartbeat",
+        "schedule": 60.0,
+        "options": {"queue": "sandbox"},
+    }
 
 # --- Codat ------------------------------------------------------------------------------------
 CODAT_BASE_URL = env.str("CODAT_BASE_URL", default="http://127.0.0.1:8000/codat-sandbox")

@@ -1,6 +1,12 @@
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from syncs.follow import sync_poll_soon
 from syncs.models import (
@@ -16,6 +22,61 @@ from syncs.models import (
     WorkerHeartbeat,
 )
 from syncs.receipt_uploads import receipt_upload_retry
+from syncs.redaction import redact
+
+
+def _sync_link(sync: Sync | None) -> SafeString | str:
+    """A Codat sync id (or our number) linked to the sync's portal page."""
+    if sync is None:
+        return "–"
+    url = reverse("sync-detail", args=[sync.company_id, sync.pk])
+    return format_html('<a href="{}">{}</a>', url, sync.codat_sync_id or f"#{sync.pk}")
+
+
+def _company_link(company_id: int | None, label: Any) -> SafeString | str:
+    if company_id is None:
+        return "–"
+    return format_html('<a href="{}">{}</a>', reverse("sync-list", args=[company_id]), label)
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """The dashboard's "stuck or long-running" tile: running over 10 minutes, or code 1010."""
+
+    title = "stuck or long-running"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Stuck or long-running now")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        from syncs.dashboard import stuck_syncs_q
+
+        if self.value() == "yes":
+            return queryset.filter(stuck_syncs_q(now=timezone.now()))
+        return queryset
+
+
+class ExchangePathFilter(admin.SimpleListFilter):
+    """Which Codat operation an exchange was, by its path."""
+
+    title = "operation"
+    parameter_name = "operation"
+    OPERATIONS = {
+        "datasets": ("Expense datasets", Q(path__contains="/sync/expenses/data/")),
+        "syncs": ("Syncs and their status", Q(path__contains="/syncs")),
+        "transactions": ("Transaction results", Q(path__contains="/transactions")),
+        "attachments": ("Attachments", Q(path__contains="/attachments")),
+        "config": ("Configuration", Q(path__contains="/config")),
+        "data": ("Accounting data reads", Q(path__contains="/data/") & ~Q(path__contains="/sync/")),
+        "connections": ("Companies and connections", Q(path__contains="/connections")),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(key, label) for key, (label, _) in self.OPERATIONS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        found = self.OPERATIONS.get(self.value() or "")
+        return queryset.filter(found[1]) if found else queryset
 
 
 class PushBatchItemInline(admin.TabularInline):
@@ -36,13 +97,27 @@ class PushBatchItemAdmin(admin.ModelAdmin):
 
 @admin.register(PushBatch)
 class PushBatchAdmin(admin.ModelAdmin):
-    list_display = ["id", "company", "state", "dataset_id", "sync", "attempts", "created_at"]
+    list_display = ["id", "company", "state", "dataset_link", "sync_link", "attempts", "created_at"]
     list_filter = ["state"]
     search_fields = ["id", "dataset_id", "company__name", "sync__codat_sync_id"]
     list_select_related = ["company", "sync"]
     raw_id_fields = ["company", "sync"]
     readonly_fields = ["state", "dataset_id", "attempts", "last_error", "claimed_at", "posted_at"]
     inlines = [PushBatchItemInline]
+
+    @admin.display(description="Sync", ordering="sync__requested_at")
+    def sync_link(self, obj: PushBatch) -> SafeString | str:
+        return _sync_link(obj.sync)
+
+    @admin.display(description="Dataset id", ordering="dataset_id")
+    def dataset_link(self, obj: PushBatch) -> SafeString | str:
+        """A dataset's page is the page of the sync that carried it."""
+        if obj.dataset_id is None:
+            return "–"
+        if obj.sync is None:
+            return str(obj.dataset_id)
+        url = reverse("sync-detail", args=[obj.sync.company_id, obj.sync_id])
+        return format_html('<a href="{}">{}</a>', url, obj.dataset_id)
 
 
 class SyncTransactionInline(admin.TabularInline):
@@ -76,6 +151,7 @@ class ReceiptUploadInline(admin.TabularInline):
 class SyncAdmin(admin.ModelAdmin):
     list_display = [
         "codat_sync_id",
+        "portal_link",
         "company",
         "kind",
         "state",
@@ -85,7 +161,14 @@ class SyncAdmin(admin.ModelAdmin):
         "completed_at",
         "is_long_running",
     ]
-    list_filter = ["state", "kind", "status_code", "is_long_running", "company__platform"]
+    list_filter = [
+        StuckFilter,
+        "state",
+        "kind",
+        "status_code",
+        "is_long_running",
+        "company__platform",
+    ]
     search_fields = ["codat_sync_id", "company__name", "company__codat_company_id"]
     list_select_related = ["company"]
     date_hierarchy = "requested_at"
@@ -105,11 +188,35 @@ class SyncAdmin(admin.ModelAdmin):
         "last_polled_at",
         "poll_count",
         "results_fetched_at",
+        "transactions_completed",
+        "transactions_failed",
+        "portal_link",
     ]
     inlines = [SyncTransactionInline, ReceiptUploadInline]
-    actions = ["repoll_now", "retry_failed_items"]
+    actions = ["repoll_now", "retry_failed_items", "reupload_failed_receipts"]
 
-    @admin.action(description="Retry failed items (those valid now)")
+    @admin.display(description="Portal page")
+    def portal_link(self, obj: Sync) -> SafeString | str:
+        return _sync_link(obj if obj.pk else None)
+
+    @admin.action(description="Upload again the receipts that failed", permissions=["change"])
+    def reupload_failed_receipts(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
+        uploads = ReceiptUpload.objects.filter(sync__in=queryset, state=UploadState.GAVE_UP)
+        count = 0
+        for upload in uploads:
+            receipt_upload_retry(upload=upload)
+            count += 1
+        retrying = ReceiptUpload.objects.filter(sync__in=queryset, state=UploadState.FAILED).count()
+        self.message_user(request, f"{count} failed receipt upload(s) will be sent again.")
+        if retrying:
+            self.message_user(
+                request,
+                f"{retrying} upload(s) failed recently and are retried on their own; "
+                "they were left as they are.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Retry failed items (those valid now)", permissions=["change"])
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
         from syncs.push import PushRefused, sync_retry_failed
 
@@ -124,7 +231,7 @@ class SyncAdmin(admin.ModelAdmin):
                 text += f"; {still} still need fixing in the workspace"
             self.message_user(request, text + ".")
 
-    @admin.action(description="Re-poll now")
+    @admin.action(description="Re-poll now", permissions=["change"])
     def repoll_now(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
         polled = sum(sync_poll_soon(sync=sync) for sync in queryset)
         skipped = queryset.count() - polled
@@ -139,16 +246,37 @@ class SyncAdmin(admin.ModelAdmin):
 
 @admin.register(SyncTransaction)
 class SyncTransactionAdmin(admin.ModelAdmin):
-    list_display = ["transaction_id", "sync", "status", "message", "fetched_at"]
-    list_filter = ["status", "integration_type"]
-    search_fields = ["transaction_id", "sync__codat_sync_id", "message"]
+    list_display = ["transaction_id", "sync_link", "company", "status", "message", "fetched_at"]
+    list_filter = [
+        "status",
+        "integration_type",
+        "sync__company__platform",
+        "sync__status_code",
+    ]
+    search_fields = ["transaction_id", "sync__codat_sync_id", "message", "cause"]
     list_select_related = ["sync", "sync__company"]
     raw_id_fields = ["sync", "expense"]
+    show_full_result_count = False
+
+    @admin.display(description="Sync", ordering="sync__requested_at")
+    def sync_link(self, obj: SyncTransaction) -> SafeString | str:
+        return _sync_link(obj.sync)
+
+    @admin.display(description="Company")
+    def company(self, obj: SyncTransaction) -> SafeString | str:
+        return _company_link(obj.sync.company_id, obj.sync.company)
 
 
 @admin.register(ReceiptUpload)
 class ReceiptUploadAdmin(admin.ModelAdmin):
-    list_display = ["receipt", "sync", "state", "attempts", "codat_attachment_id", "uploaded_at"]
+    list_display = [
+        "receipt",
+        "sync_link",
+        "state",
+        "attempts",
+        "codat_attachment_id",
+        "uploaded_at",
+    ]
     list_filter = ["state"]
     search_fields = ["codat_attachment_id", "receipt__expense__id", "sync__codat_sync_id"]
     list_select_related = ["receipt", "sync", "sync__company"]
@@ -156,7 +284,11 @@ class ReceiptUploadAdmin(admin.ModelAdmin):
     readonly_fields = ["attempts", "codat_attachment_id", "last_error", "uploaded_at"]
     actions = ["upload_again"]
 
-    @admin.action(description="Upload again")
+    @admin.display(description="Sync")
+    def sync_link(self, obj: ReceiptUpload) -> SafeString | str:
+        return _sync_link(obj.sync)
+
+    @admin.action(description="Upload again", permissions=["change"])
     def upload_again(self, request: HttpRequest, queryset: QuerySet[ReceiptUpload]) -> None:
         ready = queryset.filter(state__in=[UploadState.GAVE_UP, UploadState.UPLOADED])
         count = 0
@@ -184,7 +316,25 @@ class WebhookEventAdmin(admin.ModelAdmin):
     ]
     list_filter = ["event_type", "verified"]
     search_fields = ["webhook_id", "codat_sync_id", "codat_company_id"]
-    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    readonly_fields = [*(f.name for f in WebhookEvent._meta.fields), "portal_links"]
+
+    @admin.display(description="In the portal")
+    def portal_links(self, obj: WebhookEvent) -> SafeString | str:
+        from companies.models import Company
+
+        sync = (
+            Sync.objects.filter(codat_sync_id=obj.codat_sync_id).first()
+            if obj.codat_sync_id
+            else None
+        )
+        if sync is not None:
+            return _sync_link(sync)
+        company = (
+            Company.objects.filter(codat_company_id=obj.codat_company_id).first()
+            if obj.codat_company_id
+            else None
+        )
+        return _company_link(company.pk, company) if company else "–"
 
 
 @admin.register(CodatExchange)
@@ -192,17 +342,62 @@ class CodatExchangeAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "method",
-        "path",
+        "redacted_path",
         "status",
         "duration_ms",
         "correlation_id",
-        "company",
+        "company_link",
     ]
-    list_filter = ["method", "status"]
-    search_fields = ["path", "correlation_id", "company__name", "company__codat_company_id"]
+    list_filter = [
+        "method",
+        "status",
+        ExchangePathFilter,
+        ("company", admin.RelatedOnlyFieldListFilter),
+    ]
+    # "=correlation_id": support pastes Codat's correlation id and finds the exchange at once.
+    search_fields = ["=correlation_id", "path", "company__name", "company__codat_company_id"]
     list_select_related = ["company"]
-    readonly_fields = [f.name for f in CodatExchange._meta.fields]
+    # Bodies are shown through `redact` only, whatever was stored before redaction existed.
+    readonly_fields = (
+        "created_at",
+        "company_link",
+        "method",
+        "redacted_path",
+        "status",
+        "duration_ms",
+        "correlation_id",
+        "error_redacted",
+        "request_redacted",
+        "response_redacted",
+    )
+    fields = readonly_fields
     show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Path")
+    def redacted_path(self, obj: CodatExchange) -> str:
+        return redact(obj.path)
+
+    @admin.display(description="Company")
+    def company_link(self, obj: CodatExchange) -> SafeString | str:
+        return _company_link(obj.company_id, obj.company)
+
+    @admin.display(description="Error")
+    def error_redacted(self, obj: CodatExchange) -> str:
+        return redact(obj.error)
+
+    @admin.display(description="Request body")
+    def request_redacted(self, obj: CodatExchange) -> SafeString:
+        return format_html('<pre class="exchange-body">{}</pre>', redact(obj.request_body))
+
+    @admin.display(description="Response body")
+    def response_redacted(self, obj: CodatExchange) -> SafeString:
+        return format_html('<pre class="exchange-body">{}</pre>', redact(obj.response_body))
 
 
 @admin.register(WorkerHeartbeat)

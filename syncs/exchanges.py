@@ -1,6 +1,6 @@
 """The portal's way to Codat: a client built from settings whose every exchange is kept as a
 `CodatExchange` row for support (method, path, status, timing, correlation id, bodies cut
-short — never the key)."""
+short, secrets redacted — never the key)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.conf import settings
 
 from codat import CodatClient, Exchange
 from syncs.models import CodatExchange
+from syncs.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExcha
     return CodatExchange.objects.create(
         company_id=company_id,
         method=exchange.method[:8],
-        path=path[:1000],
+        path=redact(path)[:1000],
         status=exchange.status,
         duration_ms=max(0, exchange.duration_ms),
         correlation_id=(exchange.correlation_id or "")[:200],
-        request_body=(exchange.request_body or "")[:_BODY_LIMIT],
-        response_body=(exchange.response_body or "")[:_BODY_LIMIT],
-        error=(exchange.error or "")[:500],
+        # Redacted before cutting short, so a secret is never half kept.
+        request_body=redact(exchange.request_body or "")[:_BODY_LIMIT],
+        response_body=redact(exchange.response_body or "")[:_BODY_LIMIT],
+        error=redact(exchange.error or "")[:500],
     )
 
 

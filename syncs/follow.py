@@ -19,8 +19,10 @@ from django.utils import timezone
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus
 from expenses.services import expenses_bulk_transition
+from syncs.causes import normalise_cause
 from syncs.exchanges import codat_client
 from syncs.models import (
+    FAILED_TRANSACTION_STATUSES,
     BatchState,
     PushBatchItem,
     ReceiptUpload,
@@ -99,17 +101,27 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
     if sync.update_of_id:
         expense_ids.append(sync.update_of_id)
     expenses = {str(e.pk): e for e in Expense.objects.filter(pk__in=expense_ids)}
+    counts = {"completed": 0, "failed": 0}
     for transaction_id, result in results.items():
+        status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
+        message = getattr(result, "message", None) or ""
+        is_failure = status in FAILED_TRANSACTION_STATUSES
         SyncTransaction.objects.update_or_create(
             sync=sync,
             transaction_id=transaction_id,
             defaults={
+                "company_id": sync.company_id,
                 "expense": expenses.get(transaction_id),
-                "status": getattr(result, "status", None) or TransactionStatus.UNKNOWN,
-                "message": getattr(result, "message", None) or "",
+                "status": status,
+                "message": message,
+                "cause": normalise_cause(message) if is_failure else "",
                 "integration_type": getattr(result, "integration_type", None) or "",
             },
         )
+        if status == TransactionStatus.COMPLETED:
+            counts["completed"] += 1
+        elif is_failure:
+            counts["failed"] += 1
     already_in_ledger = _completed_before(sync, list(expenses))
     completed: list[object] = []
     failed: dict[object, str] = {}
@@ -151,6 +163,8 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
         state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
         completed_at=timezone.now(),
         results_fetched_at=timezone.now(),
+        transactions_completed=counts["completed"],
+        transactions_failed=counts["failed"],
     )
     sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
     sync.refresh_from_db()

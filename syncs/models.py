@@ -138,6 +138,9 @@ class Sync(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     results_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Counted once when the results are settled, so the dashboard sums syncs, not results.
+    transactions_completed = models.PositiveIntegerField(default=0)
+    transactions_failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -162,8 +165,24 @@ class Sync(models.Model):
         indexes = [
             models.Index(fields=["company", "-requested_at"], name="sync_company_recent_idx"),
             models.Index(fields=["state", "next_poll_at"], name="sync_polling_idx"),
-            models.Index(fields=["requested_at"], name="sync_requested_idx"),
+            # The dashboard reads every figure of a date range from this index alone.
+            models.Index(
+                fields=["requested_at"],
+                include=[
+                    "company",
+                    "state",
+                    "status_code",
+                    "transactions_completed",
+                    "transactions_failed",
+                ],
+                name="sync_dashboard_idx",
+            ),
             models.Index(fields=["status_code", "requested_at"], name="sync_code_idx"),
+            models.Index(
+                fields=["company", "completed_at"],
+                name="sync_company_success_idx",
+                condition=Q(state="succeeded"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +191,18 @@ class Sync(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in SYNC_FINISHED_STATES
+
+    @property
+    def duration_text(self) -> str:
+        """How long the sync took, e.g. "40 s", "3 min 5 s"; empty while it runs."""
+        if self.completed_at is None:
+            return ""
+        seconds = max(0, round((self.completed_at - self.requested_at).total_seconds()))
+        hours, rest = divmod(seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 class TransactionStatus(models.TextChoices):
@@ -184,8 +215,16 @@ class TransactionStatus(models.TextChoices):
     PUSH_ERROR = "PushError", "Push error"
 
 
+FAILED_TRANSACTION_STATUSES = (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR)
+
+
 class SyncTransaction(models.Model):
     sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="transactions")
+    # The sync's company, kept on the row so failures are grouped by cause across companies
+    # without joining a million results to their syncs.
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="+"
+    )
     # Codat reports by transaction id; an id we do not know is kept with no expense.
     transaction_id = models.UUIDField()
     expense = models.ForeignKey(
@@ -194,6 +233,8 @@ class SyncTransaction(models.Model):
     status = models.CharField(max_length=16, choices=TransactionStatus.choices)
     message = models.TextField(blank=True)
     integration_type = models.CharField(max_length=16, blank=True)
+    # The message with ids, amounts and names taken out (syncs.causes), for grouping failures.
+    cause = models.CharField(max_length=300, blank=True)
     fetched_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -207,6 +248,11 @@ class SyncTransaction(models.Model):
         indexes = [
             models.Index(fields=["expense", "-fetched_at"], name="synctransaction_expense_idx"),
             models.Index(fields=["status", "fetched_at"], name="synctransaction_status_idx"),
+            models.Index(
+                fields=["cause", "fetched_at"],
+                name="synctransaction_cause_idx",
+                condition=Q(status__in=["ValidationError", "PushError"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,4 +121,81 @@ def push_panel(*, company: Company, recent: int = 3) -> PushPanel:
         ).count(),
         blockers=push_blockers(company=company),
         recent=progress,
+    )
+
+
+def company_syncs_page(*, company: Company, page: int | str = 1, per_page: int = 25) -> Any:
+    """The company's syncs, newest first, one page."""
+    from django.core.paginator import Paginator
+
+    syncs = Sync.objects.filter(company=company).order_by("-requested_at", "-pk")
+    return Paginator(syncs, per_page).get_page(page)
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    result: SyncTransaction
+    words: str
+
+
+@dataclass(frozen=True)
+class SyncDetail:
+    sync: Sync
+    batches: Sequence[PushBatch]
+    results: list[ResultRow]
+    uploads: list[ReceiptUpload]
+    expense_ids: list[Any]
+    failed_now: int  # the sync's expenses that are failed today (what a retry would look at)
+
+    @property
+    def configuration(self) -> list[tuple[str, Any]]:
+        """The configuration snapshot as (label, record) pairs, e.g. ("Bank account", {...})."""
+        snapshot = self.sync.configuration_snapshot or {}
+        return [(key.replace("_", " ").capitalize(), value) for key, value in snapshot.items()]
+
+
+def sync_expense_ids(*, sync: Sync) -> list[Any]:
+    ids = list(PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True))
+    if sync.update_of_id:
+        ids.append(sync.update_of_id)
+    return ids
+
+
+def sync_detail(*, company: Company, sync_pk: int) -> SyncDetail:
+    """One sync of the company with everything its page shows; 404 for another company's."""
+    from django.shortcuts import get_object_or_404
+
+    from syncs.follow import plain_words
+
+    sync = get_object_or_404(Sync.objects.select_related("company"), company=company, pk=sync_pk)
+    batches = list(
+        PushBatch.objects.filter(sync=sync).annotate(n=Count("items")).order_by("created_at")
+    )
+    results = [
+        ResultRow(
+            result=row,
+            words=(
+                plain_words(row.message, row.expense)
+                if row.expense is not None and row.status != "Completed"
+                else row.message
+            ),
+        )
+        for row in SyncTransaction.objects.filter(sync=sync)
+        .select_related("expense")
+        .order_by("status", "transaction_id")
+    ]
+    uploads = list(
+        ReceiptUpload.objects.filter(sync=sync)
+        .select_related("receipt", "receipt__expense")
+        .order_by("created_at", "pk")
+    )
+    ids = sync_expense_ids(sync=sync)
+    failed_now = Expense.objects.filter(pk__in=ids, status=ExpenseStatus.FAILED).count()
+    return SyncDetail(
+        sync=sync,
+        batches=batches,
+        results=results,
+        uploads=uploads,
+        expense_ids=ids,
+        failed_now=failed_now,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from syncs import views
+from syncs import dashboard_views, history_views, views
 
 urlpatterns = [
     path("companies/<int:company_id>/push/", views.progress, name="push-progress"),
@@ -10,4 +10,28 @@ urlpatterns = [
         views.correct,
         name="expense-correct",
     ),
+    path("companies/<int:company_id>/syncs/", history_views.sync_list, name="sync-list"),
+    path(
+        "companies/<int:company_id>/syncs/<int:sync_pk>/",
+        history_views.sync_page,
+        name="sync-detail",
+    ),
+    path(
+        "companies/<int:company_id>/syncs/<int:sync_pk>/progress/",
+        history_views.sync_progress,
+        name="sync-progress",
+    ),
+    path(
+        "companies/<int:company_id>/syncs/<int:sync_pk>/retry/",
+        history_views.sync_retry,
+        name="sync-retry",
+    ),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/causes/", dashboard_views.cause_detail, name="dashboard-cause"),
+    path(
+        "dashboard/causes/progress/",
+        dashboard_views.cause_progress,
+        name="dashboard-cause-progress",
+    ),
+    path("dashboard/causes/retry/", dashboard_views.cause_retry, name="dashboard-cause-retry"),
 ]

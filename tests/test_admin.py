@@ -125,15 +125,20 @@ def test_support_marks_a_failed_expense_as_synced_with_a_trail(admin_client):
     failed = ExpenseFactory(status=ExpenseStatus.FAILED, approved_at="2026-11-01T10:00Z")
     waiting = ExpenseFactory()
 
+    selected = {"action": "mark_as_synced", "_selected_action": [failed.pk, waiting.pk]}
+    asked = admin_client.post(reverse("admin:expenses_expense_changelist"), selected)
     admin_client.post(
         reverse("admin:expenses_expense_changelist"),
-        {"action": "mark_as_synced", "_selected_action": [failed.pk, waiting.pk]},
+        {**selected, "apply": "1", "reason": "entered by hand by the accountant"},
     )
 
+    assert "Reason" in asked.content.decode()
     failed.refresh_from_db()
     waiting.refresh_from_db()
     assert failed.status == ExpenseStatus.SYNCED
-    assert "Marked as synced by support" in failed.events.get(to_status="synced").message
+    assert failed.events.get(to_status="synced").message == (
+        "Marked as synced by support: entered by hand by the accountant"
+    )
     assert waiting.status == ExpenseStatus.UNCATEGORIZED
 
 

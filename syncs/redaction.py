@@ -1,0 +1,46 @@
+"""Secrets never reach the exchange log: authorization headers, API keys, webhook secrets and
+tokens are replaced before a body is stored, and again before it is shown (rows written
+before this existed are covered too)."""
+
+from __future__ import annotations
+
+import re
+
+REDACTED = "[redacted]"
+
+# Keys whose values are secrets, in JSON ("apiKey": "…"), form or query strings (api_key=…)
+# and header lines (Authorization: Basic …).
+_SECRET_KEY = (
+    r"(?:authorization|proxy-authorization|x-api-key|api[-_ ]?key|apikey|client[-_]?secret|"
+    r"secret|webhook[-_]?secret|signing[-_]?secret|password|passwd|"
+    r"(?:access|refresh|id|bearer|auth|session)?[-_]?token|svix-signature|signature)"
+)
+_JSON_PAIR = re.compile(
+    r'(?P<key>"' + _SECRET_KEY + r'"\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^,}\]\s]+)',
+    re.IGNORECASE,
+)
+_HEADER_LINE = re.compile(
+    r"(?P<key>^|\n)(?P<name>\s*" + _SECRET_KEY + r"\s*:\s*)(?P<value>[^\r\n]*)",
+    re.IGNORECASE,
+)
+_QUERY_PAIR = re.compile(
+    r"(?P<key>(?:^|[?&;\s])" + _SECRET_KEY + r"=)(?P<value>[^&;\s\"']*)", re.IGNORECASE
+)
+# Secrets recognisable by their shape wherever they appear.
+_SHAPES = [
+    re.compile(r"\b(?:Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE),
+    re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"),
+    re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]+"),
+]
+
+
+def redact(text: str) -> str:
+    """`text` with every secret value replaced by `[redacted]`; the rest kept as it was."""
+    if not text:
+        return text
+    text = _JSON_PAIR.sub(lambda m: f'{m.group("key")}"{REDACTED}"', text)
+    text = _HEADER_LINE.sub(lambda m: f"{m.group('key')}{m.group('name')}{REDACTED}", text)
+    text = _QUERY_PAIR.sub(lambda m: f"{m.group('key')}{REDACTED}", text)
+    for shape in _SHAPES:
+        text = shape.sub(REDACTED, text)
+    return text
