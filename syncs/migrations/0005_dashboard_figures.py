@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('companies', '0002_company_steps_and_errors'),
         ('expenses', '0002_ingest_token'),
-        ('syncs', '0003_sync_update_of'),
+        ('syncs', '0004_codat_call_slot'),
     ]
 
     operations = [
