@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "accounts",
     "companies",
     "expenses",
     "syncs",
@@ -148,6 +149,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in throttling (accounts/services.py): this many failures within the window lock the
+# username, or the client IP, for SIGNIN_LOCKOUT_MINUTES.
+SIGNIN_USERNAME_FAILURES = env.int("SIGNIN_USERNAME_FAILURES", default=5)
+SIGNIN_IP_FAILURES = env.int("SIGNIN_IP_FAILURES", default=20)
+SIGNIN_WINDOW_MINUTES = env.int("SIGNIN_WINDOW_MINUTES", default=15)
+SIGNIN_LOCKOUT_MINUTES = env.int("SIGNIN_LOCKOUT_MINUTES", default=15)
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -1,0 +1,178 @@
+"""Sign-in throttling: repeated failures lock a username (and a client IP) for a while, with a
+clear message; the lock is counted in the database and the clock is injected."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import LockScope, SignInFailure, SignInLockout
+from tests.factories import StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    settings.SIGNIN_USERNAME_FAILURES = 5
+    settings.SIGNIN_IP_FAILURES = 20
+    settings.SIGNIN_WINDOW_MINUTES = 15
+    settings.SIGNIN_LOCKOUT_MINUTES = 15
+    fake = Clock()
+    monkeypatch.setattr(services, "clock", fake)
+    return fake
+
+
+def _sign_in(client, username, password, ip="10.0.0.1", url=None):
+    return client.post(
+        url or reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_five_failures_lock_the_username_even_for_the_right_password(client, clock):
+    UserFactory(username="ada")
+
+    for _ in range(4):
+        assert _sign_in(client, "ada", "wrong").status_code == 200
+    fifth = _sign_in(client, "ada", "wrong")
+    right_password = _sign_in(client, "ada", "pw")
+
+    assert fifth.status_code == 429
+    assert right_password.status_code == 429
+    body = right_password.content.decode()
+    assert "Too many failed sign-ins for this username" in body
+    assert "locked until 09:15 UTC (15 minutes)" in body
+    assert "_auth_user_id" not in client.session
+    lockout = SignInLockout.objects.get()
+    assert (lockout.scope, lockout.key, lockout.failures) == (LockScope.USERNAME, "ada", 5)
+    assert lockout.until == T0 + timedelta(minutes=15)
+
+
+def test_the_lock_ends_after_its_minutes_and_the_count_starts_again(client, clock):
+    UserFactory(username="ada")
+    for _ in range(5):
+        _sign_in(client, "ada", "wrong")
+
+    clock.advance(minutes=14, seconds=59)
+    assert _sign_in(client, "ada", "pw").status_code == 429
+    clock.advance(seconds=1)
+    signed_in = _sign_in(client, "ada", "pw")
+
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == reverse("home")
+    assert not SignInFailure.objects.filter(username="ada").exists()
+
+
+def test_failures_outside_the_window_do_not_count(client, clock):
+    UserFactory(username="ada")
+
+    for _ in range(4):
+        _sign_in(client, "ada", "wrong")
+    clock.advance(minutes=16)
+    response = _sign_in(client, "ada", "wrong")
+
+    assert response.status_code == 200
+    assert not SignInLockout.objects.exists()
+
+
+def test_a_good_sign_in_clears_the_failures_of_that_username(client, clock):
+    UserFactory(username="ada")
+    for _ in range(4):
+        _sign_in(client, "ada", "wrong")
+
+    assert _sign_in(client, "ada", "pw").status_code == 302
+    client.logout()
+    for _ in range(4):
+        assert _sign_in(client, "ada", "wrong").status_code == 200
+
+    assert not SignInLockout.objects.exists()
+
+
+def test_usernames_are_counted_case_insensitively(client, clock):
+    UserFactory(username="ada")
+
+    for name in ["ada", "ADA", "Ada", " ada", "aDa"]:
+        _sign_in(client, name, "wrong")
+
+    assert SignInLockout.objects.get().key == "ada"
+
+
+def test_one_address_trying_many_usernames_is_locked(client, clock):
+    UserFactory(username="grace")
+
+    for n in range(20):
+        _sign_in(client, f"guess{n}", "wrong", ip="203.0.113.9")
+    from_there = _sign_in(client, "grace", "pw", ip="203.0.113.9")
+    from_elsewhere = _sign_in(client, "grace", "pw", ip="198.51.100.2")
+
+    assert from_there.status_code == 429
+    assert "your network address" in from_there.content.decode()
+    assert from_elsewhere.status_code == 302
+    assert SignInLockout.objects.filter(scope=LockScope.IP, key="203.0.113.9").exists()
+
+
+def test_a_locked_username_is_locked_from_every_address(client, clock):
+    UserFactory(username="ada")
+    for n in range(5):
+        _sign_in(client, "ada", "wrong", ip=f"10.0.0.{n + 1}")
+
+    assert _sign_in(client, "ada", "pw", ip="10.9.9.9").status_code == 429
+
+
+def test_the_admin_sign_in_shares_the_count_and_the_lock(client, clock):
+    StaffFactory(username="root")
+
+    for _ in range(3):
+        _sign_in(client, "root", "wrong")
+    for _ in range(2):
+        _sign_in(client, "root", "wrong", url=reverse("admin:login"))
+    response = _sign_in(client, "root", "pw", url=reverse("admin:login"))
+
+    assert "Too many failed sign-ins for this username" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_support_can_lift_a_lock_in_the_admin(client, clock):
+    UserFactory(username="ada")
+    for _ in range(5):
+        _sign_in(client, "ada", "wrong")
+    lockout = SignInLockout.objects.get()
+    admin_client = type(client)()
+    admin_client.force_login(StaffFactory(is_superuser=True))
+
+    page = admin_client.get(reverse("admin:accounts_signinlockout_changelist"))
+    admin_client.post(
+        reverse("admin:accounts_signinlockout_changelist"),
+        {"action": "lift", "_selected_action": [lockout.pk]},
+    )
+
+    assert "ada" in page.content.decode()
+    lockout.refresh_from_db()
+    assert lockout.lifted_at == T0
+    assert _sign_in(client, "ada", "pw").status_code == 302
+
+
+def test_the_count_is_shared_by_every_process_through_the_database(clock):
+    """Two web processes are two form instances over one database: their failures add up."""
+    UserFactory(username="ada")
+
+    for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]:
+        assert services.signin_failure_record(username="ada", ip=ip, now=clock()) is None
+    lockout = services.signin_failure_record(username="ada", ip="10.0.0.5", now=clock())
+
+    assert lockout is not None
+    assert services.signin_lockout_active(username="ADA", ip=None, now=clock()) == lockout
