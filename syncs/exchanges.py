@@ -13,6 +13,7 @@ import requests
 from django.conf import settings
 
 from codat import CodatClient, Exchange
+from sfe_portal.redaction import redact_secrets
 from syncs.models import CodatExchange
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def codat_session(session: requests.Session) -> Iterator[None]:
 
 
 def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
-    path = exchange.path + (f"?{exchange.query}" if exchange.query else "")
+    # The client scrubs its key; the webhook secret it does not know is scrubbed here, before
+    # anything is stored, so an echo of either never reaches the table or the admin.
+    path = redact_secrets(exchange.path + (f"?{exchange.query}" if exchange.query else ""))
     return CodatExchange.objects.create(
         company_id=company_id,
         method=exchange.method[:8],
@@ -45,9 +48,9 @@ def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExcha
         status=exchange.status,
         duration_ms=max(0, exchange.duration_ms),
         correlation_id=(exchange.correlation_id or "")[:200],
-        request_body=(exchange.request_body or "")[:_BODY_LIMIT],
-        response_body=(exchange.response_body or "")[:_BODY_LIMIT],
-        error=(exchange.error or "")[:500],
+        request_body=redact_secrets(exchange.request_body or "")[:_BODY_LIMIT],
+        response_body=redact_secrets(exchange.response_body or "")[:_BODY_LIMIT],
+        error=redact_secrets(exchange.error or "")[:500],
     )
 
 
