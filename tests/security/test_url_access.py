@@ -48,12 +48,14 @@ PUBLIC = {
     "codat-webhook": "Codat posts webhooks; the Svix signature is the authentication",
     "api-ingest-expenses": "the card platform's API; Bearer ingest key is the authentication",
     "api-openapi": "the ingest API's public document",
+    "api-not-found": "the API's JSON 404 for paths under api/ that do not exist",
     "sandbox:": "the Codat emulator (dev only), authenticated by the sandbox API key like Codat",
 }
 # Views that take no CSRF token because no browser session reaches them.
 CSRF_EXEMPT = {
     "codat-webhook": "signed by Svix, no cookies",
     "api-ingest-expenses": "Bearer key, no cookies",
+    "api-not-found": "answers 404 and changes nothing",
     "sandbox:": "Codat's API surface, API key, no cookies",
 }
 # Pages every signed-in user may open whatever their companies (the rest of the non-company
@@ -108,6 +110,13 @@ ROUTES = list(_walk(get_resolver().url_patterns))
 PORTAL_ROUTES = [r for r in ROUTES if not r.name.startswith("sandbox:")]
 
 
+def _fill(pattern: str, kwargs: dict[str, str]) -> str:
+    """The URL of a route pattern (path or regex) with its arguments filled in."""
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: kwargs[m.group(1)], pattern)
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], path)
+    return "/" + path.replace("^", "").replace("$", "")
+
+
 @dataclass
 class World:
     company: Any
@@ -136,6 +145,7 @@ class World:
             "content_type_id": 1,
             "app_label": "expenses",
             "url": "no-such-page/",
+            "rest": "v1/no-such-thing",
         }
         if kwarg not in values:
             pytest.fail(
@@ -148,9 +158,7 @@ class World:
         kwargs = {k: self.value(k) for k in route.kwargs}
         if route.name:
             return reverse(route.name, kwargs=kwargs)
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: kwargs[m.group(1)], route.pattern)
-        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], path)
-        return "/" + path.replace("^", "").replace("$", "")
+        return _fill(route.pattern, kwargs)
 
 
 @pytest.fixture
@@ -254,9 +262,7 @@ def _sample_url(world: World, route: Route) -> str:
     if not route.name.startswith("sandbox:"):
         return world.url(route)
     kwargs = {k: (str(uuid.uuid4()) if k.endswith("company_id") else "x") for k in route.kwargs}
-    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: kwargs[m.group(1)], route.pattern)
-    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], path)
-    return "/" + path.replace("^", "").replace("$", "")
+    return _fill(route.pattern, kwargs)
 
 
 def test_another_companys_member_gets_404_for_this_companys_ids(world):
@@ -348,4 +354,29 @@ def test_staff_open_every_portal_page_without_a_server_error(world):
         if status >= 500:
             problems.append(f"GET {url} ({route.label}) → {status}")
 
+    assert problems == []
+
+
+NUMERIC_KWARGS = {"company_id", "receipt_id", "rule_id", "user_id", "sync_id", "batch_id"}
+
+
+def test_ids_too_large_for_the_database_are_404_not_server_errors(world):
+    """A 20-digit id overflows a 64-bit column; a lookup with it must find nothing, not fail."""
+    client = _signed_in(world.staff)
+    client.raise_request_exception = False
+    problems = []
+    checked = 0
+    for route in PORTAL_ROUTES:
+        numeric = [k for k in route.kwargs if k in NUMERIC_KWARGS]
+        if not numeric or route.is_admin:
+            continue
+        kwargs = {k: ("9" * 20 if k in numeric else world.value(k)) for k in route.kwargs}
+        path = _fill(route.pattern, kwargs)
+        for method in ("get", "post"):
+            status = getattr(client, method)(path).status_code
+            checked += 1
+            if status >= 500 or status == 200:
+                problems.append(f"{method.upper()} {path} ({route.label}) → {status}")
+
+    assert checked > 40
     assert problems == []
