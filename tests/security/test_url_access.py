@@ -131,28 +131,28 @@ class World:
     batch: Any
 
     def value(self, kwarg: str) -> str:
-        values = {
-            "company_id": self.company.pk,
-            "expense_id": self.expense.pk,
-            "receipt_id": self.receipt.pk,
-            "rule_id": self.rule.pk,
-            "user_id": self.approver.pk,
-            "sync_id": self.sync.pk,
-            "batch_id": self.batch.pk,
+        values: dict[str, Callable[[], object]] = {
+            "company_id": lambda: self.company.pk,
+            "expense_id": lambda: self.expense.pk,
+            "receipt_id": lambda: self.receipt.pk,
+            "rule_id": lambda: self.rule.pk,
+            "user_id": lambda: self.approver.pk,
+            "sync_id": lambda: self.sync.pk,
+            "batch_id": lambda: self.batch.pk,
             # The admin refuses before it looks an object up, so any existing id does.
-            "object_id": self.expense.pk,
-            "id": self.approver.pk,
-            "content_type_id": 1,
-            "app_label": "expenses",
-            "url": "no-such-page/",
-            "rest": "v1/no-such-thing",
+            "object_id": lambda: self.expense.pk,
+            "id": lambda: self.approver.pk,
+            "content_type_id": lambda: 1,
+            "app_label": lambda: "expenses",
+            "url": lambda: "no-such-page/",
+            "rest": lambda: "v1/no-such-thing",
         }
         if kwarg not in values:
             pytest.fail(
                 f"tests/security/test_url_access.py has no value for the URL argument "
                 f"'{kwarg}': add one built from company A's objects to World.value()."
             )
-        return str(values[kwarg])
+        return str(values[kwarg]())
 
     def url(self, route: Route) -> str:
         kwargs = {k: self.value(k) for k in route.kwargs}
