@@ -6,6 +6,7 @@ module's time source; tests replace it instead of waiting for the window to pass
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import LockScope, SignInFailure, SignInLockout
+
+logger = logging.getLogger(__name__)
 
 clock: Callable[[], datetime] = timezone.now
 
@@ -89,6 +92,14 @@ def signin_failure_record(*, username: str, ip: str | None, now: datetime) -> Si
                 until=now + rules.lock_for,
             )
             by_ip.delete()
+    if lockout is not None:
+        logger.warning(
+            "Sign-in locked for %s %s until %s after %d failures",
+            lockout.get_scope_display().lower(),
+            lockout.key,
+            lockout.until.isoformat(),
+            lockout.failures,
+        )
     return lockout
 
 

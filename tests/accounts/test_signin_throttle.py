@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts import services
 from accounts.models import LockScope, SignInFailure, SignInLockout
@@ -176,3 +178,35 @@ def test_the_count_is_shared_by_every_process_through_the_database(clock):
 
     assert lockout is not None
     assert services.signin_lockout_active(username="ADA", ip=None, now=clock()) == lockout
+
+
+def test_a_lockout_is_logged_without_the_password(client, clock, caplog):
+    UserFactory(username="ada")
+
+    for _ in range(5):
+        _sign_in(client, "ada", "hunter2-wrong")
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "accounts.services"]
+    assert logged == [
+        "Sign-in locked for username ada until 2026-11-23T09:15:00+00:00 after 5 failures"
+    ]
+    assert "hunter2" not in caplog.text
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    username=st.text(max_size=300),
+    password=st.text(max_size=300),
+    ip=st.sampled_from(["10.0.0.1", "::1", "2001:db8::1", ""]),
+)
+def test_odd_sign_in_input_gets_the_form_back_never_an_error(client, clock, username, password, ip):
+    response = client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=ip or "127.0.0.1",
+    )
+
+    assert response.status_code in {200, 429}
+    assert "_auth_user_id" not in client.session
