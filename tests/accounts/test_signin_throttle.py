@@ -1,6 +1,9 @@
 """Sign-in throttling: repeated failures lock a username (and a client IP) for a while, with a
 clear message; the lock is counted in the database and the clock is injected."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from accounts import services
 from accounts.models import LockScope, SignInFailure, SignInLockout
 from tests.factories import StaffFactory, UserFactory
+from tests.integration.conftest import ROOT, _database_env
 
 pytestmark = pytest.mark.django_db
 
@@ -168,16 +172,35 @@ def test_support_can_lift_a_lock_in_the_admin(client, clock):
     assert _sign_in(client, "ada", "pw").status_code == 302
 
 
-def test_the_count_is_shared_by_every_process_through_the_database(clock):
-    """Two web processes are two form instances over one database: their failures add up."""
+@pytest.mark.django_db(transaction=True)
+def test_failures_counted_in_another_process_lock_the_username_here(client, clock):
+    """Another web process (a real one here) records four failures; the fifth, in this
+    process, locks the username: the count lives in the database, not in a process."""
     UserFactory(username="ada")
+    script = (
+        "import django; django.setup()\n"
+        "from datetime import datetime, UTC\n"
+        "from accounts.services import signin_failure_record\n"
+        "for n in range(4):\n"
+        "    signin_failure_record(username='ada', ip=f'10.1.0.{n}', "
+        "now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))\n"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **_database_env(), "DJANGO_SETTINGS_MODULE": "sfe_portal.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    assert SignInFailure.objects.filter(username="ada").count() == 4
 
-    for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]:
-        assert services.signin_failure_record(username="ada", ip=ip, now=clock()) is None
-    lockout = services.signin_failure_record(username="ada", ip="10.0.0.5", now=clock())
+    fifth = _sign_in(client, "ada", "wrong")
 
-    assert lockout is not None
-    assert services.signin_lockout_active(username="ADA", ip=None, now=clock()) == lockout
+    assert fifth.status_code == 429
+    assert SignInLockout.objects.get().failures == 5
 
 
 def test_a_lockout_is_logged_without_the_password(client, clock, caplog):
@@ -210,3 +233,17 @@ def test_odd_sign_in_input_gets_the_form_back_never_an_error(client, clock, user
 
     assert response.status_code in {200, 429}
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"]
+)
+def test_signing_in_never_redirects_off_the_site(client, clock, next_url):
+    UserFactory(username="ada")
+
+    response = client.post(
+        reverse("login"), {"username": "ada", "password": "pw", "next": next_url}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
