@@ -198,16 +198,18 @@ def expenses_ingest(
             results.append(ItemResult(index, external_id, "error", errors=errors))
             continue
         data = form.cleaned_data
-        if data["external_id"] in valid:
-            _, first = valid[data["external_id"]]
-            conflict = _conflict(data["external_id"], _identity(first), _identity(data))
+        # The id as stored: the form strips the whitespace the sender may have left around it.
+        external_id = data["external_id"]
+        if external_id in valid:
+            _, first = valid[external_id]
+            conflict = _conflict(external_id, _identity(first), _identity(data))
             results.append(
                 ItemResult(index, external_id, "error", errors=conflict)
                 if conflict
                 else ItemResult(index, external_id, "existing")  # id filled in below
             )
             continue
-        valid[data["external_id"]] = (index, data)
+        valid[external_id] = (index, data)
         results.append(ItemResult(index, external_id, "created"))
 
     existing = {

@@ -211,3 +211,22 @@ def test_unknown_api_paths_answer_json_naming_the_path(api, path):
 
     assert response.status_code == 404
     _assert_names_the_field(response)
+
+
+def test_a_repeat_whose_id_has_surrounding_whitespace_points_at_the_first(api):
+    """Found by schemathesis: the in-batch repeat was looked up by the id as sent, not as
+    stored (stripped), and the request failed with a 500."""
+    item = {**VALID, "external_id": "\x0b tx-7\xa0"}
+
+    response = requests.post(
+        f"{api['url']}/api/v1/companies/{api['company'].pk}/expenses",
+        data=json.dumps({"expenses": [item, item]}),
+        headers={"Authorization": f"Bearer {api['key']}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text[:300]
+    first, repeat = response.json()["results"]
+    assert (first["outcome"], repeat["outcome"]) == ("created", "existing")
+    assert first["external_id"] == repeat["external_id"] == "tx-7"
+    assert repeat["id"] == first["id"] == str(Expense.objects.get(external_id="tx-7").pk)
