@@ -56,6 +56,13 @@ def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
         return _error(
             400, "body", f'The body is not valid JSON ({exc}). Send {{"expenses": [...]}}.'
         )
+    except RecursionError:
+        return _error(
+            400,
+            "body",
+            'The body nests arrays or objects too deeply to read. Send {"expenses": [...]} '
+            "with each expense a flat object.",
+        )
     items = body.get("expenses") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         return _error(400, "expenses", "Send an object with a non-empty 'expenses' array.")
@@ -77,6 +84,17 @@ def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
             "results": [r.as_json() for r in results],
         },
         status=status,
+    )
+
+
+@csrf_exempt  # it changes nothing; a token-less POST must get this answer, not a CSRF page
+@login_not_required
+def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
+    return _error(
+        404,
+        "path",
+        f"There is no API at /api/{rest}. Send expenses with POST "
+        "/api/v1/companies/<company id>/expenses (the document is at /api/v1/openapi.json).",
     )
 
 

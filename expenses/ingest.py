@@ -96,6 +96,43 @@ class ItemResult:
         }
 
 
+# JSON types each field may arrive as; anything else is refused before the form sees it
+# (the form's fields expect text: a boolean or an object would break them, not fail them).
+_NUMBER_FIELDS = {"amount", "currency_rate"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a number"
+
+
+def _form_data(item: Mapping[str, Any]) -> tuple[dict[str, str], list[FieldError]]:
+    """The item's values as the form reads them (text), and the fields sent as the wrong type."""
+    data: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for name in IngestExpenseForm.base_fields:
+        value = item.get(name)
+        if value is None:
+            data[name] = ""
+        elif isinstance(value, str):
+            data[name] = value
+        elif (
+            name in _NUMBER_FIELDS
+            and isinstance(value, int | Decimal | float)
+            and not (isinstance(value, bool))
+        ):
+            data[name] = str(value)
+        else:
+            expected = 'a number or a string like "12.50"' if name in _NUMBER_FIELDS else "a string"
+            errors.append(FieldError(name, f"Send {name} as {expected}, not {_json_type(value)}."))
+    return data, errors
+
+
 def _form_errors(form: forms.Form) -> list[FieldError]:
     return [
         FieldError(name, str(message))
@@ -151,22 +188,28 @@ def expenses_ingest(
                 )
             )
             continue
-        form = IngestExpenseForm(data={k: "" if v is None else v for k, v in item.items()})
+        form_data, type_errors = _form_data(item)
+        form = IngestExpenseForm(data=form_data)
         external_id = str(item.get("external_id", ""))[:200]
-        if not form.is_valid():
-            results.append(ItemResult(index, external_id, "error", errors=_form_errors(form)))
+        if not form.is_valid() or type_errors:
+            errors = type_errors + [
+                e for e in _form_errors(form) if e.field not in {t.field for t in type_errors}
+            ]
+            results.append(ItemResult(index, external_id, "error", errors=errors))
             continue
         data = form.cleaned_data
-        if data["external_id"] in valid:
-            _, first = valid[data["external_id"]]
-            conflict = _conflict(data["external_id"], _identity(first), _identity(data))
+        # The id as stored: the form strips the whitespace the sender may have left around it.
+        external_id = data["external_id"]
+        if external_id in valid:
+            _, first = valid[external_id]
+            conflict = _conflict(external_id, _identity(first), _identity(data))
             results.append(
                 ItemResult(index, external_id, "error", errors=conflict)
                 if conflict
                 else ItemResult(index, external_id, "existing")  # id filled in below
             )
             continue
-        valid[data["external_id"]] = (index, data)
+        valid[external_id] = (index, data)
         results.append(ItemResult(index, external_id, "created"))
 
     existing = {

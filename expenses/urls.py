@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from expenses import api, views
 
@@ -9,6 +9,8 @@ urlpatterns = [
         api.ingest_expenses,
         name="api-ingest-expenses",
     ),
+    # Anything else under api/ answers JSON, like the API does, not the site's HTML 404.
+    re_path(r"^api/(?P<rest>.*)$", api.api_not_found, name="api-not-found"),
     path("companies/<int:company_id>/expenses/", views.queue, name="expense-queue"),
     path("companies/<int:company_id>/expenses/bulk/", views.bulk, name="expense-bulk"),
     path(

@@ -82,8 +82,18 @@ class SandboxLedgerRecordAdmin(admin.ModelAdmin):
 class SandboxWebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "event_type", "status", "attempts", "last_status_code", "created")
     readonly_fields = ("history",)
+    # The signing secret is the portal's webhook secret: never shown, even in the emulator.
+    exclude = ("secret",)
     list_filter = ("status", "event_type")
     search_fields = ("id", "sync__id", "company__id")
 
 
-admin.site.register(SandboxSettings)
+@admin.register(SandboxSettings)
+class SandboxSettingsAdmin(admin.ModelAdmin):
+    # Set through `PUT _sandbox/settings`; the admin says whether one is set, never its value.
+    exclude = ("webhook_secret",)
+    readonly_fields = ("webhook_secret_set",)
+
+    @admin.display(boolean=True, description="Webhook secret set")
+    def webhook_secret_set(self, obj: SandboxSettings) -> bool:
+        return bool(obj.webhook_secret)

@@ -3,14 +3,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from accounts.views import SignInView
 from syncs.webhook_views import codat_webhook
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("webhooks/codat/", codat_webhook, name="codat-webhook"),

@@ -38,6 +38,8 @@ def codat_session(session: requests.Session) -> Iterator[None]:
 
 
 def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
+    # The client scrubs its key; the webhook secret it does not know is scrubbed here, before
+    # anything is stored, so an echo of either never reaches the table or the admin.
     path = exchange.path + (f"?{exchange.query}" if exchange.query else "")
     return CodatExchange.objects.create(
         company_id=company_id,

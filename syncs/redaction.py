@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from sfe_portal.redaction import redact_secrets
+
 REDACTED = "[redacted]"
 
 # Keys whose values are secrets, in JSON ("apiKey": "…"), form or query strings (api_key=…)
@@ -35,9 +37,12 @@ _SHAPES = [
 
 
 def redact(text: str) -> str:
-    """`text` with every secret value replaced by `[redacted]`; the rest kept as it was."""
+    """`text` with every secret value replaced by `[redacted]`; the rest kept as it was: the
+    configured Codat key and webhook secret wherever they appear, and any value that looks like
+    a secret by its name or shape."""
     if not text:
         return text
+    text = redact_secrets(text)
     text = _JSON_PAIR.sub(lambda m: f'{m.group("key")}"{REDACTED}"', text)
     text = _HEADER_LINE.sub(lambda m: f"{m.group('key')}{m.group('name')}{REDACTED}", text)
     text = _QUERY_PAIR.sub(lambda m: f"{m.group('key')}{REDACTED}", text)
