@@ -79,7 +79,9 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "sfe_portal.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "sfe_portal.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -203,12 +205,41 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Where receipt previews load from: our own origin, or the bucket's when receipts are on S3.
+_receipt_origins: list[str] = []
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    if _endpoint:
+        _receipt_origins.append("/".join(_endpoint.split("/")[:3]))
+    else:
+        _receipt_origins.append(f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com")
+        _receipt_origins.append("https://*.amazonaws.com")
+# Active in every environment (tests included), so a violation shows up in the browser tests.
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", *_receipt_origins],
+    "object-src": ["'self'", *_receipt_origins],  # PDF receipts are embedded with <object>
+    "frame-src": ["'self'", *_receipt_origins],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The load balancer ends TLS and says so in X-Forwarded-Proto; it must overwrite any value
+    # a client sends in that header (docs/deploy.md), or plain HTTP could pass for HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers probe over plain HTTP inside the network: health answers there too.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -277,11 +308,30 @@ PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# JSON lines in production (one object a line, for the log pipeline), readable in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="readable" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "readable"}:
+    raise ImproperlyConfigured(
+        f"Set LOG_FORMAT to 'json' or 'readable', not {LOG_FORMAT!r}: json for production."
+    )
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "sfe_portal.logs.ContextFilter"},
+        "redact": {"()": "sfe_portal.logs.RedactFilter"},
+    },
+    "formatters": {
+        "json": {"()": "sfe_portal.logs.JsonFormatter"},
+        "readable": {"()": "sfe_portal.logs.ReadableFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact", "context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
