@@ -168,20 +168,39 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
-_receipts_storage: dict[str, Any]
-if AWS_STORAGE_BUCKET_NAME:
-    _receipts_storage = {
+
+
+def s3_receipts_storage(
+    *, bucket: str, endpoint_url: str | None, region: str | None, expire: int
+) -> dict[str, Any]:
+    """Receipts in a private S3 bucket (docs/deploy.md has the policy). A push never deletes
+    a receipt; removing it in the workspace (only before it was sent) deletes the object."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
-            "default_acl": None,  # objects stay private; previews use signed URLs
-            "querystring_auth": True,
-            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "default_acl": None,  # objects stay private (bucket owner only); no public ACLs
+            "querystring_auth": True,  # previews use signed URLs ...
+            "querystring_expire": expire,  # ... that live this many seconds
             "file_overwrite": False,
+            # S3 checks the SHA-256 of every upload against what we sent and keeps it with the
+            # object; objects are encrypted at rest.
+            "object_parameters": {"ChecksumAlgorithm": "SHA256", "ServerSideEncryption": "AES256"},
+            "signature_version": "s3v4",
         },
     }
+
+
+_receipts_storage: dict[str, Any]
+if AWS_STORAGE_BUCKET_NAME:
+    _receipts_storage = s3_receipts_storage(
+        bucket=AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+        region=env.str("AWS_S3_REGION_NAME", default=""),
+        expire=env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+    )
 else:
     _receipts_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
