@@ -54,7 +54,10 @@ def check_broker() -> None:
         try:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         except Exception as exc:
-            raise RuntimeError(f"cannot reach the broker at {conn.as_uri()}: {exc}") from exc
+            uri = conn.as_uri()  # the password, if any, shown as **
+            if not conn.password:
+                uri = uri.replace(":**@", "")
+            raise RuntimeError(f"cannot reach the broker at {uri}: {exc}") from exc
 
 
 def check_storage() -> None:
