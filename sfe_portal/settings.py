@@ -163,7 +163,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # collectstatic writes here; whitenoise serves it (hashed names, gzip/brotli copies).
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "staticfiles")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -336,7 +336,7 @@ PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # JSON lines in production (one object a line, for the log pipeline), readable in development.
-LOG_FORMAT = env.str("LOG_FORMAT", default="readable" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("readable" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "readable"}:
     raise ImproperlyConfigured(
         f"Set LOG_FORMAT to 'json' or 'readable', not {LOG_FORMAT!r}: json for production."
