@@ -129,3 +129,25 @@ def test_readyz_names_codat_when_it_cannot_be_reached(client, settings):
     [reason] = response.json()["reasons"]
     assert reason.startswith(f"codat: cannot reach Codat at http://127.0.0.1:{closed}")
     assert response.json()["checks"]["codat"]["ok"] is False
+
+
+def test_receipt_previews_may_load_from_the_bucket_s_origin_only():
+    from types import SimpleNamespace
+
+    from sfe_portal.security import storage_origins
+
+    aws = SimpleNamespace(bucket_name="rcpts", custom_domain=None, endpoint_url=None)
+    regional = SimpleNamespace(
+        bucket_name="rcpts", custom_domain=None, endpoint_url=None, region_name="eu-west-2"
+    )
+    compatible = SimpleNamespace(
+        bucket_name="rcpts", custom_domain=None, endpoint_url="https://minio.internal:9000/x"
+    )
+
+    assert storage_origins(SimpleNamespace(location="/srv/media")) == ()
+    assert storage_origins(aws) == ("https://rcpts.s3.amazonaws.com",)
+    assert storage_origins(regional) == (
+        "https://rcpts.s3.amazonaws.com",
+        "https://rcpts.s3.eu-west-2.amazonaws.com",
+    )
+    assert storage_origins(compatible) == ("https://minio.internal:9000",)
