@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ PROPAGATED_FIELDS = ("request_id", "user", "company_id", "expense_id", "sync_id"
 HEADER = "sfe_log_context"
 
 _context: ContextVar[dict[str, Any]] = ContextVar("sfe_log_context")
+_task_tokens: dict[str, Token[dict[str, Any]]] = {}
 
 
 def log_context() -> dict[str, Any]:
@@ -236,15 +237,29 @@ def connect_celery_signals() -> None:
     ) -> None:
         inherited = getattr(getattr(task, "request", None), HEADER, None) or {}
         name = getattr(task, "name", "")
-        _context.set(
+        # A task run eagerly (never published) keeps the context of the code that ran it.
+        current = {k: v for k, v in _context.get({}).items() if k in PROPAGATED_FIELDS}
+        token = _context.set(
             {
+                **current,
                 **(inherited if isinstance(inherited, dict) else {}),
                 **_task_ids(task, tuple(args or ()), kwargs or {}),
                 "task_id": task_id,
                 "task": name,
             }
         )
+        if task_id:
+            _task_tokens[task_id] = token
 
     @task_postrun.connect(weak=False)
-    def _postrun(**_: Any) -> None:
+    def _postrun(task_id: str | None = None, **_: Any) -> None:
+        # Back to what was there before: nothing in a worker, the request's own context for a
+        # task run eagerly inside a web request.
+        token = _task_tokens.pop(task_id, None) if task_id else None
+        if token is not None:
+            try:
+                _context.reset(token)
+                return
+            except ValueError:  # set in another context (thread): nothing to restore
+                pass
         log_context_clear()

@@ -8,11 +8,13 @@ import sys
 import pytest
 from django.urls import reverse
 
+from sfe_portal.celery import app as celery_app
 from sfe_portal.logs import (
     ContextFilter,
     JsonFormatter,
     ReadableFormatter,
     RedactFilter,
+    log_context,
     log_context_scope,
     redact,
 )
@@ -151,3 +153,26 @@ def test_receipt_previews_may_load_from_the_bucket_s_origin_only():
         "https://rcpts.s3.eu-west-2.amazonaws.com",
     )
     assert storage_origins(compatible) == ("https://minio.internal:9000",)
+
+
+_captured: list[dict] = []
+
+
+@celery_app.task(name="tests.capture_log_context")
+def _capture_log_context(company_id):
+    _captured.append(log_context())
+
+
+def test_a_task_names_itself_and_its_ids_and_the_caller_keeps_its_context():
+    _captured.clear()
+    with log_context_scope(request_id="r-9", user="finance"):
+        _capture_log_context.delay(5)
+        after = log_context()
+
+    [inside] = _captured
+    assert inside["request_id"] == "r-9"
+    assert inside["user"] == "finance"
+    assert inside["company_id"] == 5
+    assert inside["task"] == "tests.capture_log_context"
+    assert inside["task_id"]
+    assert after == {"request_id": "r-9", "user": "finance"}
