@@ -167,3 +167,15 @@ def test_readyz_fails_naming_the_broker_when_it_is_down(prod_env, tmp_path):
     assert body["checks"]["broker"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
     assert health.status_code == 200  # the process itself is fine: do not kill it
+
+
+def test_procfile_prod_runs_what_this_test_booted():
+    processes = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile.prod").read_text().splitlines() if line
+    )
+
+    assert set(processes) == {"web", "worker", "beat"}
+    assert processes["web"].startswith("python manage.py collectstatic --noinput && ")
+    assert "gunicorn sfe_portal.wsgi --config gunicorn.conf.py" in processes["web"]
+    assert '--queues "${CELERY_WORKER_QUEUES:-portal}"' in processes["worker"]
+    assert "celery -A sfe_portal beat" in processes["beat"]
