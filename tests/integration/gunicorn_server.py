@@ -68,12 +68,13 @@ def gunicorn(env: dict[str, str], log_path: Path) -> Iterator[WebProcess]:
         )
     web = WebProcess(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
-        deadline = time.monotonic() + 60
+        # A shared, busy machine can take a while to boot Django in the worker.
+        deadline = time.monotonic() + 120
         while True:
             try:
-                requests.get(web.url + "/healthz", timeout=2)
+                requests.get(web.url + "/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not start:\n{web.log()}")
                 time.sleep(0.2)
