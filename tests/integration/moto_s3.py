@@ -40,12 +40,12 @@ def moto_server() -> Iterator[str]:
         env={**os.environ, **CREDENTIALS},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
-            requests.get(url + "/moto-api/", timeout=1)
+            requests.get(url + "/moto-api/", timeout=5)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"moto's S3 server did not start on {url}")
