@@ -59,7 +59,7 @@ def test_check_deploy_is_clean_under_production_settings(prod_env):
         env=process_env(prod_env),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
