@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from companies.models import Company
 from expenses.ingest import MAX_BATCH, expenses_ingest, ingest_token_authenticate
+
+logger = logging.getLogger(__name__)
 
 OPENAPI_PATH = Path(__file__).parent / "openapi" / "ingest-v1.json"
 
@@ -71,6 +74,14 @@ def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
             400, "expenses", f"{len(items)} expenses in one request; send at most {MAX_BATCH}."
         )
     results = expenses_ingest(company=company, items=items)
+    for result in results:
+        if result.expense_id:
+            logger.info(
+                "Expense %s ingested (%s)",
+                result.expense_id,
+                result.outcome,
+                extra={"company_id": company.pk, "expense_id": result.expense_id},
+            )
     counts = {
         outcome: sum(r.outcome == outcome for r in results)
         for outcome in ("created", "existing", "error")

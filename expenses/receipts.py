@@ -347,6 +347,26 @@ def receipt_remove(*, receipt: Receipt, by: User | None) -> None:
         transaction.on_commit(lambda: storage.delete(name))
 
 
+def receipt_signed_url(receipt: Receipt) -> str | None:
+    """A short-lived signed URL to the private object when receipts live in a bucket (its
+    lifetime is AWS_QUERYSTRING_EXPIRE), shown inline under the receipt's own name; None on the
+    file system, where the portal serves the file itself."""
+    storage = receipt.file.storage
+    if not getattr(storage, "querystring_auth", False) or not receipt.file.name:
+        return None
+    ascii_name = receipt.original_name.encode("ascii", "replace").decode().replace('"', "'")
+    return str(
+        storage.url(
+            receipt.file.name,
+            parameters={
+                "ResponseContentType": receipt.content_type or "application/octet-stream",
+                "ResponseContentDisposition": f'inline; filename="{ascii_name}"',
+                "ResponseCacheControl": "private, max-age=300",
+            },
+        )
+    )
+
+
 def receipt_preview_kind(receipt: Receipt) -> Literal["image", "pdf", "other"]:
     """How the detail page shows the receipt: inline image, embedded PDF, or a download link."""
     kind = _BY_CONTENT_TYPE.get(receipt.content_type)

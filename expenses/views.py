@@ -7,7 +7,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
@@ -30,7 +29,7 @@ from expenses.forms import (
     lines_from_formset,
 )
 from expenses.models import CategorizationRule, Expense, ExpenseStatus, Receipt
-from expenses.receipts import receipt_add, receipt_limits, receipt_remove
+from expenses.receipts import receipt_add, receipt_limits, receipt_remove, receipt_signed_url
 from expenses.rules import (
     PRECEDENCE,
     rule_apply_to_matching,
@@ -401,8 +400,9 @@ def receipt_file(
     receipt = get_object_or_404(
         Receipt, pk=receipt_id, expense_id=expense_id, expense__company=company
     )
-    if settings.AWS_STORAGE_BUCKET_NAME:
-        return redirect(receipt.file.url)  # a short-lived signed URL to the private object
+    signed_url = receipt_signed_url(receipt)
+    if signed_url:
+        return redirect(signed_url)  # a short-lived signed URL to the private object
     response = FileResponse(
         receipt.file.open("rb"), content_type=receipt.content_type, filename=receipt.original_name
     )

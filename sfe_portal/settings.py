@@ -80,7 +80,9 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "sfe_portal.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "sfe_portal.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -170,26 +172,46 @@ USE_TZ = True
 # --- Static files and storage -----------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# collectstatic writes here; whitenoise serves it (hashed names, gzip/brotli copies).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "staticfiles")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
-_receipts_storage: dict[str, Any]
-if AWS_STORAGE_BUCKET_NAME:
-    _receipts_storage = {
+
+
+def s3_receipts_storage(
+    *, bucket: str, endpoint_url: str | None, region: str | None, expire: int
+) -> dict[str, Any]:
+    """Receipts in a private S3 bucket (docs/deploy.md has the policy). A push never deletes
+    a receipt; removing it in the workspace (only before it was sent) deletes the object."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
-            "default_acl": None,  # objects stay private; previews use signed URLs
-            "querystring_auth": True,
-            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "default_acl": None,  # objects stay private (bucket owner only); no public ACLs
+            "querystring_auth": True,  # previews use signed URLs ...
+            "querystring_expire": expire,  # ... that live this many seconds
             "file_overwrite": False,
+            # S3 checks the SHA-256 of every upload against what we sent and keeps it with the
+            # object; objects are encrypted at rest.
+            "object_parameters": {"ChecksumAlgorithm": "SHA256", "ServerSideEncryption": "AES256"},
+            "signature_version": "s3v4",
         },
     }
+
+
+_receipts_storage: dict[str, Any]
+if AWS_STORAGE_BUCKET_NAME:
+    _receipts_storage = s3_receipts_storage(
+        bucket=AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+        region=env.str("AWS_S3_REGION_NAME", default=""),
+        expire=env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+    )
 else:
     _receipts_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -213,14 +235,35 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Error pages and reports never show the Codat key or webhook secret, even in frame variables.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "sfe_portal.redaction.SecretScrubbingReporterFilter"
+# Active in every environment (tests included), so a violation shows up in the browser tests.
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    # Receipt previews: the middleware adds the bucket's origin when receipts are on S3.
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'self'"],  # PDF receipts are embedded with <object>
+    "frame-src": ["'self'"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The load balancer ends TLS and says so in X-Forwarded-Proto; it must overwrite any value
+    # a client sends in that header (docs/deploy.md), or plain HTTP could pass for HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers probe over plain HTTP inside the network: health answers there too.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -239,9 +282,6 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(CELERY_DIR / "control"),
         "store_processed": False,
     }
-else:
-    # Above the longest task, so Redis never hands a running task to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # state lives in models, not in a result backend
@@ -251,8 +291,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="portal")
 # The Codat sandbox's work (syncs, webhook deliveries) has a queue of its own.
 CELERY_TASK_ROUTES = {"sandbox.*": {"queue": "sandbox"}}
-CELERY_TASK_TIME_LIMIT = 15 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+# No task may run longer than this: the soft limit lets it stop cleanly (its work resumes
+# on the next run), the hard one kills the child.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+if CELERY_BROKER_URL != "filesystem://":
+    # Redis hands an unacknowledged task to another worker after this long: it must stay above
+    # the longest task (acks_late), or a running task would be started twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, 2 * CELERY_TASK_TIME_LIMIT)}
+# A worker that loses Redis stops its running tasks: they are redelivered, not finished twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Children are replaced now and then, so no leak grows without bound.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CELERY_WORKER_MAX_TASKS_PER_CHILD", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -301,16 +351,29 @@ if CODAT_MAX_CALLS_PER_COMPANY < 1:
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# JSON lines in production (one object a line, for the log pipeline), readable in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("readable" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "readable"}:
+    raise ImproperlyConfigured(
+        f"Set LOG_FORMAT to 'json' or 'readable', not {LOG_FORMAT!r}: json for production."
+    )
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "sfe_portal.redaction.RedactSecretsFilter"}},
+    "filters": {
+        "context": {"()": "sfe_portal.logs.ContextFilter"},
+        "redact": {"()": "sfe_portal.logs.RedactFilter"},
+        "redact_secrets": {"()": "sfe_portal.redaction.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "sfe_portal.logs.JsonFormatter"},
+        "readable": {"()": "sfe_portal.logs.ReadableFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_secrets", "redact", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -13,6 +13,7 @@ import requests
 from django.conf import settings
 
 from codat import CodatClient, Exchange
+from sfe_portal.logs import log_context_bind
 from syncs.models import CodatExchange
 from syncs.redaction import redact
 
@@ -60,6 +61,16 @@ def codat_client(*, company_id: int | None = None) -> CodatClient:
 
     def record(exchange: Exchange) -> None:
         exchange_record(company_id=company_id, exchange=exchange)
+        # Later lines of this task or request name the Codat call they followed.
+        log_context_bind(codat_correlation_id=exchange.correlation_id or None)
+        logger.info(
+            "Codat %s %s answered %s in %sms",
+            exchange.method,
+            exchange.path,
+            exchange.status if exchange.status is not None else (exchange.error or "no answer"),
+            exchange.duration_ms,
+            extra={"company_id": company_id},
+        )
 
     return CodatClient(
         settings.CODAT_BASE_URL,

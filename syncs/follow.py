@@ -8,6 +8,7 @@ only when an earlier sync of ours completed that expense.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ POLL_CAP = timedelta(seconds=60)
 DUPLICATE_PROTECTION = 5080
 # "Company deleted/de-authorised" (API-NOTES §3.2).
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
+
+logger = logging.getLogger(__name__)
 
 
 def poll_delay(poll_count: int) -> timedelta:
@@ -151,6 +154,21 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             to=ExpenseStatus.FAILED,
             message=message[:1000],
             extra={"failure_message": message},
+        )
+    for expense_id in completed:
+        logger.info(
+            "Expense %s written to the ledger by sync %s",
+            expense_id,
+            sync.codat_sync_id,
+            extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
+        )
+    for expense_id, message in failed.items():
+        logger.info(
+            "Expense %s failed in sync %s: %s",
+            expense_id,
+            sync.codat_sync_id,
+            message,
+            extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
     _queue_receipts(sync, completed)
     if sync.status_code in CONNECTION_LOST_CODES:

@@ -179,6 +179,17 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
             _fail_batch(batch, refused)
             continue
         _record_dataset(batch, dataset_id)
+        logger.info(
+            "Dataset %s posted for push %s with %s expenses",
+            dataset_id,
+            sync.pk,
+            len(transactions),
+            extra={
+                "company_id": company.pk,
+                "sync_id": sync.pk,
+                "expense_ids": [t.id for t in transactions],
+            },
+        )
     if sync.batches.filter(state=BatchState.PENDING).exists():
         return sync  # more to post on the next turn
     dataset_ids = [

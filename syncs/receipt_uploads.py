@@ -101,6 +101,12 @@ def receipt_upload_send(*, upload: ReceiptUpload, now: datetime | None = None) -
             last_error=f"The stored receipt could not be read: {exc}",
             next_attempt_at=None,
         )
+    logger.info(
+        "Receipt %s of expense %s attached to the ledger record",
+        receipt.pk,
+        receipt.expense_id,
+        extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": receipt.expense_id},
+    )
     return _finish(
         upload,
         _U.UPLOADED,

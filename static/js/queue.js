@@ -2,6 +2,15 @@
 (function () {
   "use strict";
 
+  // A change to any filter but the search boxes (they have their own debounced trigger)
+  // refreshes the list; htmx runs no inline filter expressions under our CSP.
+  const filters = document.querySelector("[data-filters]");
+  if (filters) {
+    filters.addEventListener("change", (event) => {
+      if (event.target.type !== "search") htmx.trigger(filters, "filters-changed");
+    });
+  }
+
   let currentId = null;
   let lastChecked = null;
 

@@ -45,5 +45,14 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations: list[str] = []
+    # The policy is on in tests too: a page that breaks it fails the test that opened it.
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "the page broke the content security policy:\n" + "\n".join(violations)

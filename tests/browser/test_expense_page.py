@@ -6,6 +6,7 @@ import zlib
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from companies.models import Role
 from expenses.models import ExpenseStatus
@@ -84,5 +85,5 @@ def test_upload_a_receipt_and_see_it_previewed(page, signed_in):
 
     image = page.get_by_role("img", name="Receipt taxi.png")
     image.wait_for()
-    page.wait_for_function("document.querySelector('.receipt-card img').naturalWidth === 4")
+    expect(page.locator(".receipt-card img")).to_have_js_property("naturalWidth", 4)
     assert expense.receipts.get().content_type == "image/png"

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from companies.models import Role
 from expenses.models import Expense, ExpenseStatus
@@ -49,11 +50,9 @@ def test_code_and_approve_five_expenses_with_the_keyboard_only(page, books_and_u
         # would, and coding goes on from the field that was focused.
         page.evaluate(f"document.getElementById('{row_id}').dataset.old = '1'")
         page.keyboard.press(key)
-        page.wait_for_function(
-            f"(() => {{ const r = document.getElementById('{row_id}');"
-            f" return r && !r.dataset.old && document.activeElement?.name === '{focused}'"
-            f" && r.contains(document.activeElement); }})()"
-        )
+        # Waited for with locators, not a page-side function: the CSP forbids eval.
+        expect(page.locator(f"#{row_id}:not([data-old])")).to_be_attached()
+        expect(page.locator(f"#{row_id} [name='{focused}']")).to_be_focused()
 
     for expense in expenses:
         row = page.locator(f"#row-{expense.pk}")
@@ -95,7 +94,7 @@ def test_bulk_apply_an_account_to_a_filtered_selection(page, books_and_user):
 
     page.get_by_label("Search").fill("uber")
     page.locator("tr[data-row]").nth(2).wait_for()
-    page.wait_for_function("document.querySelectorAll('tr[data-row]').length === 3")
+    expect(page.locator("tr[data-row]")).to_have_count(3)
     page.get_by_label("Select all on this page").check()
     bar = page.locator("[data-bulk]")
     assert bar.locator("[data-bulk-count]").inner_text() == "3"

@@ -4,6 +4,7 @@ merchant, and pressing `s` codes it."""
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from companies.models import Role
 from expenses.models import ExpenseStatus
@@ -36,10 +37,7 @@ def test_pressing_s_accepts_the_suggestion_from_history(page):
     page.evaluate(f"document.getElementById('row-{expense.pk}').dataset.old = '1'")
     with page.expect_response(lambda r: "/accept-suggestion/" in r.url):
         page.keyboard.press("s")
-    page.wait_for_function(
-        f"(() => {{ const r = document.getElementById('row-{expense.pk}');"
-        " return r && !r.dataset.old; })()"
-    )
+    expect(page.locator(f"#row-{expense.pk}:not([data-old])")).to_be_attached()
     row.locator(".badge").filter(has_text="Ready to approve").wait_for()
 
     expense.refresh_from_db()
