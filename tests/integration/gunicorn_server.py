@@ -38,8 +38,11 @@ class WebProcess:
 
 
 def process_env(extra: dict[str, str]) -> dict[str, str]:
+    # The browser tests allow sync ORM calls in Playwright's event loop for their own process;
+    # a production process must not inherit that.
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {
-        **os.environ,
+        **inherited,
         **_database_env(),
         "PYTHONUNBUFFERED": "1",
         "SFE_TESTING": "false",

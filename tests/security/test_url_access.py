@@ -50,6 +50,8 @@ PUBLIC = {
     "api-openapi": "the ingest API's public document",
     "api-not-found": "the API's JSON 404 for paths under api/ that do not exist",
     "sandbox:": "the Codat emulator (dev only), authenticated by the sandbox API key like Codat",
+    "healthz": "the load balancer's liveness probe: says only that the process is up",
+    "readyz": "the load balancer's readiness probe: each dependency's state, no data",
 }
 # Views that take no CSRF token because no browser session reaches them.
 CSRF_EXEMPT = {
