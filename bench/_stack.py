@@ -4,6 +4,7 @@ gunicorn on a loopback port, a Celery worker on the sandbox's queue, and an onbo
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Stack:
     base_url: str
     codat_url: str
     logs: Path
+    queue: str  # the portal's default queue in this run, for its web server and workers
 
 
 def _wait_until_served(url: str, process: Any, log: Path) -> None:
@@ -68,6 +70,7 @@ def running_stack(logs: Path) -> Iterator[Stack]:
     from django.conf import settings
 
     base = f"http://127.0.0.1:{PORT}"
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
     codat = f"{base}/codat-sandbox"
     settings.CODAT_BASE_URL = codat
     web = start_process(
@@ -84,20 +87,32 @@ def running_stack(logs: Path) -> Iterator[Stack]:
         ],
         logs / "web.log",
         CODAT_BASE_URL=codat,
+        CELERY_DEFAULT_QUEUE=queue,
     )
     sandbox = celery_worker("sandbox", logs / "sandbox-worker.log", CODAT_BASE_URL=codat)
     try:
         _wait_until_served(f"{codat}/_sandbox/settings", web, logs / "web.log")
-        yield Stack(base_url=base, codat_url=codat, logs=logs)
+        yield Stack(base_url=base, codat_url=codat, logs=logs, queue=queue)
     finally:
         stop_process(sandbox)
         stop_process(web)
 
 
-def onboard_company(platform: str, name: str) -> Any:
+def onboard_company(stack: Stack, platform: str, name: str) -> Any:
     """A company linked to the sandbox, its master data pulled and its configuration saved,
-    through the real onboarding services (the customer's clicks played in-process)."""
+    through the real onboarding services (the customer's clicks played in-process). The
+    sandbox runs syncs at once and sends its signed webhooks to the portal, as Codat does."""
+    from django.conf import settings
+
     from tests.integration.sandbox_company import control, onboard
 
-    control("PUT", "settings", {"sync_delay_ms": 0, "webhook_url": "http://127.0.0.1:9/none/"})
+    control(
+        "PUT",
+        "settings",
+        {
+            "sync_delay_ms": 0,
+            "webhook_url": f"{stack.base_url}/webhooks/codat/",
+            "webhook_secret": settings.CODAT_WEBHOOK_SECRET,
+        },
+    )
     return onboard(platform, name=name)

@@ -115,8 +115,8 @@ def run() -> dict[str, float]:
         from companies.models import Membership, Role
         from tests.factories import UserFactory
 
-        with running_stack(Path(logs)):
-            books = onboard_company("gbol", "Queue Bench Ltd")
+        with running_stack(Path(logs)) as stack:
+            books = onboard_company(stack, "gbol", "Queue Bench Ltd")
         user = UserFactory(username="bench-approver")
         Membership.objects.create(user=user, company=books.company, role=Role.APPROVER)
         written = insert_expenses(

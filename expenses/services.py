@@ -605,16 +605,19 @@ def expenses_bulk_transition(
         changes["approved_at"] = None
     Expense.objects.filter(pk__in=moved, status=current).update(**changes, **(extra or {}))
     ExpenseEvent.objects.bulk_create(
-        ExpenseEvent(
-            expense_id=pk,
-            kind=EventKind.STATUS,
-            actor=by,
-            from_status=current,
-            to_status=to,
-            message=message[:1000],
-            data=data or {},
-        )
-        for pk in moved
+        (
+            ExpenseEvent(
+                expense_id=pk,
+                kind=EventKind.STATUS,
+                actor=by,
+                from_status=current,
+                to_status=to,
+                message=message[:1000],
+                data=data or {},
+            )
+            for pk in moved
+        ),
+        batch_size=1000,
     )
     return moved
 

@@ -9,6 +9,7 @@ only when an earlier sync of ours completed that expense.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,6 +36,9 @@ LONG_RUNNING_AFTER = timedelta(minutes=10)
 POLL_BASE = timedelta(seconds=2)
 POLL_CAP = timedelta(seconds=60)
 DUPLICATE_PROTECTION = 5080
+RESULTS_PAGE_SIZE = 5000
+# Rows written or read per statement while settling a sync.
+SETTLE_CHUNK = 1000
 # "Company deleted/de-authorised" (API-NOTES §3.2).
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
 
@@ -85,8 +89,13 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
     client = codat_client(company_id=sync.company_id)
+    # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
     results = list(
-        client.iter_sync_transactions(str(sync.company.codat_company_id), str(sync.codat_sync_id))
+        client.iter_sync_transactions(
+            str(sync.company.codat_company_id),
+            str(sync.codat_sync_id),
+            page_size=RESULTS_PAGE_SIZE,
+        )
     )
     return _settle(sync, {r.transaction_id: r for r in results if r.transaction_id})
 
@@ -98,33 +107,48 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
     )
     if sync.update_of_id:
         expense_ids.append(sync.update_of_id)
-    expenses = {str(e.pk): e for e in Expense.objects.filter(pk__in=expense_ids)}
-    for transaction_id, result in results.items():
-        SyncTransaction.objects.update_or_create(
-            sync=sync,
-            transaction_id=transaction_id,
-            defaults={
-                "expense": expenses.get(transaction_id),
-                "status": getattr(result, "status", None) or TransactionStatus.UNKNOWN,
-                "message": getattr(result, "message", None) or "",
-                "integration_type": getattr(result, "integration_type", None) or "",
-            },
-        )
+    # Only what settling needs: a whole sync of expenses must not be held as full objects.
+    expenses = {
+        str(pk): status
+        for pk, status in Expense.objects.filter(pk__in=expense_ids)
+        .values_list("pk", "status")
+        .iterator(chunk_size=SETTLE_CHUNK)
+    }
+    SyncTransaction.objects.bulk_create(
+        (
+            SyncTransaction(
+                sync=sync,
+                transaction_id=transaction_id,
+                expense_id=transaction_id if transaction_id in expenses else None,
+                status=getattr(result, "status", None) or TransactionStatus.UNKNOWN,
+                message=getattr(result, "message", None) or "",
+                integration_type=getattr(result, "integration_type", None) or "",
+            )
+            for transaction_id, result in results.items()
+        ),
+        batch_size=SETTLE_CHUNK,
+        update_conflicts=True,
+        unique_fields=["sync", "transaction_id"],
+        update_fields=["expense", "status", "message", "integration_type", "fetched_at"],
+    )
     already_in_ledger = _completed_before(sync, list(expenses))
     completed: list[object] = []
     failed: dict[object, str] = {}
-    for transaction_id, expense in expenses.items():
-        if expense.status != ExpenseStatus.SYNCING:
+    needs_words: dict[str, str] = {}
+    for transaction_id, expense_status in expenses.items():
+        if expense_status != ExpenseStatus.SYNCING:
             continue  # settled by an earlier reconcile
         result = results.get(transaction_id)
         status = getattr(result, "status", None)
         duplicate = sync.status_code == DUPLICATE_PROTECTION and transaction_id in already_in_ledger
         if status == TransactionStatus.COMPLETED or duplicate:
-            completed.append(expense.pk)
+            completed.append(uuid.UUID(transaction_id))
         elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
-            failed[expense.pk] = plain_words(getattr(result, "message", "") or "", expense)
+            needs_words[transaction_id] = getattr(result, "message", "") or ""
         else:
-            failed[expense.pk] = _sync_failure(sync)
+            failed[uuid.UUID(transaction_id)] = _sync_failure(sync)
+    for expense in Expense.objects.filter(pk__in=list(needs_words)):
+        failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
     expenses_bulk_transition(
         expense_ids=completed,
         current=ExpenseStatus.SYNCING,
