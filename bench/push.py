@@ -135,6 +135,8 @@ def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]])
 
 def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
     """Push the company through a real worker; time it until every expense has settled."""
+    from django.utils import timezone
+
     from bench._stack import celery_worker
     from expenses.models import Expense, ExpenseStatus
     from syncs.models import CodatExchange
@@ -155,6 +157,7 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
         exchanges_before = CodatExchange.objects.filter(company=company).count()
         total = Expense.objects.filter(company=company).count()
         sampler.start()
+        started_at = timezone.now()
         started = time.perf_counter()
         push_company.apply_async((company.pk,), queue=queue)
         settled = (ExpenseStatus.SYNCED, ExpenseStatus.FAILED)
@@ -176,7 +179,26 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
     if synced != total:
         raise RuntimeError(f"{total - synced} of {total} expenses did not sync")
     calls = CodatExchange.objects.filter(company=company).count() - exchanges_before
+    _print_timeline(company, exchanges_before, started_at, elapsed)
     return {"elapsed": elapsed, "calls": calls, "peak_rss_mb": sampler.peak_kb / 1024}
+
+
+def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) -> None:
+    """When each kind of Codat call first and last happened, in seconds from the push."""
+    from syncs.models import CodatExchange
+
+    spans: dict[str, list[float]] = {}
+    for method, path, at in (
+        CodatExchange.objects.filter(company=company)
+        .order_by("created_at", "id")
+        .values_list("method", "path", "created_at")[skip:]
+    ):
+        kind = path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+        kind = kind if not kind[:1].isdigit() and len(kind) < 30 else "sync"
+        spans.setdefault(f"{method} {kind}", []).append((at - started_at).total_seconds())
+    for kind, times in spans.items():
+        print(f"  {kind:<40} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
+    print(f"  settled at {elapsed:.2f} s")
 
 
 def prepared_company(stack: Stack, count: int, seed: int) -> Any:

@@ -145,13 +145,21 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
             "customer": _snapshot(config.customer),
         },
     )
-    claimed_ids = sorted(claimed, key=valid.index)
-    for start in range(0, len(claimed_ids), MAX_BATCH_SIZE):
-        batch = PushBatch.objects.create(company=company, sync=sync)
-        PushBatchItem.objects.bulk_create(
+    order = {pk: position for position, pk in enumerate(valid)}
+    claimed_ids = sorted(claimed, key=order.__getitem__)
+    chunks = [
+        claimed_ids[start : start + MAX_BATCH_SIZE]
+        for start in range(0, len(claimed_ids), MAX_BATCH_SIZE)
+    ]
+    batches = PushBatch.objects.bulk_create(PushBatch(company=company, sync=sync) for _ in chunks)
+    PushBatchItem.objects.bulk_create(
+        (
             PushBatchItem(batch=batch, expense_id=pk)
-            for pk in claimed_ids[start : start + MAX_BATCH_SIZE]
-        )
+            for batch, chunk in zip(batches, chunks, strict=True)
+            for pk in chunk
+        ),
+        batch_size=1000,
+    )
     return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
 
 
