@@ -287,7 +287,8 @@ def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expen
 def _capped_counts(querysets: dict[str, QuerySet[Expense]]) -> dict[str, int]:
     """Each queryset's size up to COUNT_CAP + 1, all in one round trip: a scalar subquery per
     count, each reading at most COUNT_CAP + 1 index entries however big the company is."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for qs in querysets.values():
         limited = qs.order_by().values("pk")[: COUNT_CAP + 1]
         sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
