@@ -604,8 +604,9 @@ def expenses_bulk_transition(
         changes["approved_by"] = None
         changes["approved_at"] = None
     Expense.objects.filter(pk__in=moved, status=current).update(**changes, **(extra or {}))
-    ExpenseEvent.objects.bulk_create(
-        (
+    # A thousand events at a time: a push of 50,000 never holds 50,000 event objects.
+    for start in range(0, len(moved), 1000):
+        ExpenseEvent.objects.bulk_create(
             ExpenseEvent(
                 expense_id=pk,
                 kind=EventKind.STATUS,
@@ -615,10 +616,8 @@ def expenses_bulk_transition(
                 message=message[:1000],
                 data=data or {},
             )
-            for pk in moved
-        ),
-        batch_size=1000,
-    )
+            for pk in moved[start : start + 1000]
+        )
     return moved
 
 

@@ -114,23 +114,25 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
         .values_list("pk", "status")
         .iterator(chunk_size=SETTLE_CHUNK)
     }
-    SyncTransaction.objects.bulk_create(
-        (
-            SyncTransaction(
-                sync=sync,
-                transaction_id=transaction_id,
-                expense_id=transaction_id if transaction_id in expenses else None,
-                status=getattr(result, "status", None) or TransactionStatus.UNKNOWN,
-                message=getattr(result, "message", None) or "",
-                integration_type=getattr(result, "integration_type", None) or "",
-            )
-            for transaction_id, result in results.items()
-        ),
-        batch_size=SETTLE_CHUNK,
-        update_conflicts=True,
-        unique_fields=["sync", "transaction_id"],
-        update_fields=["expense", "status", "message", "integration_type", "fetched_at"],
-    )
+    outcome = list(results.items())
+    # Written a chunk at a time, so a sync of 50,000 never holds 50,000 row objects.
+    for start in range(0, len(outcome), SETTLE_CHUNK):
+        SyncTransaction.objects.bulk_create(
+            [
+                SyncTransaction(
+                    sync=sync,
+                    transaction_id=transaction_id,
+                    expense_id=transaction_id if transaction_id in expenses else None,
+                    status=getattr(result, "status", None) or TransactionStatus.UNKNOWN,
+                    message=getattr(result, "message", None) or "",
+                    integration_type=getattr(result, "integration_type", None) or "",
+                )
+                for transaction_id, result in outcome[start : start + SETTLE_CHUNK]
+            ],
+            update_conflicts=True,
+            unique_fields=["sync", "transaction_id"],
+            update_fields=["expense", "status", "message", "integration_type", "fetched_at"],
+        )
     already_in_ledger = _completed_before(sync, list(expenses))
     completed: list[object] = []
     failed: dict[object, str] = {}

@@ -152,14 +152,8 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
         for start in range(0, len(claimed_ids), MAX_BATCH_SIZE)
     ]
     batches = PushBatch.objects.bulk_create(PushBatch(company=company, sync=sync) for _ in chunks)
-    PushBatchItem.objects.bulk_create(
-        (
-            PushBatchItem(batch=batch, expense_id=pk)
-            for batch, chunk in zip(batches, chunks, strict=True)
-            for pk in chunk
-        ),
-        batch_size=1000,
-    )
+    for batch, chunk in zip(batches, chunks, strict=True):
+        PushBatchItem.objects.bulk_create(PushBatchItem(batch=batch, expense_id=pk) for pk in chunk)
     return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
 
 
