@@ -537,7 +537,7 @@ class SyncStatus:
         return self.sync_status_code is not None and 2000 <= self.sync_status_code < 3000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a sync's results are held by the tens of thousands
 class TransactionMetadata:
     transaction_id: str | None
     status: str | None

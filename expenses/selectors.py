@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
@@ -173,10 +174,14 @@ def coding_choices(*, company: Company) -> CodingChoices:
 
 
 def _rows_queryset(company: Company) -> QuerySet[Expense]:
+    return _with_row_data(Expense.objects.filter(company=company))
+
+
+def _with_row_data(qs: QuerySet[Expense]) -> QuerySet[Expense]:
+    """What a queue row shows besides the expense: supplier, receipt flag, lines and coding."""
     lines = ExpenseLine.objects.select_related("account", "tax_rate").order_by("position")
     return (
-        Expense.objects.filter(company=company)
-        .select_related("supplier_override")
+        qs.select_related("supplier_override")
         .annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
         .prefetch_related(Prefetch("lines", queryset=lines.prefetch_related("tracking_categories")))
     )
@@ -248,40 +253,60 @@ def expense_queue(
     if filters.after:
         qs = _after(qs, sort, filters.after)
     page_size = filters.per_page
-    page_ids = list(qs.order_by(*SORTS[sort]).values_list("id", flat=True)[: page_size + 1])
-    has_more = len(page_ids) > page_size
-    page_ids = page_ids[:page_size]
-    by_id = {e.pk: e for e in _rows_queryset(company).filter(pk__in=page_ids)}
+    # One query for the page: the row annotations are computed for the rows shown only.
+    page = list(_with_row_data(qs).order_by(*SORTS[sort])[: page_size + 1])
+    has_more = len(page) > page_size
+    page = page[:page_size]
     ctx = company_context(company=company)
     choices = coding_choices(company=company)
-    suggestions = expense_suggestions(
-        company=company, expenses=list(by_id.values()), choices=choices
-    )
-    rows = [
-        _row(by_id[expense_id], ctx, choices, suggestions.get(expense_id))
-        for expense_id in page_ids
-    ]
+    suggestions = expense_suggestions(company=company, expenses=page, choices=choices)
+    rows = [_row(expense, ctx, choices, suggestions.get(expense.pk)) for expense in page]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
+    counts = _capped_counts(
+        {
+            **{key: _tab_queryset(company, statuses) for key, (_, statuses) in TABS.items()},
+            "matching": _filtered(company, filters),
+        }
+    )
     return QueuePage(
         rows=rows,
         next_cursor=next_cursor,
-        tabs=queue_tab_counts(company=company),
+        tabs=[TabCount(key, label, counts[key]) for key, (label, _) in TABS.items()],
         context=ctx,
         filters=filters,
-        matching_count=_filtered(company, filters).order_by()[: COUNT_CAP + 1].count(),
+        matching_count=counts["matching"],
         choices=choices,
     )
 
 
+def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expense]:
+    qs = Expense.objects.filter(company=company)
+    return qs.filter(status__in=statuses) if statuses else qs
+
+
+def _capped_counts(querysets: dict[str, QuerySet[Expense]]) -> dict[str, int]:
+    """Each queryset's size up to COUNT_CAP + 1, all in one round trip: a scalar subquery per
+    count, each reading at most COUNT_CAP + 1 index entries however big the company is."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for qs in querysets.values():
+        limited = qs.order_by().values("pk")[: COUNT_CAP + 1]
+        sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
+        # Only SQL the ORM compiled is joined here; every value stays a bound parameter.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return dict(zip(querysets, row, strict=True))
+
+
 def queue_tab_counts(*, company: Company) -> list[TabCount]:
     """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap."""
-    counts = []
-    for key, (label, statuses) in TABS.items():
-        qs = Expense.objects.filter(company=company)
-        if statuses:
-            qs = qs.filter(status__in=statuses)
-        counts.append(TabCount(key, label, qs.order_by()[: COUNT_CAP + 1].count()))
-    return counts
+    counts = _capped_counts(
+        {key: _tab_queryset(company, statuses) for key, (_, statuses) in TABS.items()}
+    )
+    return [TabCount(key, label, counts[key]) for key, (label, _) in TABS.items()]
 
 
 def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:

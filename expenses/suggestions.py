@@ -37,10 +37,11 @@ HISTORY_STATUSES = (
     ExpenseStatus.SYNCED,
 )
 # Bounds that keep a page's history read small however old the company is: the most recent
-# codings of each merchant spelling are what finance staff would repeat, and the whole read
-# never exceeds HISTORY_LIMIT lines.
+# codings of each merchant spelling are what finance staff would repeat; only the company's
+# HISTORY_SCAN most recent coded expenses are read, and never more than HISTORY_LIMIT lines.
 HISTORY_PER_MERCHANT = 50
-HISTORY_LIMIT = 5_000
+HISTORY_SCAN = 2_000
+HISTORY_LIMIT = 2_000
 
 _SPACES = re.compile(r"\s+")
 # "Uber #1234", "TESCO STORES 3021", "Shell 0042": the number names a branch, not a merchant.
@@ -123,20 +124,25 @@ def _history(company: Company, keys: set[str]) -> dict[str, Counter[_Coding]]:
     # The database cannot normalise names the way merchant_key does, so it narrows by the first
     # word and Python groups exactly; the window keeps each spelling to its recent codings.
     prefixes = {key.split(" ", 1)[0] for key in keys}
-    spelled = reduce(or_, (Q(expense__merchant_name__istartswith=p) for p in prefixes))
+    spelled = reduce(or_, (Q(merchant_name__istartswith=p) for p in prefixes))
+    # Only the company's HISTORY_SCAN most recently dated coded expenses are read (an index
+    # scan that stops there), so a page costs the same at 2,000 expenses or 200,000.
+    recent_ids = (
+        Expense.objects.filter(
+            pk__in=Expense.objects.filter(company=company, status__in=HISTORY_STATUSES)
+            .order_by("-issue_date", "-id")
+            .values("id")[:HISTORY_SCAN]
+        )
+        .filter(spelled)
+        .values("id")
+    )
     recent = Window(
         RowNumber(),
         partition_by=[F("expense__merchant_name")],
         order_by=[F("expense__issue_date").desc(), F("expense_id").desc()],
     )
     lines = list(
-        ExpenseLine.objects.filter(
-            spelled,
-            expense__company=company,
-            expense__status__in=HISTORY_STATUSES,
-            position=0,
-            account__isnull=False,
-        )
+        ExpenseLine.objects.filter(expense_id__in=recent_ids, position=0, account__isnull=False)
         .annotate(recent=recent)
         .filter(recent__lte=HISTORY_PER_MERCHANT)
         .order_by("-expense__issue_date", "-expense_id")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from companies.platforms import TransactionType
@@ -38,6 +40,9 @@ LONG_RUNNING_AFTER = timedelta(minutes=10)
 POLL_BASE = timedelta(seconds=2)
 POLL_CAP = timedelta(seconds=60)
 DUPLICATE_PROTECTION = 5080
+RESULTS_PAGE_SIZE = 5000
+# Rows written or read per statement while settling a sync.
+SETTLE_CHUNK = 1000
 # "Company deleted/de-authorised" (API-NOTES §3.2).
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
 
@@ -90,56 +95,85 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
     client = codat_client(company_id=sync.company_id)
+    # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
     results = list(
-        client.iter_sync_transactions(str(sync.company.codat_company_id), str(sync.codat_sync_id))
+        client.iter_sync_transactions(
+            str(sync.company.codat_company_id),
+            str(sync.codat_sync_id),
+            page_size=RESULTS_PAGE_SIZE,
+        )
     )
     return _settle(sync, {r.transaction_id: r for r in results if r.transaction_id})
 
 
 @transaction.atomic
 def _settle(sync: Sync, results: dict[str, object]) -> Sync:
-    expense_ids = list(
-        PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True)
-    )
+    # Only what settling needs, read through a subquery: a sync of 50,000 expenses is neither
+    # held as objects nor sent back to the database as 50,000 parameters.
+    in_sync = Q(pk__in=PushBatchItem.objects.filter(batch__sync=sync).values("expense_id"))
     if sync.update_of_id:
-        expense_ids.append(sync.update_of_id)
-    expenses = {str(e.pk): e for e in Expense.objects.filter(pk__in=expense_ids)}
+        in_sync |= Q(pk=sync.update_of_id)
+    expenses = {
+        str(pk): status
+        for pk, status in Expense.objects.filter(in_sync)
+        .values_list("pk", "status")
+        .iterator(chunk_size=SETTLE_CHUNK)
+    }
+    outcome = list(results.items())
     counts = {"completed": 0, "failed": 0}
-    for transaction_id, result in results.items():
-        status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
-        message = getattr(result, "message", None) or ""
-        is_failure = status in FAILED_TRANSACTION_STATUSES
-        SyncTransaction.objects.update_or_create(
-            sync=sync,
-            transaction_id=transaction_id,
-            defaults={
-                "company_id": sync.company_id,
-                "expense": expenses.get(transaction_id),
-                "status": status,
-                "message": message,
-                "cause": normalise_cause(message) if is_failure else "",
-                "integration_type": getattr(result, "integration_type", None) or "",
-            },
+    # Written a chunk at a time, so a sync of 50,000 never holds 50,000 row objects.
+    for start in range(0, len(outcome), SETTLE_CHUNK):
+        rows = []
+        for transaction_id, result in outcome[start : start + SETTLE_CHUNK]:
+            status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
+            message = getattr(result, "message", None) or ""
+            is_failure = status in FAILED_TRANSACTION_STATUSES
+            counts["completed"] += status == TransactionStatus.COMPLETED
+            counts["failed"] += is_failure
+            rows.append(
+                SyncTransaction(
+                    sync=sync,
+                    company_id=sync.company_id,
+                    transaction_id=transaction_id,
+                    expense_id=transaction_id if transaction_id in expenses else None,
+                    status=status,
+                    message=message,
+                    cause=normalise_cause(message) if is_failure else "",
+                    integration_type=getattr(result, "integration_type", None) or "",
+                )
+            )
+        SyncTransaction.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["sync", "transaction_id"],
+            update_fields=[
+                "company",
+                "expense",
+                "status",
+                "message",
+                "cause",
+                "integration_type",
+                "fetched_at",
+            ],
         )
-        if status == TransactionStatus.COMPLETED:
-            counts["completed"] += 1
-        elif is_failure:
-            counts["failed"] += 1
     already_in_ledger = _completed_before(sync, list(expenses))
     completed: list[object] = []
     failed: dict[object, str] = {}
-    for transaction_id, expense in expenses.items():
-        if expense.status != ExpenseStatus.SYNCING:
+    needs_words: dict[str, str] = {}
+    for transaction_id, expense_status in expenses.items():
+        if expense_status != ExpenseStatus.SYNCING:
             continue  # settled by an earlier reconcile
         result = results.get(transaction_id)
         status = getattr(result, "status", None)
         duplicate = sync.status_code == DUPLICATE_PROTECTION and transaction_id in already_in_ledger
         if status == TransactionStatus.COMPLETED or duplicate:
-            completed.append(expense.pk)
+            completed.append(uuid.UUID(transaction_id))
         elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
-            failed[expense.pk] = plain_words(getattr(result, "message", "") or "", expense)
+            needs_words[transaction_id] = getattr(result, "message", "") or ""
         else:
-            failed[expense.pk] = _sync_failure(sync)
+            failed[uuid.UUID(transaction_id)] = _sync_failure(sync)
+    for expense in Expense.objects.filter(pk__in=list(needs_words)):
+        failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
     expenses_bulk_transition(
         expense_ids=completed,
         current=ExpenseStatus.SYNCING,

@@ -58,6 +58,10 @@ FIRST_POLL_AFTER = timedelta(seconds=2)
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
 
 
+# Expenses read and checked per query while claiming a push.
+CLAIM_CHUNK = 500
+
+
 class InitiationInFlight(Exception):
     """Another worker asked Codat to start this sync moments ago; try again shortly."""
 
@@ -111,13 +115,16 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     ids = ids[:limit] if limit else ids
     ctx = company_context(company=company)
     valid, sent_back = [], 0
-    for expense in _expenses_with_lines(list(ids)):
-        if expense_problems(expense, list(expense.lines.all()), ctx):
-            # The chart changed since approval: back to coding, with the reason. Never pushed.
-            expense_refresh_readiness(expense=expense, ctx=ctx)
-            sent_back += 1
-        else:
-            valid.append(expense.pk)
+    claimable = list(ids)
+    # Checked a chunk at a time: a push of 50,000 expenses never holds them all as objects.
+    for start in range(0, len(claimable), CLAIM_CHUNK):
+        for expense in _expenses_with_lines(claimable[start : start + CLAIM_CHUNK]):
+            if expense_problems(expense, list(expense.lines.all()), ctx):
+                # The chart changed since approval: back to coding, with the reason. Never pushed.
+                expense_refresh_readiness(expense=expense, ctx=ctx)
+                sent_back += 1
+            else:
+                valid.append(expense.pk)
     if not valid:
         return Claim(sync=None, sent_back=sent_back)
     claimed = expenses_bulk_transition(
@@ -138,13 +145,15 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
             "customer": _snapshot(config.customer),
         },
     )
-    claimed_ids = sorted(claimed, key=valid.index)
-    for start in range(0, len(claimed_ids), MAX_BATCH_SIZE):
-        batch = PushBatch.objects.create(company=company, sync=sync)
-        PushBatchItem.objects.bulk_create(
-            PushBatchItem(batch=batch, expense_id=pk)
-            for pk in claimed_ids[start : start + MAX_BATCH_SIZE]
-        )
+    order = {pk: position for position, pk in enumerate(valid)}
+    claimed_ids = sorted(claimed, key=order.__getitem__)
+    chunks = [
+        claimed_ids[start : start + MAX_BATCH_SIZE]
+        for start in range(0, len(claimed_ids), MAX_BATCH_SIZE)
+    ]
+    batches = PushBatch.objects.bulk_create(PushBatch(company=company, sync=sync) for _ in chunks)
+    for batch, chunk in zip(batches, chunks, strict=True):
+        PushBatchItem.objects.bulk_create(PushBatchItem(batch=batch, expense_id=pk) for pk in chunk)
     return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
 
 

@@ -153,6 +153,52 @@ def test_query_count_is_the_same_for_50_and_200_rows(
         _queue(client, books, tab="all", per_page=100)
 
 
+# What a full queue page may cost, sessions and permissions included; bench/README.md
+# records the figure measured at 200,000 expenses.
+QUEUE_PAGE_MAX_QUERIES = 21
+
+
+def test_a_filtered_page_costs_the_same_bounded_queries_at_50_and_200_rows(
+    client, books, member, django_assert_max_num_queries
+):
+    for i in range(200):
+        expense = ExpenseFactory(company=books.company, merchant_name=f"Trainline #{i}")
+        if i % 3 == 0:
+            expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+    ExpenseFactory(company=books.company, merchant_name="Pret")
+
+    for size in (50, 200):
+        with django_assert_max_num_queries(QUEUE_PAGE_MAX_QUERIES):
+            response = _queue(client, books, tab="all", q="trainline", per_page=size)
+        assert len(response.context["page"].rows) == size
+        assert response.context["page"].matching_count == 200
+
+
+def test_tab_and_matching_counts_are_one_query_and_capped(
+    client, books, member, django_assert_num_queries, monkeypatch
+):
+    from expenses import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    for _ in range(5):
+        ExpenseFactory(company=books.company)
+    ExpenseFactory(company=books.company, status=ExpenseStatus.EXCLUDED)
+
+    with django_assert_num_queries(1):
+        tabs = {t.key: t.count for t in selectors.queue_tab_counts(company=books.company)}
+
+    # Counted up to the cap plus one, so "3+" can be shown without counting the rest.
+    assert tabs == {
+        "todo": 4,
+        "ready": 0,
+        "insync": 0,
+        "failed": 0,
+        "synced": 0,
+        "excluded": 1,
+        "all": 4,
+    }
+
+
 def test_htmx_request_gets_only_the_queue_body(client, books, member):
     response = client.get(
         reverse("expense-queue", args=[books.company.pk]),

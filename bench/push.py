@@ -1,0 +1,243 @@
+"""The push pipeline end to end, and the floor under it.
+
+A Xero company is onboarded against the sandbox (gunicorn, a sandbox worker, sync_delay_ms 0),
+then N approved, valid expenses are COPYed in. First the floor: a plain `requests` loop makes
+the calls the pipeline makes for the same transactions (under fresh ids, so the sandbox's
+duplicate protection does not interfere) — datasets of 50, one initiate, status polls, result
+pages of 5,000 — and `raw_push_expenses_per_s` is N over its wall time. Then the pipeline: one
+`syncs.push_company` task to a real Celery worker process, timed until every expense is settled;
+`push_api_calls` counts its CodatExchange rows. The worker's resident memory (with any children)
+is sampled throughout: `worker_peak_rss_mb` comes from `bench.worker_memory` at 50,000 expenses.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench._runtime import benchmark_database, record
+from bench._stack import Stack
+
+EXPENSES = int(os.environ.get("BENCH_PUSH_EXPENSES", "10000"))
+SEED = 10
+RAW_POLL_S = 1.0
+FIGURES = ("push_expenses_per_s", "raw_push_expenses_per_s", "push_api_calls", "push_expenses")
+
+
+def _rss_kb(pid: int) -> int:
+    """Resident memory of a process and its descendants, from /proc."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            for child in children.read().split():
+                total += _rss_kb(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kb = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak_kb = max(self.peak_kb, _rss_kb(self.pid))
+            self.stopped.wait(0.05)
+
+
+def _payloads(company: Any) -> list[dict[str, Any]]:
+    """The transactions the pipeline will send, as Codat JSON, under fresh ids."""
+    from companies.models import Company
+    from expenses.ledger import expense_to_transaction
+    from expenses.models import Expense
+    from expenses.validation import company_context
+
+    ctx = company_context(company=Company.objects.get(pk=company.pk))
+    items = []
+    for expense in (
+        Expense.objects.filter(company=company)
+        .prefetch_related("lines__account", "lines__tax_rate", "lines__tracking_categories")
+        .order_by("issue_date", "id")
+    ):
+        body = expense_to_transaction(
+            expense=expense, lines=list(expense.lines.all()), ctx=ctx
+        ).to_api()
+        body["id"] = str(uuid.uuid4())
+        items.append(body)
+    return items
+
+
+def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same Codat calls as the pipeline in a plain loop; returns its time and call count."""
+    from django.conf import settings
+
+    session = requests.Session()
+    session.headers["Authorization"] = (
+        "Basic " + base64.b64encode(settings.CODAT_API_KEY.encode()).decode()
+    )
+    base = f"{codat_url}/companies/{codat_company_id}/sync/expenses"
+    calls = 0
+    started = time.perf_counter()
+    dataset_ids = []
+    for start in range(0, len(items), 50):
+        answer = session.post(
+            f"{base}/data/expense-transactions", json={"items": items[start : start + 50]}
+        )
+        answer.raise_for_status()
+        dataset_ids.append(answer.json()["datasetId"])
+        calls += 1
+    answer = session.post(f"{base}/syncs", json={"datasetIds": dataset_ids})
+    answer.raise_for_status()
+    sync_id = answer.json()["syncId"]
+    calls += 1
+    while True:
+        time.sleep(RAW_POLL_S)
+        status = session.get(f"{base}/syncs/{sync_id}/status")
+        status.raise_for_status()
+        calls += 1
+        if status.json()["syncStatusCode"] not in (1000, 1010):
+            break
+    results: list[Any] = []
+    page = 1
+    while True:
+        answer = session.get(
+            f"{base}/syncs/{sync_id}/transactions", params={"page": page, "pageSize": 5000}
+        )
+        answer.raise_for_status()
+        calls += 1
+        body = answer.json()
+        results.extend(body["results"])
+        if page * 5000 >= body["totalResults"]:
+            break
+        page += 1
+    elapsed = time.perf_counter() - started
+    completed = sum(1 for r in results if r.get("status") == "Completed")
+    if completed != len(items):
+        raise RuntimeError(f"the raw loop's sync completed {completed} of {len(items)}")
+    return {"elapsed": elapsed, "calls": calls}
+
+
+def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
+    """Push the company through a real worker; time it until every expense has settled."""
+    from django.utils import timezone
+
+    from bench._stack import celery_worker
+    from expenses.models import Expense, ExpenseStatus
+    from syncs.models import CodatExchange
+    from syncs.tasks import push_company
+
+    logs, queue = stack.logs, stack.queue
+    worker = celery_worker(
+        queue,
+        logs / "portal-worker.log",
+        CELERY_DEFAULT_QUEUE=queue,
+        CODAT_BASE_URL=stack.codat_url,
+    )
+    sampler = RssSampler(worker.pid)
+    try:
+        time.sleep(3)  # the worker connects to the broker; not part of the push
+        if worker.poll() is not None:
+            raise RuntimeError((logs / "portal-worker.log").read_text(errors="replace")[-3000:])
+        exchanges_before = CodatExchange.objects.filter(company=company).count()
+        total = Expense.objects.filter(company=company).count()
+        sampler.start()
+        started_at = timezone.now()
+        started = time.perf_counter()
+        push_company.apply_async((company.pk,), queue=queue)
+        settled = (ExpenseStatus.SYNCED, ExpenseStatus.FAILED)
+        deadline = time.monotonic() + 1800
+        while Expense.objects.filter(company=company, status__in=settled).count() < total:
+            if worker.poll() is not None:
+                log = (logs / "portal-worker.log").read_text(errors="replace")
+                raise RuntimeError(f"the worker exited:\n{log[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the push did not settle within 30 minutes")
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+    finally:
+        sampler.stopped.set()
+        from bench._runtime import stop_process
+
+        stop_process(worker)
+    synced = Expense.objects.filter(company=company, status=ExpenseStatus.SYNCED).count()
+    if synced != total:
+        raise RuntimeError(f"{total - synced} of {total} expenses did not sync")
+    calls = CodatExchange.objects.filter(company=company).count() - exchanges_before
+    _print_timeline(company, exchanges_before, started_at, elapsed)
+    return {"elapsed": elapsed, "calls": calls, "peak_rss_mb": sampler.peak_kb / 1024}
+
+
+def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) -> None:
+    """When each kind of Codat call first and last happened, in seconds from the push."""
+    from syncs.models import CodatExchange
+
+    spans: dict[str, list[float]] = {}
+    for method, path, at in (
+        CodatExchange.objects.filter(company=company)
+        .order_by("created_at", "id")
+        .values_list("method", "path", "created_at")[skip:]
+    ):
+        kind = path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+        kind = kind if not kind[:1].isdigit() and len(kind) < 30 else "sync"
+        spans.setdefault(f"{method} {kind}", []).append((at - started_at).total_seconds())
+    for kind, times in spans.items():
+        print(f"  {kind:<40} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
+    print(f"  settled at {elapsed:.2f} s")
+
+
+def prepared_company(stack: Stack, count: int, seed: int) -> Any:
+    """Onboard inside a running stack and COPY `count` approved expenses for the company."""
+    from bench._data import insert_expenses
+    from bench._stack import onboard_company
+    from tests.integration.sandbox_company import control
+
+    books = onboard_company(stack, "gbol", "Push Bench Ltd")
+    # Codat's own limit is not what is measured: both loops run unthrottled.
+    control("PUT", "settings", {"rate_limit_per_minute": 10_000_000})
+    insert_expenses(company=books.company, statuses=[("approved", 1.0)], count=count, seed=seed)
+    return books.company
+
+
+def run() -> dict[str, float]:
+    from bench._stack import running_stack
+
+    with benchmark_database(), tempfile.TemporaryDirectory() as folder:
+        logs = Path(folder)
+        with running_stack(logs) as stack:
+            company = prepared_company(stack, EXPENSES, SEED)
+            raw = raw_push(stack.codat_url, str(company.codat_company_id), _payloads(company))
+            pushed = pipeline_push(company, stack)
+    figures = {
+        "push_expenses": EXPENSES,
+        "push_expenses_per_s": round(EXPENSES / pushed["elapsed"], 1),
+        "push_api_calls": pushed["calls"],
+        "raw_push_expenses_per_s": round(EXPENSES / raw["elapsed"], 1),
+        "raw_push_api_calls": raw["calls"],
+        "push_worker_peak_rss_mb": round(pushed["peak_rss_mb"], 1),
+    }
+    print(
+        f"push of {EXPENSES}: pipeline {pushed['elapsed']:.1f} s, {pushed['calls']} calls; "
+        f"raw loop {raw['elapsed']:.1f} s, {raw['calls']} calls"
+    )
+    record(figures)
+    return figures
+
+
+if __name__ == "__main__":
+    run()
