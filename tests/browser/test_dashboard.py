@@ -107,7 +107,8 @@ def test_charts_filters_cause_drill_down_and_retry_with_progress(page, seeded, b
     )
     assert _tile(page, "failed-transactions").inner_text() == "0"
     page.wait_for_function(
-        "() => Chart.getChart('chart-syncs').data.datasets[1].data.every((v) => v === 0)"
+        "() => { const chart = Chart.getChart('chart-syncs');"
+        " return !!chart && chart.data.datasets[1].data.every((v) => v === 0); }"
     )
     assert page.locator("#health tbody tr").count() == 1
     assert "platform=gbol" in page.url
