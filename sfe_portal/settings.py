@@ -230,6 +230,9 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # Above the longest task, so Redis never hands a running task to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        # Kombu's Redis transport, but a worker survives the broker restarting (broker.py).
+        CELERY_BROKER_TRANSPORT = "sfe_portal.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # state lives in models, not in a result backend
