@@ -105,7 +105,8 @@ class Service:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        # A run's log starts empty; a restarted process appends to it.
+        with self.log_path.open("ab" if self.starts else "wb") as log:
             self.process = subprocess.Popen(
                 self.argv,
                 cwd=ROOT,
