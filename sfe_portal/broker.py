@@ -1,12 +1,17 @@
 """The Redis broker transport, made to survive a Redis restart.
 
-When the worker loses its broker connection, kombu closes the channel, and closing puts the
-worker's unacknowledged messages (tasks waiting for their countdown, the one running) back on
-their queues. With Redis gone that cannot work, and kombu 5.7 then raises AttributeError from
-inside the worker's reconnection: the worker stops for good instead of reconnecting (found by
-the soak, docs/reliability.md). Here that one step gives up with a warning; the messages stay
-in Redis's unacked set, which the next consumer restores after the visibility timeout, and if
-the restarted Redis lost them the sweeper (`syncs.sweep`) re-queues the work they stood for.
+When a worker loses its broker, kombu closes the old channel and reconnects on a new one. Two
+steps of kombu 5.7's Redis transport then reach for the closed channel's connection, raise
+AttributeError inside the worker's event loop, and stop the worker for good instead of letting
+it reconnect (both found by the soak, docs/reliability.md):
+
+- closing the channel puts the worker's unacknowledged messages back on their queues;
+- a task that was running during the restart finishes and acknowledges its message.
+
+Neither can reach Redis through a closed channel. Here both skip the Redis part with a
+warning: the messages stay in Redis's unacked set, which a consumer restores after the
+visibility timeout, and if the restarted Redis lost them the sweeper (`syncs.sweep`) re-queues
+the work they stood for. Every task is safe to run twice.
 """
 
 from __future__ import annotations
@@ -14,25 +19,41 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis.exceptions
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
 
 logger = logging.getLogger(__name__)
 
 
 class QoS(kombu_redis.QoS):
+    def _channel_closed(self) -> bool:
+        transport = self.channel.connection
+        return transport is None or transport.client is None
+
     def restore_unacked_once(self, stderr: Any = None) -> Any:
-        try:
-            return super().restore_unacked_once(stderr)
-        except (AttributeError, OSError, redis.exceptions.ConnectionError) as exc:
+        if self._channel_closed():
             logger.warning(
-                "The broker went away before %s unacknowledged message(s) could be put back "
-                "(%s); they are restored after the visibility timeout or re-queued by the "
-                "sweeper.",
+                "The broker connection closed before %s unacknowledged message(s) could be "
+                "put back; they are restored after the visibility timeout, or the sweeper "
+                "re-queues their work.",
                 len(self._delivered or ()),
-                exc.__class__.__name__,
             )
             return None
+        return super().restore_unacked_once(stderr)
+
+    def ack(self, delivery_tag: str) -> None:
+        if self._channel_closed():
+            logger.warning("A task finished after its broker connection closed; not acked.")
+            virtual.QoS.ack(self, delivery_tag)  # forget it locally
+            return
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if self._channel_closed():
+            logger.warning("A task was rejected after its broker connection closed.")
+            virtual.QoS.ack(self, delivery_tag)
+            return
+        super().reject(delivery_tag, requeue=requeue)
 
 
 class Channel(kombu_redis.Channel):
