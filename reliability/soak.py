@@ -76,7 +76,9 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     )
     print(f"seeded {options.expenses} approved expenses in {time.monotonic() - started:.1f}s")
     sandbox_control("PUT", "faults", FAULTS)
-    sweeper = Sweeper(every_s=10, stale_poll_s=30, stale_initiating_s=45)
+    # Production sweeps every minute with 2 and 15 minute thresholds; here every 10 s with 30 s
+    # and 130 s, still above the 2 minutes an initiate call may be in flight (push.py).
+    sweeper = Sweeper(every_s=10, stale_poll_s=30, stale_initiating_s=130)
     push_started = time.monotonic()
     push_company.delay(company.pk)
 
@@ -150,7 +152,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     print(f"  sweeps sent {sweeper.sent}, not sent while the broker was down {sweeper.refused}")
     print(
         f"  syncs {Sync.objects.filter(company=company).count()}, datasets posted "
-        f"{batches.filter(state=BatchState.POSTED).count()}"
+        f"{batches.filter(dataset_id__isnull=False).count()} of {batches.count()}"
     )
     for name, value in calls.items():
         print(f"  {name}: {value}")
