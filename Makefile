@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint fmt bench install migrate worker
+.PHONY: run test check lint fmt bench install migrate worker load soak
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ check: lint test
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Long runs on demand (PostgreSQL on 127.0.0.1:5432 and redis-server needed); docs/reliability.md.
+load: $(STAMP)
+	$(PY) -m reliability load $(RELIABILITY_ARGS)
+
+soak: $(STAMP)
+	$(PY) -m reliability soak $(RELIABILITY_ARGS)
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -6,7 +6,8 @@ Every status change goes through `expense_transition`; every change of coding re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
@@ -48,6 +49,25 @@ class ExpenseRefused(Exception):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         super().__init__(" ".join(str(p) for p in self.problems))
+
+
+@contextmanager
+def _refused_if_changed_meanwhile() -> Iterator[None]:
+    """Two people acting on one row at once (both approving, one coding while the other
+    approves): the second gets a refusal that says so, not an error page. The conditional
+    update wrote nothing, and the service's transaction rolls back the rest."""
+    try:
+        yield
+    except StaleState as stale:
+        raise ExpenseRefused(
+            [
+                Problem(
+                    "status",
+                    "Someone else changed this expense a moment ago.",
+                    "The row now shows where it stands; look at it again before changing it.",
+                )
+            ]
+        ) from stale
 
 
 @transaction.atomic
@@ -245,7 +265,8 @@ def expense_set_lines(
             message=f"Coding changed ({source})",
             data={"before": before, "after": after},
         )
-    return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
+    with _refused_if_changed_meanwhile():
+        return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
 
 
 @transaction.atomic
@@ -366,9 +387,10 @@ def expense_approve(*, expense: Expense, by: User) -> Expense:
     if expense.status == ExpenseStatus.APPROVED:
         return expense
     if expense.status == ExpenseStatus.UNCATEGORIZED:
-        expense_transition(
-            expense=expense, to=ExpenseStatus.CATEGORIZED, by=by, message="Coding complete"
-        )
+        with _refused_if_changed_meanwhile():
+            expense_transition(
+                expense=expense, to=ExpenseStatus.CATEGORIZED, by=by, message="Coding complete"
+            )
     if expense.status not in (ExpenseStatus.CATEGORIZED, ExpenseStatus.FAILED):
         raise ExpenseRefused(
             [
@@ -380,7 +402,10 @@ def expense_approve(*, expense: Expense, by: User) -> Expense:
                 )
             ]
         )
-    return expense_transition(expense=expense, to=ExpenseStatus.APPROVED, by=by, message="Approved")
+    with _refused_if_changed_meanwhile():
+        return expense_transition(
+            expense=expense, to=ExpenseStatus.APPROVED, by=by, message="Approved"
+        )
 
 
 @transaction.atomic

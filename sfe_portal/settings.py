@@ -282,6 +282,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(CELERY_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Kombu's Redis transport, but a worker survives the broker restarting (broker.py).
+    CELERY_BROKER_TRANSPORT = "sfe_portal.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # state lives in models, not in a result backend
@@ -345,7 +348,7 @@ PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
 # Codat calls one company may have in flight at once, across every worker (pushes, polls,
 # receipt uploads, corrections); a slot's lease outlives the longest task that holds one.
 CODAT_MAX_CALLS_PER_COMPANY = env.int("CODAT_MAX_CALLS_PER_COMPANY", default=4)
-CODAT_CALL_SLOT_LEASE_S = env.int("CODAT_CALL_SLOT_LEASE_S", default=900)
+CODAT_CALL_SLOT_LEASE_S = env.int("CODAT_CALL_SLOT_LEASE_S", default=1200)
 if CODAT_MAX_CALLS_PER_COMPANY < 1:
     raise ImproperlyConfigured("Set CODAT_MAX_CALLS_PER_COMPANY to 1 or more.")
 

@@ -18,7 +18,7 @@ from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
 from syncs.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.follow import sync_poll
-from syncs.models import ReceiptUpload, Sync, SyncState, UploadState
+from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
 from syncs.receipt_uploads import (
     receipt_upload_send,
@@ -77,19 +77,30 @@ def push_company(self: Task, company_id: int) -> None:
     send_batches.delay(claim.sync.pk)
 
 
+def send_batches_next_try(*, stalls: int, progressed: bool, exc: Exception) -> tuple[int, float]:
+    """After a transient failure in a turn: (turns in a row that posted nothing, seconds to
+    wait). A turn that posted datasets before the fault resets the backoff: under steady
+    intermittent errors a long push keeps moving instead of backing off over the whole push."""
+    stalls = 0 if progressed else stalls + 1
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        return stalls, float(retry_after)
+    return stalls, float(min(300, 5 * 2 ** (stalls - 1))) if stalls else 1.0
+
+
 @shared_task(
     bind=True,
     name="syncs.send_batches",
     acks_late=True,
     ignore_result=True,
-    max_retries=MAX_RETRIES,
 )
-def send_batches(self: Task, sync_id: int) -> None:
+def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
     """Post a few datasets of a push, then queue the rest behind whatever else is waiting:
     companies pushing at the same time take turns on the workers."""
     sync = Sync.objects.select_related("company").get(pk=sync_id)
     if sync.state != SyncState.INITIATING:
         return
+    pending = sync.batches.filter(state=BatchState.PENDING).count()
     try:
         with codat_call_slot(sync.company_id, holder=_holder(self)):
             sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN)
@@ -97,7 +108,14 @@ def send_batches(self: Task, sync_id: int) -> None:
         send_batches.apply_async((sync.pk,), countdown=busy.retry_in)
         return
     except TRANSIENT as exc:
-        raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
+        progressed = sync.batches.filter(state=BatchState.PENDING).count() < pending
+        stalls, countdown = send_batches_next_try(stalls=stalls, progressed=progressed, exc=exc)
+        if stalls > MAX_RETRIES:
+            # Left initiating: the sweeper resumes the push once it has been quiet a while.
+            logger.warning("Push of sync %s stalled %s times in a row: %s", sync.pk, stalls, exc)
+            return
+        send_batches.apply_async((sync.pk,), {"stalls": stalls}, countdown=countdown)
+        return
     if sync.state == SyncState.INITIATING:
         send_batches.delay(sync.pk)
     elif sync.state == SyncState.IN_PROGRESS:

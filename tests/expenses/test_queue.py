@@ -405,3 +405,60 @@ def test_an_expense_of_another_company_under_my_company_url_is_404(client, books
     response = client.post(reverse("expense-code", args=[books.company.pk, foreign.pk]), {})
 
     assert response.status_code == 404
+
+
+class _SomeoneElseFirst:
+    """Runs another person's UPDATE of the row just before this request's own conditional
+    UPDATE of it: the race two people clicking at once produce (found by the load run). It
+    runs on the request's connection, so the refusal's rollback undoes it too."""
+
+    def __init__(self, expense, status):
+        self.expense, self.status, self.done = expense, status, False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.done and sql.startswith('UPDATE "expenses_expense" SET "status"'):
+            self.done = True
+            Expense.objects.filter(pk=self.expense.pk).update(status=self.status)
+        return execute(sql, params, many, context)
+
+
+def test_two_approvers_at_once_the_second_is_told_someone_else_was_first(client, books, member):
+    from django.db import connection
+
+    expense = ExpenseFactory(company=books.company)
+    expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.CATEGORIZED
+
+    with connection.execute_wrapper(_SomeoneElseFirst(expense, ExpenseStatus.APPROVED)):
+        response = client.post(
+            reverse("expense-approve", args=[books.company.pk, expense.pk]), headers=HTMX
+        )
+
+    assert response.status_code == 200
+    assert "Someone else changed this expense a moment ago." in response.content.decode()
+    # This request's approval wrote nothing.
+    assert not expense.events.filter(to_status=ExpenseStatus.APPROVED).exists()
+
+
+def test_coding_a_row_someone_approves_meanwhile_is_refused_and_writes_nothing(
+    client, books, member
+):
+    from django.db import connection
+
+    from expenses.models import ExpenseEvent
+
+    expense = ExpenseFactory(company=books.company)
+    events = ExpenseEvent.objects.filter(expense=expense).count()
+
+    with connection.execute_wrapper(_SomeoneElseFirst(expense, ExpenseStatus.EXCLUDED)):
+        response = client.post(
+            reverse("expense-code", args=[books.company.pk, expense.pk]),
+            {"account": books.travel.pk, "tax_rate": books.vat.pk},
+            headers=HTMX,
+        )
+
+    assert response.status_code == 200
+    assert "Someone else changed this expense a moment ago." in response.content.decode()
+    assert not expense.lines.exists()  # the coding was rolled back with the refusal
+    assert ExpenseEvent.objects.filter(expense=expense).count() == events

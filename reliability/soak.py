@@ -1,0 +1,162 @@
+"""The soak: thousands of expenses pushed while the sandbox injects 5xx, 429s, latency and
+timeouts, the portal's worker is SIGKILLed and restarted twice and the broker (a private
+Redis without persistence) is restarted once. Afterwards every expense must be synced or
+failed with a reason, and the sandbox ledger must hold each synced expense exactly once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from reliability.runs import Sweeper, codat_call_figures, django_for, wait_until
+from reliability.stack import Config, Stack
+
+logger = logging.getLogger("reliability")
+
+FAULTS = {
+    "error_rate": 0.2,  # one call in five answers 503
+    "error_status": 503,
+    "rate_limit_every": 10,  # every tenth call answers 429 with Retry-After
+    "retry_after_s": 1,
+    "latency_ms": 30,
+    "timeout_rate": 0.02,  # some calls stall past the client's timeout
+    "timeout_stall_ms": 6000,
+}
+
+
+@dataclass
+class SoakOptions:
+    expenses: int = 10_000
+    kills: int = 2
+    redis_restarts: int = 1
+    timeout_s: float = 3600.0
+    locked_every: int = 50
+
+
+def run(options: SoakOptions) -> bool:
+    config = Config(scenario="soak", database="sfe_soak_run", codat_timeout_s=5.0)
+    stack = Stack(config, portal_web=False)
+    stack.prepare()
+    django_for(config)
+    stack.start()
+    try:
+        return _soak(stack, options)
+    finally:
+        stack.stop()
+        print(f"logs: {config.var_dir}")
+
+
+def _soak(stack: Stack, options: SoakOptions) -> bool:
+    from companies.platforms import Platform
+    from reliability.audit import company_audit, company_unsettled
+    from reliability.seed import company_linked, expenses_bulk, sandbox_control
+    from syncs.models import BatchState, PushBatch, Sync, SyncState
+    from syncs.tasks import push_company
+
+    config = stack.config
+    sandbox_control(
+        "PUT",
+        "settings",
+        {
+            "sync_delay_ms": 0,
+            "rate_limit_per_minute": 100_000,
+            # The sandbox's gunicorn serves the portal's webhook endpoint too (one app).
+            "webhook_url": f"http://127.0.0.1:{config.ports.sandbox}/webhooks/codat/",
+        },
+    )
+    company = company_linked(name="Soak Harbour Ltd", platform=Platform.XERO)
+    started = time.monotonic()
+    expenses_bulk(
+        company=company,
+        count=options.expenses,
+        approver=None,
+        locked_every=options.locked_every,
+        prefix="soak",
+    )
+    print(f"seeded {options.expenses} approved expenses in {time.monotonic() - started:.1f}s")
+    sandbox_control("PUT", "faults", FAULTS)
+    # Production sweeps every minute with 2 and 15 minute thresholds; here every 10 s with 30 s
+    # and 130 s, still above the 2 minutes an initiate call may be in flight (push.py).
+    sweeper = Sweeper(every_s=10, stale_poll_s=30, stale_initiating_s=130)
+    push_started = time.monotonic()
+    push_company.delay(company.pk)
+
+    batches = PushBatch.objects.filter(company=company)
+
+    def posted_share() -> float:
+        total = batches.count()
+        return batches.exclude(state=BatchState.PENDING).count() / total if total else 0.0
+
+    def tick() -> None:
+        sweeper.tick(time.monotonic())
+        if not stack.portal_worker.alive():
+            raise RuntimeError("the portal worker exited on its own; see its log")
+
+    events: list[tuple[str, float]] = []
+
+    def event(what: str) -> None:
+        events.append((what, time.monotonic() - push_started))
+        print(f"{events[-1][1]:7.1f}s  {what} (datasets posted {posted_share():.0%})", flush=True)
+
+    def kill_and_restart_worker() -> None:
+        stack.portal_worker.kill()
+        event(f"portal worker SIGKILLed (#{stack.portal_worker.starts})")
+        time.sleep(2)
+        stack.portal_worker.start()
+
+    # The worker dies while datasets are posted and again while the sync's results are read;
+    # the broker restarts in between.
+    if options.kills >= 1:
+        wait_until(
+            lambda: posted_share() >= 0.3,
+            timeout_s=options.timeout_s,
+            what="30% of the datasets posted",
+            tick=tick,
+        )
+        kill_and_restart_worker()
+    if options.redis_restarts:
+        wait_until(
+            lambda: posted_share() >= 0.6,
+            timeout_s=options.timeout_s,
+            what="60% of the datasets posted",
+            tick=tick,
+        )
+        stack.redis.restart()
+        event("private Redis restarted (queued messages lost)")
+    if options.kills >= 2:
+        wait_until(
+            lambda: Sync.objects.filter(company=company, state=SyncState.IN_PROGRESS).exists(),
+            timeout_s=options.timeout_s,
+            what="the sync to be initiated",
+            tick=tick,
+        )
+        kill_and_restart_worker()
+
+    waited = wait_until(
+        lambda: company_unsettled(company=company) == 0,
+        timeout_s=options.timeout_s,
+        what="every expense to be synced or failed",
+        tick=tick,
+    )
+    elapsed = time.monotonic() - push_started
+    sandbox_control("DELETE", "faults")
+    audit = company_audit(company=company)
+    calls = codat_call_figures()
+    print(
+        f"\nsoak: {options.expenses} expenses settled {elapsed:.0f}s after the push "
+        f"({waited:.0f}s after the last fault event)"
+    )
+    for what, at in events:
+        print(f"  {what} at {at:.0f}s")
+    print(f"  sweeps sent {sweeper.sent}, not sent while the broker was down {sweeper.refused}")
+    print(
+        f"  syncs {Sync.objects.filter(company=company).count()}, datasets posted "
+        f"{batches.filter(dataset_id__isnull=False).count()} of {batches.count()}"
+    )
+    for name, value in calls.items():
+        print(f"  {name}: {value}")
+    for line in audit.lines():
+        print(f"  {line}")
+    print("PASS" if audit.ok else "FAIL")
+    return audit.ok
