@@ -23,6 +23,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu.utils.url import maybe_sanitize_url
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -54,9 +55,8 @@ def check_broker() -> None:
         try:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         except Exception as exc:
-            uri = conn.as_uri()  # the password, if any, shown as **
-            if not conn.password:
-                uri = uri.replace(":**@", "")
+            # The configured address (not the transport's), its password, if any, shown as **.
+            uri = maybe_sanitize_url(app.conf.broker_url)
             raise RuntimeError(f"cannot reach the broker at {uri}: {exc}") from exc
 
 
