@@ -88,6 +88,10 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
         total = batches.count()
         return batches.exclude(state=BatchState.PENDING).count() / total if total else 0.0
 
+    def left() -> float:
+        """What remains of the run's bound on the whole push."""
+        return max(1.0, options.timeout_s - (time.monotonic() - push_started))
+
     def tick() -> None:
         sweeper.tick(time.monotonic())
         if not stack.portal_worker.alive():
@@ -110,7 +114,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     if options.kills >= 1:
         wait_until(
             lambda: posted_share() >= 0.3,
-            timeout_s=options.timeout_s,
+            timeout_s=left(),
             what="30% of the datasets posted",
             tick=tick,
         )
@@ -118,7 +122,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     if options.redis_restarts:
         wait_until(
             lambda: posted_share() >= 0.6,
-            timeout_s=options.timeout_s,
+            timeout_s=left(),
             what="60% of the datasets posted",
             tick=tick,
         )
@@ -127,7 +131,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     if options.kills >= 2:
         wait_until(
             lambda: Sync.objects.filter(company=company, state=SyncState.IN_PROGRESS).exists(),
-            timeout_s=options.timeout_s,
+            timeout_s=left(),
             what="the sync to be initiated",
             tick=tick,
         )
@@ -135,7 +139,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
 
     waited = wait_until(
         lambda: company_unsettled(company=company) == 0,
-        timeout_s=options.timeout_s,
+        timeout_s=left(),
         what="every expense to be synced or failed",
         tick=tick,
     )
