@@ -274,6 +274,9 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
     """Replace the lines as given: no status rules (callers decide), same-company refs only."""
     for line in lines:
         _ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
+    # Two people coding one row at once take turns here: without the row lock both would
+    # delete the old lines and insert position 0, and the second would fail on the constraint.
+    Expense.objects.select_for_update().filter(pk=expense.pk).values_list("pk").first()
     expense.lines.all().delete()
     created = ExpenseLine.objects.bulk_create(
         ExpenseLine(
