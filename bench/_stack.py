@@ -3,6 +3,7 @@ gunicorn on a loopback port, a Celery worker on the sandbox's queue, and an onbo
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import requests
 
 from bench._runtime import start_process, stop_process
 
-PORT = 8140
+PORT = int(os.environ.get("BENCH_PORT", "8140"))
 
 
 @dataclass
