@@ -67,7 +67,7 @@ def insert_expenses(
     by weight; coded ones get an account and the zero tax rate. Returns the number written."""
     from django.db import connection
 
-    from expenses.models import Expense, ExpenseLine
+    from expenses.models import Expense, ExpenseLine, merchant_key
 
     rng = random.Random(seed)
     coding = payment_coding(company)
@@ -78,6 +78,7 @@ def insert_expenses(
     start = date(2024, 1, 1)
     expense_columns = (
         "id, company_id, external_id, source, type, issue_date, currency, amount, merchant_name, "
+        "merchant_key, "
         "card_label, employee_name, notes, status, status_changed_at, needs_recoding_reason, "
         "failure_message, approved_by_id, approved_at, created_at, updated_at"
     )
@@ -92,7 +93,7 @@ def insert_expenses(
                 expense_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 status = rng.choices(names, weights)[0]
                 amount = Decimal(rng.randint(100, 250_000)) / 100
-                merchant = rng.choice(MERCHANTS)
+                merchant = f"{rng.choice(MERCHANTS)} #{rng.randrange(1, 400)}"
                 approved = status in ("approved", "pushing", "syncing", "synced", "failed")
                 copy.write_row(
                     (
@@ -104,7 +105,8 @@ def insert_expenses(
                         start + timedelta(days=rng.randrange(0, 700)),
                         company.base_currency,
                         amount,
-                        f"{merchant} #{rng.randrange(1, 400)}",
+                        merchant,
+                        merchant_key(merchant),
                         f"Card {rng.randrange(1000, 9999)}",
                         rng.choice(EMPLOYEES),
                         "",

@@ -3,7 +3,9 @@ audit trail of every change."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +21,19 @@ from sfe_portal.db import choices_check
 MAX_AMOUNT = Decimal("5000000")
 MAX_LINES = 100
 MAX_TRACKING_REFS = 10
+
+
+_SPACES = re.compile(r"\s+")
+# "Uber #1234", "TESCO STORES 3021", "Shell 0042": the number names a branch, not a merchant.
+# A word of its own ("Casino 5" keeps "casino"), or glued on after a "#".
+_STORE_NUMBER = re.compile(r"(?:(?:^|\s+)(?:#\s*|no\.?\s*)?|#)\d+$")
+
+
+def merchant_key(name: str) -> str:
+    """A merchant name as coding history groups it: casefolded, trimmed, one space between
+    words, without a trailing store number (unless the name is nothing but digits)."""
+    text = _SPACES.sub(" ", name.casefold()).strip()
+    return _STORE_NUMBER.sub("", text).strip()[:300] or text[:300]
 
 
 def money_field(**kwargs: Any) -> models.DecimalField[Decimal, Decimal]:
@@ -38,6 +53,9 @@ class ExpenseStatus(models.TextChoices):
 
 
 _E = ExpenseStatus
+# Expenses whose coding someone accepted (past the queue, pushed yet or not): the coding
+# history suggestions learn from.
+CODED_STATUSES = (_E.CATEGORIZED, _E.APPROVED, _E.PUSHING, _E.SYNCING, _E.SYNCED)
 # The expense state machine. Services move expenses only along these edges.
 EXPENSE_TRANSITIONS: dict[str, frozenset[str]] = {
     _E.UNCATEGORIZED: frozenset({_E.CATEGORIZED, _E.EXCLUDED}),
@@ -66,6 +84,14 @@ class ExpenseSource(models.TextChoices):
     MANUAL = "manual", "Entered by hand"
 
 
+class ExpenseQuerySet(models.QuerySet["Expense"]):
+    def bulk_create(self, objs: Iterable[Expense], *args: Any, **kwargs: Any) -> list[Expense]:
+        objs = list(objs)
+        for expense in objs:
+            expense.merchant_key = merchant_key(expense.merchant_name)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Expense(models.Model):
     # The UUID is also the expense's Codat transaction id, for life.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -81,6 +107,9 @@ class Expense(models.Model):
     currency_rate = models.DecimalField(max_digits=24, decimal_places=9, null=True, blank=True)
     amount = money_field()
     merchant_name = models.CharField(max_length=300, blank=True)
+    # merchant_name normalised (merchant_key()), kept in step on every save and bulk_create:
+    # coding history is looked up by it.
+    merchant_key = models.CharField(max_length=300, blank=True, editable=False)
     card_label = models.CharField(max_length=100, blank=True)
     employee_name = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
@@ -101,6 +130,8 @@ class Expense(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ExpenseQuerySet.as_manager()
 
     class Meta:
         ordering = ["-issue_date", "-id"]
@@ -137,10 +168,23 @@ class Expense(models.Model):
             models.Index(fields=["company", "-issue_date", "-id"], name="expense_company_date_idx"),
             # Backlog age on the dashboard: oldest approved-but-unpushed expense per company.
             models.Index(fields=["status", "status_changed_at"], name="expense_status_age_idx"),
+            # Coding history: a merchant's most recent coded expenses, read a few per merchant.
+            models.Index(
+                fields=["company", "merchant_key", "-issue_date", "-id"],
+                condition=Q(status__in=CODED_STATUSES),
+                name="expense_merchant_history_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.merchant_name or self.external_id} {self.amount} {self.currency}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.merchant_key = merchant_key(self.merchant_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "merchant_name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "merchant_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_editable(self) -> bool:

@@ -4,58 +4,40 @@ For each uncategorized expense the suggestion is the most frequent (account, tax
 set) on the first line of the company's already coded expenses with the same normalised
 merchant name, skipping any coding whose records are no longer usable or whose account does not
 accept the expense's type. A whole queue page costs a fixed number of queries: the active rules,
-one windowed query over past lines, and one for their tracking categories.
+and one query over the past lines of the page's merchants and their tracking categories (a few
+recent lines per merchant, found by `Expense.merchant_key`).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
 from typing import TYPE_CHECKING
 
-from django.db.models import F, Q, Window
+from django.db import connection
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
-from expenses.models import CategorizationRule, Expense, ExpenseLine, ExpenseStatus
+from expenses.models import (
+    CODED_STATUSES,
+    CategorizationRule,
+    Expense,
+    ExpenseLine,
+    ExpenseStatus,
+)
 from expenses.services import rule_first_match
 
 if TYPE_CHECKING:
     from expenses.selectors import CodingChoices
 
-# Expenses whose coding someone accepted: past the queue, whether pushed yet or not.
-HISTORY_STATUSES = (
-    ExpenseStatus.CATEGORIZED,
-    ExpenseStatus.APPROVED,
-    ExpenseStatus.PUSHING,
-    ExpenseStatus.SYNCING,
-    ExpenseStatus.SYNCED,
-)
-# Bounds that keep a page's history read small however old the company is: the most recent
-# codings of each merchant spelling are what finance staff would repeat; only the company's
-# HISTORY_SCAN most recent coded expenses are read, and never more than HISTORY_LIMIT lines.
-HISTORY_PER_MERCHANT = 50
-HISTORY_SCAN = 2_000
-HISTORY_LIMIT = 2_000
-
-_SPACES = re.compile(r"\s+")
-# "Uber #1234", "TESCO STORES 3021", "Shell 0042": the number names a branch, not a merchant.
-# A word of its own ("Casino 5" keeps "casino"), or glued on after a "#".
-_STORE_NUMBER = re.compile(r"(?:(?:^|\s+)(?:#\s*|no\.?\s*)?|#)\d+$")
+# The most recent codings of a merchant are what finance staff would repeat: each merchant's
+# HISTORY_PER_MERCHANT most recently dated coded expenses are read, however old the company.
+HISTORY_PER_MERCHANT = 25
 
 _Coding = tuple[int, int | None, frozenset[int]]
-
-
-def merchant_key(name: str) -> str:
-    """A merchant name as history groups it: casefolded, trimmed, one space between words,
-    without a trailing store number (unless the name is nothing but digits)."""
-    text = _SPACES.sub(" ", name.casefold()).strip()
-    return _STORE_NUMBER.sub("", text).strip() or text
 
 
 @dataclass(frozen=True)
@@ -78,9 +60,7 @@ def expense_suggestions(
     """Suggestions for the uncategorized expenses among `expenses` that no active rule matches,
     keyed by expense id. `choices` are the company's usable records: only those are suggested.
     """
-    wanted = [
-        e for e in expenses if e.status == ExpenseStatus.UNCATEGORIZED and e.merchant_name.strip()
-    ]
+    wanted = [e for e in expenses if e.status == ExpenseStatus.UNCATEGORIZED and e.merchant_key]
     if not wanted:
         return {}
     rules = list(
@@ -92,7 +72,7 @@ def expense_suggestions(
     wanted = [e for e in wanted if rule_first_match(rules, e) is None]
     if not wanted:
         return {}
-    history = _history(company, {merchant_key(e.merchant_name) for e in wanted})
+    history = _history(company, {e.merchant_key for e in wanted})
 
     accounts = {a.pk: a for a in choices.accounts}
     tax_rates = {t.pk: t for t in choices.tax_rates}
@@ -100,7 +80,7 @@ def expense_suggestions(
     suggestions: dict[uuid.UUID, Suggestion] = {}
     for expense in wanted:
         for (account_id, tax_id, tracking_ids), uses in history.get(
-            merchant_key(expense.merchant_name), Counter()
+            expense.merchant_key, Counter()
         ).most_common():
             account = accounts.get(account_id)
             if account is None or not account.accepts(expense.type):
@@ -119,49 +99,69 @@ def expense_suggestions(
     return suggestions
 
 
-def _history(company: Company, keys: set[str]) -> dict[str, Counter[_Coding]]:
-    """How often each coding was used per merchant key, over the bounded recent history."""
-    # The database cannot normalise names the way merchant_key does, so it narrows by the first
-    # word and Python groups exactly; the window keeps each spelling to its recent codings.
-    prefixes = {key.split(" ", 1)[0] for key in keys}
-    spelled = reduce(or_, (Q(merchant_name__istartswith=p) for p in prefixes))
-    # Only the company's HISTORY_SCAN most recently dated coded expenses are read (an index
-    # scan that stops there), so a page costs the same at 2,000 expenses or 200,000.
-    recent_ids = (
-        Expense.objects.filter(
-            pk__in=Expense.objects.filter(company=company, status__in=HISTORY_STATUSES)
-            .order_by("-issue_date", "-id")
-            .values("id")[:HISTORY_SCAN]
-        )
-        .filter(spelled)
-        .values("id")
-    )
+_Row = tuple[int, str, int, int | None, int | None]
+
+
+def _history_rows(company: Company, keys: set[str]) -> Iterable[_Row]:
+    """(line id, merchant key, account id, tax rate id, tracking category id or None) of the
+    first lines of each key's HISTORY_PER_MERCHANT most recently dated coded expenses, newest
+    first; a line with several tracking categories comes once per category."""
+    if connection.vendor == "postgresql":
+        # One short index scan per merchant (expense_merchant_history_idx), whatever the
+        # company's size, and a plan that does not grow with the number of merchants.
+        expense, line = Expense._meta.db_table, ExpenseLine._meta.db_table
+        through = ExpenseLine.tracking_categories.through._meta.db_table
+        sql = f"""
+            SELECT l.id, e.merchant_key, l.account_id, l.tax_rate_id, t.trackingcategory_id
+            FROM unnest(%s::text[]) AS k(key)
+            CROSS JOIN LATERAL (
+                SELECT id, merchant_key, issue_date FROM {expense}
+                WHERE company_id = %s AND merchant_key = k.key AND status = ANY(%s)
+                ORDER BY issue_date DESC, id DESC LIMIT %s
+            ) AS e
+            JOIN {line} AS l ON l.expense_id = e.id AND l.position = 0
+                AND l.account_id IS NOT NULL
+            LEFT JOIN {through} AS t ON t.expenseline_id = l.id
+            ORDER BY e.issue_date DESC, e.id DESC
+        """  # noqa: S608 - table names come from the models; every value is a parameter
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, [sorted(keys), company.pk, list(CODED_STATUSES), HISTORY_PER_MERCHANT]
+            )
+            return cursor.fetchall()
+    # Elsewhere (SQLite): number each merchant's coded expenses, newest first.
     recent = Window(
         RowNumber(),
-        partition_by=[F("expense__merchant_name")],
-        order_by=[F("expense__issue_date").desc(), F("expense_id").desc()],
+        partition_by=[F("merchant_key")],
+        order_by=[F("issue_date").desc(), F("id").desc()],
     )
-    lines = list(
-        ExpenseLine.objects.filter(expense_id__in=recent_ids, position=0, account__isnull=False)
+    ids = (
+        Expense.objects.filter(company=company, status__in=CODED_STATUSES, merchant_key__in=keys)
         .annotate(recent=recent)
         .filter(recent__lte=HISTORY_PER_MERCHANT)
-        .order_by("-expense__issue_date", "-expense_id")
-        .values_list("id", "expense__merchant_name", "account_id", "tax_rate_id")[:HISTORY_LIMIT]
+        .values("id")
     )
-    if not lines:
-        return {}
-    through = ExpenseLine.tracking_categories.through
+    return (
+        ExpenseLine.objects.filter(expense_id__in=ids, position=0, account__isnull=False)
+        .order_by("-expense__issue_date", "-expense_id")
+        .values_list(
+            "id", "expense__merchant_key", "account_id", "tax_rate_id", "tracking_categories"
+        )
+    )
+
+
+def _history(company: Company, keys: set[str]) -> dict[str, Counter[_Coding]]:
+    """How often each coding was used per merchant key, over its recent coded expenses."""
+    lines: dict[int, tuple[str, int, int | None]] = {}
     tracking_of: dict[int, set[int]] = defaultdict(set)
-    for line_id, category_id in through.objects.filter(
-        expenseline_id__in=[line[0] for line in lines]
-    ).values_list("expenseline_id", "trackingcategory_id"):
-        tracking_of[line_id].add(category_id)
+    for line_id, key, account_id, tax_id, category_id in _history_rows(company, keys):
+        lines.setdefault(line_id, (key, account_id, tax_id))
+        if category_id is not None:
+            tracking_of[line_id].add(category_id)
 
     history: dict[str, Counter[_Coding]] = defaultdict(Counter)
-    # Lines come newest first and Counter keeps first-seen order among equals, so a tie goes
-    # to the coding used most recently.
-    for line_id, merchant, account_id, tax_id in lines:
-        key = merchant_key(merchant)
-        if key in keys and account_id is not None:
-            history[key][(account_id, tax_id, frozenset(tracking_of.get(line_id, ())))] += 1
+    # Lines come newest first (dicts keep that order) and Counter keeps first-seen order among
+    # equals, so a tie goes to the coding used most recently.
+    for line_id, (key, account_id, tax_id) in lines.items():
+        history[key][(account_id, tax_id, frozenset(tracking_of.get(line_id, ())))] += 1
     return history

@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from companies.models import Role, SourceStatus
-from expenses.models import CategorizationRule, EventKind, Expense, ExpenseStatus
+from expenses.models import CategorizationRule, EventKind, Expense, ExpenseStatus, merchant_key
 from expenses.selectors import coding_choices
 from expenses.services import expense_set_coding
-from expenses.suggestions import expense_suggestions, merchant_key
+from expenses.suggestions import expense_suggestions
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, TrackingCategoryFactory
 
@@ -58,6 +58,39 @@ def _suggest(books, *expenses):
 )
 def test_merchant_names_are_normalised(name, key):
     assert merchant_key(name) == key
+
+
+def test_every_way_of_storing_an_expense_keeps_its_merchant_key(books):
+    created = ExpenseFactory(company=books.company, merchant_name="Uber #1234")
+    assert created.merchant_key == "uber"
+    Expense.objects.bulk_create(
+        [ExpenseFactory.build(company=books.company, merchant_name="  TESCO STORES 3021 ")]
+    )
+    created.merchant_name = "Pret A Manger 12"
+    created.save(update_fields=["merchant_name"])
+
+    stored = dict(Expense.objects.values_list("merchant_name", "merchant_key"))
+    assert stored == {"  TESCO STORES 3021 ": "tesco stores", "Pret A Manger 12": "pret a manger"}
+
+
+def test_only_each_merchants_most_recent_codings_count(books, monkeypatch):
+    from datetime import date
+
+    from expenses import suggestions
+
+    monkeypatch.setattr(suggestions, "HISTORY_PER_MERCHANT", 2)
+    _coded(books, "Uber", books.meals, books.vat, times=3, issue_date=date(2024, 1, 1))
+    _coded(books, "Uber", books.travel, books.vat, times=2, issue_date=date(2025, 1, 1))
+    _coded(books, "Pret", books.meals, books.vat, times=2, issue_date=date(2023, 1, 1))
+    uber = ExpenseFactory(company=books.company, merchant_name="Uber")
+    pret = ExpenseFactory(company=books.company, merchant_name="Pret")
+
+    suggested = _suggest(books, uber, pret)
+
+    # Three older codings to meals are out of reach: the two most recent went to travel.
+    assert (suggested[uber.pk].account, suggested[uber.pk].uses) == (books.travel, 2)
+    # Another merchant's old history is read on its own, not crowded out by Uber's.
+    assert (suggested[pret.pk].account, suggested[pret.pk].uses) == (books.meals, 2)
 
 
 def test_the_most_frequent_coding_of_the_merchant_wins(books, tracking):
