@@ -21,8 +21,12 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 
-# Counts above this are shown as "10,000+": an exact count of a big tab is a full scan.
-COUNT_CAP = 10_000
+# Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
+# of its index entries, on every page view.
+COUNT_CAP = 1_000
+# "Select all matching" acts on at most this many expenses; the matching count is exact up to
+# it, so the bulk bar can say whether "all" really is all.
+BULK_LIMIT = 5_000
 PAGE_SIZE = 50
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -107,10 +111,11 @@ class TabCount:
     key: str
     label: str
     count: int
+    cap: int  # counted up to cap + 1: above it the tab shows "cap+"
 
     @property
     def capped(self) -> bool:
-        return self.count > COUNT_CAP
+        return self.count > self.cap
 
 
 @dataclass
@@ -125,7 +130,11 @@ class QueuePage:
 
     @property
     def matching_capped(self) -> bool:
-        return self.matching_count > COUNT_CAP
+        return self.matching_count > BULK_LIMIT
+
+    @property
+    def matching_cap(self) -> int:
+        return BULK_LIMIT
 
 
 @dataclass
@@ -264,14 +273,17 @@ def expense_queue(
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
     counts = _capped_counts(
         {
-            **{key: _tab_queryset(company, statuses) for key, (_, statuses) in TABS.items()},
-            "matching": _filtered(company, filters),
+            **{
+                key: (_tab_queryset(company, statuses), COUNT_CAP)
+                for key, (_, statuses) in TABS.items()
+            },
+            "matching": (_filtered(company, filters), BULK_LIMIT),
         }
     )
     return QueuePage(
         rows=rows,
         next_cursor=next_cursor,
-        tabs=[TabCount(key, label, counts[key]) for key, (label, _) in TABS.items()],
+        tabs=[TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()],
         context=ctx,
         filters=filters,
         matching_count=counts["matching"],
@@ -284,13 +296,13 @@ def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expen
     return qs.filter(status__in=statuses) if statuses else qs
 
 
-def _capped_counts(querysets: dict[str, QuerySet[Expense]]) -> dict[str, int]:
-    """Each queryset's size up to COUNT_CAP + 1, all in one round trip: a scalar subquery per
-    count, each reading at most COUNT_CAP + 1 index entries however big the company is."""
+def _capped_counts(querysets: dict[str, tuple[QuerySet[Expense], int]]) -> dict[str, int]:
+    """Each queryset's size up to its cap + 1, all in one round trip: a scalar subquery per
+    count, each reading at most cap + 1 index entries however big the company is."""
     parts: list[str] = []
     params: list[Any] = []
-    for qs in querysets.values():
-        limited = qs.order_by().values("pk")[: COUNT_CAP + 1]
+    for qs, cap in querysets.values():
+        limited = qs.order_by().values("pk")[: cap + 1]
         sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
         # Only SQL the ORM compiled is joined here; every value stays a bound parameter.
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608
@@ -304,9 +316,9 @@ def _capped_counts(querysets: dict[str, QuerySet[Expense]]) -> dict[str, int]:
 def queue_tab_counts(*, company: Company) -> list[TabCount]:
     """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap."""
     counts = _capped_counts(
-        {key: _tab_queryset(company, statuses) for key, (_, statuses) in TABS.items()}
+        {key: (_tab_queryset(company, statuses), COUNT_CAP) for key, (_, statuses) in TABS.items()}
     )
-    return [TabCount(key, label, counts[key]) for key, (label, _) in TABS.items()]
+    return [TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()]
 
 
 def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:

@@ -42,6 +42,7 @@ from expenses.rules import (
     rules_run_all,
 )
 from expenses.selectors import (
+    BULK_LIMIT,
     PAGE_SIZES,
     ExpenseDetail,
     coding_choices,
@@ -70,8 +71,6 @@ from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.transitions import IllegalTransition, StaleState
 from syncs.corrections import correction_allowed
 from syncs.selectors import push_panel
-
-BULK_LIMIT = 5_000
 
 
 @require_GET

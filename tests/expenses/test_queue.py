@@ -199,6 +199,30 @@ def test_tab_and_matching_counts_are_one_query_and_capped(
     }
 
 
+def test_capped_counts_say_so_and_the_bulk_bar_says_what_all_will_change(
+    client, books, member, monkeypatch
+):
+    from expenses import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "BULK_LIMIT", 4)
+    for _ in range(6):
+        ExpenseFactory(company=books.company)
+
+    body = _queue(client, books, tab="todo").content.decode()
+
+    assert '<span class="count">3+</span>' in body
+    # More match than a bulk action changes: the bar says it changes the first four only.
+    assert "the first 4 of the 4+ matching the filters" in body
+    assert 'data-matching="4"' in body
+
+    one = Expense.objects.filter(company=books.company).first()
+    one.merchant_name = "Only Me Ltd"
+    one.save()
+    body = _queue(client, books, tab="todo", q="only me").content.decode()
+    assert "all 1 matching the filters" in body
+
+
 def test_htmx_request_gets_only_the_queue_body(client, books, member):
     response = client.get(
         reverse("expense-queue", args=[books.company.pk]),
