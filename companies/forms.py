@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from companies.models import Company, Customer, LedgerAccount, Role, Supplier
 from companies.platforms import Platform
+from sfe_portal.form_fields import RecordChoiceField
 
 
 class ConnectCompanyForm(forms.Form):
@@ -24,7 +25,7 @@ class ConnectCompanyForm(forms.Form):
         return name
 
 
-class _LabelledChoice(forms.ModelChoiceField):
+class _LabelledChoice(RecordChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         if isinstance(obj, LedgerAccount):
             code = f"{obj.nominal_code} " if obj.nominal_code else ""

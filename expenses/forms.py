@@ -15,6 +15,7 @@ from expenses.models import CategorizationRule, RuleMatch
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
 from expenses.services import LineInput
+from sfe_portal.form_fields import RecordChoiceField, RecordMultipleChoiceField
 
 
 class QueueFilterForm(forms.Form):
@@ -67,7 +68,7 @@ class QueueFilterForm(forms.Form):
         )
 
 
-class TrackingField(forms.ModelMultipleChoiceField):
+class TrackingField(RecordMultipleChoiceField):
     """Tracking is posted as one select per group; a group left empty posts ""."""
 
     def clean(self, value: Any) -> Any:
@@ -78,17 +79,17 @@ class InlineCodingForm(forms.Form):
     """A row's coding; choices are this company's active records only, so another company's
     ids are refused as invalid choices."""
 
-    account = forms.ModelChoiceField(queryset=LedgerAccount.objects.none(), required=False)
-    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
+    account = RecordChoiceField(queryset=LedgerAccount.objects.none(), required=False)
+    tax_rate = RecordChoiceField(queryset=TaxRate.objects.none(), required=False)
     tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
 
     def __init__(self, data: QueryDict, *, company: Company) -> None:
         super().__init__(data)
         self.query_data = data
-        self.fields["account"] = forms.ModelChoiceField(
+        self.fields["account"] = RecordChoiceField(
             queryset=LedgerAccount.objects.filter(company=company).usable(), required=False
         )
-        self.fields["tax_rate"] = forms.ModelChoiceField(
+        self.fields["tax_rate"] = RecordChoiceField(
             queryset=TaxRate.objects.filter(company=company).usable(), required=False
         )
         self.fields["tracking"] = TrackingField(
@@ -120,8 +121,8 @@ class BulkActionForm(InlineCodingForm):
 
 
 class ExpenseLineForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=LedgerAccount.objects.none(), required=False)
-    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none(), required=False)
+    account = RecordChoiceField(queryset=LedgerAccount.objects.none(), required=False)
+    tax_rate = RecordChoiceField(queryset=TaxRate.objects.none(), required=False)
     tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
     net_amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, max_value=5_000_000
@@ -133,10 +134,10 @@ class ExpenseLineForm(forms.Form):
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"] = forms.ModelChoiceField(
+        self.fields["account"] = RecordChoiceField(
             queryset=LedgerAccount.objects.filter(company=company).usable(), required=False
         )
-        self.fields["tax_rate"] = forms.ModelChoiceField(
+        self.fields["tax_rate"] = RecordChoiceField(
             queryset=TaxRate.objects.filter(company=company).usable(), required=False
         )
         self.fields["tracking"] = TrackingField(
@@ -183,11 +184,11 @@ class ExpenseDetailsForm(forms.Form):
         required=False,
         help_text="Units of the expense's currency per one unit of the base currency.",
     )
-    supplier_override = forms.ModelChoiceField(queryset=Supplier.objects.none(), required=False)
+    supplier_override = RecordChoiceField(queryset=Supplier.objects.none(), required=False)
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["supplier_override"] = forms.ModelChoiceField(
+        self.fields["supplier_override"] = RecordChoiceField(
             queryset=Supplier.objects.filter(company=company).usable(),
             required=False,
             empty_label="Default supplier from the configuration",
@@ -216,15 +217,15 @@ class RuleForm(forms.Form):
     max_amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, label="Largest amount"
     )
-    account = forms.ModelChoiceField(
+    account = RecordChoiceField(
         queryset=LedgerAccount.objects.none(),
         empty_label="Choose…",
         error_messages={"required": "Choose the account matching expenses are coded to."},
     )
-    tax_rate = forms.ModelChoiceField(
+    tax_rate = RecordChoiceField(
         queryset=TaxRate.objects.none(), required=False, empty_label="No tax rate"
     )
-    tracking = forms.ModelMultipleChoiceField(
+    tracking = RecordMultipleChoiceField(
         queryset=TrackingCategory.objects.none(),
         required=False,
         help_text="Ctrl-click (⌘-click on a Mac) to choose more than one, or to clear one.",

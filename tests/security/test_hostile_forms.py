@@ -337,3 +337,29 @@ def test_odd_form_values_get_an_answer_never_a_server_error(world, approver_clie
             problems.append(f"GET {url} ({route.label}) {data!r} → {query.status_code}")
 
     assert problems == []
+
+
+def test_ids_beyond_64_bits_are_refused_like_any_unknown_id(world, approver_client):
+    """SQLite cannot hold the id, which once escaped the choice fields as OverflowError."""
+    ids = approver_client.ids
+    huge = "9" * 20
+    data = {
+        "account": huge,
+        "tax_rate": huge,
+        "tracking": [huge],
+        "supplier_override": huge,
+        "bank_account": huge,
+        "supplier": huge,
+        "customer": huge,
+        "pattern": "uber",
+        "priority": "1",
+        "action": "code",
+        "ids": [str(world.expense.pk)],
+    }
+    failures = []
+    for route in POST_ROUTES:
+        url = ids.url(route)
+        response = approver_client.post(url, data)
+        if response.status_code >= 500:
+            failures.append(f"POST {url} ({route.label}) → {response.status_code}")
+    assert failures == []
