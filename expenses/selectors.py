@@ -125,16 +125,19 @@ class QueuePage:
     tabs: list[TabCount]
     context: CompanyContext
     filters: QueueFilters
-    matching_count: int
     choices: CodingChoices = field(repr=False)
 
-    @property
-    def matching_capped(self) -> bool:
-        return self.matching_count > BULK_LIMIT
+
+@dataclass(frozen=True)
+class MatchingCount:
+    """How many expenses the filters match, counted up to the bulk limit + 1."""
+
+    count: int
+    cap: int
 
     @property
-    def matching_cap(self) -> int:
-        return BULK_LIMIT
+    def capped(self) -> bool:
+        return self.count > self.cap
 
 
 @dataclass
@@ -271,22 +274,12 @@ def expense_queue(
     suggestions = expense_suggestions(company=company, expenses=page, choices=choices)
     rows = [_row(expense, ctx, choices, suggestions.get(expense.pk)) for expense in page]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
-    counts = _capped_counts(
-        {
-            **{
-                key: (_tab_queryset(company, statuses), COUNT_CAP)
-                for key, (_, statuses) in TABS.items()
-            },
-            "matching": (_filtered(company, filters), BULK_LIMIT),
-        }
-    )
     return QueuePage(
         rows=rows,
         next_cursor=next_cursor,
-        tabs=[TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()],
+        tabs=queue_tab_counts(company=company),
         context=ctx,
         filters=filters,
-        matching_count=counts["matching"],
         choices=choices,
     )
 
@@ -319,6 +312,13 @@ def queue_tab_counts(*, company: Company) -> list[TabCount]:
         {key: (_tab_queryset(company, statuses), COUNT_CAP) for key, (_, statuses) in TABS.items()}
     )
     return [TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()]
+
+
+def queue_matching_count(*, company: Company, filters: QueueFilters) -> MatchingCount:
+    """What "select all matching" would act on. Asked for only when the bulk bar opens: with a
+    text filter it reads every match, which a page view should not pay for."""
+    counts = _capped_counts({"matching": (_filtered(company, filters), BULK_LIMIT)})
+    return MatchingCount(counts["matching"], BULK_LIMIT)
 
 
 def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:

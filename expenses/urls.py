@@ -13,6 +13,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api.api_not_found, name="api-not-found"),
     path("companies/<int:company_id>/expenses/", views.queue, name="expense-queue"),
     path("companies/<int:company_id>/expenses/bulk/", views.bulk, name="expense-bulk"),
+    path("companies/<int:company_id>/expenses/matching/", views.matching, name="expense-matching"),
     path(
         "companies/<int:company_id>/expenses/<uuid:expense_id>/",
         views.detail,

@@ -48,6 +48,7 @@ from expenses.selectors import (
     coding_choices,
     expense_detail,
     expense_queue,
+    queue_matching_count,
     queue_matching_ids,
     queue_row,
 )
@@ -97,6 +98,16 @@ def queue(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     }
     template = "expenses/queue.html#queue-body" if request.htmx else "expenses/queue.html"
     return render(request, template, context)
+
+
+@require_GET
+@company_member_required()
+def matching(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    """The bulk bar's "all N matching the filters", fetched when the bar first opens."""
+    form = QueueFilterForm(request.GET)
+    form.is_valid()
+    context = {"matching": queue_matching_count(company=company, filters=form.filters())}
+    return render(request, "expenses/queue.html#bulk-matching", context)
 
 
 def _with(query: QueryDict, **changes: str) -> str:

@@ -60,10 +60,13 @@
     const checked = document.querySelectorAll("[data-select-row]:checked").length;
     const all = form.querySelector("[data-bulk-all]");
     const everything = all && all.checked;
+    const matching = form.querySelector("[data-bulk-matching]");
     form.querySelector("[data-bulk-count]").textContent = everything
-      ? form.dataset.matching
+      ? (matching && matching.dataset.matching) || "all"
       : String(checked);
     form.hidden = !(checked || everything);
+    // The matching count costs a query of its own: asked for once, when the bar first opens.
+    if (!form.hidden) document.body.dispatchEvent(new Event("bulk-opened"));
   }
 
   document.addEventListener("keydown", (event) => {
