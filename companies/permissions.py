@@ -11,11 +11,11 @@ from functools import wraps
 from typing import Any, Concatenate
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 
 from companies.models import Company, Role
-from companies.selectors import company_list_visible, company_role_for, role_allows
+from companies.selectors import company_visible_with_role, role_allows
 from sfe_portal.http import CompanyHttpRequest
 
 CompanyView = Callable[Concatenate[CompanyHttpRequest, Company, ...], HttpResponseBase]
@@ -35,8 +35,9 @@ def company_member_required(
         def wrapper(
             request: CompanyHttpRequest, company_id: int, *args: Any, **kwargs: Any
         ) -> HttpResponseBase:
-            company = get_object_or_404(company_list_visible(user=request.user), pk=company_id)
-            user_role = company_role_for(user=request.user, company=company)
+            company, user_role = company_visible_with_role(user=request.user, company_id=company_id)
+            if company is None:
+                raise Http404("No company with that id is visible to you.")
             if not role_allows(user_role, needed=role):
                 raise PermissionDenied(
                     f"This needs the {role.label.lower()} role on {company.name}; "

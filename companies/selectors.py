@@ -6,9 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from companies.models import ROLE_RANK, Company, Connection, ConnectionKind, Membership, Role
+from companies.models import (
+    ROLE_RANK,
+    Company,
+    CompanyConfiguration,
+    Connection,
+    ConnectionKind,
+    Membership,
+    Role,
+)
 
 AnyUser = User | AnonymousUser
 
@@ -34,6 +42,70 @@ def company_role_for(*, user: AnyUser, company: Company) -> Role | None:
         .first()
     )
     return Role(role) if role else None
+
+
+def company_visible_with_role(
+    *, user: AnyUser, company_id: int
+) -> tuple[Company, Role] | tuple[None, None]:
+    """The company with that id if the user may see it, and the user's role on it, in one
+    query; (None, None) otherwise. The company comes with its configuration (and the records
+    it names) and its live connections, which every page of a company reads."""
+    if not user.is_authenticated or not user.is_active:
+        return None, None
+    companies = Company.objects.select_related(
+        "configuration__bank_account", "configuration__supplier", "configuration__customer"
+    ).annotate(
+        **{
+            f"{kind}_connection_status": Subquery(
+                _live_connection_rows(OuterRef("pk"))
+                .filter(kind=kind)
+                .order_by("-pk")
+                .values("status")[:1]
+            )
+            for kind in ConnectionKind
+        }
+    )
+    if user.is_staff:
+        company = companies.filter(pk=company_id).first()
+        role: Role | None = Role.APPROVER
+    else:
+        company = (
+            companies.filter(pk=company_id, memberships__user=user)
+            .annotate(member_role=F("memberships__role"))
+            .first()
+        )
+        role = Role(company.member_role) if company is not None else None
+    if company is None or role is None:
+        return None, None
+    # Reads that several parts of one page make (the banner, the push panel) are kept here for
+    # the request; code outside a request never sees this and reads afresh.
+    try:
+        configuration: CompanyConfiguration | None = company.configuration
+    except CompanyConfiguration.DoesNotExist:
+        configuration = None
+    statuses = {
+        kind: status
+        for kind in ConnectionKind
+        if (status := getattr(company, f"{kind}_connection_status")) is not None
+    }
+    setattr(company, _REQUEST_READS, {"configuration": configuration, "statuses": statuses})
+    return company, role
+
+
+_REQUEST_READS = "_request_reads"
+
+
+def company_configuration(*, company: Company) -> CompanyConfiguration | None:
+    """The company's configuration with the records it names: the one read with the company
+    for this request (company_visible_with_role), else read now."""
+    reads: dict[str, Any] | None = getattr(company, _REQUEST_READS, None)
+    if reads is not None and "configuration" in reads:
+        return reads["configuration"]
+    return (
+        CompanyConfiguration.objects.filter(company=company)
+        .select_related("bank_account", "supplier", "customer")
+        .first()
+    )
 
 
 def role_allows(role: Role | None, *, needed: Role) -> bool:
@@ -109,8 +181,22 @@ def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow
 # --- Connection health and push blockers --------------------------------------------------------
 
 
+def _live_connection_rows(company: Company | OuterRef) -> QuerySet[Connection]:
+    live = Connection.objects.filter(deleted_at__isnull=True)
+    return live.filter(company=company)  # type: ignore[misc]  # OuterRef in a subquery
+
+
 def _live_connections(company: Company) -> dict[str, Connection]:
-    return {c.kind: c for c in company.connections.filter(deleted_at__isnull=True).order_by("pk")}
+    return {c.kind: c for c in _live_connection_rows(company).order_by("pk")}
+
+
+def _connection_statuses(company: Company) -> dict[str, str]:
+    """The status of each kind of live connection (the newest of a kind counts), as read with
+    the company for this request when it was."""
+    reads: dict[str, Any] | None = getattr(company, _REQUEST_READS, None)
+    if reads is not None and "statuses" in reads:
+        return reads["statuses"]
+    return dict(_live_connection_rows(company).order_by("pk").values_list("kind", "status"))
 
 
 def company_connection_problems(*, company: Company) -> list[str]:
@@ -120,18 +206,19 @@ def company_connection_problems(*, company: Company) -> list[str]:
 
     if company.status in (CompanyStatus.NEW, CompanyStatus.ARCHIVED):
         return []
-    connections = _live_connections(company)
-    accounting = connections.get(ConnectionKind.ACCOUNTING)
+    statuses = _connection_statuses(company)
+    accounting = statuses.get(ConnectionKind.ACCOUNTING)
     problems = []
     if accounting is None:
         problems.append(
             "This company has no accounting connection: staff must connect it from the "
             "Connect a company page."
         )
-    elif accounting.status in (ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
+    elif accounting in (ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
         problems.append(
-            f"The {company.platform_label} connection is {accounting.get_status_display().lower()}"
-            ": nothing can be pushed until the customer re-authorizes it. Send them the link from "
+            f"The {company.platform_label} connection is "
+            f"{ConnectionStatus(accounting).label.lower()}: nothing can be pushed until the "
+            "customer re-authorizes it. Send them the link from "
             "the company settings, then choose “Check the connection”."
         )
     elif company.status == CompanyStatus.DISCONNECTED:
@@ -140,17 +227,13 @@ def company_connection_problems(*, company: Company) -> list[str]:
             "nothing can be pushed until the customer re-authorizes it. Send them the link from "
             "the company settings, then choose “Check the connection”."
         )
-    elif accounting.status == ConnectionStatus.PENDING_AUTH:
+    elif accounting == ConnectionStatus.PENDING_AUTH:
         problems.append(
             f"Waiting for the customer to link {company.platform_label}: send them the link "
             "from the company settings."
         )
-    partner = connections.get(ConnectionKind.PARTNER_EXPENSE)
-    if (
-        accounting is not None
-        and accounting.is_linked
-        and (partner is None or not partner.is_linked)
-    ):
+    partner = statuses.get(ConnectionKind.PARTNER_EXPENSE)
+    if accounting == ConnectionStatus.LINKED and partner != ConnectionStatus.LINKED:
         problems.append(
             "The partner-expense connection is missing or not linked: retry the onboarding step "
             "from the company settings."
@@ -161,12 +244,12 @@ def company_connection_problems(*, company: Company) -> list[str]:
 def company_push_blockers(*, company: Company) -> list[str]:
     """Why expenses of this company cannot be pushed now (empty when they can). The push
     pipeline calls this before claiming any expense."""
-    from companies.models import CompanyConfiguration, CompanyStatus
+    from companies.models import CompanyStatus
 
     blockers = company_connection_problems(company=company)
     if company.status == CompanyStatus.ARCHIVED:
         return ["The company is archived: nothing is pushed for it."]
-    config = CompanyConfiguration.objects.filter(company=company).first()
+    config = company_configuration(company=company)
     if config is None or config.bank_account_id is None:
         blockers.append(
             "The company has no default bank account: an approver must choose one in the "

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
+from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
 from expenses.suggestions import Suggestion, expense_suggestions
@@ -88,6 +88,10 @@ class QueueRow:
     account_options: list[LedgerAccount] = field(default_factory=list)
     # Coding the company's history proposes for an uncategorized row no rule covers.
     suggestion: Suggestion | None = None
+    # The first line's tracking categories, and whether its account is missing from the
+    # options (archived, or not for this type): computed once, a page shows them per row.
+    tracking_ids: frozenset[int] = frozenset()
+    account_not_offered: bool = False
 
     @property
     def can_be_approved(self) -> bool:
@@ -100,10 +104,6 @@ class QueueRow:
     @property
     def line(self) -> ExpenseLine | None:
         return self.lines[0] if self.lines else None
-
-    @property
-    def tracking_ids(self) -> set[int]:
-        return {c.pk for line in self.lines[:1] for c in line.tracking_categories.all()}
 
 
 @dataclass
@@ -126,6 +126,7 @@ class QueuePage:
     context: CompanyContext
     filters: QueueFilters
     choices: CodingChoices = field(repr=False)
+    approved_count: int = 0  # exact: the push button shows it
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,6 @@ class CodingChoices:
     accounts_by_type: dict[str, list[LedgerAccount]]
     tax_rates: list[TaxRate]
     tracking_groups: list[TrackingGroup]
-    suppliers: list[Supplier]
 
 
 def coding_choices(*, company: Company) -> CodingChoices:
@@ -181,7 +181,6 @@ def coding_choices(*, company: Company) -> CodingChoices:
         accounts_by_type=by_type,
         tax_rates=list(TaxRate.objects.filter(company=company).usable().order_by("name")),
         tracking_groups=[TrackingGroup(name, options) for name, options in sorted(groups.items())],
-        suppliers=list(Supplier.objects.filter(company=company).usable().order_by("name")),
     )
 
 
@@ -274,13 +273,23 @@ def expense_queue(
     suggestions = expense_suggestions(company=company, expenses=page, choices=choices)
     rows = [_row(expense, ctx, choices, suggestions.get(expense.pk)) for expense in page]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
+    counts = _capped_counts(
+        {
+            **{
+                key: (_tab_queryset(company, statuses), COUNT_CAP)
+                for key, (_, statuses) in TABS.items()
+            },
+            "approved": (_tab_queryset(company, (_S.APPROVED,)), None),
+        }
+    )
     return QueuePage(
         rows=rows,
         next_cursor=next_cursor,
-        tabs=queue_tab_counts(company=company),
+        tabs=[TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()],
         context=ctx,
         filters=filters,
         choices=choices,
+        approved_count=counts["approved"],
     )
 
 
@@ -289,13 +298,17 @@ def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expen
     return qs.filter(status__in=statuses) if statuses else qs
 
 
-def _capped_counts(querysets: dict[str, tuple[QuerySet[Expense], int]]) -> dict[str, int]:
-    """Each queryset's size up to its cap + 1, all in one round trip: a scalar subquery per
-    count, each reading at most cap + 1 index entries however big the company is."""
+def _capped_counts(
+    querysets: dict[str, tuple[QuerySet[Expense], int | None]],
+) -> dict[str, int]:
+    """Each queryset's size up to its cap + 1 (None: exact), all in one round trip: a scalar
+    subquery per count, each reading at most cap + 1 index entries however big the company."""
     parts: list[str] = []
     params: list[Any] = []
     for qs, cap in querysets.values():
-        limited = qs.order_by().values("pk")[: cap + 1]
+        limited = qs.order_by().values("pk")
+        if cap is not None:
+            limited = limited[: cap + 1]
         sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
         # Only SQL the ORM compiled is joined here; every value stays a bound parameter.
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608
@@ -335,13 +348,23 @@ def _row(
     suggestion: Suggestion | None = None,
 ) -> QueueRow:
     lines = list(expense.lines.all())
+    first = lines[0] if lines else None
+    options = choices.accounts_by_type.get(expense.type, [])
     return QueueRow(
         expense=expense,
         lines=lines,
         problems=expense_problems(expense, lines, ctx),
         has_receipt=bool(getattr(expense, "has_receipt", False)),
-        account_options=choices.accounts_by_type.get(expense.type, []),
+        account_options=options,
         suggestion=suggestion,
+        tracking_ids=frozenset(c.pk for c in first.tracking_categories.all())
+        if first
+        else frozenset(),
+        account_not_offered=bool(
+            first
+            and first.account_id is not None
+            and first.account_id not in {a.pk for a in options}
+        ),
     )
 
 

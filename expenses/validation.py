@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from companies.models import Company, CompanyConfiguration
+from companies.models import Company
 from companies.platforms import (
     TRANSFER_TYPES,
     ContactKind,
@@ -22,6 +22,7 @@ from companies.platforms import (
     currency_combination_allowed,
     rules_for,
 )
+from companies.selectors import company_configuration
 from expenses.models import MAX_AMOUNT, MAX_LINES, MAX_TRACKING_REFS, Expense, ExpenseLine
 
 
@@ -56,11 +57,7 @@ class CompanyContext:
 
 
 def company_context(*, company: Company) -> CompanyContext:
-    config = (
-        CompanyConfiguration.objects.filter(company=company)
-        .select_related("bank_account", "supplier", "customer")
-        .first()
-    )
+    config = company_configuration(company=company)
     bank = config.bank_account if config else None
     return CompanyContext(
         company=company,

@@ -89,7 +89,7 @@ def queue(request: CompanyHttpRequest, company: Company) -> HttpResponse:
         "choices": page.choices,
         "form": form,
         "page_sizes": PAGE_SIZES,
-        "push": push_panel(company=company),
+        "push": push_panel(company=company, ready_to_push=page.approved_count),
         "role": request.company_role,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from companies.models import Company
 from expenses.models import Expense, ExpenseStatus
@@ -70,55 +71,59 @@ class PushPanel:
         return any(p.stage != "Finished" for p in self.recent)
 
 
-def push_panel(*, company: Company, recent: int = 3) -> PushPanel:
+def _count_of(queryset: QuerySet[Any], sync_field: str, **filters: Any) -> Subquery:
+    """COUNT(*) of `queryset` rows belonging to the outer sync (and matching `filters`)."""
+    counted = (
+        queryset.filter(**{sync_field: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(sync_field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)  # type: ignore[return-value]
+
+
+def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None = None) -> PushPanel:
     """The workspace's push button and the progress of the company's latest syncs, read from
-    our own tables only (a page never waits on Codat)."""
+    our own tables only (a page never waits on Codat), the syncs and their progress in one
+    query. `ready_to_push`: the company's approved count, when the caller has counted it."""
     from syncs.push import push_blockers
 
-    syncs = list(Sync.objects.filter(company=company).order_by("-requested_at")[:recent])
-    ids = [s.pk for s in syncs]
-    batches = {
-        row["sync_id"]: row
-        for row in PushBatch.objects.filter(sync_id__in=ids)
-        .values("sync_id")
+    items = PushBatchItem.objects.all()
+    syncs = list(
+        Sync.objects.filter(company=company)
+        .order_by("-requested_at")
         .annotate(
-            total=Count("id"),
-            posted=Count("id", filter=~Q(state=BatchState.PENDING)),
-        )
-    }
-    items = {
-        row["batch__sync_id"]: row
-        for row in PushBatchItem.objects.filter(batch__sync_id__in=ids)
-        .values("batch__sync_id")
-        .annotate(
-            n=Count("id"),
-            synced=Count("id", filter=Q(expense__status=ExpenseStatus.SYNCED)),
-            failed=Count("id", filter=Q(expense__status=ExpenseStatus.FAILED)),
-        )
-    }
-    uploads = {
-        row["sync_id"]: row
-        for row in ReceiptUpload.objects.filter(sync_id__in=ids)
-        .values("sync_id")
-        .annotate(n=Count("id"), done=Count("id", filter=Q(state=UploadState.UPLOADED)))
-    }
+            batches_total=_count_of(PushBatch.objects.all(), "sync"),
+            batches_posted=_count_of(PushBatch.objects.exclude(state=BatchState.PENDING), "sync"),
+            expenses=_count_of(items, "batch__sync"),
+            synced=_count_of(items, "batch__sync", expense__status=ExpenseStatus.SYNCED),
+            failed=_count_of(items, "batch__sync", expense__status=ExpenseStatus.FAILED),
+            receipts_total=_count_of(ReceiptUpload.objects.all(), "sync"),
+            receipts_uploaded=_count_of(
+                ReceiptUpload.objects.filter(state=UploadState.UPLOADED), "sync"
+            ),
+        )[:recent]
+    )
     progress = [
         SyncProgress(
             sync=s,
-            batches_total=batches.get(s.pk, {}).get("total", 0),
-            batches_posted=batches.get(s.pk, {}).get("posted", 0),
-            expenses=items.get(s.pk, {}).get("n", 0),
-            synced=items.get(s.pk, {}).get("synced", 0),
-            failed=items.get(s.pk, {}).get("failed", 0),
-            receipts_total=uploads.get(s.pk, {}).get("n", 0),
-            receipts_uploaded=uploads.get(s.pk, {}).get("done", 0),
+            batches_total=s.batches_total,
+            batches_posted=s.batches_posted,
+            expenses=s.expenses,
+            synced=s.synced,
+            failed=s.failed,
+            receipts_total=s.receipts_total,
+            receipts_uploaded=s.receipts_uploaded,
         )
         for s in syncs
     ]
-    return PushPanel(
-        ready_to_push=Expense.objects.filter(
+    if ready_to_push is None:
+        ready_to_push = Expense.objects.filter(
             company=company, status=ExpenseStatus.APPROVED
-        ).count(),
+        ).count()
+    return PushPanel(
+        ready_to_push=ready_to_push,
         blockers=push_blockers(company=company),
         recent=progress,
     )
