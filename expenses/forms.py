@@ -13,9 +13,14 @@ from companies.models import Company, LedgerAccount, Supplier, TaxRate, Tracking
 from companies.platforms import TransactionType
 from expenses.models import CategorizationRule, RuleMatch
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
-from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, QueueFilters
+from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, CodingChoices, QueueFilters
 from expenses.services import LineInput
-from sfe_portal.form_fields import RecordChoiceField, RecordMultipleChoiceField
+from sfe_portal.form_fields import (
+    ListedRecordField,
+    ListedRecordsField,
+    RecordChoiceField,
+    RecordMultipleChoiceField,
+)
 
 
 class QueueFilterForm(forms.Form):
@@ -76,24 +81,18 @@ class TrackingField(RecordMultipleChoiceField):
 
 
 class InlineCodingForm(forms.Form):
-    """A row's coding; choices are this company's active records only, so another company's
-    ids are refused as invalid choices."""
+    """A row's coding, picked from the choices the page offers (this company's usable
+    records), so another company's ids are refused as invalid choices and validating costs no
+    query."""
 
-    account = RecordChoiceField(queryset=LedgerAccount.objects.none(), required=False)
-    tax_rate = RecordChoiceField(queryset=TaxRate.objects.none(), required=False)
-    tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
-
-    def __init__(self, data: QueryDict, *, company: Company) -> None:
+    def __init__(self, data: QueryDict, *, choices: CodingChoices) -> None:
         super().__init__(data)
         self.query_data = data
-        self.fields["account"] = RecordChoiceField(
-            queryset=LedgerAccount.objects.filter(company=company).usable(), required=False
-        )
-        self.fields["tax_rate"] = RecordChoiceField(
-            queryset=TaxRate.objects.filter(company=company).usable(), required=False
-        )
-        self.fields["tracking"] = TrackingField(
-            queryset=TrackingCategory.objects.filter(company=company).usable(), required=False
+        self.fields["account"] = ListedRecordField(choices.accounts, required=False)
+        self.fields["tax_rate"] = ListedRecordField(choices.tax_rates, required=False)
+        self.fields["tracking"] = ListedRecordsField(
+            [option for group in choices.tracking_groups for option in group.options],
+            required=False,
         )
 
 

@@ -368,9 +368,19 @@ def _row(
     )
 
 
-def queue_row(*, company: Company, expense_id: uuid.UUID, choices: CodingChoices) -> QueueRow:
-    """One row, re-read after a change, for the row partial."""
-    expense = _rows_queryset(company).get(pk=expense_id)
+def queue_row(
+    *,
+    company: Company,
+    expense_id: uuid.UUID,
+    choices: CodingChoices,
+    expense: Expense | None = None,
+) -> QueueRow:
+    """One row, for the row partial: re-read after a change, or `expense` as the service that
+    just changed it left it (its lines read afresh and kept as its prefetch)."""
+    if expense is None or "lines" not in getattr(expense, "_prefetched_objects_cache", {}):
+        expense = _rows_queryset(company).get(pk=expense_id)
+    else:
+        expense.has_receipt = Receipt.objects.filter(expense=expense).exists()  # type: ignore[attr-defined]
     suggestion = expense_suggestions(company=company, expenses=[expense], choices=choices)
     return _row(expense, company_context(company=company), choices, suggestion.get(expense.pk))
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
@@ -121,11 +122,30 @@ def expense_lines(expense: Expense) -> list[ExpenseLine]:
     cache = getattr(expense, "_prefetched_objects_cache", {})
     if "lines" in cache:
         return list(cache["lines"])
-    return list(
+    return list(_lines_query(expense))
+
+
+def _lines_query(expense: Expense) -> QuerySet[ExpenseLine]:
+    return (
         expense.lines.select_related("account", "tax_rate")
         .prefetch_related("tracking_categories")
         .order_by("position")
     )
+
+
+def _lines_cached(expense: Expense) -> bool:
+    return "lines" in getattr(expense, "_prefetched_objects_cache", {})
+
+
+def _read_lines_into_cache(expense: Expense) -> list[ExpenseLine]:
+    """Read the lines once and keep them as the expense's prefetch, so the steps of one change
+    (describe before and after, recheck) share the read; a replacement refreshes it."""
+    lines = _lines_query(expense)
+    result = list(lines)  # evaluates, so the queryset serves later reads from memory
+    if not hasattr(expense, "_prefetched_objects_cache"):
+        expense._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    expense._prefetched_objects_cache["lines"] = lines  # type: ignore[attr-defined]
+    return result
 
 
 def expense_readiness(expense: Expense, ctx: CompanyContext | None = None) -> list[Problem]:
@@ -269,6 +289,13 @@ def expense_set_lines(
         return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
 
 
+_REFRESHED_FIELDS = [
+    f.attname
+    for f in Expense._meta.concrete_fields
+    if f.name not in ("id", "company", "supplier_override")
+]
+
+
 @transaction.atomic
 def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
     """Replace the lines as given: no status rules (callers decide), same-company refs only."""
@@ -296,9 +323,10 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
         for row, line in zip(created, lines, strict=True)
         for category in line.tracking
     )
-    expense.refresh_from_db()
-    if hasattr(expense, "_prefetched_objects_cache"):
-        expense._prefetched_objects_cache.pop("lines", None)
+    # The row as it is now (someone may have changed its status while we waited for the lock),
+    # keeping the related rows already read: coding changes neither company nor supplier.
+    expense.refresh_from_db(fields=_REFRESHED_FIELDS)
+    _read_lines_into_cache(expense)
 
 
 @transaction.atomic
@@ -316,7 +344,7 @@ def expense_set_coding(
     An expense without lines gets one line for its whole amount. A new tax rate re-splits each
     line's gross amount into net and tax at that rate.
     """
-    current = expense_lines(expense)
+    current = expense_lines(expense) if _lines_cached(expense) else _read_lines_into_cache(expense)
     if not current:
         current = [ExpenseLine(expense=expense, net_amount=expense.amount, tax_amount=Decimal(0))]
     inputs = []

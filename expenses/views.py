@@ -44,6 +44,7 @@ from expenses.rules import (
 from expenses.selectors import (
     BULK_LIMIT,
     PAGE_SIZES,
+    CodingChoices,
     ExpenseDetail,
     coding_choices,
     expense_detail,
@@ -122,11 +123,15 @@ def _row_response(
     company: Company,
     expense_id: uuid.UUID,
     refusal: list[Problem] | None = None,
+    *,
+    choices: CodingChoices | None = None,
+    changed: Expense | None = None,
 ) -> HttpResponse:
-    choices = coding_choices(company=company)
+    """The re-rendered row; `changed`: the expense as a service that succeeded left it."""
+    choices = choices or coding_choices(company=company)
     context = {
         "company": company,
-        "row": queue_row(company=company, expense_id=expense_id, choices=choices),
+        "row": queue_row(company=company, expense_id=expense_id, choices=choices, expense=changed),
         "choices": choices,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,
@@ -136,11 +141,11 @@ def _row_response(
 
 
 def _expense(company: Company, expense_id: uuid.UUID) -> Expense:
-    return get_object_or_404(
-        Expense.objects.select_related("company", "supplier_override"),
-        company=company,
-        pk=expense_id,
+    expense = get_object_or_404(
+        Expense.objects.select_related("supplier_override"), company=company, pk=expense_id
     )
+    expense.company = company  # the request's: what this request read about it is kept there
+    return expense
 
 
 @require_POST
@@ -148,13 +153,14 @@ def _expense(company: Company, expense_id: uuid.UUID) -> Expense:
 def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
     """Inline coding of one row: answers the re-rendered row with its validation state."""
     expense = _expense(company, expense_id)
-    form = InlineCodingForm(request.POST, company=company)
+    choices = coding_choices(company=company)
+    form = InlineCodingForm(request.POST, choices=choices)
     if not form.is_valid():
         refusal = [
             Problem(name, str(errors[0]), "Choose one of the options offered for this expense.")
             for name, errors in form.errors.items()
         ]
-        return _row_response(request, company, expense.pk, refusal)
+        return _row_response(request, company, expense.pk, refusal, choices=choices)
     try:
         expense_set_coding(
             expense=expense,
@@ -164,8 +170,8 @@ def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -
             tracking=list(form.cleaned_data["tracking"]),
         )
     except ExpenseRefused as refused:
-        return _row_response(request, company, expense.pk, refused.problems)
-    return _row_response(request, company, expense.pk)
+        return _row_response(request, company, expense.pk, refused.problems, choices=choices)
+    return _row_response(request, company, expense.pk, choices=choices, changed=expense)
 
 
 @require_POST
@@ -204,7 +210,7 @@ def exclude(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
 @require_POST
 @company_member_required(Role.BOOKKEEPER)
 def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
-    form = BulkActionForm(request.POST, company=company)
+    form = BulkActionForm(request.POST, choices=coding_choices(company=company))
     back = reverse("expense-queue", args=[company.pk]) + "?" + request.POST.get("query", "")
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]

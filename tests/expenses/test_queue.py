@@ -277,6 +277,38 @@ def test_inline_coding_rerenders_the_row_as_ready(client, books, member):
     assert expense.status == ExpenseStatus.CATEGORIZED
 
 
+# What the inline-coding POST may cost: sessions and permissions, the coding choices, the
+# row lock and line replacement with its audit events, and the re-rendered row.
+INLINE_CODING_MAX_QUERIES = 27
+
+
+def test_inline_coding_costs_bounded_queries_and_shows_the_row_as_it_now_is(
+    client, books, member, django_assert_max_num_queries, tracking
+):
+    expense = ExpenseFactory(company=books.company, amount=Decimal("12.00"))
+    ReceiptFactory(expense=expense)
+    url = reverse("expense-code", args=[books.company.pk, expense.pk])
+
+    with django_assert_max_num_queries(INLINE_CODING_MAX_QUERIES):
+        body = client.post(
+            url,
+            {"account": books.travel.pk, "tax_rate": books.vat.pk, "tracking": [tracking.pk]},
+            headers={"HX-Request": "true"},
+        ).content.decode()
+
+    # The row shows what was saved: status, receipt, the chosen tracking option.
+    assert "Ready to approve" in body
+    assert 'title="Has a receipt"' in body
+    assert f'<option value="{tracking.pk}" selected>' in body
+    assert f'<option value="{books.travel.pk}" selected>' in body
+    line = expense.lines.get()
+    assert (line.account, line.tax_rate, list(line.tracking_categories.all())) == (
+        books.travel,
+        books.vat,
+        [tracking],
+    )
+
+
 def test_inline_coding_shows_why_the_row_is_not_ready(client, books, member):
     expense = ExpenseFactory(company=books.company)
 
