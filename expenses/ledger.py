@@ -56,7 +56,8 @@ def ledger_lines(*, expense: Expense) -> list[ExpenseLine]:
     the reading names tracking categories without their parent rather than query for it.
     """
     return list(
-        expense.lines.select_related("account", "tax_rate")
+        ExpenseLine.objects.filter(expense=expense)  # always read: never a prefetch's leftovers
+        .select_related("account", "tax_rate")
         .prefetch_related(
             Prefetch(
                 "tracking_categories",

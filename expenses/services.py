@@ -276,7 +276,7 @@ def expense_set_lines(
     _ensure_editable(expense)
     before = _describe_lines(expense_lines(expense))
     expense_lines_replace(expense=expense, lines=lines)
-    after = _describe_lines(expense_lines(expense))
+    after = _describe_lines(_read_lines_into_cache(expense))  # the recheck below reads these
     if before != after:
         ExpenseEvent.objects.create(
             expense=expense,
@@ -326,7 +326,8 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
     # The row as it is now (someone may have changed its status while we waited for the lock),
     # keeping the related rows already read: coding changes neither company nor supplier.
     expense.refresh_from_db(fields=_REFRESHED_FIELDS)
-    _read_lines_into_cache(expense)
+    if hasattr(expense, "_prefetched_objects_cache"):
+        expense._prefetched_objects_cache.pop("lines", None)
 
 
 @transaction.atomic
