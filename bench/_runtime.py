@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sfe_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/3"
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/4"
 
 
 class BenchSetupError(SystemExit):
@@ -60,6 +61,8 @@ def configure_environment() -> None:
             "or unset it to use postgres://postgres@127.0.0.1:5432/sfe_bench."
         )
     os.environ.setdefault("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+    # As production runs: sessions read from the shared Redis cache (docs/deploy.md).
+    os.environ.setdefault("CACHE_URL", DEFAULT_CACHE_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sfe_portal.settings")
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -18,6 +18,7 @@ PROBE = (
     "'broker': settings.CELERY_BROKER_URL, "
     "'broker_options': settings.CELERY_BROKER_TRANSPORT_OPTIONS, "
     "'storage': settings.STORAGES['default']['BACKEND'], "
+    "'cache': settings.CACHES['default']['BACKEND'], 'sessions': settings.SESSION_ENGINE, "
     "'sandbox': settings.SANDBOX_ENABLED, 'debug': settings.DEBUG}))"
 )
 PROD = {
@@ -37,6 +38,7 @@ _CLEARED = [
     "CODAT_WEBHOOK_SECRET",
     "SANDBOX_ENABLED",
     "AWS_STORAGE_BUCKET_NAME",
+    "CACHE_URL",
 ]
 
 
@@ -69,6 +71,9 @@ def test_nothing_set_gives_the_embedded_defaults(tmp_path):
     assert found["storage"] == "django.core.files.storage.FileSystemStorage"
     assert found["sandbox"] is True
     assert found["debug"] is True
+    # No shared cache: sessions stay in the database, never in a per-process cache.
+    assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert found["sessions"] == "django.contrib.sessions.backends.db"
 
 
 def test_service_variables_switch_to_postgres_and_redis(tmp_path):
@@ -77,6 +82,7 @@ def test_service_variables_switch_to_postgres_and_redis(tmp_path):
         DATABASE_URL="postgres://portal@db.internal:5432/sfe",
         CELERY_BROKER_URL="redis://cache.internal:6379/0",
         AWS_STORAGE_BUCKET_NAME="receipts",
+        CACHE_URL="redis://cache.internal:6379/1",
     )
 
     assert found["engine"] == "django.db.backends.postgresql"
@@ -84,6 +90,8 @@ def test_service_variables_switch_to_postgres_and_redis(tmp_path):
     assert found["broker"] == "redis://cache.internal:6379/0"
     assert found["broker_options"]["visibility_timeout"] >= 3600
     assert found["storage"] == "storages.backends.s3.S3Storage"
+    assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert found["sessions"] == "django.contrib.sessions.backends.cached_db"
 
 
 def test_production_with_everything_set_starts(tmp_path):

@@ -192,6 +192,29 @@ def test_a_filtered_page_costs_the_same_bounded_queries_at_50_and_200_rows(
     assert "all 200 matching the filters" in matching.content.decode()
 
 
+# With a shared cache (CACHE_URL, as production runs), the session is read from it.
+QUEUE_PAGE_MAX_QUERIES_CACHED_SESSIONS = 12
+
+
+def test_with_cached_sessions_the_page_costs_one_query_less(
+    client, books, member, django_assert_max_num_queries, settings
+):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    client.force_login(member.user)
+    for i in range(60):
+        expense = ExpenseFactory(company=books.company, merchant_name=f"Trainline #{i}")
+        if i % 3 == 0:
+            expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+    SyncFactory(company=books.company)
+    ConnectionFactory(company=books.company)
+    _queue(client, books, tab="all")  # the first request puts the session in the cache
+
+    with django_assert_max_num_queries(QUEUE_PAGE_MAX_QUERIES_CACHED_SESSIONS):
+        response = _queue(client, books, tab="todo", q="trainline")
+    assert len(response.context["page"].rows) == 40
+
+
 def test_tab_and_matching_counts_are_one_query_and_capped(
     client, books, member, django_assert_num_queries, monkeypatch
 ):
