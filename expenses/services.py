@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -289,6 +289,21 @@ def expense_set_lines(
         return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
 
 
+def _delete_lines(expense: Expense) -> None:
+    """Two statements, instead of the ORM's delete, which first reads the lines to collect
+    their tracking links (nothing else refers to a line)."""
+    line = ExpenseLine._meta.db_table
+    through = ExpenseLine.tracking_categories.through._meta.db_table
+    expense_id = Expense._meta.pk.get_db_prep_value(expense.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {through} WHERE expenseline_id IN "  # noqa: S608 - model table names
+            f"(SELECT id FROM {line} WHERE expense_id = %s)",
+            [expense_id],
+        )
+        cursor.execute(f"DELETE FROM {line} WHERE expense_id = %s", [expense_id])  # noqa: S608
+
+
 _REFRESHED_FIELDS = [
     f.attname
     for f in Expense._meta.concrete_fields
@@ -304,7 +319,7 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
     # Two people coding one row at once take turns here: without the row lock both would
     # delete the old lines and insert position 0, and the second would fail on the constraint.
     Expense.objects.select_for_update().filter(pk=expense.pk).values_list("pk").first()
-    expense.lines.all().delete()
+    _delete_lines(expense)
     created = ExpenseLine.objects.bulk_create(
         ExpenseLine(
             expense=expense,

@@ -15,6 +15,7 @@ from tests.expenses.conftest import make_books
 from tests.factories import (
     ConnectionFactory,
     ExpenseFactory,
+    ExpenseLineFactory,
     MembershipFactory,
     ReceiptFactory,
     SyncFactory,
@@ -302,13 +303,14 @@ def test_inline_coding_rerenders_the_row_as_ready(client, books, member):
 
 # What the inline-coding POST may cost: sessions and permissions, the coding choices, the
 # row lock and line replacement with its audit events, and the re-rendered row.
-INLINE_CODING_MAX_QUERIES = 27
+INLINE_CODING_MAX_QUERIES = 29
 
 
 def test_inline_coding_costs_bounded_queries_and_shows_the_row_as_it_now_is(
     client, books, member, django_assert_max_num_queries, tracking
 ):
     expense = ExpenseFactory(company=books.company, amount=Decimal("12.00"))
+    ExpenseLineFactory(expense=expense, net_amount=Decimal("12.00"), tax_amount=Decimal(0))
     ReceiptFactory(expense=expense)
     url = reverse("expense-code", args=[books.company.pk, expense.pk])
 
