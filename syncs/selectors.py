@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 
 from companies.models import Company
 from expenses.models import Expense, ExpenseStatus
@@ -71,16 +71,33 @@ class PushPanel:
         return any(p.stage != "Finished" for p in self.recent)
 
 
-def _count_of(queryset: QuerySet[Any], sync_field: str, **filters: Any) -> Subquery:
-    """COUNT(*) of `queryset` rows belonging to the outer sync (and matching `filters`)."""
-    counted = (
-        queryset.filter(**{sync_field: OuterRef("pk")}, **filters)
-        .order_by()
-        .values(sync_field)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted), 0)  # type: ignore[return-value]
+@cache
+def _recent_syncs_sql() -> str:
+    """The company's latest syncs with their progress counted per sync, as one statement. Raw
+    SQL: built by the ORM, seven correlated counts cost more to compile (~5 ms) than to run."""
+    sync, batch = Sync._meta.db_table, PushBatch._meta.db_table
+    item, expense = PushBatchItem._meta.db_table, Expense._meta.db_table
+    upload = ReceiptUpload._meta.db_table
+    items = f"FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id WHERE ib.sync_id = s.id"
+    expense_of = f"JOIN {expense} e ON e.id = i.expense_id"
+    return f"""
+        SELECT s.*,
+            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id) AS batches_total,
+            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id AND b.state <> %(pending)s)
+                AS batches_posted,
+            (SELECT COUNT(*) {items}) AS expenses,
+            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
+                WHERE ib.sync_id = s.id AND e.status = %(synced)s) AS synced,
+            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
+                WHERE ib.sync_id = s.id AND e.status = %(failed)s) AS failed,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id) AS receipts_total,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(uploaded)s)
+                AS receipts_uploaded
+        FROM {sync} s
+        WHERE s.company_id = %(company)s
+        ORDER BY s.requested_at DESC
+        LIMIT %(limit)s
+    """  # noqa: S608 - table names come from the models; every value is a parameter
 
 
 def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None = None) -> PushPanel:
@@ -89,22 +106,15 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     query. `ready_to_push`: the company's approved count, when the caller has counted it."""
     from syncs.push import push_blockers
 
-    items = PushBatchItem.objects.all()
-    syncs = list(
-        Sync.objects.filter(company=company)
-        .order_by("-requested_at")
-        .annotate(
-            batches_total=_count_of(PushBatch.objects.all(), "sync"),
-            batches_posted=_count_of(PushBatch.objects.exclude(state=BatchState.PENDING), "sync"),
-            expenses=_count_of(items, "batch__sync"),
-            synced=_count_of(items, "batch__sync", expense__status=ExpenseStatus.SYNCED),
-            failed=_count_of(items, "batch__sync", expense__status=ExpenseStatus.FAILED),
-            receipts_total=_count_of(ReceiptUpload.objects.all(), "sync"),
-            receipts_uploaded=_count_of(
-                ReceiptUpload.objects.filter(state=UploadState.UPLOADED), "sync"
-            ),
-        )[:recent]
-    )
+    params = {
+        "company": company.pk,
+        "limit": recent,
+        "pending": BatchState.PENDING,
+        "synced": ExpenseStatus.SYNCED,
+        "failed": ExpenseStatus.FAILED,
+        "uploaded": UploadState.UPLOADED,
+    }
+    syncs: list[Any] = list(Sync.objects.raw(_recent_syncs_sql(), params))
     progress = [
         SyncProgress(
             sync=s,
