@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from codat import (
@@ -58,8 +58,8 @@ FIRST_POLL_AFTER = timedelta(seconds=2)
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
 
 
-# Expenses read and checked per query while claiming a push.
-CLAIM_CHUNK = 500
+# Expenses read, checked and planned per step while claiming a push.
+CLAIM_CHUNK = 1000
 
 
 class InitiationInFlight(Exception):
@@ -92,12 +92,28 @@ class Claim:
     sent_back: int = 0
 
 
+@dataclass
+class _Plan:
+    """What a claim has written so far; items wait in `carry` until they fill a batch."""
+
+    company: Company
+    sync: Sync | None = None
+    carry: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    claimed: int = 0
+    sent_back: int = 0
+
+
 @transaction.atomic
 def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     """Claim the company's approved, valid expenses into a new sync's batches.
 
     A sync of the company still being initiated is resumed instead: pushes of one company
     never overlap, and the company row lock serialises two workers that try at once.
+
+    Expenses are read, checked and planned `CLAIM_CHUNK` at a time, in issue-date order, so
+    a push of 50,000 holds no more than a slice of them at once; each batch keeps the Codat
+    JSON of its items, so the sending reads nothing of them again. It is all one transaction:
+    a crash before it commits leaves nothing behind.
     """
     blockers = push_blockers(company=company)
     if blockers:
@@ -106,37 +122,92 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     unfinished = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if unfinished is not None:
         return Claim(sync=unfinished)
-    ids = (
+    ctx = company_context(company=company)
+    plan = _Plan(company=company)
+    approved = (
         Expense.objects.select_for_update(skip_locked=True)
         .filter(company=company, status=ExpenseStatus.APPROVED)
         .order_by("issue_date", "id")
-        .values_list("pk", flat=True)
     )
-    ids = ids[:limit] if limit else ids
-    ctx = company_context(company=company)
-    valid, sent_back = [], 0
-    claimable = list(ids)
-    # Checked a chunk at a time: a push of 50,000 expenses never holds them all as objects.
-    for start in range(0, len(claimable), CLAIM_CHUNK):
-        for expense in _expenses_with_lines(claimable[start : start + CLAIM_CHUNK]):
-            if expense_problems(expense, list(expense.lines.all()), ctx):
-                # The chart changed since approval: back to coding, with the reason. Never pushed.
-                expense_refresh_readiness(expense=expense, ctx=ctx)
-                sent_back += 1
-            else:
-                valid.append(expense.pk)
-    if not valid:
-        return Claim(sync=None, sent_back=sent_back)
-    claimed = expenses_bulk_transition(
-        expense_ids=valid,
-        current=ExpenseStatus.APPROVED,
-        to=ExpenseStatus.PUSHING,
-        message="Claimed for a push",
+    seen = 0
+    after: tuple[Any, Any] | None = None
+    while limit is None or seen < limit:
+        size = CLAIM_CHUNK if limit is None else min(CLAIM_CHUNK, limit - seen)
+        page = approved
+        if after is not None:
+            page = page.filter(Q(issue_date__gt=after[0]) | Q(issue_date=after[0], pk__gt=after[1]))
+        keys = list(page.values_list("issue_date", "pk")[:size])
+        if not keys:
+            break
+        seen += len(keys)
+        after = keys[-1]
+        _claim_slice(plan, [pk for _, pk in keys], ctx)
+    if plan.carry:
+        _write_batches(plan, plan.carry)
+        plan.carry = []
+    return Claim(sync=plan.sync, claimed=plan.claimed, sent_back=plan.sent_back)
+
+
+def _claim_slice(plan: _Plan, ids: list[Any], ctx: Any) -> None:
+    """Check a slice of approved expenses: the valid ones move to pushing with their Codat JSON
+    planned into batches of 50; the others go back to coding with the reason."""
+    items: dict[Any, dict[str, Any]] = {}
+    for expense in _expenses_with_lines(ids):
+        try:
+            transaction_ = expense_to_transaction(
+                expense=expense, lines=list(expense.lines.all()), ctx=ctx
+            )
+        except ExpenseRefused:
+            # The chart changed since approval: back to coding, with the reason. Never pushed.
+            expense_refresh_readiness(expense=expense, ctx=ctx)
+            plan.sent_back += 1
+            continue
+        items[expense.pk] = transaction_.to_api()
+    if not items:
+        return
+    moved = set(
+        expenses_bulk_transition(
+            expense_ids=list(items),
+            current=ExpenseStatus.APPROVED,
+            to=ExpenseStatus.PUSHING,
+            message="Claimed for a push",
+        )
     )
+    plan.claimed += len(moved)
+    # `items` keeps the issue-date order it was read in.
+    planned = plan.carry + [(pk, item) for pk, item in items.items() if pk in moved]
+    whole = len(planned) - len(planned) % MAX_BATCH_SIZE
+    _write_batches(plan, planned[:whole])
+    plan.carry = planned[whole:]
+
+
+def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> None:
+    if not planned:
+        return
+    if plan.sync is None:
+        plan.sync = _sync_create(plan.company)
+    chunks = [
+        planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
+    ]
+    batches = PushBatch.objects.bulk_create(
+        PushBatch(company=plan.company, sync=plan.sync, payload=[item for _, item in chunk])
+        for chunk in chunks
+    )
+    PushBatchItem.objects.bulk_create(
+        (
+            PushBatchItem(batch=batch, expense_id=pk)
+            for batch, chunk in zip(batches, chunks, strict=True)
+            for pk, _ in chunk
+        ),
+        batch_size=1000,
+    )
+
+
+def _sync_create(company: Company) -> Sync:
     config = CompanyConfiguration.objects.select_related(
         "bank_account", "supplier", "customer"
     ).get(company=company)
-    sync = Sync.objects.create(
+    return Sync.objects.create(
         company=company,
         kind=SyncKind.PUSH,
         configuration_snapshot={
@@ -145,16 +216,6 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
             "customer": _snapshot(config.customer),
         },
     )
-    order = {pk: position for position, pk in enumerate(valid)}
-    claimed_ids = sorted(claimed, key=order.__getitem__)
-    chunks = [
-        claimed_ids[start : start + MAX_BATCH_SIZE]
-        for start in range(0, len(claimed_ids), MAX_BATCH_SIZE)
-    ]
-    batches = PushBatch.objects.bulk_create(PushBatch(company=company, sync=sync) for _ in chunks)
-    for batch, chunk in zip(batches, chunks, strict=True):
-        PushBatchItem.objects.bulk_create(PushBatchItem(batch=batch, expense_id=pk) for pk in chunk)
-    return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
 
 
 def _snapshot(record: Any) -> dict[str, str] | None:
@@ -178,12 +239,12 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
     for batch in pending[:max_batches] if max_batches else pending:
-        transactions = _batch_transactions(batch, ctx)
-        if not transactions:
+        items = _batch_items(batch, ctx)
+        if not items:
             _abandon(batch, reason="")
             continue
         try:
-            dataset_id = api.create_dataset(codat_company, transactions)
+            dataset_id = api.create_dataset(codat_company, items)
         except CodatValidationError as refused:
             _fail_batch(batch, refused)
             continue
@@ -192,11 +253,11 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
             "Dataset %s posted for push %s with %s expenses",
             dataset_id,
             sync.pk,
-            len(transactions),
+            len(items),
             extra={
                 "company_id": company.pk,
                 "sync_id": sync.pk,
-                "expense_ids": [t.id for t in transactions],
+                "expense_ids": [item["id"] for item in items],
             },
         )
     if sync.batches.filter(state=BatchState.PENDING).exists():
@@ -210,7 +271,21 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     return _initiate_or_adopt(sync, client, api, dataset_ids)
 
 
+def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
+    """The batch's dataset items as Codat JSON, without the expenses no longer pushing."""
+    if batch.payload is None:
+        return [t.to_api() for t in _batch_transactions(batch, ctx)]
+    gone = {
+        str(pk)
+        for pk in Expense.objects.filter(batch_items__batch=batch)
+        .exclude(status=ExpenseStatus.PUSHING)
+        .values_list("pk", flat=True)
+    }
+    return [item for item in batch.payload if item["id"] not in gone]
+
+
 def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
+    """A batch planned before its items were kept: built from its expenses now."""
     ids = list(batch.items.values_list("expense_id", flat=True))
     transactions = []
     for expense in _expenses_with_lines(ids):
