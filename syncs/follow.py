@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from companies.platforms import TransactionType
@@ -93,80 +94,93 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 
 
 def sync_reconcile(*, sync: Sync) -> Sync:
-    """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
+    """Fetch every transaction result of an ended sync and settle its expenses. Idempotent.
+
+    Results are settled a chunk at a time as the pages arrive, each chunk in a transaction of
+    its own, so a sync of 50,000 is never held whole; the sync is closed only after the last
+    chunk. A crash in between leaves the sync in progress: the next poll fetches the results
+    again, writes the same rows and moves only the expenses still syncing.
+    """
     client = codat_client(company_id=sync.company_id)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
-    results = list(
-        client.iter_sync_transactions(
-            str(sync.company.codat_company_id),
-            str(sync.codat_sync_id),
-            page_size=RESULTS_PAGE_SIZE,
-        )
+    results = client.iter_sync_transactions(
+        str(sync.company.codat_company_id),
+        str(sync.codat_sync_id),
+        page_size=RESULTS_PAGE_SIZE,
     )
-    return _settle(sync, {r.transaction_id: r for r in results if r.transaction_id})
+    while chunk := list(islice(results, SETTLE_CHUNK)):
+        _settle_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
+    return _settle_close(sync)
 
 
-@transaction.atomic
-def _settle(sync: Sync, results: dict[str, object]) -> Sync:
-    # Only what settling needs, read through a subquery: a sync of 50,000 expenses is neither
-    # held as objects nor sent back to the database as 50,000 parameters.
+def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:
+    """Settle the sync from all its results at once (the chunks of `sync_reconcile` in one)."""
+    outcome = list(results.items())
+    for start in range(0, len(outcome), SETTLE_CHUNK):
+        _settle_results(sync, dict(outcome[start : start + SETTLE_CHUNK]))
+    return _settle_close(sync)
+
+
+def _in_sync(sync: Sync) -> Q:
+    # Read through a subquery: a sync of 50,000 expenses is never sent back to the database
+    # as 50,000 parameters.
     in_sync = Q(pk__in=PushBatchItem.objects.filter(batch__sync=sync).values("expense_id"))
     if sync.update_of_id:
         in_sync |= Q(pk=sync.update_of_id)
+    return in_sync
+
+
+@transaction.atomic
+def _settle_results(sync: Sync, results: Mapping[str, object]) -> None:
+    """Keep a chunk of the sync's results and settle the expenses they name."""
     expenses = {
         str(pk): status
-        for pk, status in Expense.objects.filter(in_sync)
-        .values_list("pk", "status")
-        .iterator(chunk_size=SETTLE_CHUNK)
-    }
-    outcome = list(results.items())
-    counts = {"completed": 0, "failed": 0}
-    # Written a chunk at a time, so a sync of 50,000 never holds 50,000 row objects.
-    for start in range(0, len(outcome), SETTLE_CHUNK):
-        rows = []
-        for transaction_id, result in outcome[start : start + SETTLE_CHUNK]:
-            status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
-            message = getattr(result, "message", None) or ""
-            is_failure = status in FAILED_TRANSACTION_STATUSES
-            counts["completed"] += status == TransactionStatus.COMPLETED
-            counts["failed"] += is_failure
-            rows.append(
-                SyncTransaction(
-                    sync=sync,
-                    company_id=sync.company_id,
-                    transaction_id=transaction_id,
-                    expense_id=transaction_id if transaction_id in expenses else None,
-                    status=status,
-                    message=message,
-                    cause=normalise_cause(message) if is_failure else "",
-                    integration_type=getattr(result, "integration_type", None) or "",
-                )
-            )
-        SyncTransaction.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["sync", "transaction_id"],
-            update_fields=[
-                "company",
-                "expense",
-                "status",
-                "message",
-                "cause",
-                "integration_type",
-                "fetched_at",
-            ],
+        for pk, status in Expense.objects.filter(_in_sync(sync), pk__in=list(results)).values_list(
+            "pk", "status"
         )
-    already_in_ledger = _completed_before(sync, list(expenses))
+    }
+    rows = []
+    for transaction_id, result in results.items():
+        status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
+        message = getattr(result, "message", None) or ""
+        is_failure = status in FAILED_TRANSACTION_STATUSES
+        rows.append(
+            SyncTransaction(
+                sync=sync,
+                company_id=sync.company_id,
+                transaction_id=transaction_id,
+                expense_id=transaction_id if transaction_id in expenses else None,
+                status=status,
+                message=message,
+                cause=normalise_cause(message) if is_failure else "",
+                integration_type=getattr(result, "integration_type", None) or "",
+            )
+        )
+    SyncTransaction.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["sync", "transaction_id"],
+        update_fields=[
+            "company",
+            "expense",
+            "status",
+            "message",
+            "cause",
+            "integration_type",
+            "fetched_at",
+        ],
+    )
+    syncing = [pk for pk, status in expenses.items() if status == ExpenseStatus.SYNCING]
+    already_in_ledger = (
+        _completed_before(sync, syncing) if sync.status_code == DUPLICATE_PROTECTION else set()
+    )
     completed: list[object] = []
     failed: dict[object, str] = {}
     needs_words: dict[str, str] = {}
-    for transaction_id, expense_status in expenses.items():
-        if expense_status != ExpenseStatus.SYNCING:
-            continue  # settled by an earlier reconcile
+    for transaction_id in syncing:  # the others were settled by an earlier reconcile
         result = results.get(transaction_id)
         status = getattr(result, "status", None)
-        duplicate = sync.status_code == DUPLICATE_PROTECTION and transaction_id in already_in_ledger
-        if status == TransactionStatus.COMPLETED or duplicate:
+        if status == TransactionStatus.COMPLETED or transaction_id in already_in_ledger:
             completed.append(uuid.UUID(transaction_id))
         elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
             needs_words[transaction_id] = getattr(result, "message", "") or ""
@@ -174,6 +188,10 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             failed[uuid.UUID(transaction_id)] = _sync_failure(sync)
     for expense in Expense.objects.filter(pk__in=list(needs_words)):
         failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
+    _settle_expenses(sync, completed, failed)
+
+
+def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, str]) -> None:
     expenses_bulk_transition(
         expense_ids=completed,
         current=ExpenseStatus.SYNCING,
@@ -205,11 +223,31 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
     _queue_receipts(sync, completed)
+
+
+@transaction.atomic
+def _settle_close(sync: Sync) -> Sync:
+    """After the last chunk: the sync's expenses Codat gave no result for have failed with
+    the sync's reason, and the sync ends with its counts."""
+    unanswered = (
+        Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
+        .exclude(
+            pk__in=SyncTransaction.objects.filter(sync=sync, expense__isnull=False).values(
+                "expense_id"
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    _settle_expenses(sync, [], dict.fromkeys(unanswered, _sync_failure(sync)))
     if sync.status_code in CONNECTION_LOST_CODES:
         from companies.onboarding import company_codat_reported_unlinked
 
         # Codat says the ledger is out of reach: stop pushes and show the banner at once.
         company_codat_reported_unlinked(company=sync.company)
+    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
+        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
+    )
     succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
     Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
         state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
