@@ -38,6 +38,12 @@ def codat_session(session: requests.Session) -> Iterator[None]:
         _session_override.reset(token)
 
 
+def codat_lanes_allowed() -> bool:
+    """Whether calls may run from several threads at once: not on the seed's one in-process
+    session, which is not safe to share between threads."""
+    return _session_override.get() is None
+
+
 def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
     # The client scrubs its key; the webhook secret it does not know is scrubbed here, before
     # anything is stored, so an echo of either never reaches the table or the admin.

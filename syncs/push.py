@@ -14,13 +14,16 @@ Three steps, each resumable after a crash at any line:
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
@@ -38,7 +41,7 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
-from syncs.exchanges import codat_client
+from syncs.exchanges import codat_client, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
     BatchState,
@@ -222,12 +225,17 @@ def _snapshot(record: Any) -> dict[str, str] | None:
     return {"id": record.codat_id, "name": record.name} if record is not None else None
 
 
-def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
+def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> Sync:
     """Post the sync's pending datasets, then initiate (or adopt) the sync. Safe to repeat.
 
     With `max_batches`, at most that many datasets are posted and the sync stays initiating
     while some are pending: the task sends the rest in a later run, so one company's large
     push takes turns with other companies' work instead of holding a worker.
+
+    With `lanes` above one (the caller holds that many of the company's call slots), the
+    datasets are shared out between as many threads, each posting its own in turn: every batch
+    is posted by one lane only, and recorded only while still pending, as in a single lane.
+    Inside a transaction the lanes could not see its batches, so they are posted one by one.
 
     Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
     are recorded on the expenses with Codat's words.
@@ -235,31 +243,15 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     company = sync.company
     client = codat_client(company_id=company.pk)
     api = V1ExpensesApi(client)
-    codat_company = str(company.codat_company_id)
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
-    for batch in pending[:max_batches] if max_batches else pending:
-        items = _batch_items(batch, ctx)
-        if not items:
-            _abandon(batch, reason="")
-            continue
-        try:
-            dataset_id = api.create_dataset(codat_company, items)
-        except CodatValidationError as refused:
-            _fail_batch(batch, refused)
-            continue
-        _record_dataset(batch, dataset_id)
-        logger.info(
-            "Dataset %s posted for push %s with %s expenses",
-            dataset_id,
-            sync.pk,
-            len(items),
-            extra={
-                "company_id": company.pk,
-                "sync_id": sync.pk,
-                "expense_ids": [item["id"] for item in items],
-            },
-        )
+    if lanes > 1 and not transaction.get_connection().in_atomic_block and codat_lanes_allowed():
+        batches = list(pending[:max_batches] if max_batches else pending)
+        if batches:
+            _post_in_lanes(sync, batches, min(lanes, len(batches)), ctx)
+    else:
+        for batch in pending[:max_batches] if max_batches else pending:
+            _post_batch(sync, api, batch, ctx)
     if sync.batches.filter(state=BatchState.PENDING).exists():
         return sync  # more to post on the next turn
     dataset_ids = [
@@ -269,6 +261,64 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     if not dataset_ids:
         return _close_empty(sync)
     return _initiate_or_adopt(sync, client, api, dataset_ids)
+
+
+def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> None:
+    company = sync.company
+    items = _batch_items(batch, ctx)
+    if not items:
+        _abandon(batch, reason="")
+        return
+    try:
+        dataset_id = api.create_dataset(str(company.codat_company_id), items)
+    except CodatValidationError as refused:
+        _fail_batch(batch, refused)
+        return
+    _record_dataset(batch, dataset_id)
+    logger.info(
+        "Dataset %s posted for push %s with %s expenses",
+        dataset_id,
+        sync.pk,
+        len(items),
+        extra={
+            "company_id": company.pk,
+            "sync_id": sync.pk,
+            "expense_ids": [item["id"] for item in items],
+        },
+    )
+
+
+def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -> None:
+    """Post `batches` from `lanes` threads, each with its own client and database connection.
+    A lane that fails stops the others before their next dataset; the first failure is raised
+    once every lane has stopped, so no dataset is left half recorded."""
+    stop = threading.Event()
+
+    def lane(share: list[PushBatch]) -> None:
+        client = codat_client(company_id=sync.company_id)
+        try:
+            api = V1ExpensesApi(client)
+            for batch in share:
+                if stop.is_set():
+                    return
+                _post_batch(sync, api, batch, ctx)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            client.close()
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="push-lane") as pool:
+        # Each lane runs in a copy of the caller's context, so its log lines keep the task's.
+        futures = [
+            pool.submit(contextvars.copy_context().run, lane, batches[start::lanes])
+            for start in range(lanes)
+        ]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
 
 
 def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:

@@ -325,3 +325,43 @@ def test_an_expense_that_left_pushing_after_the_claim_is_not_sent(sandbox):
     assert sorted(r["transactionId"] for r in _ledger(books)) == sorted(
         str(e.pk) for e in expenses[1:]
     )
+
+
+def test_datasets_posted_in_lanes_go_out_once_each(sandbox):
+    from syncs.models import CodatExchange
+
+    books = onboard(Platform.XERO)
+    _approved(books, 230)  # five datasets
+    sync = company_push_claim(company=books.company).sync
+
+    sync = sync_send(sync=sync, lanes=3)
+
+    assert sync.state == SyncState.IN_PROGRESS
+    posts = CodatExchange.objects.filter(method="POST", path__endswith="/expense-transactions")
+    assert posts.count() == 5
+    batches = PushBatch.objects.filter(sync=sync)
+    assert batches.values("dataset_id").distinct().count() == 5
+    sync_poll(sync=sync)
+    ledger = [r["transactionId"] for r in _ledger(books)]
+    assert len(ledger) == len(set(ledger)) == 230
+
+
+def test_a_lane_that_fails_stops_the_turn_and_the_next_turn_posts_the_rest_once(sandbox):
+    from codat import CodatRateLimitedError
+
+    books = onboard(Platform.XERO)
+    _approved(books, 300)  # six datasets
+    sync = company_push_claim(company=books.company).sync
+    control("PUT", "faults", {"rate_limit_every": 3, "retry_after_s": 1})
+
+    with pytest.raises(CodatRateLimitedError):
+        sync_send(sync=sync, lanes=3)
+
+    assert sync.batches.filter(state=BatchState.PENDING).exists()
+    control("DELETE", "faults")
+    sync = sync_send(sync=Sync.objects.get(pk=sync.pk), lanes=3)
+    assert sync.state == SyncState.IN_PROGRESS
+    assert sync.batches.values("dataset_id").distinct().count() == 6
+    sync_poll(sync=sync)
+    ledger = [r["transactionId"] for r in _ledger(books)]
+    assert len(ledger) == len(set(ledger)) == 300
