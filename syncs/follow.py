@@ -281,7 +281,9 @@ def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
     from expenses.models import Receipt
     from syncs.tasks import upload_receipt  # tasks import this module
 
-    receipts = Receipt.objects.filter(expense_id__in=expense_ids)
+    receipts = list(Receipt.objects.filter(expense_id__in=expense_ids).only("pk"))
+    if not receipts:
+        return
     ReceiptUpload.objects.bulk_create(
         [ReceiptUpload(receipt=r, sync=sync) for r in receipts], ignore_conflicts=True
     )

@@ -35,7 +35,7 @@ from codat import (
     ExpenseTransaction,
     V1ExpensesApi,
 )
-from companies.models import Company, CompanyConfiguration
+from companies.models import Company, CompanyConfiguration, LedgerAccount, TaxRate
 from companies.selectors import company_push_blockers
 from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
@@ -100,6 +100,8 @@ class _Plan:
     """What a claim has written so far; items wait in `carry` until they fill a batch."""
 
     company: Company
+    accounts: dict[Any, LedgerAccount]
+    tax_rates: dict[Any, TaxRate]
     sync: Sync | None = None
     carry: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     claimed: int = 0
@@ -126,7 +128,12 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     if unfinished is not None:
         return Claim(sync=unfinished)
     ctx = company_context(company=company)
-    plan = _Plan(company=company)
+    # The company's chart is read once, not once per line: every line of a push shares it.
+    plan = _Plan(
+        company=company,
+        accounts={a.pk: a for a in LedgerAccount.objects.filter(company=company)},
+        tax_rates={t.pk: t for t in TaxRate.objects.filter(company=company)},
+    )
     approved = (
         Expense.objects.select_for_update(skip_locked=True)
         .filter(company=company, status=ExpenseStatus.APPROVED)
@@ -155,7 +162,7 @@ def _claim_slice(plan: _Plan, ids: list[Any], ctx: Any) -> None:
     """Check a slice of approved expenses: the valid ones move to pushing with their Codat JSON
     planned into batches of 50; the others go back to coding with the reason."""
     items: dict[Any, dict[str, Any]] = {}
-    for expense in _expenses_with_lines(ids):
+    for expense in _claim_reads(plan, ids):
         try:
             transaction_ = expense_to_transaction(
                 expense=expense, lines=list(expense.lines.all()), ctx=ctx
@@ -182,6 +189,27 @@ def _claim_slice(plan: _Plan, ids: list[Any], ctx: Any) -> None:
     whole = len(planned) - len(planned) % MAX_BATCH_SIZE
     _write_batches(plan, planned[:whole])
     plan.carry = planned[whole:]
+
+
+def _claim_reads(plan: _Plan, ids: list[Any]) -> list[Expense]:
+    """The expenses with what validation and the payload read: lines and their tracking from
+    the database, the company and its chart from what the claim already holds."""
+    lines = ExpenseLine.objects.prefetch_related("tracking_categories").order_by("position")
+    expenses = list(
+        Expense.objects.filter(pk__in=ids)
+        .select_related("supplier_override")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .order_by("issue_date", "id")
+    )
+    for expense in expenses:
+        expense.company = plan.company
+        for line in expense.lines.all():
+            # Anything not in the company's chart is left to load itself, as it would.
+            if line.account_id in plan.accounts:
+                line.account = plan.accounts[line.account_id]
+            if line.tax_rate_id in plan.tax_rates:
+                line.tax_rate = plan.tax_rates[line.tax_rate_id]
+    return expenses
 
 
 def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> None:
