@@ -250,9 +250,14 @@ def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> No
     chunks = [
         planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
     ]
+    # A row per statement: PostgreSQL's bulk insert sends several rows as arrays, and quoting
+    # each batch's JSON into an array literal (in Python) cost far more than the round trips.
     batches = PushBatch.objects.bulk_create(
-        PushBatch(company=plan.company, sync=plan.sync, payload=[item for _, item in chunk])
-        for chunk in chunks
+        (
+            PushBatch(company=plan.company, sync=plan.sync, payload=[item for _, item in chunk])
+            for chunk in chunks
+        ),
+        batch_size=1,
     )
     PushBatchItem.objects.bulk_create(
         (
