@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from codat import (
     CodatError,
     CodatUnprocessableError,
     CodatValidationError,
+    Exchange,
     ExpenseTransaction,
     V1ExpensesApi,
 )
@@ -47,7 +48,7 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
-from syncs.exchanges import codat_client, codat_lanes_allowed
+from syncs.exchanges import codat_client, codat_exchange_observe, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
     BatchState,
@@ -298,7 +299,6 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     With `lanes` above one (the caller holds that many of the company's call slots), the
     datasets are shared out between as many threads, each posting its own in turn: every batch
     is posted by one lane only, and recorded only while still pending, as in a single lane.
-    Inside a transaction the lanes could not see its batches, so they are posted one by one.
 
     Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
     are recorded on the expenses with Codat's words.
@@ -308,10 +308,8 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     api = V1ExpensesApi(client)
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
-    if lanes > 1 and not transaction.get_connection().in_atomic_block and codat_lanes_allowed():
-        batches = list(pending[:max_batches] if max_batches else pending)
-        if batches:
-            _post_in_lanes(sync, batches, min(lanes, len(batches)), ctx)
+    if lanes > 1 and codat_lanes_allowed():
+        _post_in_lanes(sync, list(pending[:max_batches] if max_batches else pending), lanes, ctx)
     else:
         for batch in pending[:max_batches] if max_batches else pending:
             _post_batch(sync, api, batch, ctx)
@@ -327,16 +325,19 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
 
 
 def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> None:
-    company = sync.company
     items = _batch_items(batch, ctx)
     if not items:
         _abandon(batch, reason="")
         return
     try:
-        dataset_id = api.create_dataset(str(company.codat_company_id), items)
+        dataset_id = api.create_dataset(str(sync.company.codat_company_id), items)
     except CodatValidationError as refused:
         _fail_batch(batch, refused)
         return
+    _record_posted(sync, batch, dataset_id, items)
+
+
+def _record_posted(sync: Sync, batch: PushBatch, dataset_id: str, items: list[Any]) -> None:
     _record_dataset(batch, dataset_id)
     logger.info(
         "Dataset %s posted for push %s with %s expenses",
@@ -344,7 +345,7 @@ def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> N
         sync.pk,
         len(items),
         extra={
-            "company_id": company.pk,
+            "company_id": sync.company_id,
             "sync_id": sync.pk,
             "expense_ids": [item["id"] for item in items],
         },
@@ -352,32 +353,56 @@ def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> N
 
 
 def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -> None:
-    """Post `batches` from `lanes` threads, each with its own client and database connection.
-    A lane that fails stops the others before their next dataset; the first failure is raised
-    once every lane has stopped, so no dataset is left half recorded."""
+    """Post `batches` from up to `lanes` threads that only talk HTTP; this thread reads and
+    writes the database before and after. Every batch is in one lane's share only. A lane that
+    fails stops the others before their next dataset; what was posted is recorded all the same
+    (so a retry posts only the rest), then the first failure is raised."""
+    company = sync.company
+    work: list[tuple[PushBatch, list[dict[str, Any]]]] = []
+    for batch in batches:
+        items = _batch_items(batch, ctx)
+        if items:
+            work.append((batch, items))
+        else:
+            _abandon(batch, reason="")
+    if not work:
+        return
+    lanes = min(lanes, len(work))
+    exchanges: list[Exchange] = []
+    answers: dict[Any, str | CodatValidationError] = {}
     stop = threading.Event()
 
-    def lane(share: list[PushBatch]) -> None:
-        client = codat_client(company_id=sync.company_id)
+    def lane(share: list[tuple[PushBatch, list[dict[str, Any]]]]) -> None:
+        client = codat_client(company_id=company.pk, keep_exchanges=exchanges)
         try:
             api = V1ExpensesApi(client)
-            for batch in share:
+            for batch, items in share:
                 if stop.is_set():
                     return
-                _post_batch(sync, api, batch, ctx)
+                try:
+                    answers[batch.pk] = api.create_dataset(str(company.codat_company_id), items)
+                except CodatValidationError as refused:
+                    answers[batch.pk] = refused
         except BaseException:
             stop.set()
             raise
         finally:
             client.close()
-            connections.close_all()  # this thread's own connections
 
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="push-lane") as pool:
         # Each lane runs in a copy of the caller's context, so its log lines keep the task's.
         futures = [
-            pool.submit(contextvars.copy_context().run, lane, batches[start::lanes])
+            pool.submit(contextvars.copy_context().run, lane, work[start::lanes])
             for start in range(lanes)
         ]
+    for exchange in exchanges:
+        codat_exchange_observe(company_id=company.pk, exchange=exchange)
+    for batch, items in work:
+        answer = answers.get(batch.pk)
+        if isinstance(answer, CodatValidationError):
+            _fail_batch(batch, answer)
+        elif answer is not None:
+            _record_posted(sync, batch, answer, items)
     for future in futures:
         error = future.exception()
         if error is not None:
