@@ -3,10 +3,13 @@
 Three steps, each resumable after a crash at any line:
 
 1. `company_push_claim` claims the approved, valid expenses and writes the local plan — one
-   `Sync` (state *initiating*) and `PushBatch` rows of at most 50 — in one transaction, before
-   any HTTP. A crash before it commits leaves nothing behind.
-2. `sync_send` posts each pending batch as a dataset and records its dataset id. A batch
-   posted but not recorded is posted again on retry: an orphan dataset writes nothing.
+   `Sync` (state *initiating*) and `PushBatch` rows of at most 50, each with its items' Codat
+   JSON — in one transaction, before any HTTP. A crash before it commits leaves nothing behind.
+2. `sync_send` posts each pending batch as a dataset and records its dataset id (a turn's
+   datasets side by side, one lane per call slot held). A batch posted but not recorded is
+   posted again on retry: an orphan dataset writes nothing. The items are not checked again:
+   an account archived since the claim is Codat's to refuse, and the expense then fails with
+   Codat's words like any refusal.
 3. It then initiates one sync for all the datasets. The moment is committed before the call;
    if a crash loses the answer, the retry looks for a sync Codat started after that moment
    that we do not know, and adopts it rather than start a second one.
