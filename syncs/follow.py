@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -96,10 +95,10 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent.
 
-    Results are settled a chunk at a time as the pages arrive, each chunk in a transaction of
-    its own, so a sync of 50,000 is never held whole; the sync is closed only after the last
-    chunk. A crash in between leaves the sync in progress: the next poll fetches the results
-    again, writes the same rows and moves only the expenses still syncing.
+    The results are kept a page chunk at a time as they arrive (each chunk upserted in a
+    transaction of its own), then the expenses are settled from the kept rows, a chunk at a
+    time, in one transaction with the sync's end: a sync of 50,000 is never held whole, and a
+    crash settles nothing, so the next poll settles it all again.
     """
     client = codat_client(company_id=sync.company_id)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
@@ -109,16 +108,16 @@ def sync_reconcile(*, sync: Sync) -> Sync:
         page_size=RESULTS_PAGE_SIZE,
     )
     while chunk := list(islice(results, SETTLE_CHUNK)):
-        _settle_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
-    return _settle_close(sync)
+        _keep_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
+    return _settle_kept(sync)
 
 
 def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:
-    """Settle the sync from all its results at once (the chunks of `sync_reconcile` in one)."""
+    """Settle the sync from all its results at once (what `sync_reconcile` does per page)."""
     outcome = list(results.items())
     for start in range(0, len(outcome), SETTLE_CHUNK):
-        _settle_results(sync, dict(outcome[start : start + SETTLE_CHUNK]))
-    return _settle_close(sync)
+        _keep_results(sync, dict(outcome[start : start + SETTLE_CHUNK]))
+    return _settle_kept(sync)
 
 
 def _in_sync(sync: Sync) -> Q:
@@ -131,28 +130,28 @@ def _in_sync(sync: Sync) -> Q:
 
 
 @transaction.atomic
-def _settle_results(sync: Sync, results: Mapping[str, object]) -> None:
-    """Keep a chunk of the sync's results and settle the expenses they name."""
-    expenses = {
-        str(pk): status
-        for pk, status in Expense.objects.filter(_in_sync(sync), pk__in=list(results)).values_list(
-            "pk", "status"
+def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
+    """Upsert a chunk of the sync's results, each linked to its expense when it is one of
+    this sync's."""
+    ours = {
+        str(pk)
+        for pk in Expense.objects.filter(_in_sync(sync), pk__in=list(results)).values_list(
+            "pk", flat=True
         )
     }
     rows = []
     for transaction_id, result in results.items():
         status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
         message = getattr(result, "message", None) or ""
-        is_failure = status in FAILED_TRANSACTION_STATUSES
         rows.append(
             SyncTransaction(
                 sync=sync,
                 company_id=sync.company_id,
                 transaction_id=transaction_id,
-                expense_id=transaction_id if transaction_id in expenses else None,
+                expense_id=transaction_id if transaction_id in ours else None,
                 status=status,
                 message=message,
-                cause=normalise_cause(message) if is_failure else "",
+                cause=normalise_cause(message) if status in FAILED_TRANSACTION_STATUSES else "",
                 integration_type=getattr(result, "integration_type", None) or "",
             )
         )
@@ -170,25 +169,68 @@ def _settle_results(sync: Sync, results: Mapping[str, object]) -> None:
             "fetched_at",
         ],
     )
-    syncing = [pk for pk, status in expenses.items() if status == ExpenseStatus.SYNCING]
-    already_in_ledger = (
-        _completed_before(sync, syncing) if sync.status_code == DUPLICATE_PROTECTION else set()
+
+
+@transaction.atomic
+def _settle_kept(sync: Sync) -> Sync:
+    """Settle every expense of the sync still syncing from its kept result, a chunk at a time,
+    and end the sync — all or nothing."""
+    kept = (
+        SyncTransaction.objects.filter(sync=sync, expense__status=ExpenseStatus.SYNCING)
+        .order_by("pk")
+        .values_list("pk", "transaction_id", "status", "message")
     )
-    completed: list[object] = []
-    failed: dict[object, str] = {}
-    needs_words: dict[str, str] = {}
-    for transaction_id in syncing:  # the others were settled by an earlier reconcile
-        result = results.get(transaction_id)
-        status = getattr(result, "status", None)
-        if status == TransactionStatus.COMPLETED or transaction_id in already_in_ledger:
-            completed.append(uuid.UUID(transaction_id))
-        elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
-            needs_words[transaction_id] = getattr(result, "message", "") or ""
-        else:
-            failed[uuid.UUID(transaction_id)] = _sync_failure(sync)
-    for expense in Expense.objects.filter(pk__in=list(needs_words)):
-        failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
-    _settle_expenses(sync, completed, failed)
+    after = 0
+    while chunk := list(kept.filter(pk__gt=after)[:SETTLE_CHUNK]):
+        after = chunk[-1][0]
+        ids = [str(transaction_id) for _, transaction_id, _, _ in chunk]
+        already_in_ledger = (
+            _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
+        )
+        completed: list[object] = []
+        failed: dict[object, str] = {}
+        needs_words: dict[str, str] = {}
+        for _, transaction_id, status, message in chunk:
+            if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
+                completed.append(transaction_id)
+            elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
+                needs_words[str(transaction_id)] = message or ""
+            else:
+                failed[transaction_id] = _sync_failure(sync)
+        for expense in Expense.objects.filter(pk__in=list(needs_words)):
+            failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
+        _settle_expenses(sync, completed, failed)
+    # The sync's expenses Codat gave no result for failed with the sync's reason.
+    unanswered = (
+        Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
+        .exclude(
+            pk__in=SyncTransaction.objects.filter(sync=sync, expense__isnull=False).values(
+                "expense_id"
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    _settle_expenses(sync, [], dict.fromkeys(unanswered, _sync_failure(sync)))
+    if sync.status_code in CONNECTION_LOST_CODES:
+        from companies.onboarding import company_codat_reported_unlinked
+
+        # Codat says the ledger is out of reach: stop pushes and show the banner at once.
+        company_codat_reported_unlinked(company=sync.company)
+    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
+        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
+    )
+    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
+    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
+        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
+        completed_at=timezone.now(),
+        results_fetched_at=timezone.now(),
+        transactions_completed=counts["completed"],
+        transactions_failed=counts["failed"],
+    )
+    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
+    sync.refresh_from_db()
+    return sync
 
 
 def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, str]) -> None:
@@ -223,42 +265,6 @@ def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, s
             extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
     _queue_receipts(sync, completed)
-
-
-@transaction.atomic
-def _settle_close(sync: Sync) -> Sync:
-    """After the last chunk: the sync's expenses Codat gave no result for have failed with
-    the sync's reason, and the sync ends with its counts."""
-    unanswered = (
-        Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
-        .exclude(
-            pk__in=SyncTransaction.objects.filter(sync=sync, expense__isnull=False).values(
-                "expense_id"
-            )
-        )
-        .values_list("pk", flat=True)
-    )
-    _settle_expenses(sync, [], dict.fromkeys(unanswered, _sync_failure(sync)))
-    if sync.status_code in CONNECTION_LOST_CODES:
-        from companies.onboarding import company_codat_reported_unlinked
-
-        # Codat says the ledger is out of reach: stop pushes and show the banner at once.
-        company_codat_reported_unlinked(company=sync.company)
-    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
-        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
-        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
-    )
-    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
-    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
-        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
-        completed_at=timezone.now(),
-        results_fetched_at=timezone.now(),
-        transactions_completed=counts["completed"],
-        transactions_failed=counts["failed"],
-    )
-    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
-    sync.refresh_from_db()
-    return sync
 
 
 def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:

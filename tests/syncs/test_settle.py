@@ -1,6 +1,6 @@
 """Settling an ended sync a chunk of results at a time: every expense ends synced or failed
-exactly once, those Codat gave no result for fail with the sync's reason, and a crash between
-chunks is resumed by settling again."""
+exactly once, those Codat gave no result for fail with the sync's reason, and a crash while
+settling moves nothing, so settling again does it all once."""
 
 from __future__ import annotations
 
@@ -66,26 +66,30 @@ def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
     assert set(PushBatch.objects.values_list("state", flat=True)) == {BatchState.DONE}
 
 
-def test_settling_again_after_a_crash_between_chunks_moves_each_expense_once(monkeypatch):
+def test_a_crash_while_settling_settles_nothing_and_settling_again_moves_each_expense_once(
+    monkeypatch,
+):
     from syncs import follow
 
     monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
     sync, expenses = _sync_of(pushable_company(), 5)
     results = {str(e.pk): _result("Completed") for e in expenses}
-    settle_results = follow._settle_results
+    settle_expenses = follow._settle_expenses
     calls = {"n": 0}
 
-    def crash_on_the_second_chunk(sync: Sync, chunk: Any) -> None:
+    def crash_on_the_second_chunk(sync: Sync, completed: Any, failed: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker lost")
-        settle_results(sync, chunk)
+        settle_expenses(sync, completed, failed)
 
-    monkeypatch.setattr(follow, "_settle_results", crash_on_the_second_chunk)
+    monkeypatch.setattr(follow, "_settle_expenses", crash_on_the_second_chunk)
     with pytest.raises(RuntimeError):
         follow._settle(sync, results)
+    # The results are kept; no expense moved and the sync is still followed.
+    assert SyncTransaction.objects.filter(sync=sync).count() == 5
     assert Sync.objects.get(pk=sync.pk).state == SyncState.IN_PROGRESS
-    assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 2
+    assert not Expense.objects.exclude(status=ExpenseStatus.SYNCING).exists()
 
     sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
 
