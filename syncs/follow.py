@@ -175,22 +175,34 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
 def _settle_kept(sync: Sync) -> Sync:
     """Settle every expense of the sync still syncing from its kept result, a chunk at a time,
     and end the sync — all or nothing."""
+    # Walked along the (sync, transaction id) unique index, and the expenses looked up by
+    # primary key: a join on the expenses' status let a planner without fresh statistics
+    # (a sync's rows are minutes old) rescan the whole sync for every chunk.
     kept = (
-        SyncTransaction.objects.filter(sync=sync, expense__status=ExpenseStatus.SYNCING)
-        .order_by("pk")
-        .values_list("pk", "transaction_id", "status", "message")
+        SyncTransaction.objects.filter(sync=sync, expense__isnull=False)
+        .order_by("transaction_id")
+        .values_list("transaction_id", "status", "message")
     )
-    after = 0
-    while chunk := list(kept.filter(pk__gt=after)[:SETTLE_CHUNK]):
+    after = None
+    while chunk := list(
+        (kept if after is None else kept.filter(transaction_id__gt=after))[:SETTLE_CHUNK]
+    ):
         after = chunk[-1][0]
-        ids = [str(transaction_id) for _, transaction_id, _, _ in chunk]
+        syncing = set(
+            Expense.objects.filter(
+                pk__in=[transaction_id for transaction_id, _, _ in chunk],
+                status=ExpenseStatus.SYNCING,
+            ).values_list("pk", flat=True)
+        )
+        chunk = [row for row in chunk if row[0] in syncing]  # the others are settled
+        ids = [str(transaction_id) for transaction_id, _, _ in chunk]
         already_in_ledger = (
             _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
         )
         completed: list[object] = []
         failed: dict[object, str] = {}
         needs_words: dict[str, str] = {}
-        for _, transaction_id, status, message in chunk:
+        for transaction_id, status, message in chunk:
             if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
                 completed.append(transaction_id)
             elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
