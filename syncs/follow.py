@@ -8,22 +8,27 @@ only when an earlier sync of ours completed that expense.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import queue
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
+from typing import TypeVar, cast
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from codat import Exchange
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus
 from expenses.services import expenses_bulk_transition
 from syncs.causes import normalise_cause
-from syncs.exchanges import codat_client
+from syncs.exchanges import codat_client, codat_exchange_observe
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,
@@ -47,6 +52,8 @@ SETTLE_CHUNK = 1000
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def poll_delay(poll_count: int) -> timedelta:
@@ -100,16 +107,85 @@ def sync_reconcile(*, sync: Sync) -> Sync:
     time, in one transaction with the sync's end: a sync of 50,000 is never held whole, and a
     crash settles nothing, so the next poll settles it all again.
     """
-    client = codat_client(company_id=sync.company_id)
+    exchanges: list[Exchange] = []
+    client = codat_client(company_id=sync.company_id, keep_exchanges=exchanges)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
-    results = client.iter_sync_transactions(
-        str(sync.company.codat_company_id),
-        str(sync.codat_sync_id),
-        page_size=RESULTS_PAGE_SIZE,
+    # The next page is fetched (by a thread that only talks HTTP) while this one is kept.
+    results = _read_ahead(
+        client.iter_sync_transactions(
+            str(sync.company.codat_company_id),
+            str(sync.codat_sync_id),
+            page_size=RESULTS_PAGE_SIZE,
+        ),
+        ahead=RESULTS_PAGE_SIZE,
     )
-    while chunk := list(islice(results, SETTLE_CHUNK)):
-        _keep_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
+    recorded = 0
+    try:
+        while chunk := list(islice(results, SETTLE_CHUNK)):
+            _keep_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
+            recorded = _record_exchanges(sync, exchanges, recorded)
+    finally:
+        results.close()
+        _record_exchanges(sync, exchanges, recorded)
+        client.close()
     return _settle_kept(sync)
+
+
+def _record_exchanges(sync: Sync, exchanges: list[Exchange], recorded: int) -> int:
+    """Record the exchanges the reading thread has made since `recorded`; returns the count."""
+    while recorded < len(exchanges):
+        codat_exchange_observe(company_id=sync.company_id, exchange=exchanges[recorded])
+        recorded += 1
+    return recorded
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
+    """Yield `items` as a thread produces them, at most `ahead` in advance. Closing the
+    generator (or leaving it on an error) stops the thread at its next item."""
+    buffer: queue.Queue[object] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(value, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the reader, who raises it
+            put(_Failed(error))
+
+    reader = threading.Thread(
+        target=contextvars.copy_context().run, args=(produce,), daemon=True, name="read-ahead"
+    )
+    reader.start()
+    try:
+        while True:
+            value = buffer.get()
+            if value is _DONE:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield cast(T, value)
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:

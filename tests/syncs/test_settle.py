@@ -100,3 +100,40 @@ def test_a_crash_while_settling_settles_nothing_and_settling_again_moves_each_ex
         e.pk for e in expenses
     )
     assert SyncTransaction.objects.filter(sync=sync).count() == 5
+
+
+def test_reading_ahead_yields_every_item_in_order_and_raises_what_the_reader_met():
+    from syncs.follow import _read_ahead
+
+    assert list(_read_ahead(iter(range(25)), ahead=4)) == list(range(25))
+
+    def failing():
+        yield 1
+        raise RuntimeError("Codat went away")
+
+    ahead = _read_ahead(failing(), ahead=4)
+    assert next(ahead) == 1
+    with pytest.raises(RuntimeError, match="went away"):
+        next(ahead)
+
+
+def test_leaving_a_read_ahead_early_stops_its_thread():
+    import threading
+
+    from syncs.follow import _read_ahead
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    ahead = _read_ahead(endless(), ahead=3)
+    assert next(ahead) == 0
+    ahead.close()
+
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert len(produced) < 10
