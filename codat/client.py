@@ -394,15 +394,24 @@ class CodatClient:
     # ---- expenses and syncs ------------------------------------------------------------------
 
     def create_expense_dataset(
-        self, company_id: str, transactions: Sequence[ExpenseTransaction]
+        self, company_id: str, transactions: Sequence[ExpenseTransaction | Mapping[str, Any]]
     ) -> str:
-        """Store 1 to 50 transactions as a dataset and return its `datasetId`. Writes no ledger."""
+        """Store 1 to 50 transactions as a dataset and return its `datasetId`. Writes no ledger.
+
+        An item may also be given as the JSON an `ExpenseTransaction.to_api()` made earlier
+        (a push keeps its planned items that way); it is sent as it is.
+        """
         if not 1 <= len(transactions) <= MAX_TRANSACTIONS_PER_DATASET:
             raise ValueError(
                 f"a dataset holds 1 to {MAX_TRANSACTIONS_PER_DATASET} transactions, "
                 f"not {len(transactions)}"
             )
-        body = {"items": [transaction.to_api() for transaction in transactions]}
+        body = {
+            "items": [
+                item.to_api() if isinstance(item, ExpenseTransaction) else item
+                for item in transactions
+            ]
+        }
         path = f"/companies/{_segment(company_id)}/sync/expenses/data/expense-transactions"
         return self._parse(self._post(path, body), lambda data: _str_field(data, "datasetId"))
 

@@ -7,9 +7,9 @@ as a dataset, then start a sync for it. Codat's newer API does both in one call 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from codat.client import CodatClient
 from codat.types import ExpenseTransaction
@@ -57,7 +57,9 @@ class V1ExpensesApi:
     def __init__(self, client: CodatClient) -> None:
         self._client = client
 
-    def create_dataset(self, company_id: str, transactions: Sequence[ExpenseTransaction]) -> str:
+    def create_dataset(
+        self, company_id: str, transactions: Sequence[ExpenseTransaction | Mapping[str, Any]]
+    ) -> str:
         return self._client.create_expense_dataset(company_id, transactions)
 
     def initiate_sync(self, company_id: str, dataset_ids: Sequence[str]) -> str:

@@ -359,8 +359,10 @@ if not CODAT_WEBHOOK_SECRET.startswith("whsec_"):
         "Set CODAT_WEBHOOK_SECRET to the signing secret as Codat shows it, starting with 'whsec_'."
     )
 CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
-# Datasets one push task posts before queueing the rest behind other companies' work.
-PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=4)
+# Datasets one push task posts before queueing the rest behind other companies' work. They go
+# out side by side, one lane per free call slot (three with the defaults), so a turn of 12
+# takes about as long as a turn of 4 did one by one; each turn costs a task of its own.
+PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=12)
 # Codat calls one company may have in flight at once, across every worker (pushes, polls,
 # receipt uploads, corrections); a slot's lease outlives the longest task that holds one.
 CODAT_MAX_CALLS_PER_COMPANY = env.int("CODAT_MAX_CALLS_PER_COMPANY", default=4)

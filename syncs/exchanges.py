@@ -38,6 +38,12 @@ def codat_session(session: requests.Session) -> Iterator[None]:
         _session_override.reset(token)
 
 
+def codat_lanes_allowed() -> bool:
+    """Whether calls may run from several threads at once: not on the seed's one in-process
+    session, which is not safe to share between threads."""
+    return _session_override.get() is None
+
+
 def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
     # The client scrubs its key; the webhook secret it does not know is scrubbed here, before
     # anything is stored, so an echo of either never reaches the table or the admin.
@@ -56,21 +62,36 @@ def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExcha
     )
 
 
-def codat_client(*, company_id: int | None = None) -> CodatClient:
-    """A client for `settings.CODAT_BASE_URL` that records each exchange against the company."""
+def codat_exchange_observe(*, company_id: int | None, exchange: Exchange) -> None:
+    """Keep the exchange for support and log it."""
+    exchange_record(company_id=company_id, exchange=exchange)
+    # Later lines of this task or request name the Codat call they followed.
+    log_context_bind(codat_correlation_id=exchange.correlation_id or None)
+    logger.info(
+        "Codat %s %s answered %s in %sms",
+        exchange.method,
+        exchange.path,
+        exchange.status if exchange.status is not None else (exchange.error or "no answer"),
+        exchange.duration_ms,
+        extra={"company_id": company_id},
+    )
+
+
+def codat_client(
+    *, company_id: int | None = None, keep_exchanges: list[Exchange] | None = None
+) -> CodatClient:
+    """A client for `settings.CODAT_BASE_URL` that records each exchange against the company.
+
+    With `keep_exchanges`, exchanges are appended there instead of recorded: a client used from
+    a thread that must not touch the database; the caller records them with
+    `codat_exchange_observe` afterwards.
+    """
 
     def record(exchange: Exchange) -> None:
-        exchange_record(company_id=company_id, exchange=exchange)
-        # Later lines of this task or request name the Codat call they followed.
-        log_context_bind(codat_correlation_id=exchange.correlation_id or None)
-        logger.info(
-            "Codat %s %s answered %s in %sms",
-            exchange.method,
-            exchange.path,
-            exchange.status if exchange.status is not None else (exchange.error or "no answer"),
-            exchange.duration_ms,
-            extra={"company_id": company_id},
-        )
+        if keep_exchanges is not None:
+            keep_exchanges.append(exchange)
+        else:
+            codat_exchange_observe(company_id=company_id, exchange=exchange)
 
     return CodatClient(
         settings.CODAT_BASE_URL,

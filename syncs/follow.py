@@ -8,22 +8,27 @@ only when an earlier sync of ours completed that expense.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import queue
 import re
-import uuid
-from collections.abc import Sequence
+import threading
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
+from typing import TypeVar, cast
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from codat import Exchange
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus
 from expenses.services import expenses_bulk_transition
 from syncs.causes import normalise_cause
-from syncs.exchanges import codat_client
+from syncs.exchanges import codat_client, codat_exchange_observe
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,
@@ -47,6 +52,8 @@ SETTLE_CHUNK = 1000
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def poll_delay(poll_count: int) -> timedelta:
@@ -93,87 +100,228 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 
 
 def sync_reconcile(*, sync: Sync) -> Sync:
-    """Fetch every transaction result of an ended sync and settle its expenses. Idempotent."""
-    client = codat_client(company_id=sync.company_id)
+    """Fetch every transaction result of an ended sync and settle its expenses. Idempotent.
+
+    The results are kept a page chunk at a time as they arrive (each chunk upserted in a
+    transaction of its own), then the expenses are settled from the kept rows, a chunk at a
+    time, in one transaction with the sync's end: a sync of 50,000 is never held whole, and a
+    crash settles nothing, so the next poll settles it all again.
+    """
+    exchanges: list[Exchange] = []
+    client = codat_client(company_id=sync.company_id, keep_exchanges=exchanges)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
-    results = list(
+    # The next page is fetched (by a thread that only talks HTTP) while this one is kept.
+    results = _read_ahead(
         client.iter_sync_transactions(
             str(sync.company.codat_company_id),
             str(sync.codat_sync_id),
             page_size=RESULTS_PAGE_SIZE,
-        )
+        ),
+        ahead=RESULTS_PAGE_SIZE,
     )
-    return _settle(sync, {r.transaction_id: r for r in results if r.transaction_id})
+    recorded = 0
+    try:
+        while chunk := list(islice(results, SETTLE_CHUNK)):
+            _keep_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
+            recorded = _record_exchanges(sync, exchanges, recorded)
+    finally:
+        results.close()
+        _record_exchanges(sync, exchanges, recorded)
+        client.close()
+    return _settle_kept(sync)
 
 
-@transaction.atomic
-def _settle(sync: Sync, results: dict[str, object]) -> Sync:
-    # Only what settling needs, read through a subquery: a sync of 50,000 expenses is neither
-    # held as objects nor sent back to the database as 50,000 parameters.
+def _record_exchanges(sync: Sync, exchanges: list[Exchange], recorded: int) -> int:
+    """Record the exchanges the reading thread has made since `recorded`; returns the count."""
+    while recorded < len(exchanges):
+        codat_exchange_observe(company_id=sync.company_id, exchange=exchanges[recorded])
+        recorded += 1
+    return recorded
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
+    """Yield `items` as a thread produces them, at most `ahead` in advance. Closing the
+    generator (or leaving it on an error) stops the thread at its next item."""
+    buffer: queue.Queue[object] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(value, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the reader, who raises it
+            put(_Failed(error))
+
+    reader = threading.Thread(
+        target=contextvars.copy_context().run, args=(produce,), daemon=True, name="read-ahead"
+    )
+    reader.start()
+    try:
+        while True:
+            value = buffer.get()
+            if value is _DONE:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield cast(T, value)
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
+def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:
+    """Settle the sync from all its results at once (what `sync_reconcile` does per page)."""
+    outcome = list(results.items())
+    for start in range(0, len(outcome), SETTLE_CHUNK):
+        _keep_results(sync, dict(outcome[start : start + SETTLE_CHUNK]))
+    return _settle_kept(sync)
+
+
+def _in_sync(sync: Sync) -> Q:
+    # Read through a subquery: a sync of 50,000 expenses is never sent back to the database
+    # as 50,000 parameters.
     in_sync = Q(pk__in=PushBatchItem.objects.filter(batch__sync=sync).values("expense_id"))
     if sync.update_of_id:
         in_sync |= Q(pk=sync.update_of_id)
-    expenses = {
-        str(pk): status
-        for pk, status in Expense.objects.filter(in_sync)
-        .values_list("pk", "status")
-        .iterator(chunk_size=SETTLE_CHUNK)
-    }
-    outcome = list(results.items())
-    counts = {"completed": 0, "failed": 0}
-    # Written a chunk at a time, so a sync of 50,000 never holds 50,000 row objects.
-    for start in range(0, len(outcome), SETTLE_CHUNK):
-        rows = []
-        for transaction_id, result in outcome[start : start + SETTLE_CHUNK]:
-            status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
-            message = getattr(result, "message", None) or ""
-            is_failure = status in FAILED_TRANSACTION_STATUSES
-            counts["completed"] += status == TransactionStatus.COMPLETED
-            counts["failed"] += is_failure
-            rows.append(
-                SyncTransaction(
-                    sync=sync,
-                    company_id=sync.company_id,
-                    transaction_id=transaction_id,
-                    expense_id=transaction_id if transaction_id in expenses else None,
-                    status=status,
-                    message=message,
-                    cause=normalise_cause(message) if is_failure else "",
-                    integration_type=getattr(result, "integration_type", None) or "",
-                )
-            )
-        SyncTransaction.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["sync", "transaction_id"],
-            update_fields=[
-                "company",
-                "expense",
-                "status",
-                "message",
-                "cause",
-                "integration_type",
-                "fetched_at",
-            ],
+    return in_sync
+
+
+@transaction.atomic
+def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
+    """Upsert a chunk of the sync's results, each linked to its expense when it is one of
+    this sync's."""
+    ours = {
+        str(pk)
+        for pk in Expense.objects.filter(_in_sync(sync), pk__in=list(results)).values_list(
+            "pk", flat=True
         )
-    already_in_ledger = _completed_before(sync, list(expenses))
-    completed: list[object] = []
-    failed: dict[object, str] = {}
-    needs_words: dict[str, str] = {}
-    for transaction_id, expense_status in expenses.items():
-        if expense_status != ExpenseStatus.SYNCING:
-            continue  # settled by an earlier reconcile
-        result = results.get(transaction_id)
-        status = getattr(result, "status", None)
-        duplicate = sync.status_code == DUPLICATE_PROTECTION and transaction_id in already_in_ledger
-        if status == TransactionStatus.COMPLETED or duplicate:
-            completed.append(uuid.UUID(transaction_id))
-        elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
-            needs_words[transaction_id] = getattr(result, "message", "") or ""
-        else:
-            failed[uuid.UUID(transaction_id)] = _sync_failure(sync)
-    for expense in Expense.objects.filter(pk__in=list(needs_words)):
-        failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
+    }
+    rows = []
+    for transaction_id, result in results.items():
+        status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
+        message = getattr(result, "message", None) or ""
+        rows.append(
+            SyncTransaction(
+                sync=sync,
+                company_id=sync.company_id,
+                transaction_id=transaction_id,
+                expense_id=transaction_id if transaction_id in ours else None,
+                status=status,
+                message=message,
+                cause=normalise_cause(message) if status in FAILED_TRANSACTION_STATUSES else "",
+                integration_type=getattr(result, "integration_type", None) or "",
+            )
+        )
+    SyncTransaction.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["sync", "transaction_id"],
+        update_fields=[
+            "company",
+            "expense",
+            "status",
+            "message",
+            "cause",
+            "integration_type",
+            "fetched_at",
+        ],
+    )
+
+
+@transaction.atomic
+def _settle_kept(sync: Sync) -> Sync:
+    """Settle every expense of the sync still syncing from its kept result, a chunk at a time,
+    and end the sync — all or nothing."""
+    # Walked along the (sync, transaction id) unique index, and the expenses looked up by
+    # primary key: a join on the expenses' status let a planner without fresh statistics
+    # (a sync's rows are minutes old) rescan the whole sync for every chunk.
+    kept = (
+        SyncTransaction.objects.filter(sync=sync, expense__isnull=False)
+        .order_by("transaction_id")
+        .values_list("transaction_id", "status", "message")
+    )
+    after = None
+    while chunk := list(
+        (kept if after is None else kept.filter(transaction_id__gt=after))[:SETTLE_CHUNK]
+    ):
+        after = chunk[-1][0]
+        syncing = set(
+            Expense.objects.filter(
+                pk__in=[transaction_id for transaction_id, _, _ in chunk],
+                status=ExpenseStatus.SYNCING,
+            ).values_list("pk", flat=True)
+        )
+        chunk = [row for row in chunk if row[0] in syncing]  # the others are settled
+        ids = [str(transaction_id) for transaction_id, _, _ in chunk]
+        already_in_ledger = (
+            _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
+        )
+        completed: list[object] = []
+        failed: dict[object, str] = {}
+        needs_words: dict[str, str] = {}
+        for transaction_id, status, message in chunk:
+            if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
+                completed.append(transaction_id)
+            elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
+                needs_words[str(transaction_id)] = message or ""
+            else:
+                failed[transaction_id] = _sync_failure(sync)
+        for expense in Expense.objects.filter(pk__in=list(needs_words)):
+            failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
+        _settle_expenses(sync, completed, failed)
+    # The sync's expenses Codat gave no result for failed with the sync's reason.
+    unanswered = (
+        Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
+        .exclude(
+            pk__in=SyncTransaction.objects.filter(sync=sync, expense__isnull=False).values(
+                "expense_id"
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    _settle_expenses(sync, [], dict.fromkeys(unanswered, _sync_failure(sync)))
+    if sync.status_code in CONNECTION_LOST_CODES:
+        from companies.onboarding import company_codat_reported_unlinked
+
+        # Codat says the ledger is out of reach: stop pushes and show the banner at once.
+        company_codat_reported_unlinked(company=sync.company)
+    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
+        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
+    )
+    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
+    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
+        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
+        completed_at=timezone.now(),
+        results_fetched_at=timezone.now(),
+        transactions_completed=counts["completed"],
+        transactions_failed=counts["failed"],
+    )
+    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
+    sync.refresh_from_db()
+    return sync
+
+
+def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, str]) -> None:
     expenses_bulk_transition(
         expense_ids=completed,
         current=ExpenseStatus.SYNCING,
@@ -205,22 +353,6 @@ def _settle(sync: Sync, results: dict[str, object]) -> Sync:
             extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
     _queue_receipts(sync, completed)
-    if sync.status_code in CONNECTION_LOST_CODES:
-        from companies.onboarding import company_codat_reported_unlinked
-
-        # Codat says the ledger is out of reach: stop pushes and show the banner at once.
-        company_codat_reported_unlinked(company=sync.company)
-    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
-    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
-        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
-        completed_at=timezone.now(),
-        results_fetched_at=timezone.now(),
-        transactions_completed=counts["completed"],
-        transactions_failed=counts["failed"],
-    )
-    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
-    sync.refresh_from_db()
-    return sync
 
 
 def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
@@ -243,7 +375,9 @@ def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
     from expenses.models import Receipt
     from syncs.tasks import upload_receipt  # tasks import this module
 
-    receipts = Receipt.objects.filter(expense_id__in=expense_ids)
+    receipts = list(Receipt.objects.filter(expense_id__in=expense_ids).only("pk"))
+    if not receipts:
+        return
     ReceiptUpload.objects.bulk_create(
         [ReceiptUpload(receipt=r, sync=sync) for r in receipts], ignore_conflicts=True
     )

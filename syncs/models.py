@@ -49,6 +49,10 @@ class PushBatch(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The dataset's items as Codat JSON, built while the push was claimed (its expenses were
+    # read and checked then, and stay frozen while pushing), so posting reads nothing again.
+    # Empty on batches planned before it was kept: those are built from their expenses.
+    payload = models.JSONField(null=True, blank=True, editable=False)
     # A worker's claim on the batch; the sweeper re-queues claims older than the task limit.
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

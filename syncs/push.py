@@ -3,10 +3,13 @@
 Three steps, each resumable after a crash at any line:
 
 1. `company_push_claim` claims the approved, valid expenses and writes the local plan — one
-   `Sync` (state *initiating*) and `PushBatch` rows of at most 50 — in one transaction, before
-   any HTTP. A crash before it commits leaves nothing behind.
-2. `sync_send` posts each pending batch as a dataset and records its dataset id. A batch
-   posted but not recorded is posted again on retry: an orphan dataset writes nothing.
+   `Sync` (state *initiating*) and `PushBatch` rows of at most 50, each with its items' Codat
+   JSON — in one transaction, before any HTTP. A crash before it commits leaves nothing behind.
+2. `sync_send` posts each pending batch as a dataset and records its dataset id (a turn's
+   datasets side by side, one lane per call slot held). A batch posted but not recorded is
+   posted again on retry: an orphan dataset writes nothing. The items are not checked again:
+   an account archived since the claim is Codat's to refuse, and the expense then fails with
+   Codat's words like any refusal.
 3. It then initiates one sync for all the datasets. The moment is committed before the call;
    if a crash loses the answer, the retry looks for a sync Codat started after that moment
    that we do not know, and adopts it rather than start a second one.
@@ -14,14 +17,17 @@ Three steps, each resumable after a crash at any line:
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from codat import (
@@ -29,16 +35,23 @@ from codat import (
     CodatError,
     CodatUnprocessableError,
     CodatValidationError,
+    Exchange,
     ExpenseTransaction,
     V1ExpensesApi,
 )
-from companies.models import Company, CompanyConfiguration
+from companies.models import (
+    Company,
+    CompanyConfiguration,
+    LedgerAccount,
+    TaxRate,
+    TrackingCategory,
+)
 from companies.selectors import company_push_blockers
 from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
-from syncs.exchanges import codat_client
+from syncs.exchanges import codat_client, codat_exchange_observe, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
     BatchState,
@@ -58,8 +71,8 @@ FIRST_POLL_AFTER = timedelta(seconds=2)
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
 
 
-# Expenses read and checked per query while claiming a push.
-CLAIM_CHUNK = 500
+# Expenses read, checked and planned per step while claiming a push.
+CLAIM_CHUNK = 1000
 
 
 class InitiationInFlight(Exception):
@@ -92,12 +105,31 @@ class Claim:
     sent_back: int = 0
 
 
+@dataclass
+class _Plan:
+    """What a claim has written so far; items wait in `carry` until they fill a batch."""
+
+    company: Company
+    accounts: dict[Any, LedgerAccount]
+    tax_rates: dict[Any, TaxRate]
+    tracking: dict[Any, TrackingCategory]
+    sync: Sync | None = None
+    carry: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    claimed: int = 0
+    sent_back: int = 0
+
+
 @transaction.atomic
 def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     """Claim the company's approved, valid expenses into a new sync's batches.
 
     A sync of the company still being initiated is resumed instead: pushes of one company
     never overlap, and the company row lock serialises two workers that try at once.
+
+    Expenses are read, checked and planned `CLAIM_CHUNK` at a time, in issue-date order, so
+    a push of 50,000 holds no more than a slice of them at once; each batch keeps the Codat
+    JSON of its items, so the sending reads nothing of them again. It is all one transaction:
+    a crash before it commits leaves nothing behind.
     """
     blockers = push_blockers(company=company)
     if blockers:
@@ -106,37 +138,150 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
     unfinished = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if unfinished is not None:
         return Claim(sync=unfinished)
-    ids = (
+    ctx = company_context(company=company)
+    # The company's chart is read once, not once per line: every line of a push shares it.
+    plan = _Plan(
+        company=company,
+        accounts={a.pk: a for a in LedgerAccount.objects.filter(company=company)},
+        tax_rates={t.pk: t for t in TaxRate.objects.filter(company=company)},
+        tracking={t.pk: t for t in TrackingCategory.objects.filter(company=company)},
+    )
+    approved = (
         Expense.objects.select_for_update(skip_locked=True)
         .filter(company=company, status=ExpenseStatus.APPROVED)
         .order_by("issue_date", "id")
-        .values_list("pk", flat=True)
     )
-    ids = ids[:limit] if limit else ids
-    ctx = company_context(company=company)
-    valid, sent_back = [], 0
-    claimable = list(ids)
-    # Checked a chunk at a time: a push of 50,000 expenses never holds them all as objects.
-    for start in range(0, len(claimable), CLAIM_CHUNK):
-        for expense in _expenses_with_lines(claimable[start : start + CLAIM_CHUNK]):
-            if expense_problems(expense, list(expense.lines.all()), ctx):
-                # The chart changed since approval: back to coding, with the reason. Never pushed.
-                expense_refresh_readiness(expense=expense, ctx=ctx)
-                sent_back += 1
-            else:
-                valid.append(expense.pk)
-    if not valid:
-        return Claim(sync=None, sent_back=sent_back)
-    claimed = expenses_bulk_transition(
-        expense_ids=valid,
-        current=ExpenseStatus.APPROVED,
-        to=ExpenseStatus.PUSHING,
-        message="Claimed for a push",
+    seen = 0
+    after: tuple[Any, Any] | None = None
+    while limit is None or seen < limit:
+        size = CLAIM_CHUNK if limit is None else min(CLAIM_CHUNK, limit - seen)
+        page = approved
+        if after is not None:
+            # Written so the index range starts at the last date seen (an OR of the two cases
+            # made PostgreSQL walk every expense claimed before, once per slice).
+            page = page.filter(issue_date__gte=after[0]).exclude(
+                issue_date=after[0], pk__lte=after[1]
+            )
+        keys = list(page.values_list("issue_date", "pk")[:size])
+        if not keys:
+            break
+        seen += len(keys)
+        after = keys[-1]
+        _claim_slice(plan, [pk for _, pk in keys], ctx)
+    if plan.carry:
+        _write_batches(plan, plan.carry)
+        plan.carry = []
+    return Claim(sync=plan.sync, claimed=plan.claimed, sent_back=plan.sent_back)
+
+
+def _claim_slice(plan: _Plan, ids: list[Any], ctx: Any) -> None:
+    """Check a slice of approved expenses: the valid ones move to pushing with their Codat JSON
+    planned into batches of 50; the others go back to coding with the reason."""
+    items: dict[Any, dict[str, Any]] = {}
+    for expense, lines in _claim_reads(plan, ids):
+        try:
+            transaction_ = expense_to_transaction(expense=expense, lines=lines, ctx=ctx)
+        except ExpenseRefused:
+            # The chart changed since approval: back to coding, with the reason. Never pushed.
+            expense_refresh_readiness(expense=expense, ctx=ctx)
+            plan.sent_back += 1
+            continue
+        items[expense.pk] = transaction_.to_api()
+    if not items:
+        return
+    moved = set(
+        expenses_bulk_transition(
+            expense_ids=list(items),
+            current=ExpenseStatus.APPROVED,
+            to=ExpenseStatus.PUSHING,
+            message="Claimed for a push",
+        )
     )
+    plan.claimed += len(moved)
+    # `items` keeps the issue-date order it was read in.
+    planned = plan.carry + [(pk, item) for pk, item in items.items() if pk in moved]
+    whole = len(planned) - len(planned) % MAX_BATCH_SIZE
+    _write_batches(plan, planned[:whole])
+    plan.carry = planned[whole:]
+
+
+def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[ExpenseLine]]]:
+    """The expenses with what validation and the payload read, in issue-date order: three
+    queries a slice (expenses, lines, tracking links), the company and its chart taken from
+    what the claim already holds. Prefetching did the same in Python with a queryset per
+    expense and per line, which was most of the time a claim took."""
+    expenses = list(
+        Expense.objects.filter(pk__in=ids)
+        .select_related("supplier_override")
+        .order_by("issue_date", "id")
+    )
+    lines_of: dict[Any, list[ExpenseLine]] = {}
+    for line in ExpenseLine.objects.filter(expense_id__in=ids).order_by("expense_id", "position"):
+        lines_of.setdefault(line.expense_id, []).append(line)
+    links = ExpenseLine.tracking_categories.through.objects.filter(expenseline__expense_id__in=ids)
+    tracked: dict[Any, list[TrackingCategory]] = {}
+    for line_id, category_id in links.values_list("expenseline_id", "trackingcategory_id"):
+        category = plan.tracking.get(category_id) or TrackingCategory.objects.get(pk=category_id)
+        tracked.setdefault(line_id, []).append(category)
+    untracked = _holding([])
+    read = []
+    for expense in expenses:
+        expense.company = plan.company
+        lines = lines_of.get(expense.pk, [])
+        for line in lines:
+            # Anything not in the company's chart is left to load itself, as it would.
+            if line.account_id in plan.accounts:
+                line.account = plan.accounts[line.account_id]
+            if line.tax_rate_id in plan.tax_rates:
+                line.tax_rate = plan.tax_rates[line.tax_rate_id]
+            categories = sorted(tracked.get(line.pk, []), key=lambda c: (c.name, c.pk))
+            line._prefetched_objects_cache = {  # type: ignore[attr-defined]
+                "tracking_categories": _holding(categories) if categories else untracked
+            }
+        read.append((expense, lines))
+    return read
+
+
+def _holding(rows: list[TrackingCategory]) -> QuerySet[TrackingCategory]:
+    """A queryset that already holds `rows`, as prefetching leaves one: reading it queries
+    nothing. Only read, never filtered, so one empty one serves every untracked line."""
+    queryset: QuerySet[TrackingCategory] = QuerySet(model=TrackingCategory)
+    queryset._result_cache = rows
+    return queryset
+
+
+def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> None:
+    if not planned:
+        return
+    if plan.sync is None:
+        plan.sync = _sync_create(plan.company)
+    chunks = [
+        planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
+    ]
+    # A row per statement: PostgreSQL's bulk insert sends several rows as arrays, and quoting
+    # each batch's JSON into an array literal (in Python) cost far more than the round trips.
+    batches = PushBatch.objects.bulk_create(
+        (
+            PushBatch(company=plan.company, sync=plan.sync, payload=[item for _, item in chunk])
+            for chunk in chunks
+        ),
+        batch_size=1,
+    )
+    PushBatchItem.objects.bulk_create(
+        (
+            PushBatchItem(batch=batch, expense_id=pk)
+            for batch, chunk in zip(batches, chunks, strict=True)
+            for pk, _ in chunk
+        ),
+        batch_size=1000,
+    )
+
+
+def _sync_create(company: Company) -> Sync:
     config = CompanyConfiguration.objects.select_related(
         "bank_account", "supplier", "customer"
     ).get(company=company)
-    sync = Sync.objects.create(
+    return Sync.objects.create(
         company=company,
         kind=SyncKind.PUSH,
         configuration_snapshot={
@@ -145,28 +290,22 @@ def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
             "customer": _snapshot(config.customer),
         },
     )
-    order = {pk: position for position, pk in enumerate(valid)}
-    claimed_ids = sorted(claimed, key=order.__getitem__)
-    chunks = [
-        claimed_ids[start : start + MAX_BATCH_SIZE]
-        for start in range(0, len(claimed_ids), MAX_BATCH_SIZE)
-    ]
-    batches = PushBatch.objects.bulk_create(PushBatch(company=company, sync=sync) for _ in chunks)
-    for batch, chunk in zip(batches, chunks, strict=True):
-        PushBatchItem.objects.bulk_create(PushBatchItem(batch=batch, expense_id=pk) for pk in chunk)
-    return Claim(sync=sync, claimed=len(claimed_ids), sent_back=sent_back)
 
 
 def _snapshot(record: Any) -> dict[str, str] | None:
     return {"id": record.codat_id, "name": record.name} if record is not None else None
 
 
-def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
+def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> Sync:
     """Post the sync's pending datasets, then initiate (or adopt) the sync. Safe to repeat.
 
     With `max_batches`, at most that many datasets are posted and the sync stays initiating
     while some are pending: the task sends the rest in a later run, so one company's large
     push takes turns with other companies' work instead of holding a worker.
+
+    With `lanes` above one (the caller holds that many of the company's call slots), the
+    datasets are shared out between as many threads, each posting its own in turn: every batch
+    is posted by one lane only, and recorded only while still pending, as in a single lane.
 
     Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
     are recorded on the expenses with Codat's words.
@@ -174,31 +313,13 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     company = sync.company
     client = codat_client(company_id=company.pk)
     api = V1ExpensesApi(client)
-    codat_company = str(company.codat_company_id)
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
-    for batch in pending[:max_batches] if max_batches else pending:
-        transactions = _batch_transactions(batch, ctx)
-        if not transactions:
-            _abandon(batch, reason="")
-            continue
-        try:
-            dataset_id = api.create_dataset(codat_company, transactions)
-        except CodatValidationError as refused:
-            _fail_batch(batch, refused)
-            continue
-        _record_dataset(batch, dataset_id)
-        logger.info(
-            "Dataset %s posted for push %s with %s expenses",
-            dataset_id,
-            sync.pk,
-            len(transactions),
-            extra={
-                "company_id": company.pk,
-                "sync_id": sync.pk,
-                "expense_ids": [t.id for t in transactions],
-            },
-        )
+    if lanes > 1 and codat_lanes_allowed():
+        _post_in_lanes(sync, list(pending[:max_batches] if max_batches else pending), lanes, ctx)
+    else:
+        for batch in pending[:max_batches] if max_batches else pending:
+            _post_batch(sync, api, batch, ctx)
     if sync.batches.filter(state=BatchState.PENDING).exists():
         return sync  # more to post on the next turn
     dataset_ids = [
@@ -210,7 +331,106 @@ def sync_send(*, sync: Sync, max_batches: int | None = None) -> Sync:
     return _initiate_or_adopt(sync, client, api, dataset_ids)
 
 
+def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> None:
+    items = _batch_items(batch, ctx)
+    if not items:
+        _abandon(batch, reason="")
+        return
+    try:
+        dataset_id = api.create_dataset(str(sync.company.codat_company_id), items)
+    except CodatValidationError as refused:
+        _fail_batch(batch, refused)
+        return
+    _record_posted(sync, batch, dataset_id, items)
+
+
+def _record_posted(sync: Sync, batch: PushBatch, dataset_id: str, items: list[Any]) -> None:
+    _record_dataset(batch, dataset_id)
+    logger.info(
+        "Dataset %s posted for push %s with %s expenses",
+        dataset_id,
+        sync.pk,
+        len(items),
+        extra={
+            "company_id": sync.company_id,
+            "sync_id": sync.pk,
+            "expense_ids": [item["id"] for item in items],
+        },
+    )
+
+
+def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -> None:
+    """Post `batches` from up to `lanes` threads that only talk HTTP; this thread reads and
+    writes the database before and after. Every batch is in one lane's share only. A lane that
+    fails stops the others before their next dataset; what was posted is recorded all the same
+    (so a retry posts only the rest), then the first failure is raised."""
+    company = sync.company
+    work: list[tuple[PushBatch, list[dict[str, Any]]]] = []
+    for batch in batches:
+        items = _batch_items(batch, ctx)
+        if items:
+            work.append((batch, items))
+        else:
+            _abandon(batch, reason="")
+    if not work:
+        return
+    lanes = min(lanes, len(work))
+    exchanges: list[Exchange] = []
+    answers: dict[Any, str | CodatValidationError] = {}
+    stop = threading.Event()
+
+    def lane(share: list[tuple[PushBatch, list[dict[str, Any]]]]) -> None:
+        client = codat_client(company_id=company.pk, keep_exchanges=exchanges)
+        try:
+            api = V1ExpensesApi(client)
+            for batch, items in share:
+                if stop.is_set():
+                    return
+                try:
+                    answers[batch.pk] = api.create_dataset(str(company.codat_company_id), items)
+                except CodatValidationError as refused:
+                    answers[batch.pk] = refused
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="push-lane") as pool:
+        # Each lane runs in a copy of the caller's context, so its log lines keep the task's.
+        futures = [
+            pool.submit(contextvars.copy_context().run, lane, work[start::lanes])
+            for start in range(lanes)
+        ]
+    for exchange in exchanges:
+        codat_exchange_observe(company_id=company.pk, exchange=exchange)
+    for batch, items in work:
+        answer = answers.get(batch.pk)
+        if isinstance(answer, CodatValidationError):
+            _fail_batch(batch, answer)
+        elif answer is not None:
+            _record_posted(sync, batch, answer, items)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
+    """The batch's dataset items as Codat JSON, without the expenses no longer pushing."""
+    if batch.payload is None:
+        return [t.to_api() for t in _batch_transactions(batch, ctx)]
+    gone = {
+        str(pk)
+        for pk in Expense.objects.filter(batch_items__batch=batch)
+        .exclude(status=ExpenseStatus.PUSHING)
+        .values_list("pk", flat=True)
+    }
+    return [item for item in batch.payload if item["id"] not in gone]
+
+
 def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
+    """A batch planned before its items were kept: built from its expenses now."""
     ids = list(batch.items.values_list("expense_id", flat=True))
     transactions = []
     for expense in _expenses_with_lines(ids):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from syncs.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
 from syncs.follow import sync_poll
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
@@ -102,8 +102,14 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
         return
     pending = sync.batches.filter(state=BatchState.PENDING).count()
     try:
-        with codat_call_slot(sync.company_id, holder=_holder(self)):
-            sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN)
+        with (
+            codat_call_slot(sync.company_id, holder=_holder(self)),
+            codat_spare_call_slots(
+                sync.company_id, holder=_holder(self), up_to=settings.PUSH_BATCHES_PER_TURN - 1
+            ) as spare,
+        ):
+            # The turn's datasets are posted side by side, one lane per slot held.
+            sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN, lanes=1 + spare)
     except CallSlotsBusy as busy:
         send_batches.apply_async((sync.pk,), countdown=busy.retry_in)
         return
@@ -119,7 +125,14 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
     if sync.state == SyncState.INITIATING:
         send_batches.delay(sync.pk)
     elif sync.state == SyncState.IN_PROGRESS:
-        poll_sync.apply_async((sync.pk,), countdown=2)
+        poll_sync.apply_async((sync.pk,), countdown=_until_poll(sync))
+
+
+def _until_poll(sync: Sync) -> float:
+    """Seconds until the sync's first poll is due; the time spent recording its start counts."""
+    if sync.next_poll_at is None:
+        return 2.0
+    return max(0.5, (sync.next_poll_at - timezone.now()).total_seconds())
 
 
 @shared_task(

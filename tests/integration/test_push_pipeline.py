@@ -267,3 +267,101 @@ def test_a_second_worker_never_initiates_a_sync_the_first_is_starting(sandbox):
     from syncs.exchanges import codat_client
 
     assert codat_client().list_syncs(str(books.company.codat_company_id)) == []
+
+
+def test_a_claim_in_slices_fills_every_batch_but_the_last_and_plans_each_item(sandbox, monkeypatch):
+    from expenses.models import Expense
+
+    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 7)
+    books = onboard(Platform.XERO)
+    expenses = _approved(books, 120)
+    invalid = [expenses[3], expenses[64]]
+    for expense in invalid:
+        expense.lines.update(account=None)
+
+    claim = company_push_claim(company=books.company)
+
+    assert (claim.claimed, claim.sent_back) == (118, 2)
+    batches = list(PushBatch.objects.filter(sync=claim.sync).order_by("created_at"))
+    assert [len(b.payload) for b in batches] == [50, 50, 18]
+    for batch in batches:
+        planned = [item["id"] for item in batch.payload]
+        assert sorted(planned) == sorted(
+            str(pk) for pk in batch.items.values_list("expense_id", flat=True)
+        )
+    sent = [item["id"] for b in batches for item in b.payload]
+    assert len(set(sent)) == 118
+    assert not set(sent) & {str(e.pk) for e in invalid}
+    assert set(
+        Expense.objects.filter(pk__in=[e.pk for e in invalid]).values_list("status", flat=True)
+    ) == {ExpenseStatus.UNCATEGORIZED}
+    sync_poll(sync=sync_send(sync=claim.sync))
+    assert len(_ledger(books)) == 118
+
+
+def test_a_batch_planned_without_its_items_is_built_from_its_expenses(sandbox):
+    books = onboard(Platform.XERO)
+    _approved(books, 3)
+    claim = company_push_claim(company=books.company)
+    # Planned by an earlier release, which kept no items on the batch.
+    PushBatch.objects.filter(sync=claim.sync).update(payload=None)
+
+    sync_poll(sync=sync_send(sync=claim.sync))
+
+    assert len(_ledger(books)) == 3
+    assert Sync.objects.get().state == SyncState.SUCCEEDED
+
+
+def test_an_expense_that_left_pushing_after_the_claim_is_not_sent(sandbox):
+    from expenses.models import Expense
+
+    books = onboard(Platform.XERO)
+    expenses = _approved(books, 3)
+    claim = company_push_claim(company=books.company)
+    Expense.objects.filter(pk=expenses[0].pk).update(status=ExpenseStatus.FAILED)
+
+    sync_poll(sync=sync_send(sync=claim.sync))
+
+    assert sorted(r["transactionId"] for r in _ledger(books)) == sorted(
+        str(e.pk) for e in expenses[1:]
+    )
+
+
+def test_datasets_posted_in_lanes_go_out_once_each(sandbox):
+    from syncs.models import CodatExchange
+
+    books = onboard(Platform.XERO)
+    _approved(books, 230)  # five datasets
+    sync = company_push_claim(company=books.company).sync
+
+    sync = sync_send(sync=sync, lanes=3)
+
+    assert sync.state == SyncState.IN_PROGRESS
+    posts = CodatExchange.objects.filter(method="POST", path__endswith="/expense-transactions")
+    assert posts.count() == 5
+    batches = PushBatch.objects.filter(sync=sync)
+    assert batches.values("dataset_id").distinct().count() == 5
+    sync_poll(sync=sync)
+    ledger = [r["transactionId"] for r in _ledger(books)]
+    assert len(ledger) == len(set(ledger)) == 230
+
+
+def test_a_lane_that_fails_stops_the_turn_and_the_next_turn_posts_the_rest_once(sandbox):
+    from codat import CodatRateLimitedError
+
+    books = onboard(Platform.XERO)
+    _approved(books, 300)  # six datasets
+    sync = company_push_claim(company=books.company).sync
+    control("PUT", "faults", {"rate_limit_every": 3, "retry_after_s": 1})
+
+    with pytest.raises(CodatRateLimitedError):
+        sync_send(sync=sync, lanes=3)
+
+    assert sync.batches.filter(state=BatchState.PENDING).exists()
+    control("DELETE", "faults")
+    sync = sync_send(sync=Sync.objects.get(pk=sync.pk), lanes=3)
+    assert sync.state == SyncState.IN_PROGRESS
+    assert sync.batches.values("dataset_id").distinct().count() == 6
+    sync_poll(sync=sync)
+    ledger = [r["transactionId"] for r in _ledger(books)]
+    assert len(ledger) == len(set(ledger)) == 300

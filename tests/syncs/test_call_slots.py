@@ -77,3 +77,18 @@ def test_the_block_gives_its_slot_back_even_when_the_work_fails(limit_two):
         failing_work()
 
     assert not CodatCallSlot.objects.exists()
+
+
+def test_spare_slots_are_taken_only_while_one_stays_free(settings):
+    from syncs.call_slots import call_slots_acquire_free, codat_spare_call_slots
+
+    settings.CODAT_MAX_CALLS_PER_COMPANY = 4
+    company = CompanyFactory()
+    call_slot_acquire(company_id=company.pk, holder="task")
+
+    with codat_spare_call_slots(company.pk, holder="lanes", up_to=5) as spare:
+        assert spare == 2
+        assert call_slots_acquire_free(company_id=company.pk, holder="more", up_to=1) == []
+        call_slot_acquire(company_id=company.pk, holder="a poll")  # the one left free
+
+    assert sorted(CodatCallSlot.objects.values_list("holder", flat=True)) == ["a poll", "task"]

@@ -1,0 +1,139 @@
+"""Settling an ended sync a chunk of results at a time: every expense ends synced or failed
+exactly once, those Codat gave no result for fail with the sync's reason, and a crash while
+settling moves nothing, so settling again does it all once."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from expenses.models import Expense, ExpenseEvent, ExpenseStatus
+from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState, SyncTransaction
+from tests.syncs.dashboard_data import coded_expense, pushable_company
+
+pytestmark = pytest.mark.django_db
+
+
+def _sync_of(books: Any, count: int) -> tuple[Sync, list[Expense]]:
+    sync = Sync.objects.create(
+        company=books.company,
+        state=SyncState.IN_PROGRESS,
+        codat_sync_id=uuid.uuid4(),
+        status_code=5120,
+        status_text="ValidateError",
+    )
+    batch = PushBatch.objects.create(
+        company=books.company, sync=sync, state=BatchState.SYNC_REQUESTED, dataset_id=uuid.uuid4()
+    )
+    expenses = [coded_expense(books, status=ExpenseStatus.SYNCING) for _ in range(count)]
+    PushBatchItem.objects.bulk_create(PushBatchItem(batch=batch, expense=e) for e in expenses)
+    return sync, expenses
+
+
+def _result(status: str, message: str = "") -> SimpleNamespace:
+    return SimpleNamespace(status=status, message=message, integration_type="")
+
+
+def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
+    from syncs.follow import _settle
+
+    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    sync, expenses = _sync_of(pushable_company(), 6)
+    *written, refused, unanswered = expenses
+    results = {str(e.pk): _result("Completed") for e in written}
+    results[str(refused.pk)] = _result("ValidationError", "Account 400 is archived")
+    stranger = str(uuid.uuid4())  # a transaction of no expense in this sync
+    results[stranger] = _result("Completed")
+
+    sync = _settle(sync, results)
+
+    statuses = dict(Expense.objects.values_list("pk", "status"))
+    assert [statuses[e.pk] for e in written] == [ExpenseStatus.SYNCED] * 4
+    assert statuses[refused.pk] == statuses[unanswered.pk] == ExpenseStatus.FAILED
+    unanswered.refresh_from_db()
+    assert "ended with code 5120" in unanswered.failure_message
+    refused.refresh_from_db()
+    assert "archived" in refused.failure_message
+    assert (sync.state, sync.transactions_completed, sync.transactions_failed) == (
+        SyncState.FAILED,
+        5,
+        1,
+    )
+    assert SyncTransaction.objects.get(sync=sync, transaction_id=stranger).expense is None
+    assert set(PushBatch.objects.values_list("state", flat=True)) == {BatchState.DONE}
+
+
+def test_a_crash_while_settling_settles_nothing_and_settling_again_moves_each_expense_once(
+    monkeypatch,
+):
+    from syncs import follow
+
+    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    sync, expenses = _sync_of(pushable_company(), 5)
+    results = {str(e.pk): _result("Completed") for e in expenses}
+    settle_expenses = follow._settle_expenses
+    calls = {"n": 0}
+
+    def crash_on_the_second_chunk(sync: Sync, completed: Any, failed: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker lost")
+        settle_expenses(sync, completed, failed)
+
+    monkeypatch.setattr(follow, "_settle_expenses", crash_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        follow._settle(sync, results)
+    # The results are kept; no expense moved and the sync is still followed.
+    assert SyncTransaction.objects.filter(sync=sync).count() == 5
+    assert Sync.objects.get(pk=sync.pk).state == SyncState.IN_PROGRESS
+    assert not Expense.objects.exclude(status=ExpenseStatus.SYNCING).exists()
+
+    sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
+
+    assert sync.state == SyncState.FAILED  # 5120
+    assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 5
+    synced_events = ExpenseEvent.objects.filter(to_status=ExpenseStatus.SYNCED)
+    assert sorted(synced_events.values_list("expense_id", flat=True)) == sorted(
+        e.pk for e in expenses
+    )
+    assert SyncTransaction.objects.filter(sync=sync).count() == 5
+
+
+def test_reading_ahead_yields_every_item_in_order_and_raises_what_the_reader_met():
+    from syncs.follow import _read_ahead
+
+    assert list(_read_ahead(iter(range(25)), ahead=4)) == list(range(25))
+
+    def failing():
+        yield 1
+        raise RuntimeError("Codat went away")
+
+    ahead = _read_ahead(failing(), ahead=4)
+    assert next(ahead) == 1
+    with pytest.raises(RuntimeError, match="went away"):
+        next(ahead)
+
+
+def test_leaving_a_read_ahead_early_stops_its_thread():
+    import threading
+
+    from syncs.follow import _read_ahead
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    ahead = _read_ahead(endless(), ahead=3)
+    assert next(ahead) == 0
+    ahead.close()
+
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert len(produced) < 10
