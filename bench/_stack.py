@@ -40,6 +40,16 @@ def _wait_until_served(url: str, process: Any, log: Path) -> None:
     raise RuntimeError(f"gunicorn did not answer on {url} within 60 s")
 
 
+# What a production worker runs with (docs/deploy.md): DEBUG off, so the ORM neither wraps nor
+# keeps every query. The sandbox stays on: it is the Codat the benchmarks talk to.
+PRODUCTION_WORKER = {
+    "DEBUG": "false",
+    "SANDBOX_ENABLED": "true",
+    "SECRET_KEY": "bench-only-" + "0123456789abcdef" * 3,
+    "ALLOWED_HOSTS": "127.0.0.1",
+}
+
+
 def celery_worker(queue: str, log: Path, **extra: str) -> Any:
     return start_process(
         [

@@ -137,7 +137,7 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
     """Push the company through a real worker; time it until every expense has settled."""
     from django.utils import timezone
 
-    from bench._stack import celery_worker
+    from bench._stack import PRODUCTION_WORKER, celery_worker
     from expenses.models import Expense, ExpenseStatus
     from syncs.models import CodatExchange
     from syncs.tasks import push_company
@@ -148,6 +148,7 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
         logs / "portal-worker.log",
         CELERY_DEFAULT_QUEUE=queue,
         CODAT_BASE_URL=stack.codat_url,
+        **PRODUCTION_WORKER,
     )
     sampler = RssSampler(worker.pid)
     try:
