@@ -97,6 +97,7 @@ def linked_company(sandbox: Sandbox, django_user_model: Any) -> Callable[..., Co
 def ready_company(linked_company: Callable[..., Company]) -> Callable[..., Company]:
     """A linked company with its data pulled and a configuration Codat accepted."""
     from django.contrib.auth.models import User
+    from django.db.models import Q
 
     from companies.models import Customer, LedgerAccount, Supplier
     from companies.onboarding import company_configuration_save
@@ -108,7 +109,12 @@ def ready_company(linked_company: Callable[..., Company]) -> Callable[..., Compa
             bank_account=LedgerAccount.objects.usable()
             .filter(company=company, is_bank_account=True, currency=company.base_currency)
             .first(),
-            supplier=Supplier.objects.usable().filter(company=company).first(),
+            # One that trades in the company's currency (or any): the sandbox's suppliers come
+            # in several currencies, and a USD-only default would refuse GBP expenses.
+            supplier=Supplier.objects.usable()
+            .filter(company=company)
+            .filter(Q(default_currency="") | Q(default_currency=company.base_currency))
+            .first(),
             customer=Customer.objects.usable().filter(company=company).first(),
             by=User.objects.get(username="support"),
         )
