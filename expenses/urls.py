@@ -10,7 +10,8 @@ urlpatterns = [
         name="api-ingest-expenses",
     ),
     # Anything else under api/ answers JSON, like the API does, not the site's HTML 404.
-    re_path(r"^api/(?P<rest>.*)$", api.api_not_found, name="api-not-found"),
+    # [\s\S]: a path with an encoded newline is an API path too (".*" stops at a newline).
+    re_path(r"^api/(?P<rest>[\s\S]*)$", api.api_not_found, name="api-not-found"),
     path("companies/<int:company_id>/expenses/", views.queue, name="expense-queue"),
     path("companies/<int:company_id>/expenses/bulk/", views.bulk, name="expense-bulk"),
     path("companies/<int:company_id>/expenses/matching/", views.matching, name="expense-matching"),

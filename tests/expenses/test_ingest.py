@@ -197,6 +197,19 @@ def test_unknown_company_is_404(send):
     assert send([_item()], company_id=999999).status_code == 404
 
 
+@pytest.mark.parametrize("company_id", ["x", "%0A", "1%0A2", "%C2%81%0A"])
+def test_a_company_id_that_is_no_id_answers_the_api_s_json_404(client, company_id):
+    # Found by schemathesis: an encoded newline slipped past the API's catch-all route.
+    response = client.post(
+        f"/api/v1/companies/{company_id}/expenses",
+        "{}",
+        content_type="application/json",
+    )
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+
+
 def test_the_openapi_document_is_served_and_describes_the_endpoint(client):
     response = client.get(reverse("api-openapi"))
 
