@@ -30,20 +30,6 @@ def company_list_visible(*, user: AnyUser) -> QuerySet[Company]:
     return Company.objects.filter(memberships__user=user)
 
 
-def company_role_for(*, user: AnyUser, company: Company) -> Role | None:
-    """The user's role on the company; staff act as approvers everywhere."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_staff:
-        return Role.APPROVER
-    role = (
-        Membership.objects.filter(user_id=user.pk, company=company)
-        .values_list("role", flat=True)
-        .first()
-    )
-    return Role(role) if role else None
-
-
 def company_visible_with_role(
     *, user: AnyUser, company_id: int
 ) -> tuple[Company, Role] | tuple[None, None]:

@@ -273,23 +273,15 @@ def expense_queue(
     suggestions = expense_suggestions(company=company, expenses=page, choices=choices)
     rows = [_row(expense, ctx, choices, suggestions.get(expense.pk)) for expense in page]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
-    counts = _capped_counts(
-        {
-            **{
-                key: (_tab_queryset(company, statuses), COUNT_CAP)
-                for key, (_, statuses) in TABS.items()
-            },
-            "approved": (_tab_queryset(company, (_S.APPROVED,)), None),
-        }
-    )
+    tabs, approved = queue_counts(company=company)
     return QueuePage(
         rows=rows,
         next_cursor=next_cursor,
-        tabs=[TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()],
+        tabs=tabs,
         context=ctx,
         filters=filters,
         choices=choices,
-        approved_count=counts["approved"],
+        approved_count=approved,
     )
 
 
@@ -319,12 +311,20 @@ def _capped_counts(
     return dict(zip(querysets, row, strict=True))
 
 
-def queue_tab_counts(*, company: Company) -> list[TabCount]:
-    """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap."""
+def queue_counts(*, company: Company) -> tuple[list[TabCount], int]:
+    """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap, and the
+    exact number of approved expenses (the push button's), in one query."""
     counts = _capped_counts(
-        {key: (_tab_queryset(company, statuses), COUNT_CAP) for key, (_, statuses) in TABS.items()}
+        {
+            **{
+                key: (_tab_queryset(company, statuses), COUNT_CAP)
+                for key, (_, statuses) in TABS.items()
+            },
+            "approved": (_tab_queryset(company, (_S.APPROVED,)), None),
+        }
     )
-    return [TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()]
+    tabs = [TabCount(key, label, counts[key], COUNT_CAP) for key, (label, _) in TABS.items()]
+    return tabs, counts["approved"]
 
 
 def queue_matching_count(*, company: Company, filters: QueueFilters) -> MatchingCount:

@@ -7,7 +7,7 @@ from django.urls import include, path, reverse
 
 from companies.models import Role
 from companies.permissions import company_member_required
-from companies.selectors import company_list_visible, company_role_for, role_allows
+from companies.selectors import company_list_visible, company_visible_with_role, role_allows
 from tests.factories import CompanyFactory, MembershipFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -202,11 +202,20 @@ def test_staff_act_as_approvers_everywhere(client):
 def test_role_helpers_rank_roles():
     membership = MembershipFactory(role=Role.BOOKKEEPER)
 
-    role = company_role_for(user=membership.user, company=membership.company)
+    company, role = company_visible_with_role(
+        user=membership.user, company_id=membership.company_id
+    )
 
-    assert role == Role.BOOKKEEPER
+    assert (company, role) == (membership.company, Role.BOOKKEEPER)
     assert role_allows(role, needed=Role.VIEWER)
     assert role_allows(role, needed=Role.BOOKKEEPER)
     assert not role_allows(role, needed=Role.APPROVER)
     assert not role_allows(None, needed=Role.VIEWER)
-    assert company_role_for(user=UserFactory(), company=membership.company) is None
+    assert company_visible_with_role(user=UserFactory(), company_id=membership.company_id) == (
+        None,
+        None,
+    )
+    assert company_visible_with_role(user=StaffFactory(), company_id=membership.company_id) == (
+        membership.company,
+        Role.APPROVER,
+    )

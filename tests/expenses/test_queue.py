@@ -216,7 +216,7 @@ def test_with_cached_sessions_the_page_costs_one_query_less(
     assert len(response.context["page"].rows) == 40
 
 
-def test_tab_and_matching_counts_are_one_query_and_capped(
+def test_tab_counts_are_capped_and_the_approved_count_exact_in_one_query(
     client, books, member, django_assert_num_queries, monkeypatch
 ):
     from expenses import selectors
@@ -225,20 +225,26 @@ def test_tab_and_matching_counts_are_one_query_and_capped(
     for _ in range(5):
         ExpenseFactory(company=books.company)
     ExpenseFactory(company=books.company, status=ExpenseStatus.EXCLUDED)
+    for _ in range(5):
+        ExpenseFactory(
+            company=books.company, status=ExpenseStatus.APPROVED, approved_at=date.today()
+        )
 
     with django_assert_num_queries(1):
-        tabs = {t.key: t.count for t in selectors.queue_tab_counts(company=books.company)}
+        counted, approved = selectors.queue_counts(company=books.company)
 
     # Counted up to the cap plus one, so "3+" can be shown without counting the rest.
-    assert tabs == {
+    assert {t.key: t.count for t in counted} == {
         "todo": 4,
-        "ready": 0,
+        "ready": 4,
         "insync": 0,
         "failed": 0,
         "synced": 0,
         "excluded": 1,
         "all": 4,
     }
+    # The push button says exactly how many it would push.
+    assert approved == 5
 
 
 def test_capped_counts_say_so_and_the_bulk_bar_says_what_all_will_change(
