@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from companies.models import Role
 from expenses.models import Expense, ExpenseStatus
@@ -227,7 +228,7 @@ def test_tab_counts_are_capped_and_the_approved_count_exact_in_one_query(
     ExpenseFactory(company=books.company, status=ExpenseStatus.EXCLUDED)
     for _ in range(5):
         ExpenseFactory(
-            company=books.company, status=ExpenseStatus.APPROVED, approved_at=date.today()
+            company=books.company, status=ExpenseStatus.APPROVED, approved_at=timezone.now()
         )
 
     with django_assert_num_queries(1):
