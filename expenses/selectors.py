@@ -13,13 +13,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+from sfe_portal.prefetch import keep_prefetched, prefetched
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -105,6 +106,20 @@ class QueueRow:
     def line(self) -> ExpenseLine | None:
         return self.lines[0] if self.lines else None
 
+    @property
+    def tracking(self) -> list[TrackingCategory]:
+        """The first line's tracking categories, for a row shown read-only."""
+        return prefetched(self.lines[0], "tracking_categories") if self.lines else []
+
+    @property
+    def problems_title(self) -> str:
+        """Every problem with its fix, one per line (the row shows the first)."""
+        return "\n".join(f"{p.message} {p.fix}" for p in self.problems)
+
+    @property
+    def more_problems(self) -> int:
+        return max(0, len(self.problems) - 1)
+
 
 @dataclass
 class TabCount:
@@ -184,18 +199,36 @@ def coding_choices(*, company: Company) -> CodingChoices:
     )
 
 
-def _rows_queryset(company: Company) -> QuerySet[Expense]:
-    return _with_row_data(Expense.objects.filter(company=company))
-
-
-def _with_row_data(qs: QuerySet[Expense]) -> QuerySet[Expense]:
-    """What a queue row shows besides the expense: supplier, receipt flag, lines and coding."""
-    lines = ExpenseLine.objects.select_related("account", "tax_rate").order_by("position")
-    return (
-        qs.select_related("supplier_override")
-        .annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
-        .prefetch_related(Prefetch("lines", queryset=lines.prefetch_related("tracking_categories")))
+def _row_expenses(qs: QuerySet[Expense]) -> list[Expense]:
+    """The expenses of `qs` with what a queue row shows besides them: supplier, receipt flag,
+    lines with their coding. Three queries, assembled here: prefetching did the same with a
+    related manager and a filtered queryset per expense and per line, which cost more than
+    the queries themselves."""
+    expenses: list[Expense] = list(
+        qs.select_related("supplier_override").annotate(
+            has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk")))
+        )
     )
+    if not expenses:
+        return expenses
+    lines_of: dict[Any, list[ExpenseLine]] = {e.pk: [] for e in expenses}
+    lines = list(
+        ExpenseLine.objects.filter(expense_id__in=list(lines_of))
+        .select_related("account", "tax_rate")
+        .order_by("position")
+    )
+    tracked: dict[Any, list[TrackingCategory]] = {line.pk: [] for line in lines}
+    links = ExpenseLine.tracking_categories.through.objects.filter(
+        expenseline_id__in=list(tracked)
+    ).select_related("trackingcategory")
+    for link in links.order_by("trackingcategory__name", "trackingcategory_id"):
+        tracked[link.expenseline_id].append(link.trackingcategory)
+    for line in lines:
+        lines_of[line.expense_id].append(line)
+        keep_prefetched(line, "tracking_categories", tracked[line.pk])
+    for expense in expenses:
+        keep_prefetched(expense, "lines", lines_of[expense.pk])
+    return expenses
 
 
 def _filtered(company: Company, filters: QueueFilters) -> QuerySet[Expense]:
@@ -265,7 +298,7 @@ def expense_queue(
         qs = _after(qs, sort, filters.after)
     page_size = filters.per_page
     # One query for the page: the row annotations are computed for the rows shown only.
-    page = list(_with_row_data(qs).order_by(*SORTS[sort])[: page_size + 1])
+    page = _row_expenses(qs.order_by(*SORTS[sort])[: page_size + 1])
     has_more = len(page) > page_size
     page = page[:page_size]
     ctx = company_context(company=company)
@@ -347,7 +380,7 @@ def _row(
     choices: CodingChoices,
     suggestion: Suggestion | None = None,
 ) -> QueueRow:
-    lines = list(expense.lines.all())
+    lines = prefetched(expense, "lines")
     first = lines[0] if lines else None
     options = choices.accounts_by_type.get(expense.type, [])
     return QueueRow(
@@ -357,7 +390,7 @@ def _row(
         has_receipt=bool(getattr(expense, "has_receipt", False)),
         account_options=options,
         suggestion=suggestion,
-        tracking_ids=frozenset(c.pk for c in first.tracking_categories.all())
+        tracking_ids=frozenset(c.pk for c in prefetched(first, "tracking_categories"))
         if first
         else frozenset(),
         account_not_offered=bool(
@@ -378,7 +411,10 @@ def queue_row(
     """One row, for the row partial: re-read after a change, or `expense` as the service that
     just changed it left it (its lines read afresh and kept as its prefetch)."""
     if expense is None or "lines" not in getattr(expense, "_prefetched_objects_cache", {}):
-        expense = _rows_queryset(company).get(pk=expense_id)
+        found = _row_expenses(Expense.objects.filter(company=company, pk=expense_id))
+        if not found:
+            raise Expense.DoesNotExist(expense_id)
+        expense = found[0]
     else:
         expense.has_receipt = Receipt.objects.filter(expense=expense).exists()  # type: ignore[attr-defined]
     suggestion = expense_suggestions(company=company, expenses=[expense], choices=choices)

@@ -131,7 +131,9 @@ def _row_response(
     choices = choices or coding_choices(company=company)
     context = {
         "company": company,
-        "row": queue_row(company=company, expense_id=expense_id, choices=choices, expense=changed),
+        "rows": [
+            queue_row(company=company, expense_id=expense_id, choices=choices, expense=changed)
+        ],
         "choices": choices,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,

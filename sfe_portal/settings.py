@@ -113,6 +113,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only the templates rendered too often for the language above: the queue's rows.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "sfe_portal.jinja_env.environment"},
+    },
 ]
 
 # --- Database ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The queue: tabs, filters, keyset paging, inline coding, row actions, bulk actions, access."""
 
+import html
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -359,7 +360,7 @@ def test_an_account_invalid_for_the_type_is_refused_with_the_reason(client, book
         {"account": books.travel.pk, "tax_rate": books.vat.pk},
     ).content.decode()
 
-    assert "Account &#x27;Travel&#x27; does not accept Reward transactions." in body
+    assert "Account 'Travel' does not accept Reward transactions." in html.unescape(body)
 
 
 def test_another_companys_account_id_is_refused_naming_the_field(client, books, member):

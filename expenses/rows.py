@@ -1,0 +1,115 @@
+"""The queue's rows as HTML.
+
+A page shows up to 200 rows, each with three or four coding selects, and the row is also the
+answer to every inline action. Django's template language spent most of a page's time walking
+its nodes row by row, so the rows are one Jinja2 template (`templates/jinja2/expenses/
+queue_rows.jinja`), compiled to Python once, rendered for a page in one call. The queue page
+and the row partial (`expenses/queue.html#queue-row`) both render it through
+`{% queue_rows rows %}`, so there is one markup for a row.
+
+Per render, each record list's <option>s are escaped once and each URL pattern reversed once;
+a row only marks its selected options and fills in its expense id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.template import engines
+from django.urls import get_urlconf, reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+
+from companies.models import Company
+
+TEMPLATE = "expenses/queue_rows.jinja"
+
+# The URLs a row links to, by the name the template uses.
+_ROW_URLS = {
+    "detail": "expense-detail",
+    "code": "expense-code",
+    "approve": "expense-approve",
+    "exclude": "expense-exclude",
+    "accept_suggestion": "expense-accept-suggestion",
+}
+_PLACEHOLDER = str(uuid.UUID(int=0))
+
+
+@dataclass
+class _PageParts:
+    """What every row of one render shares: option lists and URL patterns."""
+
+    company_id: int
+    options: dict[tuple[int, bool], tuple[Sequence[Any], str]] = field(default_factory=dict)
+    url_patterns: dict[str, str] = field(default_factory=dict)
+
+    def select_options(
+        self, records: Sequence[Any], selected: Any = None, by_name: bool = False
+    ) -> SafeString:
+        """<option>s for `records` (labelled by str(), or by `.name`), marking `selected`: a
+        pk, or a collection of pks for a multiple choice."""
+        key = (id(records), by_name)
+        if key not in self.options:
+            html = "".join(
+                f'<option value="{r.pk}">{conditional_escape(r.name if by_name else str(r))}'
+                "</option>"
+                for r in records
+            )
+            # The list is kept with its options so that its id is not reused in this render.
+            self.options[key] = (records, html)
+        html = self.options[key][1]
+        chosen: Collection[Any] = (
+            selected if isinstance(selected, set | frozenset | list | tuple) else (selected,)
+        )
+        for pk in chosen:
+            if pk is not None:
+                html = html.replace(f'<option value="{pk}">', f'<option value="{pk}" selected>', 1)
+        return mark_safe(html)  # noqa: S308 - every label is escaped above
+
+    def urls(self, expense_id: Any) -> dict[str, str]:
+        """Every URL the row of `expense_id` links to, by short name."""
+        if not self.url_patterns:
+            self.url_patterns = {
+                short: reverse(name, args=[self.company_id, _PLACEHOLDER], urlconf=get_urlconf())
+                for short, name in _ROW_URLS.items()
+            }
+        expense = str(expense_id)
+        return {
+            short: url.replace(_PLACEHOLDER, expense) for short, url in self.url_patterns.items()
+        }
+
+
+def queue_rows_html(
+    rows: Sequence[Any],
+    *,
+    company: Company,
+    choices: Any,
+    can_code: bool,
+    can_approve: bool,
+    refusal: Sequence[Any] = (),
+) -> SafeString:
+    """The <tr>s of `rows` (QueueRow), as the queue shows them to a user who may or may not
+    code and approve; `refusal`: why the last action on the (single) row was refused."""
+    template = engines["jinja2"].get_template(TEMPLATE)
+    html = template.render(
+        {
+            "rows": rows,
+            "choices": choices,
+            "can_code": can_code,
+            "can_approve": can_approve,
+            "refusal": refusal,
+            "page": _PageParts(company_id=company.pk),
+        }
+    )
+    return mark_safe(html)  # noqa: S308 - the template escapes every value (autoescape)
+
+
+def money(value: Decimal | None) -> str:
+    """An amount with two decimals and thousands separators, as the queue shows it."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value):,.2f}"

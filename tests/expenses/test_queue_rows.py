@@ -1,0 +1,94 @@
+"""The queue's rows (expenses/rows.py): escaped labels, the right options selected, amounts
+as the queue shows them, and one markup for the page and the row partial."""
+
+import html
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.urls import reverse
+
+from companies.models import Role
+from expenses.rows import _PageParts, money
+from tests.factories import ExpenseFactory, MembershipFactory
+
+
+@pytest.fixture
+def member(client, books):
+    membership = MembershipFactory(company=books.company, role=Role.APPROVER)
+    client.force_login(membership.user)
+    return membership
+
+
+def test_labels_are_escaped_and_the_chosen_pk_is_selected():
+    records = [SimpleNamespace(pk=1, name="Travel"), SimpleNamespace(pk=2, name="<b>Meals</b>")]
+
+    options = _PageParts(company_id=1).select_options(records, 2, by_name=True)
+
+    assert options == (
+        '<option value="1">Travel</option>'
+        '<option value="2" selected>&lt;b&gt;Meals&lt;/b&gt;</option>'
+    )
+
+
+def test_a_set_of_pks_selects_each_and_str_labels_by_default():
+    class Rate(SimpleNamespace):
+        def __str__(self) -> str:
+            return f"{self.name} ({self.rate}%)"
+
+    records = [Rate(pk=1, name="VAT", rate=20), Rate(pk=2, name="Zero", rate=0)]
+
+    options = _PageParts(company_id=1).select_options(records, {1, 2})
+
+    assert options.count(" selected>") == 2
+    assert ">VAT (20%)</option>" in options
+
+
+def test_nothing_chosen_selects_nothing():
+    records = [SimpleNamespace(pk=1, name="A")]
+
+    assert " selected" not in _PageParts(company_id=1).select_options(records, None)
+
+
+def test_one_render_escapes_a_list_once_and_marks_each_rows_choice_on_its_own():
+    records = [SimpleNamespace(pk=1, name="A"), SimpleNamespace(pk=2, name="B")]
+    parts = _PageParts(company_id=1)
+
+    first, second = parts.select_options(records, 1), parts.select_options(records, 2)
+
+    assert '<option value="1" selected>' in first
+    assert '<option value="2">' in first
+    assert '<option value="2" selected>' in second
+    assert '<option value="1">' in second
+    assert len(parts.options) == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [(Decimal("1234.5"), "1,234.50"), (Decimal("0"), "0.00"), (Decimal("5000000"), "5,000,000.00")],
+)
+def test_amounts_show_two_decimals_and_thousands_separators(amount, shown):
+    assert money(amount) == shown
+
+
+@pytest.mark.django_db
+def test_the_page_and_the_row_partial_render_the_same_escaped_row(client, books, member):
+    expense = ExpenseFactory(
+        company=books.company,
+        merchant_name="<script>alert(1)</script> & Co",
+        issue_date=date(2026, 3, 7),
+        amount=Decimal("1234.50"),
+    )
+    page = client.get(reverse("expense-queue", args=[books.company.pk])).content.decode()
+    row = client.post(
+        reverse("expense-code", args=[books.company.pk, expense.pk]), {"account": ""}
+    ).content.decode()
+
+    for body in (page, row):
+        assert "<script>alert(1)</script>" not in body
+        assert html.escape("<script>alert(1)</script> & Co") in body.replace("&#39;", "'")
+        assert "7 Mar 2026" in body
+        assert "1,234.50 GBP" in body
+        assert f'hx-post="/companies/{books.company.pk}/expenses/{expense.pk}/code/"' in body
+    assert row.strip().startswith(f'<tr id="row-{expense.pk}"')
