@@ -18,9 +18,10 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
+from expenses.services import expense_lines_keep, lines_tracking
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
-from sfe_portal.prefetch import keep_prefetched, prefetched
+from sfe_portal.prefetch import prefetched
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -217,17 +218,11 @@ def _row_expenses(qs: QuerySet[Expense]) -> list[Expense]:
         .select_related("account", "tax_rate")
         .order_by("position")
     )
-    tracked: dict[Any, list[TrackingCategory]] = {line.pk: [] for line in lines}
-    links = ExpenseLine.tracking_categories.through.objects.filter(
-        expenseline_id__in=list(tracked)
-    ).select_related("trackingcategory")
-    for link in links.order_by("trackingcategory__name", "trackingcategory_id"):
-        tracked[link.expenseline_id].append(link.trackingcategory)
     for line in lines:
         lines_of[line.expense_id].append(line)
-        keep_prefetched(line, "tracking_categories", tracked[line.pk])
+    tracked = lines_tracking([line.pk for line in lines])
     for expense in expenses:
-        keep_prefetched(expense, "lines", lines_of[expense.pk])
+        expense_lines_keep(expense, lines_of[expense.pk], tracked)
     return expenses
 
 

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import connection, models, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
@@ -30,6 +29,7 @@ from expenses.models import (
     RuleMatch,
 )
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+from sfe_portal.prefetch import keep_prefetched, prefetched
 from sfe_portal.transitions import StaleState, check_transition
 
 _APPROVAL_KEPT = frozenset(
@@ -85,6 +85,23 @@ def expense_transition(
     The update is conditional on the status we read, so two processes can never both move
     the same expense: the loser gets `StaleState` and nothing is written.
     """
+    return _transition(expense=expense, to=to, by=by, message=message, data=data)
+
+
+# The private bodies below (`_transition`, `_lines_replace`, `_set_lines`) are what services
+# call within their own transaction: a public service is the one atomic block (the savepoint a
+# bulk action rolls back to when it catches a refusal), and the steps inside it add none of
+# their own, which cost two round trips each.
+
+
+def _transition(
+    *,
+    expense: Expense,
+    to: ExpenseStatus,
+    by: User | None = None,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> Expense:
     current = ExpenseStatus(expense.status)
     check_transition("Expense", EXPENSE_TRANSITIONS, current, to)
     now = timezone.now()
@@ -118,34 +135,44 @@ def expense_transition(
 
 
 def expense_lines(expense: Expense) -> list[ExpenseLine]:
-    """The expense's lines with everything validation reads (served from a prefetch if any)."""
+    """The expense's lines with everything validation reads: from its prefetch if any, else
+    read once and kept as its prefetch, so the steps of one change (describe before and
+    after, recheck) share the read. A replacement keeps the new lines."""
     cache = getattr(expense, "_prefetched_objects_cache", {})
     if "lines" in cache:
         return list(cache["lines"])
-    return list(_lines_query(expense))
+    lines = list(expense.lines.select_related("account", "tax_rate").order_by("position"))
+    expense_lines_keep(expense, lines)
+    return lines
 
 
-def _lines_query(expense: Expense) -> QuerySet[ExpenseLine]:
-    return (
-        expense.lines.select_related("account", "tax_rate")
-        .prefetch_related("tracking_categories")
-        .order_by("position")
+def expense_lines_keep(
+    expense: Expense,
+    lines: list[ExpenseLine],
+    tracked: dict[Any, list[TrackingCategory]] | None = None,
+) -> None:
+    """Keep `lines` as the expense's prefetched lines, each with its tracking categories
+    (from `tracked` by line id, else read here in one query)."""
+    if tracked is None:
+        tracked = lines_tracking([line.pk for line in lines])
+    for line in lines:
+        keep_prefetched(line, "tracking_categories", tracked.get(line.pk, []))
+    keep_prefetched(expense, "lines", lines)
+
+
+def lines_tracking(line_ids: Sequence[Any]) -> dict[Any, list[TrackingCategory]]:
+    """The tracking categories of each of the lines, by line id, in name order."""
+    tracked: dict[Any, list[TrackingCategory]] = {}
+    if not line_ids:
+        return tracked
+    links = (
+        ExpenseLine.tracking_categories.through.objects.filter(expenseline_id__in=list(line_ids))
+        .select_related("trackingcategory")
+        .order_by("trackingcategory__name", "trackingcategory_id")
     )
-
-
-def _lines_cached(expense: Expense) -> bool:
-    return "lines" in getattr(expense, "_prefetched_objects_cache", {})
-
-
-def _read_lines_into_cache(expense: Expense) -> list[ExpenseLine]:
-    """Read the lines once and keep them as the expense's prefetch, so the steps of one change
-    (describe before and after, recheck) share the read; a replacement refreshes it."""
-    lines = _lines_query(expense)
-    result = list(lines)  # evaluates, so the queryset serves later reads from memory
-    if not hasattr(expense, "_prefetched_objects_cache"):
-        expense._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    expense._prefetched_objects_cache["lines"] = lines  # type: ignore[attr-defined]
-    return result
+    for link in links:
+        tracked.setdefault(link.expenseline_id, []).append(link.trackingcategory)
+    return tracked
 
 
 def expense_readiness(expense: Expense, ctx: CompanyContext | None = None) -> list[Problem]:
@@ -187,7 +214,7 @@ def expense_refresh_readiness(
     target = _readiness_target(expense.status, problems, edited=edited)
     if target is not None:
         message = "Needs recoding: " + reason if problems else "Coding complete"
-        expense_transition(expense=expense, to=target, by=by, message=message[:1000])
+        _transition(expense=expense, to=target, by=by, message=message[:1000])
     if expense.needs_recoding_reason != reason[:500]:
         expense.needs_recoding_reason = reason[:500]
         Expense.objects.filter(pk=expense.pk).update(
@@ -252,7 +279,7 @@ def split_gross(gross: Decimal, tax_rate: TaxRate | None) -> tuple[Decimal, Deci
 
 
 def _tracking_of(owner: ExpenseLine | CategorizationRule) -> list[TrackingCategory]:
-    return cast("list[TrackingCategory]", list(owner.tracking_categories.all()))
+    return prefetched(owner, "tracking_categories")
 
 
 def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
@@ -262,7 +289,7 @@ def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
             "tax": str(line.tax_amount),
             "account": line.account.codat_id if line.account else None,
             "tax_rate": line.tax_rate.codat_id if line.tax_rate else None,
-            "tracking": sorted(c.codat_id for c in line.tracking_categories.all()),
+            "tracking": sorted(c.codat_id for c in prefetched(line, "tracking_categories")),
         }
         for line in lines
     ]
@@ -273,10 +300,16 @@ def expense_set_lines(
     *, expense: Expense, lines: Sequence[LineInput], by: User | None, source: str = "split"
 ) -> list[Problem]:
     """Replace the expense's lines (split, or coding of a whole expense) and recheck it."""
+    return _set_lines(expense=expense, lines=lines, by=by, source=source)
+
+
+def _set_lines(
+    *, expense: Expense, lines: Sequence[LineInput], by: User | None, source: str
+) -> list[Problem]:
     _ensure_editable(expense)
     before = _describe_lines(expense_lines(expense))
-    expense_lines_replace(expense=expense, lines=lines)
-    after = _describe_lines(_read_lines_into_cache(expense))  # the recheck below reads these
+    _lines_replace(expense=expense, lines=lines)
+    after = _describe_lines(expense_lines(expense))  # the new lines, kept: the recheck reads them
     if before != after:
         ExpenseEvent.objects.create(
             expense=expense,
@@ -313,7 +346,12 @@ _REFRESHED_FIELDS = [
 
 @transaction.atomic
 def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
-    """Replace the lines as given: no status rules (callers decide), same-company refs only."""
+    """Replace the lines as given: no status rules (callers decide), same-company refs only.
+    The new lines are kept as the expense's prefetched lines."""
+    _lines_replace(expense=expense, lines=lines)
+
+
+def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
     for line in lines:
         _ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
     # Two people coding one row at once take turns here: without the row lock both would
@@ -341,8 +379,15 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
     # The row as it is now (someone may have changed its status while we waited for the lock),
     # keeping the related rows already read: coding changes neither company nor supplier.
     expense.refresh_from_db(fields=_REFRESHED_FIELDS)
-    if hasattr(expense, "_prefetched_objects_cache"):
-        expense._prefetched_objects_cache.pop("lines", None)
+    # What was just written, as a read would return it (with its records and tracking).
+    expense_lines_keep(
+        expense,
+        created,
+        {
+            row.pk: sorted(line.tracking, key=lambda c: (c.name, c.pk))
+            for row, line in zip(created, lines, strict=True)
+        },
+    )
 
 
 @transaction.atomic
@@ -360,7 +405,7 @@ def expense_set_coding(
     An expense without lines gets one line for its whole amount. A new tax rate re-splits each
     line's gross amount into net and tax at that rate.
     """
-    current = expense_lines(expense) if _lines_cached(expense) else _read_lines_into_cache(expense)
+    current = expense_lines(expense)
     if not current:
         current = [ExpenseLine(expense=expense, net_amount=expense.amount, tax_amount=Decimal(0))]
     inputs = []
@@ -380,7 +425,7 @@ def expense_set_coding(
                 description=line.description,
             )
         )
-    return expense_set_lines(expense=expense, lines=inputs, by=by, source=source)
+    return _set_lines(expense=expense, lines=inputs, by=by, source=source)
 
 
 @transaction.atomic

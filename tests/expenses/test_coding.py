@@ -4,12 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from expenses.models import CategorizationRule, EventKind, ExpenseStatus, RuleMatch
+from expenses.models import CategorizationRule, EventKind, Expense, ExpenseStatus, RuleMatch
 from expenses.services import (
     ExpenseRefused,
     LineInput,
     expense_approve,
     expense_exclude,
+    expense_lines,
     expense_restore,
     expense_set_coding,
     expense_set_lines,
@@ -18,8 +19,9 @@ from expenses.services import (
     rules_for_company,
     split_gross,
 )
+from sfe_portal.prefetch import prefetched
 from tests.expenses.conftest import make_books
-from tests.factories import ExpenseFactory, UserFactory
+from tests.factories import ExpenseFactory, TrackingCategoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +41,41 @@ def test_inline_coding_makes_one_line_and_splits_the_tax(books):
     kinds = list(expense.events.values_list("kind", flat=True))
     assert kinds == [EventKind.CODED, EventKind.STATUS]
     assert expense.events.first().actor == user
+
+
+def test_the_lines_kept_after_coding_are_what_a_fresh_read_returns(books, tracking):
+    # The recheck and the answer read the lines the coding just wrote from memory.
+    expense = ExpenseFactory(company=books.company, amount=Decimal("12.00"))
+    other = TrackingCategoryFactory(company=books.company, name="A location")
+
+    expense_set_coding(
+        expense=expense,
+        by=None,
+        account=books.travel,
+        tax_rate=books.vat,
+        tracking=[tracking, other],
+    )
+
+    def described(lines):
+        return [
+            (
+                line.pk,
+                line.position,
+                line.net_amount,
+                line.tax_amount,
+                line.account,
+                line.tax_rate,
+                [c.pk for c in prefetched(line, "tracking_categories")],
+            )
+            for line in lines
+        ]
+
+    fresh = Expense.objects.get(pk=expense.pk)
+    assert described(expense_lines(expense)) == described(expense_lines(fresh))
+    assert [c.pk for c in prefetched(expense_lines(expense)[0], "tracking_categories")] == [
+        other.pk,
+        tracking.pk,
+    ]
 
 
 def test_partial_coding_stays_to_categorize_with_the_reason(books):

@@ -6,12 +6,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from companies.models import Role
 from expenses.models import Expense, ExpenseStatus
-from expenses.services import expense_set_coding
+from expenses.services import expense_set_coding, expenses_bulk_code
 from syncs.models import PushBatch
 from tests.expenses.conftest import make_books
 from tests.factories import (
@@ -310,8 +311,9 @@ def test_inline_coding_rerenders_the_row_as_ready(client, books, member):
 
 
 # What the inline-coding POST may cost: sessions and permissions, the coding choices, the
-# row lock and line replacement with its audit events, and the re-rendered row.
-INLINE_CODING_MAX_QUERIES = 29
+# lines read once, the row lock and line replacement with its audit events (one transaction,
+# no savepoint per step), and the re-rendered row from what was written.
+INLINE_CODING_MAX_QUERIES = 21
 
 
 def test_inline_coding_costs_bounded_queries_and_shows_the_row_as_it_now_is(
@@ -423,6 +425,28 @@ def test_bulk_apply_coding_to_selected_rows(client, books, member):
     assert "3 expenses coded." in response.content.decode()
     assert Expense.objects.filter(status=ExpenseStatus.CATEGORIZED).count() == 3
     assert not untouched.lines.exists()
+
+
+def test_a_refused_expense_in_bulk_coding_leaves_the_rest_coded_in_the_same_transaction(
+    books, member
+):
+    # Each expense is coded in a savepoint of its own (the service's one atomic block): a
+    # refusal rolls back that expense only, and the surrounding transaction stays usable.
+    first, second = (ExpenseFactory(company=books.company) for _ in range(2))
+    synced = ExpenseFactory(company=books.company, status=ExpenseStatus.SYNCED)
+
+    with transaction.atomic():
+        outcome = expenses_bulk_code(
+            company=books.company,
+            expense_ids=[first.pk, synced.pk, second.pk],
+            by=member.user,
+            account=books.travel,
+            tax_rate=books.vat,
+        )
+        coded = Expense.objects.filter(status=ExpenseStatus.CATEGORIZED).count()
+
+    assert (outcome.done, [e.pk for e, _ in outcome.refused], coded) == (2, [synced.pk], 2)
+    assert not synced.lines.exists()
 
 
 def test_bulk_on_all_matching_uses_the_filters(client, books, member):
