@@ -71,8 +71,13 @@ def _refused_if_changed_meanwhile() -> Iterator[None]:
         ) from stale
 
 
-@transaction.atomic
-def expense_transition(
+# The private bodies (`_transition`, `_lines_replace`, `_set_lines`) are what services call
+# within their own transaction; each public name is the same body in an atomic block. A public
+# service is the one atomic block (the savepoint a bulk action rolls back to when it catches a
+# refusal); the steps inside it add none of their own, which cost two round trips each.
+
+
+def _transition(
     *,
     expense: Expense,
     to: ExpenseStatus,
@@ -85,23 +90,6 @@ def expense_transition(
     The update is conditional on the status we read, so two processes can never both move
     the same expense: the loser gets `StaleState` and nothing is written.
     """
-    return _transition(expense=expense, to=to, by=by, message=message, data=data)
-
-
-# The private bodies below (`_transition`, `_lines_replace`, `_set_lines`) are what services
-# call within their own transaction: a public service is the one atomic block (the savepoint a
-# bulk action rolls back to when it catches a refusal), and the steps inside it add none of
-# their own, which cost two round trips each.
-
-
-def _transition(
-    *,
-    expense: Expense,
-    to: ExpenseStatus,
-    by: User | None = None,
-    message: str = "",
-    data: dict[str, Any] | None = None,
-) -> Expense:
     current = ExpenseStatus(expense.status)
     check_transition("Expense", EXPENSE_TRANSITIONS, current, to)
     now = timezone.now()
@@ -129,6 +117,10 @@ def _transition(
         data=data or {},
     )
     return expense
+
+
+# Its own transaction, or a savepoint in the caller's.
+expense_transition = transaction.atomic(_transition)
 
 
 # --- Reading what validation needs ------------------------------------------------------------
