@@ -25,7 +25,7 @@ from companies.platforms import (
 from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
 from expenses.validation import CompanyContext, expense_problems
-from sfe_portal.prefetch import prefetched
+from sfe_portal.prefetch import related
 
 CENT = Decimal("0.01")
 
@@ -128,7 +128,7 @@ def _line_payload(line: ExpenseLine) -> codat.ExpenseLine:
         account_id=line.account.codat_id,
         tax_rate_id=line.tax_rate.codat_id if line.tax_rate else None,
         # An empty tuple is left out of the JSON: Codat wants no property rather than [].
-        tracking_ids=tuple(c.codat_id for c in prefetched(line, "tracking_categories")),
+        tracking_ids=tuple(c.codat_id for c in related(line, "tracking_categories")),
     )
 
 
@@ -215,7 +215,7 @@ def _line_sentence(expense: Expense, line: ExpenseLine, position: int, count: in
         text += f" with {line.tax_rate.name} ({line.tax_amount:,.2f})"
     elif expense.type not in TRANSFER_TYPES:
         text += " with no tax rate chosen yet"
-    categories: list[TrackingCategory] = prefetched(line, "tracking_categories")
+    categories: list[TrackingCategory] = related(line, "tracking_categories")
     tracking = [_tracking_name(category) for category in categories]
     if tracking:
         text += ", tracked to " + ", ".join(tracking)

@@ -21,7 +21,7 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
 from expenses.services import expense_lines_keep, lines_tracking
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
-from sfe_portal.prefetch import prefetched
+from sfe_portal.prefetch import has_related, related
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -110,7 +110,7 @@ class QueueRow:
     @property
     def tracking(self) -> list[TrackingCategory]:
         """The first line's tracking categories, for a row shown read-only."""
-        return prefetched(self.lines[0], "tracking_categories") if self.lines else []
+        return related(self.lines[0], "tracking_categories") if self.lines else []
 
     @property
     def problems_title(self) -> str:
@@ -375,7 +375,7 @@ def _row(
     choices: CodingChoices,
     suggestion: Suggestion | None = None,
 ) -> QueueRow:
-    lines = prefetched(expense, "lines")
+    lines = related(expense, "lines")
     first = lines[0] if lines else None
     options = choices.accounts_by_type.get(expense.type, [])
     return QueueRow(
@@ -385,7 +385,7 @@ def _row(
         has_receipt=bool(getattr(expense, "has_receipt", False)),
         account_options=options,
         suggestion=suggestion,
-        tracking_ids=frozenset(c.pk for c in prefetched(first, "tracking_categories"))
+        tracking_ids=frozenset(c.pk for c in related(first, "tracking_categories"))
         if first
         else frozenset(),
         account_not_offered=bool(
@@ -404,8 +404,8 @@ def queue_row(
     expense: Expense | None = None,
 ) -> QueueRow:
     """One row, for the row partial: re-read after a change, or `expense` as the service that
-    just changed it left it (its lines read afresh and kept as its prefetch)."""
-    if expense is None or "lines" not in getattr(expense, "_prefetched_objects_cache", {}):
+    just changed it left it (with the lines it kept)."""
+    if expense is None or not has_related(expense, "lines"):
         found = _row_expenses(Expense.objects.filter(company=company, pk=expense_id))
         if not found:
             raise Expense.DoesNotExist(expense_id)

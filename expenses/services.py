@@ -29,7 +29,7 @@ from expenses.models import (
     RuleMatch,
 )
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
-from sfe_portal.prefetch import keep_prefetched, prefetched
+from sfe_portal.prefetch import forget_related, has_related, keep_related, related
 from sfe_portal.transitions import StaleState, check_transition
 
 _APPROVAL_KEPT = frozenset(
@@ -127,12 +127,11 @@ expense_transition = transaction.atomic(_transition)
 
 
 def expense_lines(expense: Expense) -> list[ExpenseLine]:
-    """The expense's lines with everything validation reads: from its prefetch if any, else
-    read once and kept as its prefetch, so the steps of one change (describe before and
-    after, recheck) share the read. A replacement keeps the new lines."""
-    cache = getattr(expense, "_prefetched_objects_cache", {})
-    if "lines" in cache:
-        return list(cache["lines"])
+    """The expense's lines with everything validation reads: kept or prefetched ones if any,
+    else read once and kept (sfe_portal.prefetch), so the steps of one change (describe before
+    and after, recheck) share the read. A replacement keeps the new lines."""
+    if has_related(expense, "lines"):
+        return related(expense, "lines")
     lines = list(expense.lines.select_related("account", "tax_rate").order_by("position"))
     expense_lines_keep(expense, lines)
     return lines
@@ -143,13 +142,13 @@ def expense_lines_keep(
     lines: list[ExpenseLine],
     tracked: dict[Any, list[TrackingCategory]] | None = None,
 ) -> None:
-    """Keep `lines` as the expense's prefetched lines, each with its tracking categories
+    """Keep `lines` as the expense's lines (sfe_portal.prefetch), each with its tracking categories
     (from `tracked` by line id, else read here in one query)."""
     if tracked is None:
         tracked = lines_tracking([line.pk for line in lines])
     for line in lines:
-        keep_prefetched(line, "tracking_categories", tracked.get(line.pk, []))
-    keep_prefetched(expense, "lines", lines)
+        keep_related(line, "tracking_categories", tracked.get(line.pk, []))
+    keep_related(expense, "lines", lines)
 
 
 def lines_tracking(line_ids: Sequence[Any]) -> dict[Any, list[TrackingCategory]]:
@@ -271,7 +270,7 @@ def split_gross(gross: Decimal, tax_rate: TaxRate | None) -> tuple[Decimal, Deci
 
 
 def _tracking_of(owner: ExpenseLine | CategorizationRule) -> list[TrackingCategory]:
-    return prefetched(owner, "tracking_categories")
+    return related(owner, "tracking_categories")
 
 
 def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
@@ -281,7 +280,7 @@ def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
             "tax": str(line.tax_amount),
             "account": line.account.codat_id if line.account else None,
             "tax_rate": line.tax_rate.codat_id if line.tax_rate else None,
-            "tracking": sorted(c.codat_id for c in prefetched(line, "tracking_categories")),
+            "tracking": sorted(c.codat_id for c in related(line, "tracking_categories")),
         }
         for line in lines
     ]
@@ -339,7 +338,7 @@ _REFRESHED_FIELDS = [
 @transaction.atomic
 def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
     """Replace the lines as given: no status rules (callers decide), same-company refs only.
-    The new lines are kept as the expense's prefetched lines."""
+    The new lines are kept on the expense (sfe_portal.prefetch)."""
     _lines_replace(expense=expense, lines=lines)
 
 
@@ -371,6 +370,7 @@ def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
     # The row as it is now (someone may have changed its status while we waited for the lock),
     # keeping the related rows already read: coding changes neither company nor supplier.
     expense.refresh_from_db(fields=_REFRESHED_FIELDS)
+    forget_related(expense, "lines")  # a prefetch of the old lines is stale now
     # What was just written, as a read would return it (with its records and tracking).
     expense_lines_keep(
         expense,

@@ -24,7 +24,7 @@ from companies.platforms import (
 )
 from companies.selectors import company_configuration
 from expenses.models import MAX_AMOUNT, MAX_LINES, MAX_TRACKING_REFS, Expense, ExpenseLine
-from sfe_portal.prefetch import prefetched
+from sfe_portal.prefetch import related
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,7 @@ def _line_problems(
                 "Choose a tax rate valid for this type.",
             )
         )
-    tracking = prefetched(line, "tracking_categories")
+    tracking = related(line, "tracking_categories")
     if len(tracking) > MAX_TRACKING_REFS:
         problems.append(
             Problem(

@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from codat import (
@@ -51,6 +51,7 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
+from sfe_portal.prefetch import keep_related
 from syncs.exchanges import codat_client, codat_exchange_observe, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
@@ -223,7 +224,6 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
     for line_id, category_id in links.values_list("expenseline_id", "trackingcategory_id"):
         category = plan.tracking.get(category_id) or TrackingCategory.objects.get(pk=category_id)
         tracked.setdefault(line_id, []).append(category)
-    untracked = _holding([])
     read = []
     for expense in expenses:
         expense.company = plan.company
@@ -235,19 +235,9 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
             if line.tax_rate_id in plan.tax_rates:
                 line.tax_rate = plan.tax_rates[line.tax_rate_id]
             categories = sorted(tracked.get(line.pk, []), key=lambda c: (c.name, c.pk))
-            line._prefetched_objects_cache = {  # type: ignore[attr-defined]
-                "tracking_categories": _holding(categories) if categories else untracked
-            }
+            keep_related(line, "tracking_categories", categories)
         read.append((expense, lines))
     return read
-
-
-def _holding(rows: list[TrackingCategory]) -> QuerySet[TrackingCategory]:
-    """A queryset that already holds `rows`, as prefetching leaves one: reading it queries
-    nothing. Only read, never filtered, so one empty one serves every untracked line."""
-    queryset: QuerySet[TrackingCategory] = QuerySet(model=TrackingCategory)
-    queryset._result_cache = rows
-    return queryset
 
 
 def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> None:

@@ -19,7 +19,7 @@ from expenses.services import (
     rules_for_company,
     split_gross,
 )
-from sfe_portal.prefetch import prefetched
+from sfe_portal.prefetch import related
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, TrackingCategoryFactory, UserFactory
 
@@ -65,17 +65,30 @@ def test_the_lines_kept_after_coding_are_what_a_fresh_read_returns(books, tracki
                 line.tax_amount,
                 line.account,
                 line.tax_rate,
-                [c.pk for c in prefetched(line, "tracking_categories")],
+                [c.pk for c in related(line, "tracking_categories")],
             )
             for line in lines
         ]
 
     fresh = Expense.objects.get(pk=expense.pk)
     assert described(expense_lines(expense)) == described(expense_lines(fresh))
-    assert [c.pk for c in prefetched(expense_lines(expense)[0], "tracking_categories")] == [
+    assert [c.pk for c in related(expense_lines(expense)[0], "tracking_categories")] == [
         other.pk,
         tracking.pk,
     ]
+
+
+def test_kept_lines_never_widen_what_the_related_manager_acts_on(books):
+    # The lines kept for reading are not the manager's: updating through it touches only
+    # this expense's lines, as it would on an expense fresh from the database.
+    coded, other = (ExpenseFactory(company=books.company) for _ in range(2))
+    for expense in (coded, other):
+        expense_set_coding(expense=expense, by=None, account=books.travel, tax_rate=books.vat)
+
+    coded.lines.update(account=None)
+
+    assert coded.lines.count() == 1
+    assert other.lines.get().account == books.travel
 
 
 def test_partial_coding_stays_to_categorize_with_the_reason(books):
