@@ -453,7 +453,9 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
     fails stops posting (the failure is logged): what it did not post stays pending for
     `sync_send`, which also initiates the sync once every batch is posted.
     """
-    if lanes < 1 or not codat_lanes_allowed():
+    if lanes < 2 or not codat_lanes_allowed():
+        # With one call slot the datasets go out one by one from the sending turns, each
+        # exchange recorded the moment it ends (a lane's are recorded between slices).
         return company_push_claim(company=company)
     poster = _LanePoster(company, lanes)
     try:
