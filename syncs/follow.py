@@ -264,13 +264,7 @@ def _settle_kept(sync: Sync) -> Sync:
         (kept if after is None else kept.filter(transaction_id__gt=after))[:SETTLE_CHUNK]
     ):
         after = chunk[-1][0]
-        syncing = set(
-            Expense.objects.filter(
-                pk__in=[transaction_id for transaction_id, _, _ in chunk],
-                status=ExpenseStatus.SYNCING,
-            ).values_list("pk", flat=True)
-        )
-        chunk = [row for row in chunk if row[0] in syncing]  # the others are settled
+        # Expenses already settled are left as they are by the (conditional) moves below.
         ids = [str(transaction_id) for transaction_id, _, _ in chunk]
         already_in_ledger = (
             _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
@@ -322,37 +316,46 @@ def _settle_kept(sync: Sync) -> Sync:
 
 
 def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, str]) -> None:
-    expenses_bulk_transition(
+    """Move those of the expenses still syncing to synced or failed (each with its reason);
+    the others were settled before and are left alone."""
+    synced = expenses_bulk_transition(
         expense_ids=completed,
         current=ExpenseStatus.SYNCING,
         to=ExpenseStatus.SYNCED,
         message=f"Written to the ledger by sync {sync.codat_sync_id}",
         extra={"failure_message": ""},
     )
+    # One move per distinct reason: a sync that failed as a whole fails its expenses together.
+    by_reason: dict[str, list[object]] = {}
     for expense_id, message in failed.items():
-        expenses_bulk_transition(
-            expense_ids=[expense_id],
+        by_reason.setdefault(message, []).append(expense_id)
+    for message, expense_ids in by_reason.items():
+        for expense_id in expenses_bulk_transition(
+            expense_ids=expense_ids,
             current=ExpenseStatus.SYNCING,
             to=ExpenseStatus.FAILED,
             message=message[:1000],
             extra={"failure_message": message},
-        )
-    for expense_id in completed:
+        ):
+            logger.info(
+                "Expense %s failed in sync %s: %s",
+                expense_id,
+                sync.codat_sync_id,
+                message,
+                extra={
+                    "company_id": sync.company_id,
+                    "sync_id": sync.pk,
+                    "expense_id": expense_id,
+                },
+            )
+    for expense_id in synced:
         logger.info(
             "Expense %s written to the ledger by sync %s",
             expense_id,
             sync.codat_sync_id,
             extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
-    for expense_id, message in failed.items():
-        logger.info(
-            "Expense %s failed in sync %s: %s",
-            expense_id,
-            sync.codat_sync_id,
-            message,
-            extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
-        )
-    _queue_receipts(sync, completed)
+    _queue_receipts(sync, synced)
 
 
 def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
