@@ -17,10 +17,11 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
-from typing import TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
+from uuid import UUID
 
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, Field, Q
 from django.utils import timezone
 
 from codat import Exchange
@@ -209,42 +210,84 @@ def _in_sync(sync: Sync) -> Q:
 def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
     """Upsert a chunk of the sync's results, each linked to its expense when it is one of
     this sync's."""
-    ours = {
-        str(pk)
-        for pk in Expense.objects.filter(_in_sync(sync), pk__in=list(results)).values_list(
-            "pk", flat=True
+    if not results:
+        return
+    ours = set(
+        PushBatchItem.objects.filter(batch__sync=sync, expense_id__in=list(results)).values_list(
+            "expense_id", flat=True
         )
-    }
+    )
+    if sync.update_of_id and str(sync.update_of_id) in results:
+        ours.add(sync.update_of_id)
+    ours_text = {str(pk) for pk in ours}
     rows = []
     for transaction_id, result in results.items():
         status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
         message = getattr(result, "message", None) or ""
         rows.append(
-            SyncTransaction(
-                sync=sync,
-                company_id=sync.company_id,
+            _Kept(
                 transaction_id=transaction_id,
-                expense_id=transaction_id if transaction_id in ours else None,
+                expense_id=transaction_id if transaction_id in ours_text else None,
                 status=status,
                 message=message,
                 cause=normalise_cause(message) if status in FAILED_TRANSACTION_STATUSES else "",
                 integration_type=getattr(result, "integration_type", None) or "",
             )
         )
+    if connection.vendor == "postgresql":
+        _upsert_unnest(sync, rows)
+        return
     SyncTransaction.objects.bulk_create(
-        rows,
+        [SyncTransaction(sync=sync, company_id=sync.company_id, **row._asdict()) for row in rows],
         update_conflicts=True,
         unique_fields=["sync", "transaction_id"],
-        update_fields=[
-            "company",
-            "expense",
-            "status",
-            "message",
-            "cause",
-            "integration_type",
-            "fetched_at",
-        ],
+        update_fields=[*_KEPT_UPDATED, "company", "fetched_at"],
     )
+
+
+class _Kept(NamedTuple):
+    transaction_id: str
+    expense_id: str | None
+    status: str
+    message: str
+    cause: str
+    integration_type: str
+
+
+_KEPT_UPDATED = ["expense", "status", "message", "cause", "integration_type"]
+
+
+def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> None:
+    """PostgreSQL: the chunk in one statement, each column sent as one array. Building a model
+    instance per result and preparing every field of each took far longer than the database
+    took to write them."""
+    qn = connection.ops.quote_name
+    meta = SyncTransaction._meta
+
+    def column(name: str) -> str:
+        return qn(cast("Field[Any, Any]", meta.get_field(name)).column)
+
+    fields = list(_Kept._fields)
+    targets = ", ".join(column(name) for name in ["sync", "company", *fields, "fetched_at"])
+    types = {"transaction_id": "uuid[]", "expense_id": "uuid[]"}
+    arrays = ", ".join(f"CAST(%s AS {types.get(name, 'text[]')})" for name in fields)
+    updated = ", ".join(
+        f"{column(name)} = EXCLUDED.{column(name)}"
+        for name in [*_KEPT_UPDATED, "company", "fetched_at"]
+    )
+    unique = ", ".join(column(name) for name in ["sync", "transaction_id"])
+    # Only table and column names from the model are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({targets}) "  # noqa: S608
+        f"SELECT %s, %s, kept.*, %s FROM UNNEST({arrays}) AS kept "
+        f"ON CONFLICT ({unique}) DO UPDATE SET {updated}"
+    )
+    columns = [
+        [UUID(v) if v and name.endswith("_id") else v for v in values]
+        for name, values in zip(fields, zip(*rows, strict=True), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sync.pk, sync.company_id, timezone.now(), *columns])
 
 
 @transaction.atomic
