@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Count, Field, Q
+from django.db.models import Count, Field, Model, Q
 from django.utils import timezone
 
 from codat import Exchange
@@ -33,6 +33,7 @@ from syncs.exchanges import codat_client, codat_exchange_observe
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,
+    PushBatch,
     PushBatchItem,
     ReceiptUpload,
     Sync,
@@ -212,14 +213,6 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
     this sync's."""
     if not results:
         return
-    ours = set(
-        PushBatchItem.objects.filter(batch__sync=sync, expense_id__in=list(results)).values_list(
-            "expense_id", flat=True
-        )
-    )
-    if sync.update_of_id and str(sync.update_of_id) in results:
-        ours.add(sync.update_of_id)
-    ours_text = {str(pk) for pk in ours}
     rows = []
     for transaction_id, result in results.items():
         status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
@@ -227,7 +220,6 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
         rows.append(
             _Kept(
                 transaction_id=transaction_id,
-                expense_id=transaction_id if transaction_id in ours_text else None,
                 status=status,
                 message=message,
                 cause=normalise_cause(message) if status in FAILED_TRANSACTION_STATUSES else "",
@@ -237,8 +229,24 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
     if connection.vendor == "postgresql":
         _upsert_unnest(sync, rows)
         return
+    ours = {
+        str(pk)
+        for pk in PushBatchItem.objects.filter(
+            batch__sync=sync, expense_id__in=list(results)
+        ).values_list("expense_id", flat=True)
+    }
+    if sync.update_of_id:
+        ours.add(str(sync.update_of_id))
     SyncTransaction.objects.bulk_create(
-        [SyncTransaction(sync=sync, company_id=sync.company_id, **row._asdict()) for row in rows],
+        [
+            SyncTransaction(
+                sync=sync,
+                company_id=sync.company_id,
+                expense_id=row.transaction_id if row.transaction_id in ours else None,
+                **row._asdict(),
+            )
+            for row in rows
+        ],
         update_conflicts=True,
         unique_fields=["sync", "transaction_id"],
         update_fields=[*_KEPT_UPDATED, "company", "fetched_at"],
@@ -247,7 +255,6 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
 
 class _Kept(NamedTuple):
     transaction_id: str
-    expense_id: str | None
     status: str
     message: str
     cause: str
@@ -258,36 +265,52 @@ _KEPT_UPDATED = ["expense", "status", "message", "cause", "integration_type"]
 
 
 def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> None:
-    """PostgreSQL: the chunk in one statement, each column sent as one array. Building a model
-    instance per result and preparing every field of each took far longer than the database
-    took to write them."""
+    """PostgreSQL: the chunk in one statement, each column sent as one array, each result
+    linked to its expense when one of this sync's batches holds it. Building a model instance
+    per result and preparing every field of each took far longer than the database took to
+    write them."""
     qn = connection.ops.quote_name
-    meta = SyncTransaction._meta
 
-    def column(name: str) -> str:
-        return qn(cast("Field[Any, Any]", meta.get_field(name)).column)
+    def column(model: type[Model], name: str) -> str:
+        return qn(cast("Field[Any, Any]", model._meta.get_field(name)).column)
+
+    def table(model: type[Model]) -> str:
+        return qn(model._meta.db_table)
 
     fields = list(_Kept._fields)
-    targets = ", ".join(column(name) for name in ["sync", "company", *fields, "fetched_at"])
-    types = {"transaction_id": "uuid[]", "expense_id": "uuid[]"}
-    arrays = ", ".join(f"CAST(%s AS {types.get(name, 'text[]')})" for name in fields)
+    kept = ", ".join(f"kept.{name}" for name in fields)
+    targets = ", ".join(
+        column(SyncTransaction, name)
+        for name in ["sync", "company", "expense", *fields, "fetched_at"]
+    )
+    arrays = ", ".join(
+        f"CAST(%s AS {'uuid[]' if name == 'transaction_id' else 'text[]'})" for name in fields
+    )
     updated = ", ".join(
-        f"{column(name)} = EXCLUDED.{column(name)}"
+        f"{column(SyncTransaction, name)} = EXCLUDED.{column(SyncTransaction, name)}"
         for name in [*_KEPT_UPDATED, "company", "fetched_at"]
     )
-    unique = ", ".join(column(name) for name in ["sync", "transaction_id"])
-    # Only table and column names from the model are formatted in; every value is a parameter.
+    unique = ", ".join(column(SyncTransaction, name) for name in ["sync", "transaction_id"])
+    item, batch = PushBatchItem, PushBatch
+    # Only table and column names from the models are formatted in; every value is a parameter.
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({targets}) "  # noqa: S608
-        f"SELECT %s, %s, kept.*, %s FROM UNNEST({arrays}) AS kept "
+        f"INSERT INTO {table(SyncTransaction)} ({targets}) "  # noqa: S608
+        f"SELECT %s, %s, CASE WHEN kept.transaction_id = %s OR EXISTS ("
+        f"SELECT 1 FROM {table(item)} JOIN {table(batch)} "
+        f"ON {table(batch)}.{column(batch, 'id')} = {table(item)}.{column(item, 'batch')} "
+        f"WHERE {table(item)}.{column(item, 'expense')} = kept.transaction_id "
+        f"AND {table(batch)}.{column(batch, 'sync')} = %s"
+        f") THEN kept.transaction_id END, {kept}, %s "
+        f"FROM UNNEST({arrays}) AS kept ({', '.join(fields)}) "
         f"ON CONFLICT ({unique}) DO UPDATE SET {updated}"
     )
     columns = [
-        [UUID(v) if v and name.endswith("_id") else v for v in values]
+        [UUID(v) for v in values] if name == "transaction_id" else list(values)
         for name, values in zip(fields, zip(*rows, strict=True), strict=True)
     ]
+    params = [sync.pk, sync.company_id, sync.update_of_id, sync.pk, timezone.now(), *columns]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [sync.pk, sync.company_id, timezone.now(), *columns])
+        cursor.execute(sql, params)
 
 
 @transaction.atomic
