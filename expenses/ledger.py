@@ -25,7 +25,7 @@ from companies.platforms import (
 )
 from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
-from expenses.validation import CompanyContext, expense_problems
+from expenses.validation import CompanyContext, expense_problems, line_tracking
 
 CENT = Decimal("0.01")
 
@@ -128,7 +128,7 @@ def _line_payload(line: ExpenseLine) -> codat.ExpenseLine:
         account_id=line.account.codat_id,
         tax_rate_id=line.tax_rate.codat_id if line.tax_rate else None,
         # An empty tuple is left out of the JSON: Codat wants no property rather than [].
-        tracking_ids=tuple(category.codat_id for category in line.tracking_categories.all()),
+        tracking_ids=tuple(category.codat_id for category in line_tracking(line)),
     )
 
 
