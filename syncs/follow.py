@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from codat import Exchange
 from companies.platforms import TransactionType
-from expenses.models import Expense, ExpenseStatus
+from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
 from syncs.causes import normalise_cause
 from syncs.exchanges import codat_client, codat_exchange_observe
@@ -325,6 +325,10 @@ def _settle_kept(sync: Sync) -> Sync:
         .order_by("transaction_id")
         .values_list("transaction_id", "status", "message")
     )
+    # Receipts are looked for per chunk only when the sync's expenses have any.
+    with_receipts = Receipt.objects.filter(
+        expense__in=Expense.objects.filter(_in_sync(sync)).values("pk")
+    ).exists()
     after = None
     while chunk := list(
         (kept if after is None else kept.filter(transaction_id__gt=after))[:SETTLE_CHUNK]
@@ -347,7 +351,7 @@ def _settle_kept(sync: Sync) -> Sync:
                 failed[transaction_id] = _sync_failure(sync)
         for expense in Expense.objects.filter(pk__in=list(needs_words)):
             failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
-        _settle_expenses(sync, completed, failed)
+        _settle_expenses(sync, completed, failed, with_receipts=with_receipts)
     # The sync's expenses Codat gave no result for failed with the sync's reason.
     unanswered = (
         Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
@@ -358,7 +362,9 @@ def _settle_kept(sync: Sync) -> Sync:
         )
         .values_list("pk", flat=True)
     )
-    _settle_expenses(sync, [], dict.fromkeys(unanswered, _sync_failure(sync)))
+    _settle_expenses(
+        sync, [], dict.fromkeys(unanswered, _sync_failure(sync)), with_receipts=with_receipts
+    )
     if sync.status_code in CONNECTION_LOST_CODES:
         from companies.onboarding import company_codat_reported_unlinked
 
@@ -381,7 +387,9 @@ def _settle_kept(sync: Sync) -> Sync:
     return sync
 
 
-def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, str]) -> None:
+def _settle_expenses(
+    sync: Sync, completed: list[object], failed: dict[object, str], *, with_receipts: bool
+) -> None:
     """Move those of the expenses still syncing to synced or failed (each with its reason);
     the others were settled before and are left alone."""
     synced = expenses_bulk_transition(
@@ -421,7 +429,8 @@ def _settle_expenses(sync: Sync, completed: list[object], failed: dict[object, s
             sync.codat_sync_id,
             extra={"company_id": sync.company_id, "sync_id": sync.pk, "expense_id": expense_id},
         )
-    _queue_receipts(sync, synced)
+    if with_receipts:
+        _queue_receipts(sync, synced)
 
 
 def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
@@ -441,7 +450,6 @@ def _sync_failure(sync: Sync) -> str:
 
 
 def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
-    from expenses.models import Receipt
     from syncs.tasks import upload_receipt  # tasks import this module
 
     receipts = list(Receipt.objects.filter(expense_id__in=expense_ids).only("pk"))
