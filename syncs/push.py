@@ -3,16 +3,20 @@
 Three steps, each resumable after a crash at any line:
 
 1. `company_push_claim` claims the approved, valid expenses and writes the local plan — one
-   `Sync` (state *initiating*) and `PushBatch` rows of at most 50, each with its items' Codat
-   JSON — in one transaction, before any HTTP. A crash before it commits leaves nothing behind.
-2. `sync_send` posts each pending batch as a dataset and records its dataset id (a turn's
-   datasets side by side, one lane per call slot held). A batch posted but not recorded is
+   `Sync` (state *initiating*, marked as claiming) and `PushBatch` rows of at most 50, each
+   with its items' Codat JSON — a slice at a time, each slice one transaction, before any of
+   its HTTP. A crash inside a slice leaves nothing of it behind; a claim cut short between
+   slices is continued into the same sync by the next claim.
+2. `company_push` posts each committed slice's batches while the next slice is claimed, and
+   `sync_send` posts whatever is still pending (a turn's datasets side by side, one lane per
+   call slot held); each records the dataset id. A batch posted but not recorded is
    posted again on retry: an orphan dataset writes nothing. The items are not checked again:
    an account archived since the claim is Codat's to refuse, and the expense then fails with
    Codat's words like any refusal.
-3. It then initiates one sync for all the datasets. The moment is committed before the call;
-   if a crash loses the answer, the retry looks for a sync Codat started after that moment
-   that we do not know, and adopts it rather than start a second one.
+3. Once the claim is complete and every batch posted, `sync_send` initiates one sync for all
+   the datasets. The moment is committed before the call; if a crash loses the answer, the
+   retry looks for a sync Codat started after that moment that we do not know, and adopts it
+   rather than start a second one.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ FIRST_POLL_AFTER = timedelta(seconds=2)
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
 
 
-# Expenses read, checked and planned per step while claiming a push.
+# Expenses read, checked and planned per slice (one transaction each) while claiming a push.
 CLAIM_CHUNK = 1000
 
 

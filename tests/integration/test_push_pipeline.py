@@ -16,7 +16,7 @@ from sandbox.models import SandboxSettings
 from syncs.follow import sync_poll
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
 from syncs.push import PushRefused, company_push_claim, sync_send
-from syncs.tasks import push_company
+from syncs.tasks import push_company, sweep
 from tests.factories import ExpenseFactory, UserFactory
 from tests.integration.sandbox_company import control, onboard
 
@@ -403,7 +403,8 @@ def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_on
     assert codat_client().list_syncs(str(books.company.codat_company_id)) == []
 
     monkeypatch.setattr(push, "_write_batches", write_batches)
-    push_company.delay(books.company.pk)  # as the sweeper resumes a quiet push
+    # The push has gone quiet: the sweeper resumes it (thresholds at zero for the test).
+    sweep(stale_poll_s=0, stale_initiating_s=0)
 
     sync.refresh_from_db()
     assert (sync.state, sync.claiming) == (SyncState.SUCCEEDED, False)
