@@ -121,6 +121,9 @@ class _Plan:
     tracking: dict[Any, TrackingCategory]
     claimed: int = 0
     sent_back: int = 0
+    # Refused by this claim yet still approved (the chart changed back since the claim read
+    # it): never read again by this claim, so every slice makes progress.
+    passed_over: set[Any] = field(default_factory=set)
 
 
 @dataclass
@@ -191,12 +194,12 @@ def _claim_slice(plan: _Plan, size: int) -> _Slice:
     sync = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if sync is not None and not sync.claiming:
         return _Slice(sync=sync, done=True)
-    ids = list(
-        Expense.objects.select_for_update(skip_locked=True)
-        .filter(company=company, status=ExpenseStatus.APPROVED)
-        .order_by("issue_date", "id")
-        .values_list("pk", flat=True)[:size]
+    approved = Expense.objects.select_for_update(skip_locked=True).filter(
+        company=company, status=ExpenseStatus.APPROVED
     )
+    if plan.passed_over:
+        approved = approved.exclude(pk__in=plan.passed_over)
+    ids = list(approved.order_by("issue_date", "id").values_list("pk", flat=True)[:size])
     last = len(ids) < size
     items: list[tuple[Any, dict[str, Any]]] = []
     for expense, lines in _claim_reads(plan, ids):
@@ -204,11 +207,12 @@ def _claim_slice(plan: _Plan, size: int) -> _Slice:
             transaction_ = expense_to_transaction(expense=expense, lines=lines, ctx=plan.ctx)
         except ExpenseRefused:
             # The chart changed since approval: back to coding, with the reason. Never pushed.
-            expense_refresh_readiness(
-                expense=Expense.objects.select_related("supplier_override").get(pk=expense.pk),
-                ctx=plan.ctx,
-            )
-            plan.sent_back += 1
+            whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)
+            expense_refresh_readiness(expense=whole, ctx=plan.ctx)
+            if whole.status == ExpenseStatus.APPROVED:
+                plan.passed_over.add(expense.pk)
+            else:
+                plan.sent_back += 1
             continue
         items.append((expense.pk, transaction_.to_api()))
     if not last:

@@ -179,3 +179,31 @@ def test_a_claim_leaves_what_does_not_fill_a_batch_approved_for_its_next_slice(m
     assert seen == [([50], 50, 79), ([50, 29], 129, 0)]
     assert (claim.claimed, claim.sent_back) == (129, 1)
     _claimed_once(claim.sync, [e for e in coded if e != invalid])
+
+
+def test_expenses_refused_but_left_approved_are_passed_over_and_the_claim_ends(monkeypatch):
+    from companies.models import LedgerAccount, SourceStatus
+
+    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    books = pushable_company()
+    LedgerAccount.objects.filter(pk=books.travel.pk).update(status=SourceStatus.ARCHIVED)
+    meals = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(60)]
+    Expense.objects.filter(pk__in=[e.pk for e in meals]).update(issue_date="2026-01-01")
+    for expense in meals:
+        expense.lines.update(account=books.meals)
+    travel = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(60)]
+    Expense.objects.filter(pk__in=[e.pk for e in travel]).update(issue_date="2026-02-01")
+
+    def after_the_first_slice(batches):
+        # The accountant restores the account while the claim goes on: the claim read the
+        # chart as it was, the recheck of a refused expense reads it as it is now.
+        LedgerAccount.objects.filter(pk=books.travel.pk).update(status=SourceStatus.ACTIVE)
+
+    claim = company_push_claim(company=books.company, on_batches=after_the_first_slice)
+
+    assert (claim.claimed, claim.sent_back) == (60, 0)
+    _claimed_once(claim.sync, meals)
+    # Still approved, as the recheck found them valid: the next push sends them.
+    assert set(
+        Expense.objects.filter(pk__in=[e.pk for e in travel]).values_list("status", flat=True)
+    ) == {ExpenseStatus.APPROVED}
