@@ -136,6 +136,10 @@ class Sync(models.Model):
     # Written (and committed) just before initiate-sync is sent: after a crash, a sync Codat
     # started after this moment and that we do not know is ours, and is adopted.
     initiate_requested_at = models.DateTimeField(null=True, blank=True)
+    # A push's approved expenses are claimed a slice at a time, each slice committed with its
+    # batches so they can be posted while the next is claimed. Set until the claim is complete:
+    # the sync is initiated only after that, and a claim cut short by a crash is continued.
+    claiming = models.BooleanField(default=False)
     codat_sync_utc = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)

@@ -3,31 +3,36 @@
 Three steps, each resumable after a crash at any line:
 
 1. `company_push_claim` claims the approved, valid expenses and writes the local plan — one
-   `Sync` (state *initiating*) and `PushBatch` rows of at most 50, each with its items' Codat
-   JSON — in one transaction, before any HTTP. A crash before it commits leaves nothing behind.
-2. `sync_send` posts each pending batch as a dataset and records its dataset id (a turn's
-   datasets side by side, one lane per call slot held). A batch posted but not recorded is
+   `Sync` (state *initiating*, marked as claiming) and `PushBatch` rows of at most 50, each
+   with its items' Codat JSON — a slice at a time, each slice one transaction, before any of
+   its HTTP. A crash inside a slice leaves nothing of it behind; a claim cut short between
+   slices is continued into the same sync by the next claim.
+2. `company_push` posts each committed slice's batches while the next slice is claimed, and
+   `sync_send` posts whatever is still pending (a turn's datasets side by side, one lane per
+   call slot held); each records the dataset id. A batch posted but not recorded is
    posted again on retry: an orphan dataset writes nothing. The items are not checked again:
    an account archived since the claim is Codat's to refuse, and the expense then fails with
    Codat's words like any refusal.
-3. It then initiates one sync for all the datasets. The moment is committed before the call;
-   if a crash loses the answer, the retry looks for a sync Codat started after that moment
-   that we do not know, and adopts it rather than start a second one.
+3. Once the claim is complete and every batch posted, `sync_send` initiates one sync for all
+   the datasets. The moment is committed before the call; if a crash loses the answer, the
+   retry looks for a sync Codat started after that moment that we do not know, and adopts it
+   rather than start a second one.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
-from django.db.models import Prefetch
+from django.db import connection, transaction
+from django.db.models import Field, Model, Prefetch
 from django.utils import timezone
 
 from codat import (
@@ -72,7 +77,7 @@ FIRST_POLL_AFTER = timedelta(seconds=2)
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
 
 
-# Expenses read, checked and planned per step while claiming a push.
+# Expenses read, checked and planned per slice (one transaction each) while claiming a push.
 CLAIM_CHUNK = 1000
 
 
@@ -108,102 +113,150 @@ class Claim:
 
 @dataclass
 class _Plan:
-    """What a claim has written so far; items wait in `carry` until they fill a batch."""
+    """What a claim holds across its slices: the company's chart, read once."""
 
     company: Company
+    ctx: Any
     accounts: dict[Any, LedgerAccount]
     tax_rates: dict[Any, TaxRate]
     tracking: dict[Any, TrackingCategory]
-    sync: Sync | None = None
-    carry: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     claimed: int = 0
     sent_back: int = 0
+    # Refused by this claim yet still approved (the chart changed back since the claim read
+    # it): never read again by this claim, so every slice makes progress.
+    passed_over: set[Any] = field(default_factory=set)
 
 
-@transaction.atomic
-def company_push_claim(*, company: Company, limit: int | None = None) -> Claim:
-    """Claim the company's approved, valid expenses into a new sync's batches.
+@dataclass
+class _Slice:
+    """What one committed slice of a claim did."""
 
-    A sync of the company still being initiated is resumed instead: pushes of one company
-    never overlap, and the company row lock serialises two workers that try at once.
+    sync: Sync | None
+    batches: list[PushBatch] = field(default_factory=list)
+    done: bool = False
 
-    Expenses are read, checked and planned `CLAIM_CHUNK` at a time, in issue-date order, so
-    a push of 50,000 holds no more than a slice of them at once; each batch keeps the Codat
-    JSON of its items, so the sending reads nothing of them again. It is all one transaction:
-    a crash before it commits leaves nothing behind.
+
+# The first slice is small, so the first datasets are on the wire while the rest is claimed.
+FIRST_CLAIM_SLICE = 200
+
+# Called with each committed slice's batches while a claim goes on (the lanes post them).
+ClaimedBatches = Callable[[list[PushBatch]], None]
+
+
+def company_push_claim(*, company: Company, on_batches: ClaimedBatches | None = None) -> Claim:
+    """Claim the company's approved, valid expenses into a push's batches, a slice at a time.
+
+    Each slice is a transaction of its own under the company row lock: the valid expenses it
+    moves to pushing are written, with their Codat JSON, into whole batches of 50 in the same
+    commit, and `on_batches` gets those batches as soon as it is committed (to post them while
+    the next slice is claimed). What does not fill a whole batch stays approved and is read
+    again by the next slice; the last slice writes what is left. The sync is marked as
+    claiming until the last slice commits, and is never initiated before that.
+
+    A crash between slices leaves a sync still claiming: the next claim (the sweeper resumes
+    quiet pushes) continues it. Two workers at once take turns slice by slice under the lock,
+    and an expense moves out of approved once only, so none is ever claimed twice. A push of
+    the company already fully claimed but not yet initiated is returned as it is.
     """
     blockers = push_blockers(company=company)
     if blockers:
         raise PushRefused(blockers[0])
-    Company.objects.select_for_update().filter(pk=company.pk).first()
-    unfinished = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
-    if unfinished is not None:
-        return Claim(sync=unfinished)
-    ctx = company_context(company=company)
-    # The company's chart is read once, not once per line: every line of a push shares it.
     plan = _Plan(
         company=company,
+        ctx=company_context(company=company),
+        # The company's chart is read once, not once per line: every line of a push shares it.
         accounts={a.pk: a for a in LedgerAccount.objects.filter(company=company)},
         tax_rates={t.pk: t for t in TaxRate.objects.filter(company=company)},
         tracking={t.pk: t for t in TrackingCategory.objects.filter(company=company)},
     )
-    approved = (
-        Expense.objects.select_for_update(skip_locked=True)
-        .filter(company=company, status=ExpenseStatus.APPROVED)
-        .order_by("issue_date", "id")
+    size = _slice_size(FIRST_CLAIM_SLICE)
+    while True:
+        step = _claim_slice(plan, size)
+        if step.batches and on_batches is not None:
+            on_batches(step.batches)
+        if step.done:
+            return Claim(sync=step.sync, claimed=plan.claimed, sent_back=plan.sent_back)
+        size = _slice_size(CLAIM_CHUNK)
+
+
+def _slice_size(wanted: int) -> int:
+    """`wanted` (at most `CLAIM_CHUNK`) rounded up to whole batches: a slice fills one at least."""
+    wanted = max(1, min(wanted, CLAIM_CHUNK))
+    return -(-wanted // MAX_BATCH_SIZE) * MAX_BATCH_SIZE
+
+
+@transaction.atomic
+def _claim_slice(plan: _Plan, size: int) -> _Slice:
+    """Claim the next `size` approved expenses in issue-date order, in one transaction: the
+    valid ones move to pushing with their Codat JSON planned into whole batches; the invalid
+    ones go back to coding with the reason."""
+    company = plan.company
+    Company.objects.select_for_update().filter(pk=company.pk).first()
+    sync = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
+    if sync is not None and not sync.claiming:
+        return _Slice(sync=sync, done=True)
+    approved = Expense.objects.select_for_update(skip_locked=True).filter(
+        company=company, status=ExpenseStatus.APPROVED
     )
-    seen = 0
-    after: tuple[Any, Any] | None = None
-    while limit is None or seen < limit:
-        size = CLAIM_CHUNK if limit is None else min(CLAIM_CHUNK, limit - seen)
-        page = approved
-        if after is not None:
-            # Written so the index range starts at the last date seen (an OR of the two cases
-            # made PostgreSQL walk every expense claimed before, once per slice).
-            page = page.filter(issue_date__gte=after[0]).exclude(
-                issue_date=after[0], pk__lte=after[1]
-            )
-        keys = list(page.values_list("issue_date", "pk")[:size])
-        if not keys:
-            break
-        seen += len(keys)
-        after = keys[-1]
-        _claim_slice(plan, [pk for _, pk in keys], ctx)
-    if plan.carry:
-        _write_batches(plan, plan.carry)
-        plan.carry = []
-    return Claim(sync=plan.sync, claimed=plan.claimed, sent_back=plan.sent_back)
-
-
-def _claim_slice(plan: _Plan, ids: list[Any], ctx: Any) -> None:
-    """Check a slice of approved expenses: the valid ones move to pushing with their Codat JSON
-    planned into batches of 50; the others go back to coding with the reason."""
-    items: dict[Any, dict[str, Any]] = {}
+    if plan.passed_over:
+        approved = approved.exclude(pk__in=plan.passed_over)
+    ids = list(approved.order_by("issue_date", "id").values_list("pk", flat=True)[:size])
+    last = len(ids) < size
+    items: list[tuple[Any, dict[str, Any]]] = []
     for expense, lines in _claim_reads(plan, ids):
         try:
-            transaction_ = expense_to_transaction(expense=expense, lines=lines, ctx=ctx)
+            transaction_ = expense_to_transaction(expense=expense, lines=lines, ctx=plan.ctx)
         except ExpenseRefused:
             # The chart changed since approval: back to coding, with the reason. Never pushed.
-            expense_refresh_readiness(expense=expense, ctx=ctx)
-            plan.sent_back += 1
+            whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)
+            expense_refresh_readiness(expense=whole, ctx=plan.ctx)
+            if whole.status == ExpenseStatus.APPROVED:
+                plan.passed_over.add(expense.pk)
+            else:
+                plan.sent_back += 1
             continue
-        items[expense.pk] = transaction_.to_api()
-    if not items:
-        return
-    moved = set(
-        expenses_bulk_transition(
-            expense_ids=list(items),
-            current=ExpenseStatus.APPROVED,
-            to=ExpenseStatus.PUSHING,
-            message="Claimed for a push",
+        items.append((expense.pk, transaction_.to_api()))
+    if not last:
+        # The rest stays approved: the next slice reads it first and fills its batch.
+        items = items[: len(items) - len(items) % MAX_BATCH_SIZE]
+    step = _Slice(sync=sync, done=last)
+    if items:
+        moved = set(
+            expenses_bulk_transition(
+                expense_ids=[pk for pk, _ in items],
+                current=ExpenseStatus.APPROVED,
+                to=ExpenseStatus.PUSHING,
+                message="Claimed for a push",
+            )
         )
-    )
-    plan.claimed += len(moved)
-    # `items` keeps the issue-date order it was read in.
-    planned = plan.carry + [(pk, item) for pk, item in items.items() if pk in moved]
-    whole = len(planned) - len(planned) % MAX_BATCH_SIZE
-    _write_batches(plan, planned[:whole])
-    plan.carry = planned[whole:]
+        planned = [(pk, item) for pk, item in items if pk in moved]
+        plan.claimed += len(planned)
+        if planned:
+            if step.sync is None:
+                step.sync = _sync_create(company)
+            step.batches = _write_batches(company, step.sync, planned)
+    if last and step.sync is not None and step.sync.claiming:
+        Sync.objects.filter(pk=step.sync.pk).update(claiming=False)
+        step.sync.claiming = False
+    return step
+
+
+# What validation and the payload read of an expense: building the instances was most of a
+# claim's reads, and half of the columns were never looked at. An expense sent back to coding
+# is read again whole.
+_CLAIM_READS = (
+    "id",
+    "company_id",
+    "status",
+    "type",
+    "issue_date",
+    "currency",
+    "currency_rate",
+    "amount",
+    "merchant_name",
+    "notes",
+    "supplier_override",
+)
 
 
 def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[ExpenseLine]]]:
@@ -214,6 +267,7 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
     expenses = list(
         Expense.objects.filter(pk__in=ids)
         .select_related("supplier_override")
+        .only(*_CLAIM_READS)
         .order_by("issue_date", "id")
     )
     lines_of: dict[Any, list[ExpenseLine]] = {}
@@ -240,11 +294,9 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
     return read
 
 
-def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> None:
-    if not planned:
-        return
-    if plan.sync is None:
-        plan.sync = _sync_create(plan.company)
+def _write_batches(
+    company: Company, sync: Sync, planned: list[tuple[Any, dict[str, Any]]]
+) -> list[PushBatch]:
     chunks = [
         planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
     ]
@@ -252,19 +304,34 @@ def _write_batches(plan: _Plan, planned: list[tuple[Any, dict[str, Any]]]) -> No
     # each batch's JSON into an array literal (in Python) cost far more than the round trips.
     batches = PushBatch.objects.bulk_create(
         (
-            PushBatch(company=plan.company, sync=plan.sync, payload=[item for _, item in chunk])
+            PushBatch(company=company, sync=sync, payload=[item for _, item in chunk])
             for chunk in chunks
         ),
         batch_size=1,
     )
+    pairs = [
+        (batch.pk, pk) for batch, chunk in zip(batches, chunks, strict=True) for pk, _ in chunk
+    ]
+    if connection.vendor == "postgresql":
+        # Two arrays in one statement: an instance per item cost more than writing them.
+        qn = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {qn(PushBatchItem._meta.db_table)} "  # noqa: S608
+            f"({qn(_column(PushBatchItem, 'batch'))}, {qn(_column(PushBatchItem, 'expense'))}) "
+            "SELECT * FROM UNNEST(CAST(%s AS uuid[]), CAST(%s AS uuid[]))"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [[b for b, _ in pairs], [e for _, e in pairs]])
+        return batches
     PushBatchItem.objects.bulk_create(
-        (
-            PushBatchItem(batch=batch, expense_id=pk)
-            for batch, chunk in zip(batches, chunks, strict=True)
-            for pk, _ in chunk
-        ),
+        (PushBatchItem(batch_id=batch_id, expense_id=pk) for batch_id, pk in pairs),
         batch_size=1000,
     )
+    return batches
+
+
+def _column(model: type[Model], name: str) -> str:
+    return cast("Field[Any, Any]", model._meta.get_field(name)).column
 
 
 def _sync_create(company: Company) -> Sync:
@@ -274,6 +341,7 @@ def _sync_create(company: Company) -> Sync:
     return Sync.objects.create(
         company=company,
         kind=SyncKind.PUSH,
+        claiming=True,
         configuration_snapshot={
             "bank_account": _snapshot(config.bank_account),
             "supplier": _snapshot(config.supplier),
@@ -312,6 +380,9 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
             _post_batch(sync, api, batch, ctx)
     if sync.batches.filter(state=BatchState.PENDING).exists():
         return sync  # more to post on the next turn
+    sync.refresh_from_db(fields=["claiming"])
+    if sync.claiming:
+        return sync  # the claim goes on (or is resumed): initiated once it is complete
     dataset_ids = [
         str(d)
         for d in sync.batches.filter(state=BatchState.POSTED).values_list("dataset_id", flat=True)
@@ -406,6 +477,122 @@ def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -
             raise error
 
 
+def company_push(*, company: Company, lanes: int = 1) -> Claim:
+    """Claim the company's approved expenses (`company_push_claim`) and post each committed
+    slice's datasets from up to `lanes` threads (the caller holds that many of the company's
+    call slots) while this thread claims the next slice: the first datasets are on the wire
+    moments after the push starts instead of after the whole claim.
+
+    The lanes only talk HTTP; this thread records their answers between slices. A lane that
+    fails stops posting (the failure is logged): what it did not post stays pending for
+    `sync_send`, which also initiates the sync once every batch is posted.
+    """
+    if lanes < 2 or not codat_lanes_allowed():
+        # With one call slot the datasets go out one by one from the sending turns, each
+        # exchange recorded the moment it ends (a lane's are recorded between slices).
+        return company_push_claim(company=company)
+    poster = _LanePoster(company, lanes)
+    try:
+        claim = company_push_claim(company=company, on_batches=poster.post)
+    finally:
+        failure = poster.close()
+    if failure is not None:
+        logger.warning(
+            "Posting datasets while claiming the push of company %s stopped: %s; the rest is "
+            "posted by the next turn",
+            company.pk,
+            failure,
+        )
+    return claim
+
+
+class _LanePoster:
+    """Datasets posted by HTTP-only threads while the caller's thread works the database.
+
+    Each batch is queued once and taken by one lane only. The answers (and the exchanges, for
+    support) are recorded by the caller's thread: as more batches are queued, and on `close`.
+    """
+
+    def __init__(self, company: Company, lanes: int) -> None:
+        self.company = company
+        self.todo: queue.SimpleQueue[tuple[PushBatch, list[dict[str, Any]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.answers: queue.SimpleQueue[
+            tuple[PushBatch, list[dict[str, Any]], str | CodatValidationError]
+        ] = queue.SimpleQueue()
+        self.exchanges: list[Exchange] = []
+        self.observed = 0
+        self.failures: list[BaseException] = []
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(
+                # Each lane runs in a copy of the caller's context, so its log lines keep the
+                # task's.
+                target=contextvars.copy_context().run,
+                args=(self._lane,),
+                name=f"push-lane-{n}",
+                daemon=True,
+            )
+            for n in range(lanes)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def post(self, batches: list[PushBatch]) -> None:
+        # Freshly claimed: every item is pushing, exactly as planned.
+        for batch in batches:
+            if batch.payload:
+                self.todo.put((batch, batch.payload))
+        self._record()
+
+    def close(self) -> BaseException | None:
+        """Wait for the lanes to post what was queued, record it all; the first failure."""
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
+        self._record()
+        return self.failures[0] if self.failures else None
+
+    def _lane(self) -> None:
+        client = codat_client(company_id=self.company.pk, keep_exchanges=self.exchanges)
+        try:
+            api = V1ExpensesApi(client)
+            codat_company = str(self.company.codat_company_id)
+            while (work := self.todo.get()) is not None:
+                if self.stop.is_set():
+                    continue  # left pending for the next turn
+                batch, items = work
+                try:
+                    answer: str | CodatValidationError = api.create_dataset(codat_company, items)
+                except CodatValidationError as refused:
+                    answer = refused
+                self.answers.put((batch, items, answer))
+        except BaseException as failure:  # handed to the caller by `close`
+            self.failures.append(failure)
+            self.stop.set()
+        finally:
+            client.close()
+
+    def _record(self) -> None:
+        with transaction.atomic():
+            while self.observed < len(self.exchanges):
+                exchange = self.exchanges[self.observed]
+                codat_exchange_observe(company_id=self.company.pk, exchange=exchange)
+                self.observed += 1
+            while True:
+                try:
+                    batch, items, answer = self.answers.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(answer, CodatValidationError):
+                    _fail_batch(batch, answer)
+                else:
+                    assert batch.sync is not None  # a claimed batch always belongs to its push
+                    _record_posted(batch.sync, batch, answer, items)
+
+
 def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
     """The batch's dataset items as Codat JSON, without the expenses no longer pushing."""
     if batch.payload is None:
@@ -443,8 +630,9 @@ def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
     return transactions
 
 
-@transaction.atomic
 def _record_dataset(batch: PushBatch, dataset_id: str) -> None:
+    # One statement: no transaction of its own (a savepoint each, when the lanes' answers are
+    # recorded together, was most of the time it took).
     PushBatch.objects.filter(pk=batch.pk, state=BatchState.PENDING).update(
         state=BatchState.POSTED,
         dataset_id=dataset_id,
@@ -492,11 +680,18 @@ def _initiate_or_adopt(
     codat_company = str(sync.company.codat_company_id)
     now = timezone.now()
     claimed = Sync.objects.filter(
-        pk=sync.pk, state=SyncState.INITIATING, initiate_requested_at__isnull=True
+        pk=sync.pk,
+        state=SyncState.INITIATING,
+        claiming=False,
+        initiate_requested_at__isnull=True,
     ).update(initiate_requested_at=now)
     if not claimed:
         sync.refresh_from_db()
-        if sync.state != SyncState.INITIATING or sync.initiate_requested_at is None:
+        if (
+            sync.state != SyncState.INITIATING
+            or sync.claiming
+            or sync.initiate_requested_at is None
+        ):
             return sync
         adopted = _unknown_sync_since(sync, client, sync.initiate_requested_at - ADOPTION_MARGIN)
         if adopted is not None:

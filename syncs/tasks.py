@@ -19,7 +19,13 @@ from companies.models import Company
 from syncs.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
 from syncs.follow import sync_poll
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import InitiationInFlight, PushRefused, company_push_claim, sync_send
+from syncs.push import (
+    InitiationInFlight,
+    PushRefused,
+    company_push,
+    company_push_claim,
+    sync_send,
+)
 from syncs.receipt_uploads import (
     receipt_upload_send,
     receipt_uploads_due,
@@ -66,15 +72,29 @@ def heartbeat(self: Task) -> None:
     max_retries=MAX_RETRIES,
 )
 def push_company(self: Task, company_id: int) -> None:
+    """Claim the company's approved expenses, posting the claimed datasets meanwhile from the
+    call slots free; then the sending turns post the rest and initiate."""
     company = Company.objects.get(pk=company_id)
     try:
-        claim = company_push_claim(company=company)
+        try:
+            with (
+                codat_call_slot(company_id, holder=_holder(self)),
+                codat_spare_call_slots(
+                    company_id, holder=_holder(self), up_to=settings.PUSH_BATCHES_PER_TURN - 1
+                ) as spare,
+            ):
+                claim = company_push(company=company, lanes=1 + spare)
+        except CallSlotsBusy:
+            # The company's calls are all taken: claim now, post in the sending turns.
+            claim = company_push_claim(company=company)
     except PushRefused as refused:
         logger.warning("Push of company %s refused: %s", company_id, refused)
         return
     if claim.sync is None:
         return
-    send_batches.delay(claim.sync.pk)
+    # The first sending turn runs here and now: the datasets were posted while claiming, so it
+    # mostly initiates the sync, and going through the queue would only add a wait.
+    send_batches(claim.sync.pk)
 
 
 def send_batches_next_try(*, stalls: int, progressed: bool, exc: Exception) -> tuple[int, float]:
@@ -123,6 +143,9 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
         send_batches.apply_async((sync.pk,), {"stalls": stalls}, countdown=countdown)
         return
     if sync.state == SyncState.INITIATING:
+        if sync.claiming and not sync.batches.filter(state=BatchState.PENDING).exists():
+            # Its claim queues the sending when complete (the sweeper resumes one cut short).
+            return
         send_batches.delay(sync.pk)
     elif sync.state == SyncState.IN_PROGRESS:
         poll_sync.apply_async((sync.pk,), countdown=_until_poll(sync))

@@ -2,6 +2,7 @@
 plain-words failures, duplicate-safety after lost answers, and the ledger holding exactly one
 record per synced expense."""
 
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from sandbox.models import SandboxSettings
 from syncs.follow import sync_poll
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
 from syncs.push import PushRefused, company_push_claim, sync_send
-from syncs.tasks import push_company
+from syncs.tasks import push_company, sweep
 from tests.factories import ExpenseFactory, UserFactory
 from tests.integration.sandbox_company import control, onboard
 
@@ -365,3 +366,89 @@ def test_a_lane_that_fails_stops_the_turn_and_the_next_turn_posts_the_rest_once(
     sync_poll(sync=sync)
     ledger = [r["transactionId"] for r in _ledger(books)]
     assert len(ledger) == len(set(ledger)) == 300
+
+
+def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_once(
+    sandbox, monkeypatch
+):
+    from syncs import push
+    from syncs.exchanges import codat_client
+    from syncs.models import CodatExchange
+
+    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    books = onboard(Platform.XERO)
+    expenses = _approved(books, 120)
+    write_batches = push._write_batches
+    calls = 0
+
+    def dies_in_the_second_slice(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the worker died")
+        return write_batches(*args, **kwargs)
+
+    monkeypatch.setattr(push, "_write_batches", dies_in_the_second_slice)
+
+    with pytest.raises(RuntimeError, match="the worker died"):
+        push.company_push(company=books.company, lanes=3)
+
+    sync = Sync.objects.get(company=books.company)
+    assert sync.claiming
+    # The first slice's dataset went out while the second slice was being claimed.
+    assert [b.state for b in sync.batches.all()] == [BatchState.POSTED]
+    # A sending turn now posts nothing and starts nothing: the claim is not complete.
+    sync = sync_send(sync=sync)
+    assert sync.state == SyncState.INITIATING
+    assert codat_client().list_syncs(str(books.company.codat_company_id)) == []
+
+    monkeypatch.setattr(push, "_write_batches", write_batches)
+    # The push has gone quiet: the sweeper resumes it (thresholds at zero for the test).
+    sweep(stale_poll_s=0, stale_initiating_s=0)
+
+    sync.refresh_from_db()
+    assert (sync.state, sync.claiming) == (SyncState.SUCCEEDED, False)
+    assert Sync.objects.filter(company=books.company).count() == 1
+    assert sorted(b.items.count() for b in sync.batches.all()) == [20, 50, 50]
+    posts = CodatExchange.objects.filter(
+        company=books.company, method="POST", path__endswith="/data/expense-transactions"
+    )
+    assert posts.count() == 3  # each dataset once
+    ledger = sorted(r["transactionId"] for r in _ledger(books))
+    assert ledger == sorted(str(e.pk) for e in expenses)
+    assert set(
+        type(expenses[0]).objects.filter(company=books.company).values_list("status", flat=True)
+    ) == {ExpenseStatus.SYNCED}
+
+
+def test_datasets_go_out_while_the_push_is_still_being_claimed(sandbox, monkeypatch):
+    from sandbox.models import SandboxDataset
+    from syncs import push
+
+    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    books = onboard(Platform.XERO)
+    _approved(books, 150)
+    claim_slice = push._claim_slice
+    slices = 0
+
+    def claim_slice_watched(plan, size):
+        nonlocal slices
+        slices += 1
+        if slices == 3:
+            # Codat receives the first datasets while the last slice is still to be claimed.
+            deadline = time.monotonic() + 30
+            while SandboxDataset.objects.count() < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)  # the lanes are other threads: wait for their posts to land
+            assert SandboxDataset.objects.count() >= 2, "no dataset went out during the claim"
+        return claim_slice(plan, size)
+
+    monkeypatch.setattr(push, "_claim_slice", claim_slice_watched)
+
+    claim = push.company_push(company=books.company, lanes=3)
+
+    assert claim.claimed == 150
+    sync = Sync.objects.get(company=books.company)
+    assert not sync.claiming
+    assert [b.state for b in sync.batches.all()] == [BatchState.POSTED] * 3
+    assert SandboxDataset.objects.count() == 3  # each once
+    assert sync_send(sync=sync).state == SyncState.IN_PROGRESS

@@ -77,11 +77,11 @@ def test_a_crash_while_settling_settles_nothing_and_settling_again_moves_each_ex
     settle_expenses = follow._settle_expenses
     calls = {"n": 0}
 
-    def crash_on_the_second_chunk(sync: Sync, completed: Any, failed: Any) -> None:
+    def crash_on_the_second_chunk(sync: Sync, completed: Any, failed: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker lost")
-        settle_expenses(sync, completed, failed)
+        settle_expenses(sync, completed, failed, **kwargs)
 
     monkeypatch.setattr(follow, "_settle_expenses", crash_on_the_second_chunk)
     with pytest.raises(RuntimeError):
