@@ -104,15 +104,15 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent.
 
-    The results are kept a page chunk at a time as they arrive (each chunk upserted in a
-    transaction of its own), then the expenses are settled from the kept rows, a chunk at a
-    time, in one transaction with the sync's end: a sync of 50,000 is never held whole, and a
-    crash settles nothing, so the next poll settles it all again.
+    One pass, in one transaction with the sync's end: each chunk of results is kept as it
+    arrives and its expenses settled at once, while a thread fetches the next page. A sync of
+    50,000 is never held whole, and a crash keeps and settles nothing, so the next poll does
+    it all again.
     """
     exchanges: list[Exchange] = []
     client = codat_client(company_id=sync.company_id, keep_exchanges=exchanges)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
-    # The next page is fetched (by a thread that only talks HTTP) while this one is kept.
+    # The next page is fetched (by a thread that only talks HTTP) while this one is settled.
     results = _read_ahead(
         client.iter_sync_transactions(
             str(sync.company.codat_company_id),
@@ -121,24 +121,18 @@ def sync_reconcile(*, sync: Sync) -> Sync:
         ),
         ahead=RESULTS_PAGE_SIZE,
     )
-    recorded = 0
     try:
-        while chunk := list(islice(results, SETTLE_CHUNK)):
-            _keep_results(sync, {r.transaction_id: r for r in chunk if r.transaction_id})
-            recorded = _record_exchanges(sync, exchanges, recorded)
+        chunks = (
+            {r.transaction_id: r for r in chunk if r.transaction_id}
+            for chunk in iter(lambda: list(islice(results, SETTLE_CHUNK)), [])
+        )
+        return _reconcile(sync, chunks)
     finally:
         results.close()
-        _record_exchanges(sync, exchanges, recorded)
+        # The calls are logged for support whatever became of the settling.
+        for exchange in exchanges:
+            codat_exchange_observe(company_id=sync.company_id, exchange=exchange)
         client.close()
-    return _settle_kept(sync)
-
-
-def _record_exchanges(sync: Sync, exchanges: list[Exchange], recorded: int) -> int:
-    """Record the exchanges the reading thread has made since `recorded`; returns the count."""
-    while recorded < len(exchanges):
-        codat_exchange_observe(company_id=sync.company_id, exchange=exchanges[recorded])
-        recorded += 1
-    return recorded
 
 
 class _Failed:
@@ -193,9 +187,8 @@ def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
 def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:
     """Settle the sync from all its results at once (what `sync_reconcile` does per page)."""
     outcome = list(results.items())
-    for start in range(0, len(outcome), SETTLE_CHUNK):
-        _keep_results(sync, dict(outcome[start : start + SETTLE_CHUNK]))
-    return _settle_kept(sync)
+    chunks = range(0, len(outcome), SETTLE_CHUNK)
+    return _reconcile(sync, (dict(outcome[start : start + SETTLE_CHUNK]) for start in chunks))
 
 
 def _in_sync(sync: Sync) -> Q:
@@ -207,12 +200,15 @@ def _in_sync(sync: Sync) -> Q:
     return in_sync
 
 
-@transaction.atomic
-def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
+# A kept result of one of the sync's own expenses: (transaction id, status, message).
+_Ours = tuple[Any, str, str]
+
+
+def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[_Ours]:
     """Upsert a chunk of the sync's results, each linked to its expense when it is one of
-    this sync's."""
+    this sync's; returns those that are."""
     if not results:
-        return
+        return []
     rows = []
     for transaction_id, result in results.items():
         status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
@@ -227,8 +223,7 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
             )
         )
     if connection.vendor == "postgresql":
-        _upsert_unnest(sync, rows)
-        return
+        return _upsert_unnest(sync, rows)
     ours = {
         str(pk)
         for pk in PushBatchItem.objects.filter(
@@ -251,6 +246,9 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> None:
         unique_fields=["sync", "transaction_id"],
         update_fields=[*_KEPT_UPDATED, "company", "fetched_at"],
     )
+    return [
+        (row.transaction_id, row.status, row.message) for row in rows if row.transaction_id in ours
+    ]
 
 
 class _Kept(NamedTuple):
@@ -264,7 +262,7 @@ class _Kept(NamedTuple):
 _KEPT_UPDATED = ["expense", "status", "message", "cause", "integration_type"]
 
 
-def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> None:
+def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> list[_Ours]:
     """PostgreSQL: the chunk in one statement, each column sent as one array, each result
     linked to its expense when one of this sync's batches holds it. Building a model instance
     per result and preparing every field of each took far longer than the database took to
@@ -302,7 +300,10 @@ def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> None:
         f"AND {table(batch)}.{column(batch, 'sync')} = %s"
         f") THEN kept.transaction_id END, {kept}, %s "
         f"FROM UNNEST({arrays}) AS kept ({', '.join(fields)}) "
-        f"ON CONFLICT ({unique}) DO UPDATE SET {updated}"
+        f"ON CONFLICT ({unique}) DO UPDATE SET {updated} "
+        f"RETURNING {column(SyncTransaction, 'transaction_id')}, "
+        f"{column(SyncTransaction, 'status')}, {column(SyncTransaction, 'message')}, "
+        f"{column(SyncTransaction, 'expense')}"
     )
     columns = [
         [UUID(v) for v in values] if name == "transaction_id" else list(values)
@@ -311,47 +312,23 @@ def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> None:
     params = [sync.pk, sync.company_id, sync.update_of_id, sync.pk, timezone.now(), *columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return [
+            (transaction_id, status, message)
+            for transaction_id, status, message, expense_id in cursor.fetchall()
+            if expense_id is not None
+        ]
 
 
 @transaction.atomic
-def _settle_kept(sync: Sync) -> Sync:
-    """Settle every expense of the sync still syncing from its kept result, a chunk at a time,
-    and end the sync — all or nothing."""
-    # Walked along the (sync, transaction id) unique index, and the expenses looked up by
-    # primary key: a join on the expenses' status let a planner without fresh statistics
-    # (a sync's rows are minutes old) rescan the whole sync for every chunk.
-    kept = (
-        SyncTransaction.objects.filter(sync=sync, expense__isnull=False)
-        .order_by("transaction_id")
-        .values_list("transaction_id", "status", "message")
-    )
+def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
+    """Keep each chunk of the sync's results and settle its expenses still syncing, then fail
+    those Codat gave no result for and end the sync — all or nothing."""
     # Receipts are looked for per chunk only when the sync's expenses have any.
     with_receipts = Receipt.objects.filter(
         expense__in=Expense.objects.filter(_in_sync(sync)).values("pk")
     ).exists()
-    after = None
-    while chunk := list(
-        (kept if after is None else kept.filter(transaction_id__gt=after))[:SETTLE_CHUNK]
-    ):
-        after = chunk[-1][0]
-        # Expenses already settled are left as they are by the (conditional) moves below.
-        ids = [str(transaction_id) for transaction_id, _, _ in chunk]
-        already_in_ledger = (
-            _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
-        )
-        completed: list[object] = []
-        failed: dict[object, str] = {}
-        needs_words: dict[str, str] = {}
-        for transaction_id, status, message in chunk:
-            if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
-                completed.append(transaction_id)
-            elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
-                needs_words[str(transaction_id)] = message or ""
-            else:
-                failed[transaction_id] = _sync_failure(sync)
-        for expense in Expense.objects.filter(pk__in=list(needs_words)):
-            failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
-        _settle_expenses(sync, completed, failed, with_receipts=with_receipts)
+    for results in chunks:
+        _settle_chunk(sync, _keep_results(sync, results), with_receipts=with_receipts)
     # The sync's expenses Codat gave no result for failed with the sync's reason.
     unanswered = (
         Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)
@@ -385,6 +362,28 @@ def _settle_kept(sync: Sync) -> Sync:
     sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
     sync.refresh_from_db()
     return sync
+
+
+def _settle_chunk(sync: Sync, chunk: list[_Ours], *, with_receipts: bool) -> None:
+    """Settle the expenses of a chunk of kept results; those already settled are left as
+    they are by the (conditional) moves."""
+    ids = [str(transaction_id) for transaction_id, _, _ in chunk]
+    already_in_ledger = (
+        _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
+    )
+    completed: list[object] = []
+    failed: dict[object, str] = {}
+    needs_words: dict[str, str] = {}
+    for transaction_id, status, message in chunk:
+        if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
+            completed.append(transaction_id)
+        elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
+            needs_words[str(transaction_id)] = message or ""
+        else:
+            failed[transaction_id] = _sync_failure(sync)
+    for expense in Expense.objects.filter(pk__in=list(needs_words)):
+        failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
+    _settle_expenses(sync, completed, failed, with_receipts=with_receipts)
 
 
 def _settle_expenses(
