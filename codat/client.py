@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -85,6 +86,9 @@ class Exchange:
     response_body: str | None
     error: str | None
     attempt: int = 1
+    # When the answer (or the failure) came: an exchange made on a thread that must not touch
+    # the database is recorded later, and is stored with this time, not the recording's.
+    at: datetime | None = None
 
 
 ExchangeHook = Callable[[Exchange], None]
@@ -907,6 +911,7 @@ class CodatClient:
             ),
             error=self._scrub(str(error)) if error is not None else None,
             attempt=attempt,
+            at=datetime.now(UTC),
         )
         try:
             self._on_exchange(exchange)

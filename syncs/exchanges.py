@@ -11,6 +11,7 @@ from contextvars import ContextVar
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 
 from codat import CodatClient, Exchange
 from sfe_portal.logs import log_context_bind
@@ -59,6 +60,7 @@ def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExcha
         request_body=redact(exchange.request_body or "")[:_BODY_LIMIT],
         response_body=redact(exchange.response_body or "")[:_BODY_LIMIT],
         error=redact(exchange.error or "")[:500],
+        created_at=exchange.at or timezone.now(),
     )
 
 

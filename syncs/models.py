@@ -7,6 +7,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from companies.models import Company
 from expenses.models import Expense, Receipt
@@ -355,7 +356,8 @@ class CodatExchange(models.Model):
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When Codat answered (calls made on HTTP-only threads are recorded a moment later).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,7 +1,11 @@
 """Every exchange with Codat is kept for support, against the company, without the key."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from codat import Exchange
 from sandbox.models import SandboxSettings
 from syncs.exchanges import codat_client
 from syncs.models import CodatExchange
@@ -46,3 +50,25 @@ def test_a_failed_exchange_is_recorded_with_its_status(sandbox):
     assert row.status == 404
     assert row.company_id is None
     assert "No company" in row.response_body
+
+
+def test_an_exchange_kept_by_a_thread_is_stored_with_the_time_codat_answered(sandbox, monkeypatch):
+    # Posting lanes and the results reader keep their exchanges and the task records them
+    # later: the support log still shows when each call happened.
+    from syncs.exchanges import codat_exchange_observe
+
+    company = CompanyFactory()
+    kept: list[Exchange] = []
+    client = codat_client(company_id=company.pk, keep_exchanges=kept)
+    before = timezone.now()
+    client.create_company("Harbour Coffee Ltd")
+    answered = timezone.now()
+    [exchange] = kept
+
+    # Recorded "five minutes later".
+    monkeypatch.setattr(timezone, "now", lambda: answered + timedelta(minutes=5))
+    codat_exchange_observe(company_id=company.pk, exchange=exchange)
+    monkeypatch.undo()
+
+    stored = CodatExchange.objects.get()
+    assert before <= stored.created_at <= answered
