@@ -1,10 +1,16 @@
 """`python -m bench [name …]`: run every benchmark module (or the named ones) and print a table
-of the figures. A name is a module (`queue`) or a figure it measures (`queue_page_ms_p50`)."""
+of the figures. A name is a module (`queue`) or a figure it measures (`queue_page_ms_p50`).
+
+With more than one module, each runs in a process of its own: a figure must not depend on
+which benchmark ran before it (a process that has just seeded a million rows or pushed ten
+thousand expenses carries that heap into every later page it times)."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -40,8 +46,16 @@ def main(argv: list[str]) -> None:
 
     configure_environment()
     figures: dict[str, Any] = {}
-    for benchmark in _selected(argv):
-        figures.update(benchmark.run())
+    chosen = _selected(argv)
+    if len(chosen) == 1:
+        figures.update(chosen[0].run())
+    else:
+        from bench._runtime import RESULTS
+
+        for benchmark in chosen:
+            name = benchmark.__name__.rsplit(".", 1)[1]
+            subprocess.run([sys.executable, "-m", "bench", name], check=True)
+        figures = json.loads(RESULTS.read_text())
     width = max((len(name) for name in figures), default=0)
     print()
     for name, value in sorted(figures.items()):

@@ -213,6 +213,7 @@ def _seed(vendor: str) -> tuple[int, int, float]:
             "error_message": "",
             "exception_message": "",
             "is_long_running": False,
+            "claiming": False,
             "configuration_snapshot": "{}",
             "poll_count": 1,
         }
