@@ -122,10 +122,15 @@ def sync_reconcile(*, sync: Sync) -> Sync:
         ahead=RESULTS_PAGE_SIZE,
     )
     try:
-        chunks = (
+        chunks: Iterator[Mapping[str, object]] = (
             {r.transaction_id: r for r in chunk if r.transaction_id}
             for chunk in iter(lambda: list(islice(results, SETTLE_CHUNK)), [])
         )
+        if connection.vendor == "sqlite":
+            # A database with one writer at a time (SQLite): the sync's transaction would hold
+            # the write lock while the embedded sandbox, answering the next page, waits for it.
+            # Every page is read first there.
+            chunks = iter(list(chunks))
         return _reconcile(sync, chunks)
     finally:
         results.close()
