@@ -5,7 +5,7 @@ short, secrets redacted — never the key)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -45,11 +45,11 @@ def codat_lanes_allowed() -> bool:
     return _session_override.get() is None
 
 
-def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
+def _exchange_row(company_id: int | None, exchange: Exchange) -> CodatExchange:
     # The client scrubs its key; the webhook secret it does not know is scrubbed here, before
     # anything is stored, so an echo of either never reaches the table or the admin.
     path = exchange.path + (f"?{exchange.query}" if exchange.query else "")
-    return CodatExchange.objects.create(
+    return CodatExchange(
         company_id=company_id,
         method=exchange.method[:8],
         path=redact(path)[:1000],
@@ -64,9 +64,29 @@ def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExcha
     )
 
 
+def exchange_record(*, company_id: int | None, exchange: Exchange) -> CodatExchange:
+    row = _exchange_row(company_id, exchange)
+    row.save(force_insert=True)
+    return row
+
+
 def codat_exchange_observe(*, company_id: int | None, exchange: Exchange) -> None:
     """Keep the exchange for support and log it."""
     exchange_record(company_id=company_id, exchange=exchange)
+    _exchange_log(company_id, exchange)
+
+
+def codat_exchanges_observe(*, company_id: int | None, exchanges: Sequence[Exchange]) -> None:
+    """`codat_exchange_observe` for several exchanges at once (those a thread that does not
+    touch the database kept): one insert for them all."""
+    if not exchanges:
+        return
+    CodatExchange.objects.bulk_create([_exchange_row(company_id, e) for e in exchanges])
+    for exchange in exchanges:
+        _exchange_log(company_id, exchange)
+
+
+def _exchange_log(company_id: int | None, exchange: Exchange) -> None:
     # Later lines of this task or request name the Codat call they followed.
     log_context_bind(codat_correlation_id=exchange.correlation_id or None)
     logger.info(

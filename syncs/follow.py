@@ -29,7 +29,7 @@ from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
 from syncs.causes import normalise_cause
-from syncs.exchanges import codat_client, codat_exchange_observe
+from syncs.exchanges import codat_client, codat_exchanges_observe
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,
@@ -135,8 +135,7 @@ def sync_reconcile(*, sync: Sync) -> Sync:
     finally:
         results.close()
         # The calls are logged for support whatever became of the settling.
-        for exchange in exchanges:
-            codat_exchange_observe(company_id=sync.company_id, exchange=exchange)
+        codat_exchanges_observe(company_id=sync.company_id, exchanges=exchanges)
         client.close()
 
 

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Field, Model, Prefetch
+from django.db.models import Case, F, Field, Model, Prefetch, Value, When
 from django.utils import timezone
 
 from codat import (
@@ -57,7 +57,7 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
 from sfe_portal.prefetch import keep_related
-from syncs.exchanges import codat_client, codat_exchange_observe, codat_lanes_allowed
+from syncs.exchanges import codat_client, codat_exchanges_observe, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
     BatchState,
@@ -402,22 +402,26 @@ def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> N
     except CodatValidationError as refused:
         _fail_batch(batch, refused)
         return
-    _record_posted(sync, batch, dataset_id, items)
+    _record_all_posted([(batch, dataset_id, items)])
 
 
-def _record_posted(sync: Sync, batch: PushBatch, dataset_id: str, items: list[Any]) -> None:
-    _record_dataset(batch, dataset_id)
-    logger.info(
-        "Dataset %s posted for push %s with %s expenses",
-        dataset_id,
-        sync.pk,
-        len(items),
-        extra={
-            "company_id": sync.company_id,
-            "sync_id": sync.pk,
-            "expense_ids": [item["id"] for item in items],
-        },
-    )
+def _record_all_posted(posted: list[tuple[PushBatch, str, list[Any]]]) -> None:
+    """Each batch posted, with its dataset id: one statement for them all."""
+    if not posted:
+        return
+    _record_datasets([(batch, dataset_id) for batch, dataset_id, _ in posted])
+    for batch, dataset_id, items in posted:
+        logger.info(
+            "Dataset %s posted for push %s with %s expenses",
+            dataset_id,
+            batch.sync_id,
+            len(items),
+            extra={
+                "company_id": batch.company_id,
+                "sync_id": batch.sync_id,
+                "expense_ids": [item["id"] for item in items],
+            },
+        )
 
 
 def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -> None:
@@ -463,14 +467,15 @@ def _post_in_lanes(sync: Sync, batches: list[PushBatch], lanes: int, ctx: Any) -
             pool.submit(contextvars.copy_context().run, lane, work[start::lanes])
             for start in range(lanes)
         ]
-    for exchange in exchanges:
-        codat_exchange_observe(company_id=company.pk, exchange=exchange)
+    codat_exchanges_observe(company_id=company.pk, exchanges=exchanges)
+    posted = []
     for batch, items in work:
         answer = answers.get(batch.pk)
         if isinstance(answer, CodatValidationError):
             _fail_batch(batch, answer)
         elif answer is not None:
-            _record_posted(sync, batch, answer, items)
+            posted.append((batch, answer, items))
+    _record_all_posted(posted)
     for future in futures:
         error = future.exception()
         if error is not None:
@@ -577,10 +582,12 @@ class _LanePoster:
 
     def _record(self) -> None:
         with transaction.atomic():
-            while self.observed < len(self.exchanges):
-                exchange = self.exchanges[self.observed]
-                codat_exchange_observe(company_id=self.company.pk, exchange=exchange)
-                self.observed += 1
+            # Lanes only ever append: what is past `observed` is new.
+            seen, self.observed = self.observed, len(self.exchanges)
+            codat_exchanges_observe(
+                company_id=self.company.pk, exchanges=self.exchanges[seen : self.observed]
+            )
+            posted = []
             while True:
                 try:
                     batch, items, answer = self.answers.get_nowait()
@@ -589,8 +596,8 @@ class _LanePoster:
                 if isinstance(answer, CodatValidationError):
                     _fail_batch(batch, answer)
                 else:
-                    assert batch.sync is not None  # a claimed batch always belongs to its push
-                    _record_posted(batch.sync, batch, answer, items)
+                    posted.append((batch, answer, items))
+            _record_all_posted(posted)
 
 
 def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
@@ -630,14 +637,17 @@ def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
     return transactions
 
 
-def _record_dataset(batch: PushBatch, dataset_id: str) -> None:
-    # One statement: no transaction of its own (a savepoint each, when the lanes' answers are
-    # recorded together, was most of the time it took).
-    PushBatch.objects.filter(pk=batch.pk, state=BatchState.PENDING).update(
+def _record_datasets(posted: list[tuple[PushBatch, str]]) -> None:
+    # One statement, no transaction of its own: a savepoint and an update each, when the lanes'
+    # answers are recorded together, was most of the time it took.
+    dataset_ids = [When(pk=batch.pk, then=Value(dataset_id)) for batch, dataset_id in posted]
+    PushBatch.objects.filter(
+        pk__in=[batch.pk for batch, _ in posted], state=BatchState.PENDING
+    ).update(
         state=BatchState.POSTED,
-        dataset_id=dataset_id,
+        dataset_id=Case(*dataset_ids, output_field=PushBatch._meta.get_field("dataset_id")),
         posted_at=timezone.now(),
-        attempts=batch.attempts + 1,
+        attempts=F("attempts") + 1,
     )
 
 
