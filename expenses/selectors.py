@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
-from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
+from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.services import expense_lines_keep, lines_tracking
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
@@ -232,11 +232,9 @@ def _filtered(company: Company, filters: QueueFilters) -> QuerySet[Expense]:
     if statuses:
         qs = qs.filter(status__in=statuses)
     if filters.text:
-        qs = qs.filter(
-            Q(merchant_name__icontains=filters.text)
-            | Q(notes__icontains=filters.text)
-            | Q(employee_name__icontains=filters.text)
-        )
+        # Every searched field: one condition the planner can estimate from the index. Each
+        # field's own condition beside it made the estimate a single row, and the plan slow.
+        qs = qs.filter(searched(filters.text))
     if filters.date_from:
         qs = qs.filter(issue_date__gte=filters.date_from)
     if filters.date_to:
@@ -253,9 +251,7 @@ def _filtered(company: Company, filters: QueueFilters) -> QuerySet[Expense]:
         receipts = Exists(Receipt.objects.filter(expense=OuterRef("pk")))
         qs = qs.filter(receipts if filters.has_receipt else ~receipts)
     if filters.person:
-        qs = qs.filter(
-            Q(employee_name__icontains=filters.person) | Q(card_label__icontains=filters.person)
-        )
+        qs = qs.filter(searched(filters.person, "employee_name", "card_label"))
     return qs
 
 

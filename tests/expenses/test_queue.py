@@ -6,12 +6,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from companies.models import Role
-from expenses.models import Expense, ExpenseStatus
+from expenses.models import Expense, ExpenseStatus, searched
 from expenses.services import expense_set_coding, expenses_bulk_code
 from syncs.models import PushBatch
 from tests.expenses.conftest import make_books
@@ -69,6 +69,11 @@ def test_tabs_split_the_queue_by_status(client, books, member):
         ({"receipt": "yes"}, {"Pret"}),
         ({"receipt": "no"}, {"Uber"}),
         ({"person": "4242"}, {"Uber"}),
+        ({"person": "grace"}, {"Pret"}),
+        # The person filter searches its own fields only; a search is within one field.
+        ({"person": "uber"}, set()),
+        ({"q": "4242"}, {"Uber"}),  # card
+        ({"q": "uber taxi"}, set()),
         ({"date_from": "2026-11-05"}, {"Uber"}),
         ({"date_to": "2026-11-04"}, {"Pret"}),
     ],
@@ -600,3 +605,17 @@ def test_coding_a_row_someone_approves_meanwhile_is_refused_and_writes_nothing(
     assert "Someone else changed this expense a moment ago." in response.content.decode()
     assert not expense.lines.exists()  # the coding was rolled back with the refusal
     assert ExpenseEvent.objects.filter(expense=expense).count() == events
+
+
+@pytest.mark.parametrize("fields", [(), ("employee_name", "card_label")])
+def test_the_text_filters_can_read_the_searched_text_index(fields):
+    """On PostgreSQL the filters narrow by the one trigram index of the searched text: migration
+    0006 builds it from the same expression as `SearchedText`, or the planner could not use it
+    and every search would read all of a company's expenses."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL index; the PostgreSQL run of the suite checks it")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Expense.objects.filter(searched("trainline", *fields)).explain()
+
+    assert "Bitmap Index Scan on expense_searched_trgm_idx" in plan
