@@ -128,7 +128,10 @@ ROLE_RANK = {Role.VIEWER: 1, Role.BOOKKEEPER: 2, Role.APPROVER: 3}
 
 class Membership(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
@@ -227,7 +230,9 @@ class AccountType(models.TextChoices):
 class LedgerAccount(MasterData):
     """An account of the chart of accounts, with the transaction types it accepts."""
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ledger_accounts")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="ledger_accounts", db_index=False
+    )
     nominal_code = models.CharField(max_length=50, blank=True)
     full_name = models.CharField(max_length=500, blank=True)
     account_type = models.CharField(
@@ -260,7 +265,10 @@ class LedgerAccount(MasterData):
 
 class TrackingCategory(MasterData):
     company = models.ForeignKey(
-        Company, on_delete=models.CASCADE, related_name="tracking_categories"
+        Company,
+        on_delete=models.CASCADE,
+        related_name="tracking_categories",
+        db_index=False,
     )
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
@@ -284,7 +292,9 @@ class TrackingCategory(MasterData):
 
 
 class TaxRate(MasterData):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="tax_rates")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="tax_rates", db_index=False
+    )
     code = models.CharField(max_length=100, blank=True)
     effective_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
     total_rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
@@ -306,7 +316,9 @@ class TaxRate(MasterData):
 
 
 class Supplier(MasterData):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="suppliers")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="suppliers", db_index=False
+    )
     default_currency = models.CharField(max_length=3, blank=True)
 
     objects = MasterDataQuerySet["Supplier"].as_manager()
@@ -317,7 +329,9 @@ class Supplier(MasterData):
 
 
 class Customer(MasterData):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customers")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="customers", db_index=False
+    )
     default_currency = models.CharField(max_length=3, blank=True)
 
     objects = MasterDataQuerySet["Customer"].as_manager()
@@ -336,7 +350,9 @@ class BankAccountType(models.TextChoices):
 class BankAccount(MasterData):
     """A bank account as the accounting connection reports it (`…/data/bankAccounts`)."""
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="bank_accounts")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="bank_accounts", db_index=False
+    )
     account_type = models.CharField(
         max_length=8, choices=BankAccountType.choices, default=BankAccountType.UNKNOWN
     )

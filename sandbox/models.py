@@ -67,7 +67,9 @@ class SandboxRecord(models.Model):
     """One record of the company's accounting data (an account, supplier, tax rate…), stored in
     the Codat shape it is served in. Seeded when the accounting connection is authorised."""
 
-    company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE, related_name="records")
+    company = models.ForeignKey(
+        SandboxCompany, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     data_type = models.CharField(max_length=40)
     record_id = models.CharField(max_length=100)
     position = models.PositiveIntegerField()
@@ -91,7 +93,10 @@ class SandboxDataStatus(models.Model):
     reads answer 409 until the first refresh is available."""
 
     company = models.ForeignKey(
-        SandboxCompany, on_delete=models.CASCADE, related_name="data_status"
+        SandboxCompany,
+        on_delete=models.CASCADE,
+        related_name="data_status",
+        db_index=False,
     )
     data_type = models.CharField(max_length=40)
     requested_at = models.DateTimeField()
@@ -166,7 +171,7 @@ class TxStatus(models.TextChoices):
 
 class SandboxSyncTransaction(models.Model):
     sync = models.ForeignKey(SandboxSync, on_delete=models.CASCADE, related_name="transactions")
-    company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE)
+    company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE, db_index=False)
     transaction_id = models.CharField(max_length=36)
     position = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=TxStatus.choices, default=TxStatus.PENDING)
@@ -189,7 +194,9 @@ class SandboxLedgerRecord(models.Model):
     """What the accounting platform holds after a sync: a direct cost, direct income, transfer or
     journal, with its lines resolved to account names."""
 
-    company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE, related_name="ledger")
+    company = models.ForeignKey(
+        SandboxCompany, on_delete=models.CASCADE, related_name="ledger", db_index=False
+    )
     sync = models.ForeignKey(SandboxSync, on_delete=models.CASCADE, related_name="ledger_records")
     transaction_id = models.CharField(max_length=36)
     record_type = models.CharField(max_length=30)

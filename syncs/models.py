@@ -39,7 +39,9 @@ class PushBatch(models.Model):
     """One Codat expense dataset (≤ 50 expenses), written locally before any HTTP call."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="push_batches")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="push_batches", db_index=False
+    )
     expenses: models.ManyToManyField[Expense, PushBatchItem] = models.ManyToManyField(
         Expense, through="PushBatchItem", related_name="push_batches"
     )
@@ -80,7 +82,10 @@ class PushBatch(models.Model):
 
 
 class PushBatchItem(models.Model):
-    batch = models.ForeignKey(PushBatch, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique (batch, expense) index starts with the batch.
+    batch = models.ForeignKey(
+        PushBatch, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     expense = models.ForeignKey(Expense, on_delete=models.PROTECT, related_name="batch_items")
 
     class Meta:
@@ -116,7 +121,9 @@ SYNC_FINISHED_STATES = frozenset({_S.SUCCEEDED, _S.FAILED})
 
 
 class Sync(models.Model):
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="syncs")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="syncs", db_index=False
+    )
     # Recorded as "initiating" before the HTTP call, so a crash can find and adopt the sync.
     codat_sync_id = models.UUIDField(null=True, blank=True, unique=True)
     kind = models.CharField(max_length=8, choices=SyncKind.choices, default=SyncKind.PUSH)
@@ -228,7 +235,9 @@ FAILED_TRANSACTION_STATUSES = (TransactionStatus.VALIDATION_ERROR, TransactionSt
 
 
 class SyncTransaction(models.Model):
-    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="transactions")
+    sync = models.ForeignKey(
+        Sync, on_delete=models.CASCADE, related_name="transactions", db_index=False
+    )
     # The sync's company, kept on the row so failures are grouped by cause across companies
     # without joining a million results to their syncs.
     company = models.ForeignKey(
@@ -237,7 +246,12 @@ class SyncTransaction(models.Model):
     # Codat reports by transaction id; an id we do not know is kept with no expense.
     transaction_id = models.UUIDField()
     expense = models.ForeignKey(
-        Expense, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_transactions"
+        Expense,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sync_transactions",
+        db_index=False,
     )
     status = models.CharField(max_length=16, choices=TransactionStatus.choices)
     message = models.TextField(blank=True)
@@ -288,7 +302,9 @@ UPLOAD_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class ReceiptUpload(models.Model):
-    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="uploads")
+    receipt = models.ForeignKey(
+        Receipt, on_delete=models.PROTECT, related_name="uploads", db_index=False
+    )
     sync = models.ForeignKey(Sync, on_delete=models.PROTECT, related_name="receipt_uploads")
     state = models.CharField(
         max_length=12, choices=UploadState.choices, default=UploadState.PENDING
@@ -346,7 +362,12 @@ class CodatExchange(models.Model):
     """One request to Codat and its answer, for support. Bodies are truncated, keys never kept."""
 
     company = models.ForeignKey(
-        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="codat_exchanges"
+        Company,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="codat_exchanges",
+        db_index=False,
     )
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=1000)
@@ -387,7 +408,9 @@ class CodatCallSlot(models.Model):
     so a company never has more calls in flight than `CODAT_MAX_CALLS_PER_COMPANY`. A slot whose
     holder died frees itself when its lease runs out."""
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="codat_call_slots")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="codat_call_slots", db_index=False
+    )
     holder = models.CharField(max_length=200)
     acquired_at = models.DateTimeField()
     leased_until = models.DateTimeField()

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Field, Model, Prefetch, Value, When
+from django.db.models import Case, F, Field, ForeignKey, Model, Prefetch, Value, When
 from django.utils import timezone
 
 from codat import (
@@ -278,16 +278,26 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
     for line_id, category_id in links.values_list("expenseline_id", "trackingcategory_id"):
         category = plan.tracking.get(category_id) or TrackingCategory.objects.get(pk=category_id)
         tracked.setdefault(line_id, []).append(category)
+    # The related objects go straight into each instance's cache: the descriptors' checks, on
+    # ids that are already the same, cost a fifth of the reads.
+    company, account, tax_rate = (
+        cast("ForeignKey[Any, Any]", model._meta.get_field(name))
+        for model, name in (
+            (Expense, "company"),
+            (ExpenseLine, "account"),
+            (ExpenseLine, "tax_rate"),
+        )
+    )
     read = []
     for expense in expenses:
-        expense.company = plan.company
+        company.set_cached_value(expense, plan.company)
         lines = lines_of.get(expense.pk, [])
         for line in lines:
             # Anything not in the company's chart is left to load itself, as it would.
             if line.account_id in plan.accounts:
-                line.account = plan.accounts[line.account_id]
+                account.set_cached_value(line, plan.accounts[line.account_id])
             if line.tax_rate_id in plan.tax_rates:
-                line.tax_rate = plan.tax_rates[line.tax_rate_id]
+                tax_rate.set_cached_value(line, plan.tax_rates[line.tax_rate_id])
             categories = sorted(tracked.get(line.pk, []), key=lambda c: (c.name, c.pk))
             keep_related(line, "tracking_categories", categories)
         read.append((expense, lines))

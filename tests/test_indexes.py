@@ -1,0 +1,56 @@
+"""Every index is written on each insert and on most updates of its rows: none of the portal's
+tables may have an index that another index of the same table already is the start of."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+_INDEXES = """
+    SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, i.indisunique,
+           i.indkey::text, i.indnkeyatts, i.indclass::text,
+           i.indexprs IS NULL AND i.indpred IS NULL, am.amname
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_am am ON am.oid = c.relam
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema()
+"""
+_OURS = ("accounts", "companies", "expenses", "sandbox", "syncs")
+
+
+def _our_tables() -> set[str]:
+    # The tables of the portal's own models; Django's and the many-to-many tables it makes
+    # are its own to index.
+    return {
+        model._meta.db_table for name in _OURS for model in apps.get_app_config(name).get_models()
+    }
+
+
+def test_no_plain_index_is_the_start_of_another():
+    """A plain btree index whose columns (and operator classes) start another btree index of the
+    same table is never needed: the other serves its reads, and it is one more write on every
+    insert and status move."""
+    if connection.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's catalog; the PostgreSQL run of the suite checks it")
+    ours = _our_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(_INDEXES)
+        indexes = [
+            (table, name, unique, tuple(zip(keys.split()[:width], classes.split(), strict=True)))
+            for table, name, unique, keys, width, classes, plain, method in cursor.fetchall()
+            if plain and method == "btree" and table in ours
+        ]
+
+    redundant = sorted(
+        f"{name} (starts {other})"
+        for table, name, unique, keys in indexes
+        if not unique
+        for other_table, other, _, other_keys in indexes
+        if other_table == table and other != name and other_keys[: len(keys)] == keys
+    )
+
+    assert redundant == []
