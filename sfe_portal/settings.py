@@ -370,6 +370,9 @@ CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
 # out side by side, one lane per free call slot (three with the defaults), so a turn of 12
 # takes about as long as a turn of 4 did one by one; each turn costs a task of its own.
 PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=12)
+# Threads (each with its own database connection) claiming a push's slices side by side on
+# PostgreSQL while its datasets go out: a slice mostly waits on the database.
+PUSH_CLAIMERS = env.int("PUSH_CLAIMERS", default=3)
 # Codat calls one company may have in flight at once, across every worker (pushes, polls,
 # receipt uploads, corrections); a slot's lease outlives the longest task that holds one.
 CODAT_MAX_CALLS_PER_COMPANY = env.int("CODAT_MAX_CALLS_PER_COMPANY", default=4)

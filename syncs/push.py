@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, Field, ForeignKey, Model, Prefetch, Value, When
 from django.utils import timezone
@@ -125,6 +126,19 @@ class _Plan:
     # Refused by this claim yet still approved (the chart changed back since the claim read
     # it): never read again by this claim, so every slice makes progress.
     passed_over: set[Any] = field(default_factory=set)
+    # Slices claimed side by side share the plan: its counts and set change under this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, *, claimed: int = 0, sent_back: int = 0, passed_over: Any = None) -> None:
+        with self.lock:
+            self.claimed += claimed
+            self.sent_back += sent_back
+            if passed_over is not None:
+                self.passed_over.add(passed_over)
+
+    def passed_over_now(self) -> list[Any]:
+        with self.lock:
+            return list(self.passed_over)
 
 
 @dataclass
@@ -143,7 +157,9 @@ FIRST_CLAIM_SLICE = 200
 ClaimedBatches = Callable[[list[PushBatch]], None]
 
 
-def company_push_claim(*, company: Company, on_batches: ClaimedBatches | None = None) -> Claim:
+def company_push_claim(
+    *, company: Company, on_batches: ClaimedBatches | None = None, claimers: int = 1
+) -> Claim:
     """Claim the company's approved, valid expenses into a push's batches, a slice at a time.
 
     Each slice is a transaction of its own under the company row lock: the valid expenses it
@@ -157,6 +173,10 @@ def company_push_claim(*, company: Company, on_batches: ClaimedBatches | None = 
     quiet pushes) continues it. Two workers at once take turns slice by slice under the lock,
     and an expense moves out of approved once only, so none is ever claimed twice. A push of
     the company already fully claimed but not yet initiated is returned as it is.
+
+    With `claimers` above one (PostgreSQL: each thread has a connection of its own), once the
+    first slice has made the sync, that many threads claim slices side by side
+    (`_claim_side_by_side`); the last slices, which end the claim, are claimed alone.
     """
     blockers = push_blockers(company=company)
     if blockers:
@@ -170,13 +190,53 @@ def company_push_claim(*, company: Company, on_batches: ClaimedBatches | None = 
         tracking={t.pk: t for t in TrackingCategory.objects.filter(company=company)},
     )
     size = _slice_size(FIRST_CLAIM_SLICE)
+    side_by_side = claimers > 1
     while True:
         step = _claim_slice(plan, size)
         if step.batches and on_batches is not None:
             on_batches(step.batches)
         if step.done:
             return Claim(sync=step.sync, claimed=plan.claimed, sent_back=plan.sent_back)
+        if side_by_side:
+            side_by_side = False
+            _claim_side_by_side(plan, claimers, on_batches)
         size = _slice_size(CLAIM_CHUNK)
+
+
+def _claim_side_by_side(plan: _Plan, claimers: int, on_batches: ClaimedBatches | None) -> None:
+    """Claim slices from `claimers` threads at once until each finds no full slice left.
+
+    Each slice takes the company row lock shared (`FOR SHARE`): the threads' slices overlap,
+    and skip each other's locked expenses, while a slice that may end the claim (or make a
+    sync) takes it alone and waits for every shared one. So none of these ever ends the claim
+    or makes a sync; the caller's next slice, alone, ends it. A thread that fails stops the
+    others before their next slice, and its failure is raised once all have stopped: what was
+    committed stays, the failed slice left nothing behind, and the claim is resumable."""
+    delivered = threading.Lock()
+    stop = threading.Event()
+
+    def claimer() -> None:
+        try:
+            while not stop.is_set():
+                step = _claim_slice(plan, _slice_size(CLAIM_CHUNK), shared=True)
+                if step.batches and on_batches is not None:
+                    with delivered:
+                        on_batches(step.batches)
+                if step.done:
+                    return
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(max_workers=claimers, thread_name_prefix="push-claim") as pool:
+        # Each claimer runs in a copy of the caller's context, so its log lines keep the task's.
+        futures = [pool.submit(contextvars.copy_context().run, claimer) for _ in range(claimers)]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
 
 
 def _slice_size(wanted: int) -> int:
@@ -186,20 +246,27 @@ def _slice_size(wanted: int) -> int:
 
 
 @transaction.atomic
-def _claim_slice(plan: _Plan, size: int) -> _Slice:
+def _claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     """Claim the next `size` approved expenses in issue-date order, in one transaction: the
     valid ones move to pushing with their Codat JSON planned into whole batches; the invalid
-    ones go back to coding with the reason."""
+    ones go back to coding with the reason.
+
+    `shared`: one of several slices side by side, under the company lock taken shared. It
+    only adds whole batches to the sync claiming, and is done (for its thread) when it finds
+    fewer than `size` expenses; it never makes the sync or ends the claim."""
     company = plan.company
-    Company.objects.select_for_update().filter(pk=company.pk).first()
+    _company_lock(company, shared=shared)
     sync = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if sync is not None and not sync.claiming:
         return _Slice(sync=sync, done=True)
+    if shared and sync is None:
+        return _Slice(sync=None, done=True)
     approved = Expense.objects.select_for_update(skip_locked=True).filter(
         company=company, status=ExpenseStatus.APPROVED
     )
-    if plan.passed_over:
-        approved = approved.exclude(pk__in=plan.passed_over)
+    passed_over = plan.passed_over_now()
+    if passed_over:
+        approved = approved.exclude(pk__in=passed_over)
     ids = list(approved.order_by("issue_date", "id").values_list("pk", flat=True)[:size])
     last = len(ids) < size
     items: list[tuple[Any, dict[str, Any]]] = []
@@ -211,12 +278,12 @@ def _claim_slice(plan: _Plan, size: int) -> _Slice:
             whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)
             expense_refresh_readiness(expense=whole, ctx=plan.ctx)
             if whole.status == ExpenseStatus.APPROVED:
-                plan.passed_over.add(expense.pk)
+                plan.count(passed_over=expense.pk)
             else:
-                plan.sent_back += 1
+                plan.count(sent_back=1)
             continue
         items.append((expense.pk, transaction_.to_api()))
-    if not last:
+    if shared or not last:
         # The rest stays approved: the next slice reads it first and fills its batch.
         items = items[: len(items) - len(items) % MAX_BATCH_SIZE]
     step = _Slice(sync=sync, done=last)
@@ -230,15 +297,30 @@ def _claim_slice(plan: _Plan, size: int) -> _Slice:
             )
         )
         planned = [(pk, item) for pk, item in items if pk in moved]
-        plan.claimed += len(planned)
+        plan.count(claimed=len(planned))
         if planned:
             if step.sync is None:
                 step.sync = _sync_create(company)
             step.batches = _write_batches(company, step.sync, planned)
-    if last and step.sync is not None and step.sync.claiming:
+    if last and not shared and step.sync is not None and step.sync.claiming:
         Sync.objects.filter(pk=step.sync.pk).update(claiming=False)
         step.sync.claiming = False
     return step
+
+
+def _company_lock(company: Company, *, shared: bool) -> None:
+    """The company row lock a claim slice holds to its commit: alone, or shared with the
+    other slices side by side (which a slice alone waits for, and they for it)."""
+    if not shared:
+        Company.objects.select_for_update().filter(pk=company.pk).first()
+        return
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {qn(Company._meta.db_table)} "  # noqa: S608
+            f"WHERE {qn(_column(Company, 'id'))} = %s FOR SHARE",
+            [company.pk],
+        )
 
 
 # What validation and the payload read of an expense: building the instances was most of a
@@ -507,8 +589,10 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
         # exchange recorded the moment it ends (a lane's are recorded between slices).
         return company_push_claim(company=company)
     poster = _LanePoster(company, lanes)
+    # Slices side by side need a connection per thread and row locks that can be shared.
+    claimers = settings.PUSH_CLAIMERS if connection.vendor == "postgresql" else 1
     try:
-        claim = company_push_claim(company=company, on_batches=poster.post)
+        claim = company_push_claim(company=company, on_batches=poster.post, claimers=claimers)
     finally:
         failure = poster.close()
     if failure is not None:
@@ -538,6 +622,8 @@ class _LanePoster:
         ] = queue.SimpleQueue()
         self.exchanges: list[Exchange] = []
         self.observed = 0
+        # Claimers side by side queue their slices' batches from their own threads.
+        self.recording = threading.Lock()
         self.failures: list[BaseException] = []
         self.stop = threading.Event()
         self.threads = [
@@ -591,7 +677,7 @@ class _LanePoster:
             client.close()
 
     def _record(self) -> None:
-        with transaction.atomic():
+        with self.recording, transaction.atomic():
             # Lanes only ever append: what is past `observed` is new.
             seen, self.observed = self.observed, len(self.exchanges)
             codat_exchanges_observe(

@@ -431,7 +431,7 @@ def test_datasets_go_out_while_the_push_is_still_being_claimed(sandbox, monkeypa
     claim_slice = push._claim_slice
     slices = 0
 
-    def claim_slice_watched(plan, size):
+    def claim_slice_watched(plan, size, **kwargs):
         nonlocal slices
         slices += 1
         if slices == 3:
@@ -440,7 +440,7 @@ def test_datasets_go_out_while_the_push_is_still_being_claimed(sandbox, monkeypa
             while SandboxDataset.objects.count() < 2 and time.monotonic() < deadline:
                 time.sleep(0.02)  # the lanes are other threads: wait for their posts to land
             assert SandboxDataset.objects.count() >= 2, "no dataset went out during the claim"
-        return claim_slice(plan, size)
+        return claim_slice(plan, size, **kwargs)
 
     monkeypatch.setattr(push, "_claim_slice", claim_slice_watched)
 
