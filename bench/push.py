@@ -83,9 +83,25 @@ def _payloads(company: Any) -> list[dict[str, Any]]:
     return items
 
 
+def _print_sandbox_sync(sync_id: str, started_at: Any, marks: dict[str, float]) -> None:
+    """The raw loop's own marks and when the sandbox started its sync, in seconds from its
+    start. (The sandbox stamps a sync's end with the time it started: its clock is the one the
+    task began with.)"""
+    from sandbox.models import SandboxSync
+
+    sync = SandboxSync.objects.get(pk=sync_id)
+    if sync.started_at is not None:
+        marks["sync started"] = (sync.started_at - started_at).total_seconds()
+    print(
+        "  raw loop: "
+        + ", ".join(f"{n} {t:.2f} s" for n, t in sorted(marks.items(), key=lambda m: m[1]))
+    )
+
+
 def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     """The same Codat calls as the pipeline in a plain loop; returns its time and call count."""
     from django.conf import settings
+    from django.utils import timezone
 
     session = requests.Session()
     session.headers["Authorization"] = (
@@ -93,7 +109,9 @@ def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]])
     )
     base = f"{codat_url}/companies/{codat_company_id}/sync/expenses"
     calls = 0
+    started_at = timezone.now()
     started = time.perf_counter()
+    marks: dict[str, float] = {}
     dataset_ids = []
     for start in range(0, len(items), 50):
         answer = session.post(
@@ -102,6 +120,7 @@ def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]])
         answer.raise_for_status()
         dataset_ids.append(answer.json()["datasetId"])
         calls += 1
+    marks["datasets posted"] = time.perf_counter() - started
     answer = session.post(f"{base}/syncs", json={"datasetIds": dataset_ids})
     answer.raise_for_status()
     sync_id = answer.json()["syncId"]
@@ -113,6 +132,7 @@ def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]])
         calls += 1
         if status.json()["syncStatusCode"] not in (1000, 1010):
             break
+    marks["end seen"] = time.perf_counter() - started
     results: list[Any] = []
     page = 1
     while True:
@@ -127,6 +147,8 @@ def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]])
             break
         page += 1
     elapsed = time.perf_counter() - started
+    marks["results read"] = elapsed
+    _print_sandbox_sync(sync_id, started_at, marks)
     completed = sum(1 for r in results if r.get("status") == "Completed")
     if completed != len(items):
         raise RuntimeError(f"the raw loop's sync completed {completed} of {len(items)}")
@@ -199,6 +221,12 @@ def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) ->
         spans.setdefault(f"{method} {kind}", []).append((at - started_at).total_seconds())
     for kind, times in spans.items():
         print(f"  {kind:<40} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
+    from sandbox.models import SandboxSync
+
+    for sync in SandboxSync.objects.filter(created__gte=started_at):
+        if sync.started_at is not None:
+            began = (sync.started_at - started_at).total_seconds()
+            print(f"  {'sandbox sync started':<40} x1    {began:7.2f} s")
     print(f"  settled at {elapsed:.2f} s")
 
 
