@@ -226,6 +226,7 @@ class CodatClient:
         self._api_key = api_key
         # Codat's scheme: "Basic " + base64 of the key on its own (no user:password pair).
         self._authorization = "Basic " + base64.b64encode(api_key.encode()).decode("ascii")
+        self._auth = _KeyAuth(self._authorization)
         self._timeout = timeout
         self._session = session if session is not None else requests.Session()
         self._owns_session = session is None
@@ -778,7 +779,6 @@ class CodatClient:
         query = _query_string(params or {})
         url = f"{self._base_url}{path}" + (f"?{query}" if query else "")
         headers = {
-            "Authorization": self._authorization,
             "Accept": "application/json",
             "User-Agent": self._user_agent,
         }
@@ -801,6 +801,7 @@ class CodatClient:
                     url,
                     data=body.data if body is not None else None,
                     headers=headers,
+                    auth=self._auth,
                     timeout=self._timeout,
                     allow_redirects=False,
                 )
@@ -926,6 +927,20 @@ class CodatClient:
         for secret in (self._authorization.split(" ", 1)[1], self._api_key):
             text = text.replace(secret, "[redacted]")
         return text
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Codat's Basic key, set on each request as the request's own auth. With no auth of its
+    own, requests looks for a ~/.netrc entry on every call (a file lookup each time, most of a
+    call's own work on a busy worker) and would send that entry's credentials instead of the
+    key."""
+
+    def __init__(self, authorization: str) -> None:
+        self.authorization = authorization
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self.authorization
+        return request
 
 
 def _json_body(data: Any) -> _Body:

@@ -26,6 +26,20 @@ def test_every_call_sends_basic_auth_with_the_base64_of_the_key_alone(http, clie
     assert http.calls[0].request.headers["Authorization"] == expected
 
 
+def test_a_netrc_entry_for_codat_never_replaces_the_key(http, client, tmp_path, monkeypatch):
+    # requests sends a ~/.netrc entry's credentials for a request with no auth of its own.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.codat.io login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    http.get(company_url(), json=COMPANY)
+
+    client.get_company(COMPANY_ID)
+
+    expected = "Basic " + base64.b64encode(API_KEY.encode()).decode()
+    assert http.calls[0].request.headers["Authorization"] == expected
+
+
 def test_user_agent_names_the_product_and_version(http, client):
     http.get(company_url(), json=COMPANY)
 
