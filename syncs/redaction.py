@@ -36,6 +36,26 @@ _SHAPES = [
 ]
 
 
+# Every match of the patterns above has one of these in it, in any case: a text without any
+# cannot match, and is kept without running them (seven regular expressions over a 4 KB
+# dataset body cost half a millisecond, for each of the 200 datasets of a push of 10,000).
+_MARKERS = (
+    "key",
+    "secret",
+    "passw",
+    "token",
+    "signature",
+    "authorization",
+    "basic",
+    "bearer",
+    "whsec_",
+    "_live_",
+    "_test_",
+)
+# The only characters outside ASCII that the patterns' IGNORECASE takes for ASCII letters.
+_ASCII_TWINS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
 def redact(text: str) -> str:
     """`text` with every secret value replaced by `[redacted]`; the rest kept as it was: the
     configured Codat key and webhook secret wherever they appear, and any value that looks like
@@ -43,6 +63,13 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = redact_secrets(text)
+    folded = text.translate(_ASCII_TWINS).lower()
+    if not any(marker in folded for marker in _MARKERS):
+        return text
+    return _redact_patterns(text)
+
+
+def _redact_patterns(text: str) -> str:
     text = _JSON_PAIR.sub(lambda m: f'{m.group("key")}"{REDACTED}"', text)
     text = _HEADER_LINE.sub(lambda m: f"{m.group('key')}{m.group('name')}{REDACTED}", text)
     text = _QUERY_PAIR.sub(lambda m: f"{m.group('key')}{REDACTED}", text)

@@ -37,6 +37,38 @@ def test_secrets_are_replaced(text, secret):
     assert REDACTED in cleaned
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Characters the patterns' case-insensitive matching reads as ASCII letters.
+        '{"\u017fecret": "s-1"}',
+        '{"api\u212aey": "k-2"}',
+        '{"s\u0130gnature": "i-3"}',
+        '{"s\u0131gnature": "i-4"}',
+        "Authorization: BA\u017fIC c2FuZGJveC1hcGkta2V5",
+        '{"PASSWD": "p-5"}',
+        "ok sk_live_abc123",
+        '{"x": "whsec_abcdef"}',
+    ],
+)
+def test_a_text_is_only_kept_unread_when_no_pattern_could_match(text):
+    from syncs.redaction import _redact_patterns
+
+    assert redact(text) == _redact_patterns(text)
+    assert redact(text) != text
+
+
+def test_a_dataset_body_with_no_secret_name_or_shape_is_kept_without_the_patterns(monkeypatch):
+    body = '{"items": [{"id": "e-1", "merchantName": "Trainline", "lines": [{"netAmount": 1}]}]}'
+
+    def patterns(text):
+        raise AssertionError("the patterns ran over a text no pattern can match")
+
+    monkeypatch.setattr("syncs.redaction._redact_patterns", patterns)
+
+    assert redact(body) == body
+
+
 def test_what_is_not_secret_is_kept_as_it_was():
     body = (
         '{"id": "8f14e45f-ceea-467f-a0e1-2b3c4d5e6f70", "merchantName": "Secretary Ltd", '
