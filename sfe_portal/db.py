@@ -1,7 +1,11 @@
 """Database building blocks shared by the apps' models."""
 
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Q
+from django.db.models.lookups import In
 
 
 def choices_check(
@@ -9,3 +13,27 @@ def choices_check(
 ) -> models.CheckConstraint:
     """A CHECK constraint so the database itself refuses a value outside the field's choices."""
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class AnyOf(In):
+    """`field__any_of=values`: `field__in`, with the values sent as one array parameter on
+    PostgreSQL (`= ANY(%s)`) instead of a placeholder each. For a thousand ids, preparing and
+    quoting each placeholder cost more than the query took to run. Elsewhere, the plain IN."""
+
+    lookup_name = "any_of"
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
+        if not self.rhs_is_direct_value():
+            return self.as_sql(compiler, connection)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # As IN does: no NULL (never equal to anything), no repeats, nothing to match nothing.
+        values = [value for value in dict.fromkeys(self.rhs) if value is not None]
+        if not values:
+            raise EmptyResultSet
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(value, connection, prepared=True) for value in values]
+        return f"{lhs} = ANY(%s)", [*lhs_params, values]
+
+
+models.UUIDField.register_lookup(AnyOf)
+models.ForeignKey.register_lookup(AnyOf)

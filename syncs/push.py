@@ -347,15 +347,18 @@ def _claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expens
     what the claim already holds. Prefetching did the same in Python with a queryset per
     expense and per line, which was most of the time a claim took."""
     expenses = list(
-        Expense.objects.filter(pk__in=ids)
+        Expense.objects.filter(pk__any_of=ids)
         .select_related("supplier_override")
         .only(*_CLAIM_READS)
         .order_by("issue_date", "id")
     )
     lines_of: dict[Any, list[ExpenseLine]] = {}
-    for line in ExpenseLine.objects.filter(expense_id__in=ids).order_by("expense_id", "position"):
+    rows = ExpenseLine.objects.filter(expense_id__any_of=ids).order_by("expense_id", "position")
+    for line in rows:
         lines_of.setdefault(line.expense_id, []).append(line)
-    links = ExpenseLine.tracking_categories.through.objects.filter(expenseline__expense_id__in=ids)
+    links = ExpenseLine.tracking_categories.through.objects.filter(
+        expenseline__expense_id__any_of=ids
+    )
     tracked: dict[Any, list[TrackingCategory]] = {}
     for line_id, category_id in links.values_list("expenseline_id", "trackingcategory_id"):
         category = plan.tracking.get(category_id) or TrackingCategory.objects.get(pk=category_id)
