@@ -155,8 +155,14 @@ class Expense(models.Model):
     card_label = models.CharField(max_length=100, blank=True)
     employee_name = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
+    # Indexed only where set (expense_supplier_override_idx): most expenses have none.
     supplier_override = models.ForeignKey(
-        Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Supplier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     status = models.CharField(
         max_length=16, choices=ExpenseStatus.choices, default=ExpenseStatus.UNCATEGORIZED
@@ -209,7 +215,18 @@ class Expense(models.Model):
             # The "All" tab and date-range filters.
             models.Index(fields=["company", "-issue_date", "-id"], name="expense_company_date_idx"),
             # Backlog age on the dashboard: oldest approved-but-unpushed expense per company.
-            models.Index(fields=["status", "status_changed_at"], name="expense_status_age_idx"),
+            # Only approved rows are in it, so a push's status moves never write it.
+            models.Index(
+                fields=["company", "status_changed_at"],
+                condition=Q(status=ExpenseStatus.APPROVED),
+                name="expense_approved_age_idx",
+            ),
+            # Deleting a supplier looks for expenses that name it; the others are not indexed.
+            models.Index(
+                fields=["supplier_override"],
+                condition=Q(supplier_override__isnull=False),
+                name="expense_supplier_override_idx",
+            ),
             # Coding history: a merchant's most recent coded expenses, read a few per merchant.
             models.Index(
                 fields=["company", "merchant_key", "-issue_date", "-id"],

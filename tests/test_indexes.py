@@ -54,3 +54,33 @@ def test_no_plain_index_is_the_start_of_another():
     )
 
     assert redundant == []
+
+
+def _plan(queryset) -> str:
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan; the PostgreSQL run of the suite checks it")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        return queryset.explain()
+
+
+def test_the_backlog_age_is_read_from_the_index_of_approved_expenses_alone():
+    """The dashboard's backlog reads approved expenses only, so its index holds only those: a
+    push's moves to pushing, syncing and synced never write it."""
+    from datetime import date
+
+    from syncs.dashboard import DashboardFilters, backlog_oldest
+
+    plan = _plan(backlog_oldest(DashboardFilters(start=date(2026, 1, 1), end=date(2026, 1, 31))))
+
+    assert "expense_approved_age_idx" in plan
+
+
+def test_a_supplier_is_looked_for_among_the_expenses_that_name_one():
+    """Deleting a supplier looks for the expenses that name it (it is refused while one does):
+    the index holds only those, so the status moves of expenses without one never write it."""
+    from expenses.models import Expense
+
+    plan = _plan(Expense.objects.filter(supplier_override__in=[1, 2]))
+
+    assert "expense_supplier_override_idx" in plan
