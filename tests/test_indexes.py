@@ -84,3 +84,13 @@ def test_a_supplier_is_looked_for_among_the_expenses_that_name_one():
     plan = _plan(Expense.objects.filter(supplier_override__in=[1, 2]))
 
     assert "expense_supplier_override_idx" in plan
+
+
+def test_a_users_events_are_looked_for_among_the_events_that_name_one():
+    """Deleting a user clears the events that name them: the index holds only those, so the
+    pipeline's own events (three for every expense a push sends) never write it."""
+    from expenses.models import ExpenseEvent
+
+    plan = _plan(ExpenseEvent.objects.filter(actor__in=[1, 2]))
+
+    assert "expenseevent_actor_idx" in plan
