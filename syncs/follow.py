@@ -147,10 +147,15 @@ class _Failed:
 _DONE = object()
 
 
-def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
-    """Yield `items` as a thread produces them, at most `ahead` in advance. Closing the
-    generator (or leaving it on an error) stops the thread at its next item."""
-    buffer: queue.Queue[object] = queue.Queue(maxsize=ahead)
+def _read_ahead(
+    items: Iterator[T], *, ahead: int, step: int = SETTLE_CHUNK
+) -> Generator[T, None, None]:
+    """Yield `items` as a thread produces them, about `ahead` at most in advance, handed over
+    `step` at a time (a hand-over per item, two locks each way, cost more than keeping the
+    item). Closing the generator (or leaving it on an error) stops the thread at its next
+    hand-over; what was read before an error is yielded before it is raised."""
+    step = max(1, min(step, ahead))
+    buffer: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead // step))
     stop = threading.Event()
 
     def put(value: object) -> bool:
@@ -163,13 +168,20 @@ def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
         return False
 
     def produce() -> None:
+        batch: list[T] = []
         try:
             for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
+                batch.append(item)
+                if len(batch) >= step:
+                    if not put(batch):
+                        return
+                    batch = []
         except BaseException as error:  # handed to the reader, who raises it
-            put(_Failed(error))
+            if not batch or put(batch):
+                put(_Failed(error))
+            return
+        if not batch or put(batch):
+            put(_DONE)
 
     reader = threading.Thread(
         target=contextvars.copy_context().run, args=(produce,), daemon=True, name="read-ahead"
@@ -182,7 +194,7 @@ def _read_ahead(items: Iterator[T], *, ahead: int) -> Generator[T, None, None]:
                 return
             if isinstance(value, _Failed):
                 raise value.error
-            yield cast(T, value)
+            yield from cast("list[T]", value)
     finally:
         stop.set()
         reader.join(timeout=5)

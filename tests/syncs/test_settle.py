@@ -107,13 +107,16 @@ def test_reading_ahead_yields_every_item_in_order_and_raises_what_the_reader_met
     from syncs.follow import _read_ahead
 
     assert list(_read_ahead(iter(range(25)), ahead=4)) == list(range(25))
+    # Handed over a few at a time, the last hand-over short.
+    assert list(_read_ahead(iter(range(25)), ahead=8, step=4)) == list(range(25))
 
     def failing():
         yield 1
+        yield 2
         raise RuntimeError("Codat went away")
 
-    ahead = _read_ahead(failing(), ahead=4)
-    assert next(ahead) == 1
+    ahead = _read_ahead(failing(), ahead=8, step=4)
+    assert (next(ahead), next(ahead)) == (1, 2)  # what was read before the error comes first
     with pytest.raises(RuntimeError, match="went away"):
         next(ahead)
 
