@@ -129,12 +129,14 @@ class _Plan:
     # Slices claimed side by side share the plan: its counts and set change under this lock.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, *, claimed: int = 0, sent_back: int = 0, passed_over: Any = None) -> None:
+    def count(self, *, claimed: int = 0, sent_back: int = 0) -> None:
         with self.lock:
             self.claimed += claimed
             self.sent_back += sent_back
-            if passed_over is not None:
-                self.passed_over.add(passed_over)
+
+    def pass_over(self, expense_id: Any) -> None:
+        with self.lock:
+            self.passed_over.add(expense_id)
 
     def passed_over_now(self) -> list[Any]:
         with self.lock:
@@ -212,6 +214,8 @@ def _claim_side_by_side(plan: _Plan, claimers: int, on_batches: ClaimedBatches |
     or makes a sync; the caller's next slice, alone, ends it. A thread that fails stops the
     others before their next slice, and its failure is raised once all have stopped: what was
     committed stays, the failed slice left nothing behind, and the claim is resumable."""
+    # `on_batches` is called by one claimer at a time, as by a claim alone: it need not be
+    # safe to call from several threads (the lanes' recorder writes on the caller's connection).
     delivered = threading.Lock()
     stop = threading.Event()
 
@@ -278,7 +282,7 @@ def _claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
             whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)
             expense_refresh_readiness(expense=whole, ctx=plan.ctx)
             if whole.status == ExpenseStatus.APPROVED:
-                plan.count(passed_over=expense.pk)
+                plan.pass_over(expense.pk)
             else:
                 plan.count(sent_back=1)
             continue
@@ -625,8 +629,6 @@ class _LanePoster:
         ] = queue.SimpleQueue()
         self.exchanges: list[Exchange] = []
         self.observed = 0
-        # Claimers side by side queue their slices' batches from their own threads.
-        self.recording = threading.Lock()
         self.failures: list[BaseException] = []
         self.stop = threading.Event()
         self.threads = [
@@ -680,7 +682,7 @@ class _LanePoster:
             client.close()
 
     def _record(self) -> None:
-        with self.recording, transaction.atomic():
+        with transaction.atomic():
             # Lanes only ever append: what is past `observed` is new.
             seen, self.observed = self.observed, len(self.exchanges)
             codat_exchanges_observe(
