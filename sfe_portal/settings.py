@@ -373,6 +373,9 @@ PUSH_BATCHES_PER_TURN = env.int("PUSH_BATCHES_PER_TURN", default=12)
 # Threads (each with its own database connection) claiming a push's slices side by side on
 # PostgreSQL while its datasets go out: a slice mostly waits on the database.
 PUSH_CLAIMERS = env.int("PUSH_CLAIMERS", default=3)
+# Threads (each with its own database connection) settling an ended sync's results side by
+# side on PostgreSQL, a thousand at a time, while the next page is read.
+SYNC_SETTLERS = env.int("SYNC_SETTLERS", default=2)
 # Codat calls one company may have in flight at once, across every worker (pushes, polls,
 # receipt uploads, corrections); a slot's lease outlives the longest task that holds one.
 CODAT_MAX_CALLS_PER_COMPANY = env.int("CODAT_MAX_CALLS_PER_COMPANY", default=4)

@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Field, Model, Q
 from django.utils import timezone
@@ -104,10 +105,11 @@ def sync_poll_soon(*, sync: Sync) -> bool:
 def sync_reconcile(*, sync: Sync) -> Sync:
     """Fetch every transaction result of an ended sync and settle its expenses. Idempotent.
 
-    One pass, in one transaction with the sync's end: each chunk of results is kept as it
-    arrives and its expenses settled at once, while a thread fetches the next page. A sync of
-    50,000 is never held whole, and a crash keeps and settles nothing, so the next poll does
-    it all again.
+    One pass: each chunk of results is kept as it arrives and its expenses settled at once, in
+    a transaction of its own, while a thread fetches the next page. A sync of 50,000 is never
+    held whole. The sync ends (with its counts) only once every chunk is settled; after a crash
+    it is still followed, and the next poll settles what is left — each expense moves once,
+    since a move only takes expenses still syncing.
     """
     exchanges: list[Exchange] = []
     client = codat_client(company_id=sync.company_id, keep_exchanges=exchanges)
@@ -335,16 +337,103 @@ def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> list[_Ours]:
         ]
 
 
-@transaction.atomic
 def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
-    """Keep each chunk of the sync's results and settle its expenses still syncing, then fail
-    those Codat gave no result for and end the sync — all or nothing."""
+    """Keep each chunk of the sync's results and settle its expenses still syncing, a chunk a
+    transaction; then, all at once, fail those Codat gave no result for and end the sync."""
     # Receipts are looked for per chunk only when the sync's expenses have any.
     with_receipts = Receipt.objects.filter(
         expense__in=Expense.objects.filter(_in_sync(sync)).values("pk")
     ).exists()
-    for results in chunks:
-        _settle_chunk(sync, _keep_results(sync, results), with_receipts=with_receipts)
+    settlers = settings.SYNC_SETTLERS if connection.vendor == "postgresql" else 1
+    if settlers > 1 and not connection.in_atomic_block:
+        _settle_side_by_side(sync, chunks, settlers=settlers, with_receipts=with_receipts)
+    else:
+        # (Inside a caller's transaction, other connections would not see what it holds.)
+        for results in chunks:
+            _settle_results(sync, results, with_receipts=with_receipts)
+    return _end(sync, with_receipts=with_receipts)
+
+
+@transaction.atomic
+def _settle_results(sync: Sync, results: Mapping[str, object], *, with_receipts: bool) -> None:
+    """Keep a chunk of the sync's results and settle its expenses, in one transaction.
+
+    A result kept before was settled with its expense in the same transaction, by a pass cut
+    short: since then its expense may have moved on (failed, fixed and syncing in a newer sync),
+    so the result is kept again but its expense is not settled again."""
+    settled_before = _kept_before(sync, list(results))
+    kept = _keep_results(sync, results)
+    if settled_before:
+        kept = [row for row in kept if str(row[0]) not in settled_before]
+    _settle_chunk(sync, kept, with_receipts=with_receipts)
+
+
+def _kept_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
+    return {
+        str(transaction_id)
+        for transaction_id in SyncTransaction.objects.filter(
+            sync=sync, transaction_id__any_of=transaction_ids
+        ).values_list("transaction_id", flat=True)
+    }
+
+
+def _settle_side_by_side(
+    sync: Sync, chunks: Iterator[Mapping[str, object]], *, settlers: int, with_receipts: bool
+) -> None:
+    """Settle the chunks from `settlers` threads at once, each on a connection of its own,
+    while this thread reads the next chunks (a settled chunk mostly waits on the database).
+
+    At most `settlers` chunks wait to be taken. A failed chunk stops the others before their
+    next one and is raised once all have stopped: the chunks committed stay settled."""
+    todo: queue.Queue[Mapping[str, object] | None] = queue.Queue(maxsize=settlers)
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def settler() -> None:
+        try:
+            # Taken to the end whatever happens, so that handing over a chunk never blocks.
+            while (results := todo.get()) is not None:
+                if stop.is_set():
+                    continue
+                try:
+                    _settle_results(sync, results, with_receipts=with_receipts)
+                except BaseException as error:  # raised by the caller once all have stopped
+                    failures.append(error)
+                    stop.set()
+        finally:
+            connection.close()  # this thread's own
+
+    threads = [
+        threading.Thread(
+            # Each settler runs in a copy of the caller's context, so its log lines keep the
+            # task's.
+            target=contextvars.copy_context().run,
+            args=(settler,),
+            name=f"sync-settle-{n}",
+            daemon=True,
+        )
+        for n in range(settlers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for results in chunks:
+            if stop.is_set():
+                break
+            todo.put(results)
+    finally:
+        for _ in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+
+
+@transaction.atomic
+def _end(sync: Sync, *, with_receipts: bool) -> Sync:
+    """Once every result is settled: fail the sync's expenses Codat gave no result for, and
+    end the sync with its counts."""
     # The sync's expenses Codat gave no result for failed with the sync's reason.
     unanswered = (
         Expense.objects.filter(_in_sync(sync), status=ExpenseStatus.SYNCING)

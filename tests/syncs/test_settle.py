@@ -1,6 +1,7 @@
 """Settling an ended sync a chunk of results at a time: every expense ends synced or failed
 exactly once, those Codat gave no result for fail with the sync's reason, and a crash while
-settling moves nothing, so settling again does it all once."""
+settling keeps the chunks settled before it and leaves the sync followed, so settling again
+does the rest, each expense once."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from tests.syncs.dashboard_data import coded_expense, pushable_company
 pytestmark = pytest.mark.django_db
 
 
-def _sync_of(books: Any, count: int) -> tuple[Sync, list[Expense]]:
+def _sync_of(
+    books: Any, count: int, *, code: int = 5120, text: str = "ValidateError"
+) -> tuple[Sync, list[Expense]]:
+    """An ended sync (by default one that failed validation) of `count` expenses syncing."""
     sync = Sync.objects.create(
         company=books.company,
         state=SyncState.IN_PROGRESS,
         codat_sync_id=uuid.uuid4(),
-        status_code=5120,
-        status_text="ValidateError",
+        status_code=code,
+        status_text=text,
     )
     batch = PushBatch.objects.create(
         company=books.company, sync=sync, state=BatchState.SYNC_REQUESTED, dataset_id=uuid.uuid4()
@@ -66,7 +70,7 @@ def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
     assert set(PushBatch.objects.values_list("state", flat=True)) == {BatchState.DONE}
 
 
-def test_a_crash_while_settling_keeps_nothing_and_settling_again_moves_each_expense_once(
+def test_a_crash_while_settling_keeps_what_was_settled_and_settling_again_moves_each_once(
     monkeypatch,
 ):
     from syncs import follow
@@ -86,11 +90,12 @@ def test_a_crash_while_settling_keeps_nothing_and_settling_again_moves_each_expe
     monkeypatch.setattr(follow, "_settle_expenses", crash_on_the_second_chunk)
     with pytest.raises(RuntimeError):
         follow._settle(sync, results)
-    # Results are kept and settled in one transaction: nothing was kept, no expense moved,
-    # and the sync is still followed.
-    assert not SyncTransaction.objects.filter(sync=sync).exists()
+    # A chunk's results are kept and settled in one transaction: the first chunk stays kept
+    # and settled, nothing of the second, and the sync is still followed, not ended.
+    assert SyncTransaction.objects.filter(sync=sync).count() == 2
     assert Sync.objects.get(pk=sync.pk).state == SyncState.IN_PROGRESS
-    assert not Expense.objects.exclude(status=ExpenseStatus.SYNCING).exists()
+    assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 2
+    assert Expense.objects.filter(status=ExpenseStatus.SYNCING).count() == 3
 
     sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
 
@@ -141,3 +146,43 @@ def test_leaving_a_read_ahead_early_stops_its_thread():
 
     assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
     assert len(produced) < 10
+
+
+def test_settling_again_leaves_alone_an_expense_that_moved_on_since_its_chunk_was_settled(
+    monkeypatch,
+):
+    from syncs import follow
+
+    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    sync, expenses = _sync_of(pushable_company(), 4, code=2000, text="Completed")
+    refused, *written = expenses
+    results = {str(refused.pk): _result("ValidationError", "Account 400 is archived")}
+    results |= {str(e.pk): _result("Completed") for e in written}
+    settle_chunk = follow._settle_chunk
+    calls = {"n": 0}
+
+    def crash_on_the_second_chunk(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker lost")
+        settle_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(follow, "_settle_chunk", crash_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        follow._settle(sync, results)
+    assert Expense.objects.get(pk=refused.pk).status == ExpenseStatus.FAILED
+    # Before the next poll, the refused expense is fixed and pushed again in a newer sync.
+    Expense.objects.filter(pk=refused.pk).update(status=ExpenseStatus.SYNCING)
+    monkeypatch.setattr(follow, "_settle_chunk", settle_chunk)
+
+    sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
+
+    # This sync's word on it was given once: the newer sync's expense is left as it is.
+    assert Expense.objects.get(pk=refused.pk).status == ExpenseStatus.SYNCING
+    assert ExpenseEvent.objects.filter(expense=refused, to_status=ExpenseStatus.FAILED).count() == 1
+    assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 3
+    assert (sync.state, sync.transactions_completed, sync.transactions_failed) == (
+        SyncState.SUCCEEDED,
+        3,
+        1,
+    )
