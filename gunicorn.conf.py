@@ -26,3 +26,12 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Point at a tmpfs (e.g. /dev/shm in containers) so a slow disk cannot get workers killed.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a worker has loaded the app, take what it loaded out of the cyclic collector's sight
+    (`gc.freeze`): it lives as long as the worker, and full collections walked all of it
+    (as in the Celery worker, `sfe_portal/celery.py`)."""
+    import gc
+
+    gc.freeze()

@@ -99,10 +99,16 @@ def _print_sandbox_sync(sync_id: str, started_at: Any, marks: dict[str, float]) 
     start. (The sandbox stamps a sync's end with the time it started: its clock is the one the
     task began with.)"""
     from sandbox.models import SandboxSync
+    from syncs.models import WebhookEvent
 
     sync = SandboxSync.objects.get(pk=sync_id)
     if sync.started_at is not None:
         marks["sync started"] = (sync.started_at - started_at).total_seconds()
+    # When the sandbox said the sync had ended (its webhook, as the portal received it).
+    for received in WebhookEvent.objects.filter(codat_sync_id=sync_id).values_list(
+        "received_at", flat=True
+    ):
+        marks["webhook received"] = (received - started_at).total_seconds()
     print(
         "  raw loop: "
         + ", ".join(f"{n} {t:.2f} s" for n, t in sorted(marks.items(), key=lambda m: m[1]))
@@ -233,11 +239,17 @@ def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) ->
     for kind, times in spans.items():
         print(f"  {kind:<40} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
     from sandbox.models import SandboxSync
+    from syncs.models import WebhookEvent
 
     for sync in SandboxSync.objects.filter(created__gte=started_at):
         if sync.started_at is not None:
             began = (sync.started_at - started_at).total_seconds()
             print(f"  {'sandbox sync started':<40} x1    {began:7.2f} s")
+    # The sandbox's word that the sync ended, as the portal received it.
+    for received in WebhookEvent.objects.filter(received_at__gte=started_at).values_list(
+        "received_at", flat=True
+    ):
+        print(f"  {'webhook received':<40} x1    {(received - started_at).total_seconds():7.2f} s")
     print(f"  settled at {elapsed:.2f} s")
 
 

@@ -1,8 +1,10 @@
 """The Celery application. Tasks live in each app's `tasks.py` and are found automatically."""
 
+import gc
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 
 from sfe_portal.logs import connect_celery_signals
 
@@ -14,3 +16,20 @@ app.autodiscover_tasks()
 
 # Every task's log lines carry its id and the context of whoever sent it (sfe_portal/logs.py).
 connect_celery_signals()
+
+
+def freeze_startup_objects(**_: object) -> None:
+    """Take what the process loaded at start-up out of the cyclic collector's sight.
+
+    Django, Celery and the apps' modules make some 160,000 objects that live as long as the
+    process, and every full collection walked them all: the few that a push's claim set off
+    (10,000 payloads built) took a fifth of its time. Frozen (`gc.freeze`), they are never
+    walked again; what tasks make is collected as before.
+    """
+    gc.freeze()
+
+
+# In each prefork child once it is ready, and in the main process, which runs the tasks of the
+# solo and threads pools (in prefork, it only supervises: freezing it costs nothing).
+worker_process_init.connect(freeze_startup_objects, weak=False)
+worker_ready.connect(freeze_startup_objects, weak=False)
