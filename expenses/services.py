@@ -29,6 +29,7 @@ from expenses.models import (
     RuleMatch,
 )
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+from sfe_portal.db import id_array
 from sfe_portal.prefetch import forget_related, has_related, keep_related, related
 from sfe_portal.transitions import StaleState, check_transition
 
@@ -780,11 +781,11 @@ def _moved_with_events(
         field.get_db_prep_save(changes[name], connection) for name, field in fields.items()
     ]
     # The ids go as one array: a thousand placeholders cost more to build than to run.
-    ids = [pk.get_db_prep_value(value, connection) for value in expense_ids]
+    ids = id_array(pk.get_db_prep_value(value, connection) for value in expense_ids)
     status = qn(cast("models.Field[Any, Any]", meta.get_field("status")).column)
     update_sql = (
         f"UPDATE {qn(meta.db_table)} SET {sets} "  # noqa: S608
-        f"WHERE {qn(pk.column)} = ANY(%s) AND {status} = %s"
+        f"WHERE {qn(pk.column)} = ANY(CAST(%s AS {pk.db_type(connection)}[])) AND {status} = %s"
     )
     update_params = [*set_params, ids, str(current)]
     target, placeholders, values = _status_event_columns(

@@ -1,6 +1,8 @@
 """Database building blocks shared by the apps' models."""
 
+from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
@@ -13,6 +15,14 @@ def choices_check(
 ) -> models.CheckConstraint:
     """A CHECK constraint so the database itself refuses a value outside the field's choices."""
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+def id_array(values: Iterable[UUID | int]) -> str:
+    """PostgreSQL: ids (UUIDs or integers) written as one array literal, for the statement to
+    cast (`CAST(%s AS uuid[])`). psycopg quotes a list element by element: 2.1 ms for a
+    thousand UUIDs, against 0.7 ms to write them out, and a push sends a hundred such lists.
+    Neither a UUID nor an integer can hold a character an array literal would need quoted."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 class AnyOf(In):
@@ -32,6 +42,9 @@ class AnyOf(In):
             raise EmptyResultSet
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection, prepared=True) for value in values]
+        if all(type(value) in (UUID, int) for value in values):
+            array = f"{field.db_type(connection)}[]"
+            return f"{lhs} = ANY(CAST(%s AS {array}))", [*lhs_params, id_array(values)]
         return f"{lhs} = ANY(%s)", [*lhs_params, values]
 
 

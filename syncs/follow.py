@@ -29,6 +29,7 @@ from codat import Exchange
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
+from sfe_portal.db import id_array
 from syncs.causes import normalise_cause
 from syncs.exchanges import codat_client, codat_exchanges_observe
 from syncs.models import (
@@ -324,7 +325,8 @@ def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> list[_Ours]:
         f"{column(SyncTransaction, 'expense')}"
     )
     columns = [
-        [UUID(v) for v in values] if name == "transaction_id" else list(values)
+        # Each id checked to be one before it is written into the array literal.
+        id_array(UUID(v) for v in values) if name == "transaction_id" else list(values)
         for name, values in zip(fields, zip(*rows, strict=True), strict=True)
     ]
     params = [sync.pk, sync.company_id, sync.update_of_id, sync.pk, timezone.now(), *columns]

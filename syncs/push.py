@@ -57,6 +57,7 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
+from sfe_portal.db import id_array
 from sfe_portal.prefetch import keep_related
 from syncs.exchanges import codat_client, codat_exchanges_observe, codat_lanes_allowed
 from syncs.models import (
@@ -420,7 +421,7 @@ def _write_batches(
             "SELECT * FROM UNNEST(CAST(%s AS uuid[]), CAST(%s AS uuid[]))"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [[b for b, _ in pairs], [e for _, e in pairs]])
+            cursor.execute(sql, [id_array(b for b, _ in pairs), id_array(e for _, e in pairs)])
         return batches
     PushBatchItem.objects.bulk_create(
         (PushBatchItem(batch_id=batch_id, expense_id=pk) for batch_id, pk in pairs),

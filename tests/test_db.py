@@ -54,3 +54,25 @@ def test_any_of_sends_a_thousand_ids_as_one_parameter():
     [query] = queries.captured_queries
     assert "= ANY(" in query["sql"]
     assert " IN (" not in query["sql"]
+
+
+def test_any_of_writes_ids_as_one_array_literal_of_the_columns_type():
+    """UUIDs and integers go as one literal cast to the column's array type: psycopg quoted a
+    list of them element by element."""
+    if connection.vendor != "postgresql":
+        pytest.skip("arrays are PostgreSQL's; elsewhere any_of is the plain IN")
+    from sfe_portal.db import id_array
+
+    expense = ExpenseFactory()
+    other = uuid.uuid4()
+    assert id_array([expense.pk, other]) == f"{{{expense.pk},{other}}}"
+
+    with CaptureQueriesContext(connection) as queries:
+        assert list(Expense.objects.filter(company_id__any_of=[expense.company_id, 10**9])) == [
+            expense
+        ]
+        assert list(Expense.objects.filter(pk__any_of=[expense.pk, other])) == [expense]
+
+    integers, uuids = (query["sql"] for query in queries.captured_queries)
+    assert f"= ANY(CAST('{{{expense.company_id},{10**9}}}' AS bigint[]))" in integers
+    assert f"= ANY(CAST('{{{expense.pk},{other}}}' AS uuid[]))" in uuids
