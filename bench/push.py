@@ -29,7 +29,7 @@ from bench._stack import Stack
 
 EXPENSES = int(os.environ.get("BENCH_PUSH_EXPENSES", "10000"))
 # Rounds of both loops after one round of warm-up: each figure is the median of its rounds.
-RUNS = int(os.environ.get("BENCH_PUSH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_PUSH_RUNS", "5"))
 WARMUP = 1
 SEED = 10
 RAW_POLL_S = 1.0
