@@ -395,8 +395,12 @@ def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_on
 
     sync = Sync.objects.get(company=books.company)
     assert sync.claiming
-    # The first slice's dataset went out while the second slice was being claimed.
-    assert [b.state for b in sync.batches.all()] == [BatchState.POSTED]
+    # The datasets of the slices committed went out while the claim went on: the first one's,
+    # and on PostgreSQL maybe a slice another claimer had under way when the failure stopped
+    # them (it may take the failed slice's expenses once their lock is gone).
+    states = [b.state for b in sync.batches.all()]
+    assert len(states) in (1, 2)
+    assert set(states) == {BatchState.POSTED}
     # A sending turn now posts nothing and starts nothing: the claim is not complete.
     sync = sync_send(sync=sync)
     assert sync.state == SyncState.INITIATING
