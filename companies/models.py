@@ -3,6 +3,7 @@ from their accounting software (chart of accounts, tracking categories, tax rate
 
 from __future__ import annotations
 
+import uuid
 from typing import Self, TypeVar
 
 from django.conf import settings
@@ -34,6 +35,10 @@ class Company(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
     auto_push = models.BooleanField(default=False)
     master_data_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # A new value whenever a record of the company's master data is written (a refresh, an
+    # edit in admin), in the same transaction: what a page caches from the master data is
+    # keyed on it (expenses.selectors.coding_choices).
+    master_data_version = models.UUIDField(default=uuid.uuid4, editable=False)
     # Set when a master-data refresh was asked of Codat; the poll gives up on dataStatus after a
     # bounded time measured from here, and clears it once the data is pulled.
     refresh_started_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,7 @@ countdowns; tests call the steps directly.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -349,6 +350,7 @@ def master_data_store(*, company: Company, pulled: Pulled, now: datetime) -> Com
     )
     base_currency = (pulled.info.base_currency or "").upper()
     changes: dict[str, Any] = {
+        "master_data_version": uuid.uuid4(),
         "master_data_refreshed_at": now,
         "refresh_started_at": None,
         "updated_at": now,
@@ -358,6 +360,7 @@ def master_data_store(*, company: Company, pulled: Pulled, now: datetime) -> Com
         company.base_currency = base_currency
     Company.objects.filter(pk=company.pk).update(**changes)
     company.master_data_refreshed_at, company.refresh_started_at = now, None
+    company.master_data_version = changes["master_data_version"]
     company_clear_error(company=company, step=STEP_REFRESH)
     company.refresh_from_db(fields=["status"])
     if company.status == CompanyStatus.PULLING:

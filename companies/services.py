@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +14,7 @@ from companies.models import (
     CompanyStatus,
     Connection,
     ConnectionStatus,
+    MasterData,
     Membership,
     Role,
 )
@@ -125,6 +129,24 @@ def company_clear_error(*, company: Company, step: str) -> Company:
     ):
         company.last_error_step, company.last_error, company.last_error_at = "", "", None
     return company
+
+
+def master_data_changed(*, company: Company) -> uuid.UUID:
+    """Give the company's master data a new version, so that what was cached of the old one
+    is read afresh; called in the transaction that wrote the records."""
+    version = uuid.uuid4()
+    Company.objects.filter(pk=company.pk).update(master_data_version=version)
+    company.master_data_version = version
+    return version
+
+
+def master_data_record_written(sender: type[MasterData], instance: MasterData, **_: Any) -> None:
+    """A record saved or deleted one at a time (admin, the demo, tests): a new version for its
+    company, kept on the company object the record holds when it holds one."""
+    if instance._meta.get_field("company").is_cached(instance):
+        master_data_changed(company=instance.company)
+    else:
+        master_data_changed(company=Company(pk=instance.company_id))
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, search
 from expenses.services import expense_lines_keep, lines_tracking
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+from sfe_portal.memo import VersionedMemo
 from sfe_portal.prefetch import has_related, related
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
@@ -163,9 +164,10 @@ class TrackingGroup:
     options: list[TrackingCategory]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CodingChoices:
-    """What a row may be coded with: active records only, accounts per transaction type."""
+    """What a row may be coded with: active records only, accounts per transaction type.
+    Shared by the requests of a process (see `coding_choices`): read it, never change it."""
 
     accounts: list[LedgerAccount]
     accounts_by_type: dict[str, list[LedgerAccount]]
@@ -173,7 +175,21 @@ class CodingChoices:
     tracking_groups: list[TrackingGroup]
 
 
+# Per process, keyed by the company and its master data version, which every write of its
+# records renews in the same transaction: a refresh or an edit is seen by the next request.
+_CODING_CHOICES: VersionedMemo[tuple[int, uuid.UUID], CodingChoices] = VersionedMemo(size=256)
+
+
 def coding_choices(*, company: Company) -> CodingChoices:
+    """The company's coding choices as of the master data version `company` was read with.
+    Every page and inline action of the queue offers them, and the records change only when
+    the master data does, so they are read once per version, not three queries a request."""
+    return _CODING_CHOICES.get_or_compute(
+        (company.pk, company.master_data_version), lambda: _read_coding_choices(company)
+    )
+
+
+def _read_coding_choices(company: Company) -> CodingChoices:
     accounts = list(
         LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
     )

@@ -129,6 +129,29 @@ def test_a_vanished_account_is_marked_missing_and_comes_back_when_it_reappears()
     assert LedgerAccount.objects.get(codat_id="a3").missing_since == later
 
 
+@pytest.mark.django_db
+def test_a_refresh_gives_the_master_data_a_new_version_so_the_rows_offer_what_it_pulled():
+    from companies.models import Company
+    from expenses.selectors import coding_choices
+
+    company = CompanyFactory(status=CompanyStatus.READY)
+    LedgerAccountFactory(company=company, codat_id="a1", name="Travel")
+    LedgerAccountFactory(company=company, codat_id="a2", name="Meals")
+    offered = coding_choices(company=company)
+    assert sorted(a.name for a in offered.accounts) == ["Meals", "Travel"]
+
+    # The refresh writes in bulk (no per-record save): it renews the version itself.
+    master_data_store(
+        company=company,
+        pulled=_pulled([_account("a1", "Travel - National"), _account("a4", "Fuel")]),
+        now=timezone.now(),
+    )
+
+    for seen_as in (company, Company.objects.get(pk=company.pk)):
+        names = sorted(a.name for a in coding_choices(company=seen_as).accounts)
+        assert names == ["Fuel", "Travel - National"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_4040_from_a_sync_disconnects_at_once_and_the_check_finds_the_truth(
     sandbox, ready_company

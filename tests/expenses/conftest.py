@@ -3,12 +3,13 @@ from decimal import Decimal
 
 import pytest
 
-from companies.models import Company, CompanyConfiguration, LedgerAccount, TaxRate
+from companies.models import Company, CompanyConfiguration, LedgerAccount, Role, TaxRate
 from companies.platforms import Platform
 from tests.factories import (
     CompanyFactory,
     CustomerFactory,
     LedgerAccountFactory,
+    MembershipFactory,
     SupplierFactory,
     TaxRateFactory,
     TrackingCategoryFactory,
@@ -77,3 +78,11 @@ def books(db):
 def tracking(books):
     parent = TrackingCategoryFactory(company=books.company, name="Departments", has_children=True)
     return TrackingCategoryFactory(company=books.company, name="Sales", parent=parent)
+
+
+@pytest.fixture
+def member(client, books):
+    """An approver of the books' company, logged in on `client`."""
+    membership = MembershipFactory(company=books.company, role=Role.APPROVER)
+    client.force_login(membership.user)
+    return membership

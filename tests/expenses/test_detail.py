@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-def member(client, books):
-    membership = MembershipFactory(company=books.company, role=Role.APPROVER)
-    client.force_login(membership.user)
-    return membership
-
-
 def _url(name, expense, *extra):
     return reverse(name, args=[expense.company_id, expense.pk, *extra])
 

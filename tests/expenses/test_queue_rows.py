@@ -9,16 +9,8 @@ from types import SimpleNamespace
 import pytest
 from django.urls import reverse
 
-from companies.models import Role
 from expenses.rows import _PageParts, money
-from tests.factories import ExpenseFactory, MembershipFactory
-
-
-@pytest.fixture
-def member(client, books):
-    membership = MembershipFactory(company=books.company, role=Role.APPROVER)
-    client.force_login(membership.user)
-    return membership
+from tests.factories import ExpenseFactory
 
 
 def test_labels_are_escaped_and_the_chosen_pk_is_selected():
