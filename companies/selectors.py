@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
 
 from companies.models import (
     ROLE_RANK,
@@ -14,9 +16,13 @@ from companies.models import (
     CompanyConfiguration,
     Connection,
     ConnectionKind,
+    Customer,
+    LedgerAccount,
     Membership,
     Role,
+    Supplier,
 )
+from sfe_portal.db import ModelRow
 
 AnyUser = User | AnonymousUser
 
@@ -35,47 +41,83 @@ def company_visible_with_role(
 ) -> tuple[Company, Role] | tuple[None, None]:
     """The company with that id if the user may see it, and the user's role on it, in one
     query; (None, None) otherwise. The company comes with its configuration (and the records
-    it names) and its live connections, which every page of a company reads."""
+    it names) and the status of its live connections, which every page of a company reads."""
     if not user.is_authenticated or not user.is_active:
         return None, None
-    companies = Company.objects.select_related(
-        "configuration__bank_account", "configuration__supplier", "configuration__customer"
-    ).annotate(
-        **{
-            f"{kind}_connection_status": Subquery(
-                _live_connection_rows(OuterRef("pk"))
-                .filter(kind=kind)
-                .order_by("-pk")
-                .values("status")[:1]
-            )
-            for kind in ConnectionKind
-        }
-    )
-    if user.is_staff:
-        company = companies.filter(pk=company_id).first()
-        role: Role | None = Role.APPROVER
-    else:
-        company = (
-            companies.filter(pk=company_id, memberships__user=user)
-            .annotate(member_role=F("memberships__role"))
-            .first()
-        )
-        role = Role(company.member_role) if company is not None else None
-    if company is None or role is None:
+    member = not user.is_staff
+    params: list[Any] = [*ConnectionKind.values]
+    if member:
+        params.append(user.pk)
+    params.append(company_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_visible_company_sql(member=member), params)
+        row = cursor.fetchone()
+    if row is None:
         return None, None
-    # Reads that several parts of one page make (the banner, the push panel) are kept here for
-    # the request; code outside a request never sees this and reads afresh.
-    try:
-        configuration: CompanyConfiguration | None = company.configuration
-    except CompanyConfiguration.DoesNotExist:
-        configuration = None
+    (company, configuration, bank_account, supplier, customer), rest = _VISIBLE_ROW.read(row)
+    *connection_statuses, member_role = rest
+    role = Role(member_role) if member else Role.APPROVER
+    if configuration is not None:
+        # As select_related would have left them: reading the records costs no query.
+        CompanyConfiguration.bank_account.field.set_cached_value(configuration, bank_account)
+        CompanyConfiguration.supplier.field.set_cached_value(configuration, supplier)
+        CompanyConfiguration.customer.field.set_cached_value(configuration, customer)
+        CompanyConfiguration.company.field.set_cached_value(configuration, company)
     statuses = {
         kind: status
-        for kind in ConnectionKind
-        if (status := getattr(company, f"{kind}_connection_status")) is not None
+        for kind, status in zip(ConnectionKind, connection_statuses, strict=True)
+        if status is not None
     }
+    # Reads that several parts of one page make (the banner, the push panel) are kept here for
+    # the request; code outside a request never sees this and reads afresh.
     setattr(company, _REQUEST_READS, {"configuration": configuration, "statuses": statuses})
     return company, role
+
+
+_VISIBLE_ROW = ModelRow(
+    (Company, "c"),
+    (CompanyConfiguration, "cf"),
+    (LedgerAccount, "ba"),
+    (Supplier, "su"),
+    (Customer, "cu"),
+)
+
+
+@functools.cache
+def _visible_company_sql(*, member: bool) -> str:
+    """The statement behind company_visible_with_role, written once per process. Parameters:
+    each connection kind, then the user's id (members only), then the company's id."""
+    table = {
+        model: connection.ops.quote_name(model._meta.db_table)
+        for model in (
+            Company,
+            CompanyConfiguration,
+            LedgerAccount,
+            Supplier,
+            Customer,
+            Connection,
+            Membership,
+        )
+    }
+    # The newest live connection of each kind counts.
+    newest = (
+        f"(SELECT x.status FROM {table[Connection]} x WHERE x.company_id = c.id "  # noqa: S608
+        "AND x.deleted_at IS NULL AND x.kind = %s ORDER BY x.id DESC LIMIT 1)"
+    )
+    statuses = ", ".join(newest for _ in ConnectionKind)
+    membership = (
+        f"JOIN {table[Membership]} m ON m.company_id = c.id AND m.user_id = %s " if member else ""
+    )
+    # Table names come from the models; every value is a parameter.
+    return (
+        f"SELECT {_VISIBLE_ROW.columns()}, {statuses}, {'m.role' if member else 'NULL'} "  # noqa: S608
+        f"FROM {table[Company]} c {membership}"
+        f"LEFT JOIN {table[CompanyConfiguration]} cf ON cf.company_id = c.id "
+        f"LEFT JOIN {table[LedgerAccount]} ba ON ba.id = cf.bank_account_id "
+        f"LEFT JOIN {table[Supplier]} su ON su.id = cf.supplier_id "
+        f"LEFT JOIN {table[Customer]} cu ON cu.id = cf.customer_id "
+        "WHERE c.id = %s"
+    )
 
 
 _REQUEST_READS = "_request_reads"
