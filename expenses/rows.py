@@ -25,6 +25,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from companies.models import Company
+from expenses.models import Expense
 
 TEMPLATE = "expenses/queue_rows.jinja"
 
@@ -37,6 +38,11 @@ _ROW_URLS = {
     "accept_suggestion": "expense-accept-suggestion",
 }
 _PLACEHOLDER = str(uuid.UUID(int=0))
+# What get_type_display() and get_status_display() show, looked up once instead of per row.
+_LABELS = {
+    name: dict(Expense._meta.get_field(name).flatchoices)  # type: ignore[union-attr]
+    for name in ("type", "status")
+}
 
 
 @dataclass
@@ -103,6 +109,7 @@ def queue_rows_html(
             "can_approve": can_approve,
             "refusal": refusal,
             "page": _PageParts(company_id=company.pk),
+            "labels": _LABELS,
         }
     )
     return mark_safe(html)  # noqa: S308 - the template escapes every value (autoescape)
