@@ -435,6 +435,17 @@ def _row(
     )
 
 
+def expense_of_company(
+    *, company: Company, expense_id: uuid.UUID, for_row: bool = False
+) -> Expense | None:
+    """The company's expense with that id (None for another company's or none); `for_row`:
+    with whether it has a receipt, which the row an inline action answers with shows."""
+    found = Expense.objects.select_related("supplier_override")
+    if for_row:
+        found = found.annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
+    return found.filter(company=company, pk=expense_id).first()
+
+
 def queue_row(
     *,
     company: Company,
@@ -449,7 +460,7 @@ def queue_row(
         if not found:
             raise Expense.DoesNotExist(expense_id)
         expense = found[0]
-    else:
+    elif not hasattr(expense, "has_receipt"):
         expense.has_receipt = Receipt.objects.filter(expense=expense).exists()  # type: ignore[attr-defined]
     suggestion = expense_suggestions(company=company, expenses=[expense], choices=choices)
     return _row(expense, company_context(company=company), choices, suggestion.get(expense.pk))

@@ -348,7 +348,12 @@ def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
         _ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
     # Two people coding one row at once take turns here: without the row lock both would
     # delete the old lines and insert position 0, and the second would fail on the constraint.
-    Expense.objects.select_for_update().filter(pk=expense.pk).values_list("pk").first()
+    # The locked read is also the row as it is now (someone may have changed its status while
+    # we waited), keeping the related rows already read: coding changes neither company nor
+    # supplier, and nobody else can change the row until this transaction ends.
+    locked = Expense.objects.select_for_update().values_list(*_REFRESHED_FIELDS).get(pk=expense.pk)
+    for name, value in zip(_REFRESHED_FIELDS, locked, strict=True):
+        setattr(expense, name, value)
     _delete_lines(expense)
     created = ExpenseLine.objects.bulk_create(
         ExpenseLine(
@@ -368,9 +373,6 @@ def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
         for row, line in zip(created, lines, strict=True)
         for category in line.tracking
     )
-    # The row as it is now (someone may have changed its status while we waited for the lock),
-    # keeping the related rows already read: coding changes neither company nor supplier.
-    expense.refresh_from_db(fields=_REFRESHED_FIELDS)
     forget_related(expense, "lines")  # a prefetch of the old lines is stale now
     # What was just written, as a read would return it (with its records and tracking).
     expense_lines_keep(

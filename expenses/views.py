@@ -48,6 +48,7 @@ from expenses.selectors import (
     ExpenseDetail,
     coding_choices,
     expense_detail,
+    expense_of_company,
     expense_queue,
     queue_matching_count,
     queue_matching_ids,
@@ -142,10 +143,10 @@ def _row_response(
     return render(request, "expenses/queue.html#queue-row", context)
 
 
-def _expense(company: Company, expense_id: uuid.UUID) -> Expense:
-    expense = get_object_or_404(
-        Expense.objects.select_related("supplier_override"), company=company, pk=expense_id
-    )
+def _expense(company: Company, expense_id: uuid.UUID, *, for_row: bool = False) -> Expense:
+    expense = expense_of_company(company=company, expense_id=expense_id, for_row=for_row)
+    if expense is None:
+        raise Http404("No expense with that id in this company.")
     expense.company = company  # the request's: what this request read about it is kept there
     return expense
 
@@ -154,7 +155,7 @@ def _expense(company: Company, expense_id: uuid.UUID) -> Expense:
 @company_member_required(Role.BOOKKEEPER)
 def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
     """Inline coding of one row: answers the re-rendered row with its validation state."""
-    expense = _expense(company, expense_id)
+    expense = _expense(company, expense_id, for_row=True)
     choices = coding_choices(company=company)
     form = InlineCodingForm(request.POST, choices=choices)
     if not form.is_valid():

@@ -317,7 +317,7 @@ def test_inline_coding_rerenders_the_row_as_ready(client, books, member):
 # row lock and line replacement with its audit events (one transaction, no savepoint per step),
 # and the re-rendered row from what was written. The coding choices come with the queue page
 # that shows the row (read once per master data version).
-INLINE_CODING_MAX_QUERIES = 18
+INLINE_CODING_MAX_QUERIES = 16
 
 
 def test_inline_coding_costs_bounded_queries_and_shows_the_row_as_it_now_is(
