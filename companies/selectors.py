@@ -44,6 +44,9 @@ def company_visible_with_role(
     it names) and the status of its live connections, which every page of a company reads."""
     if not user.is_authenticated or not user.is_active:
         return None, None
+    low, high = connection.ops.integer_field_range(Company._meta.pk.get_internal_type())
+    if not low <= company_id <= high:
+        return None, None  # an id no row can have, as the ORM's lookup would answer
     member = not user.is_staff
     params: list[Any] = [*ConnectionKind.values]
     if member:
