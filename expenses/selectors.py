@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 
-from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.services import expense_lines_keep, lines_tracking
@@ -174,6 +175,14 @@ class CodingChoices:
     tax_rates: list[TaxRate]
     tracking_groups: list[TrackingGroup]
 
+    @functools.cached_property
+    def accounts_by_id(self) -> dict[int, LedgerAccount]:
+        return {account.pk: account for account in self.accounts}
+
+    @functools.cached_property
+    def tax_rates_by_id(self) -> dict[int, TaxRate]:
+        return {rate.pk: rate for rate in self.tax_rates}
+
 
 # Per process, keyed by the company and its master data version, which every write of its
 # records renews in the same transaction: a refresh or an edit is seen by the next request.
@@ -216,30 +225,46 @@ def _read_coding_choices(company: Company) -> CodingChoices:
     )
 
 
-def _row_expenses(qs: QuerySet[Expense]) -> list[Expense]:
-    """The expenses of `qs` with what a queue row shows besides them: supplier, receipt flag,
-    lines with their coding. Three queries, assembled here: prefetching did the same with a
-    related manager and a filtered queryset per expense and per line, which cost more than
-    the queries themselves."""
+def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense]:
+    """The expenses of `qs` with what a queue row shows besides them: supplier override,
+    receipt flag, lines with their coding. Three queries, assembled here: prefetching did the
+    same with a related manager and a filtered queryset per expense and per line, which cost
+    more than the queries themselves. The lines' accounts and tax rates are the choices' own
+    records (read once per master data version); only a record no longer offered, or a
+    supplier override, is read, in one query of its kind."""
     expenses: list[Expense] = list(
-        qs.select_related("supplier_override").annotate(
-            has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk")))
-        )
+        qs.annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
     )
     if not expenses:
         return expenses
+    _attach(expenses, "supplier_override", Supplier, {})
     lines_of: dict[Any, list[ExpenseLine]] = {e.pk: [] for e in expenses}
-    lines = list(
-        ExpenseLine.objects.filter(expense_id__in=list(lines_of))
-        .select_related("account", "tax_rate")
-        .order_by("position")
-    )
+    lines = list(ExpenseLine.objects.filter(expense_id__any_of=list(lines_of)).order_by("position"))
     for line in lines:
         lines_of[line.expense_id].append(line)
+    _attach(lines, "account", LedgerAccount, choices.accounts_by_id)
+    _attach(lines, "tax_rate", TaxRate, choices.tax_rates_by_id)
     tracked = lines_tracking([line.pk for line in lines])
     for expense in expenses:
         expense_lines_keep(expense, lines_of[expense.pk], tracked)
     return expenses
+
+
+def _attach(
+    instances: list[Any], name: str, model: type[Model], known: Mapping[Any, Model]
+) -> None:
+    """Give each instance its `name` record, as select_related would have: from `known` by
+    id, the others read in one query."""
+    if not instances:
+        return
+    field = instances[0]._meta.get_field(name)
+    ids = {getattr(i, field.attname) for i in instances} - {None}
+    records = dict(known)
+    if missing := ids - records.keys():
+        records.update(model._default_manager.in_bulk(list(missing)))
+    for instance in instances:
+        record_id = getattr(instance, field.attname)
+        field.set_cached_value(instance, records[record_id] if record_id is not None else None)
 
 
 def _filtered(company: Company, filters: QueueFilters) -> QuerySet[Expense]:
@@ -305,11 +330,11 @@ def expense_queue(
         qs = _after(qs, sort, filters.after)
     page_size = filters.per_page
     # One query for the page: the row annotations are computed for the rows shown only.
-    page = _row_expenses(qs.order_by(*SORTS[sort])[: page_size + 1])
+    choices = coding_choices(company=company)
+    page = _row_expenses(qs.order_by(*SORTS[sort])[: page_size + 1], choices)
     has_more = len(page) > page_size
     page = page[:page_size]
     ctx = company_context(company=company)
-    choices = coding_choices(company=company)
     suggestions = expense_suggestions(company=company, expenses=page, choices=choices)
     rows = [_row(expense, ctx, choices, suggestions.get(expense.pk)) for expense in page]
     next_cursor = encode_cursor(rows[-1].expense, sort) if has_more and rows else ""
@@ -456,7 +481,7 @@ def queue_row(
     """One row, for the row partial: re-read after a change, or `expense` as the service that
     just changed it left it (with the lines it kept)."""
     if expense is None or not has_related(expense, "lines"):
-        found = _row_expenses(Expense.objects.filter(company=company, pk=expense_id))
+        found = _row_expenses(Expense.objects.filter(company=company, pk=expense_id), choices)
         if not found:
             raise Expense.DoesNotExist(expense_id)
         expense = found[0]

@@ -158,7 +158,9 @@ def lines_tracking(line_ids: Sequence[Any]) -> dict[Any, list[TrackingCategory]]
     if not line_ids:
         return tracked
     links = (
-        ExpenseLine.tracking_categories.through.objects.filter(expenseline_id__in=list(line_ids))
+        ExpenseLine.tracking_categories.through.objects.filter(
+            expenseline_id__any_of=list(line_ids)
+        )
         .select_related("trackingcategory")
         .order_by("trackingcategory__name", "trackingcategory_id")
     )

@@ -84,3 +84,31 @@ def test_the_page_and_the_row_partial_render_the_same_escaped_row(client, books,
         assert "1,234.50 GBP" in body
         assert f'hx-post="/companies/{books.company.pk}/expenses/{expense.pk}/code/"' in body
     assert row.strip().startswith(f'<tr id="row-{expense.pk}"')
+
+
+@pytest.mark.django_db
+def test_records_no_longer_offered_still_show_on_their_rows_for_one_query_each_kind(
+    client, books, member, django_assert_max_num_queries
+):
+    from companies.models import SourceStatus
+    from expenses.services import expense_set_coding
+    from tests.expenses.test_queue import QUEUE_PAGE_MAX_QUERIES
+    from tests.factories import LedgerAccountFactory, SupplierFactory
+
+    old = LedgerAccountFactory(company=books.company, name="Old travel")
+    gone = SupplierFactory(company=books.company, name="Gone Ltd", status=SourceStatus.ARCHIVED)
+    for _ in range(3):
+        expense = ExpenseFactory(company=books.company, supplier_override=gone)
+        expense_set_coding(expense=expense, by=None, account=old, tax_rate=books.vat)
+    old.status = SourceStatus.ARCHIVED
+    old.save()
+    queue = reverse("expense-queue", args=[books.company.pk])
+    client.get(queue)  # the first page of this master data version reads the choices
+
+    # The rows' offered accounts and tax rates come with the choices; the archived account
+    # and the supplier overrides are read once each, whatever the number of rows.
+    with django_assert_max_num_queries(QUEUE_PAGE_MAX_QUERIES + 2):
+        body = html.unescape(client.get(queue, {"tab": "all"}).content.decode())
+
+    assert body.count(f"{old} (not valid)</option>") == 3
+    assert body.count(">Supplier 'Gone Ltd' is archived in the accounting software.") == 3
