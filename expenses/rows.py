@@ -45,9 +45,19 @@ _LABELS = {
 }
 
 
+def options_html(records: Sequence[Any], by_name: bool = False) -> str:
+    """<option>s for `records`, labelled by str() (or by `.name`), every label escaped."""
+    return "".join(
+        f'<option value="{r.pk}">{conditional_escape(r.name if by_name else str(r))}</option>'
+        for r in records
+    )
+
+
 @dataclass
 class _PageParts:
-    """What every row of one render shares: option lists and URL patterns."""
+    """What every row of one render shares: option lists and URL patterns. `options` is the
+    escaped <option>s per record list (by the list's identity); given the coding choices'
+    own (`CodingChoices.options_html`), a list is escaped once per master data version."""
 
     company_id: int
     options: dict[tuple[int, bool], tuple[Sequence[Any], str]] = field(default_factory=dict)
@@ -60,13 +70,8 @@ class _PageParts:
         pk, or a collection of pks for a multiple choice."""
         key = (id(records), by_name)
         if key not in self.options:
-            html = "".join(
-                f'<option value="{r.pk}">{conditional_escape(r.name if by_name else str(r))}'
-                "</option>"
-                for r in records
-            )
-            # The list is kept with its options so that its id is not reused in this render.
-            self.options[key] = (records, html)
+            # The list is kept with its options so that its id is not reused meanwhile.
+            self.options[key] = (records, options_html(records, by_name))
         html = self.options[key][1]
         chosen: Collection[Any] = (
             selected if isinstance(selected, set | frozenset | list | tuple) else (selected,)
@@ -108,7 +113,7 @@ def queue_rows_html(
             "can_code": can_code,
             "can_approve": can_approve,
             "refusal": refusal,
-            "page": _PageParts(company_id=company.pk),
+            "page": _PageParts(company_id=company.pk, options=choices.options_html),
             "labels": _LABELS,
         }
     )

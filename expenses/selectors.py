@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.utils.safestring import mark_safe
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
@@ -174,6 +175,25 @@ class CodingChoices:
     accounts_by_type: dict[str, list[LedgerAccount]]
     tax_rates: list[TaxRate]
     tracking_groups: list[TrackingGroup]
+
+    # Escaped <option>s of its record lists, filled by the rows' renders (expenses.rows).
+    options_html: dict[tuple[int, bool], tuple[Any, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @functools.cached_property
+    def bulk_options(self) -> dict[str, Any]:
+        """The bulk bar's <option>s: every account, every tax rate, each tracking group's."""
+        from expenses.rows import options_html
+
+        return {
+            "accounts": mark_safe(options_html(self.accounts)),  # noqa: S308 - escaped
+            "tax_rates": mark_safe(options_html(self.tax_rates)),  # noqa: S308 - escaped
+            "tracking_groups": [
+                (group.name, mark_safe(options_html(group.options, by_name=True)))  # noqa: S308
+                for group in self.tracking_groups
+            ],
+        }
 
     @functools.cached_property
     def accounts_by_id(self) -> dict[int, LedgerAccount]:
@@ -433,6 +453,11 @@ def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -
     )
 
 
+# One list for every row of a type no account accepts: the rows' option HTML is kept per
+# record list for as long as the choices live (expenses.rows), so the list must not be new.
+_NO_ACCOUNTS: list[LedgerAccount] = []
+
+
 def _row(
     expense: Expense,
     ctx: CompanyContext,
@@ -441,7 +466,7 @@ def _row(
 ) -> QueueRow:
     lines = related(expense, "lines")
     first = lines[0] if lines else None
-    options = choices.accounts_by_type.get(expense.type, [])
+    options = choices.accounts_by_type.get(expense.type, _NO_ACCOUNTS)
     return QueueRow(
         expense=expense,
         lines=lines,

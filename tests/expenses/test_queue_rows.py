@@ -112,3 +112,57 @@ def test_records_no_longer_offered_still_show_on_their_rows_for_one_query_each_k
 
     assert body.count(f"{old} (not valid)</option>") == 3
     assert body.count(">Supplier 'Gone Ltd' is archived in the accounting software.") == 3
+
+
+@pytest.mark.parametrize(("query", "selected"), [("", None), ("sort=largest", "largest")])
+def test_a_filter_select_marks_its_value_as_the_widget_would(query, selected):
+    from django.http import QueryDict
+
+    from expenses.forms import QueueFilterForm
+    from expenses.templatetags.queue_rows import filter_select
+
+    form = QueueFilterForm(QueryDict(query))
+    form.is_valid()
+
+    html_ = filter_select(form["sort"])
+
+    assert html_ == str(form["sort"]).replace("\n", "").replace("  ", "")
+    assert html_.count(" selected>") == (1 if selected else 0)
+    if selected:
+        assert f'<option value="{selected}" selected>' in html_
+
+
+def test_a_filter_select_escapes_and_says_when_its_value_was_refused():
+    from django import forms
+    from django.http import QueryDict
+
+    from expenses.templatetags.queue_rows import filter_select
+
+    class Form(forms.Form):
+        kind = forms.ChoiceField(choices=[("a", "<b>A</b>"), ("b", "B & co")], required=False)
+
+    form = Form(QueryDict("kind=zzz"))
+    assert not form.is_valid()
+
+    html_ = filter_select(form["kind"])
+
+    assert html_ == (
+        '<select name="kind" aria-invalid="true" id="id_kind">'
+        '<option value="a">&lt;b&gt;A&lt;/b&gt;</option><option value="b">B &amp; co</option>'
+        "</select>"
+    )
+
+
+@pytest.mark.django_db
+def test_the_bulk_bar_offers_every_record_of_the_choices(client, books, member, tracking):
+    ExpenseFactory(company=books.company)
+
+    body = client.get(reverse("expense-queue", args=[books.company.pk])).content.decode()
+
+    bulk = body[body.index('aria-label="Account for the selected expenses"') :]
+    bulk = bulk[: bulk.index("Apply coding")]
+    for record in (books.travel, books.cashback, books.card):
+        assert f'<option value="{record.pk}">{html.escape(str(record))}</option>' in bulk
+    assert f'<option value="{books.no_tax.pk}">{html.escape(str(books.no_tax))}</option>' in bulk
+    assert 'aria-label="Departments for the selected expenses"' in bulk
+    assert f'<option value="{tracking.pk}">Sales</option>' in bulk
