@@ -14,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
 from django.utils.safestring import mark_safe
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
-from expenses.services import expense_lines_keep, lines_tracking
+from expenses.services import expense_lines_keep
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.memo import VersionedMemo
@@ -203,6 +203,10 @@ class CodingChoices:
     def tax_rates_by_id(self) -> dict[int, TaxRate]:
         return {rate.pk: rate for rate in self.tax_rates}
 
+    @functools.cached_property
+    def tracking_by_id(self) -> dict[int, TrackingCategory]:
+        return {c.pk: c for group in self.tracking_groups for c in group.options}
+
 
 # Per process, keyed by the company and its master data version, which every write of its
 # records renews in the same transaction: a refresh or an edit is seen by the next request.
@@ -247,11 +251,12 @@ def _read_coding_choices(company: Company) -> CodingChoices:
 
 def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense]:
     """The expenses of `qs` with what a queue row shows besides them: supplier override,
-    receipt flag, lines with their coding. Three queries, assembled here: prefetching did the
+    receipt flag, lines with their coding. Two queries, assembled here (prefetching did the
     same with a related manager and a filtered queryset per expense and per line, which cost
-    more than the queries themselves. The lines' accounts and tax rates are the choices' own
-    records (read once per master data version); only a record no longer offered, or a
-    supplier override, is read, in one query of its kind."""
+    more than the queries themselves): the expenses, then their lines joined to their
+    tracking links. The records the lines point at are the choices' own (read once per master
+    data version); only records no longer offered, and supplier overrides, are read, in one
+    query of their kind."""
     expenses: list[Expense] = list(
         qs.annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
     )
@@ -259,15 +264,41 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
         return expenses
     _attach(expenses, "supplier_override", Supplier, {})
     lines_of: dict[Any, list[ExpenseLine]] = {e.pk: [] for e in expenses}
-    lines = list(ExpenseLine.objects.filter(expense_id__any_of=list(lines_of)).order_by("position"))
-    for line in lines:
-        lines_of[line.expense_id].append(line)
-    _attach(lines, "account", LedgerAccount, choices.accounts_by_id)
-    _attach(lines, "tax_rate", TaxRate, choices.tax_rates_by_id)
-    tracked = lines_tracking([line.pk for line in lines])
+    tracking_ids: dict[Any, list[int]] = defaultdict(list)
+    # A line with several tracking categories comes once per category; the first one counts.
+    lines: dict[Any, ExpenseLine] = {}
+    for row in (
+        ExpenseLine.objects.filter(expense_id__any_of=list(lines_of))
+        .annotate(tracking_id=F("tracking_categories"))
+        .order_by("position")
+    ):
+        line = lines.setdefault(row.pk, row)
+        if line is row:
+            lines_of[line.expense_id].append(line)
+        if row.tracking_id is not None:
+            tracking_ids[line.pk].append(row.tracking_id)
+    _attach(list(lines.values()), "account", LedgerAccount, choices.accounts_by_id)
+    _attach(list(lines.values()), "tax_rate", TaxRate, choices.tax_rates_by_id)
+    categories = _records(
+        TrackingCategory.objects.select_related("parent"),
+        {i for ids in tracking_ids.values() for i in ids},
+        choices.tracking_by_id,
+    )
+    tracked = {
+        line_id: sorted((categories[i] for i in ids), key=lambda c: (c.name, c.pk))
+        for line_id, ids in tracking_ids.items()
+    }
     for expense in expenses:
         expense_lines_keep(expense, lines_of[expense.pk], tracked)
     return expenses
+
+
+def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The records with these ids: from `known`, the others read in one query."""
+    records = dict(known)
+    if missing := ids - records.keys() - {None}:
+        records.update(queryset.in_bulk(list(missing)))
+    return records
 
 
 def _attach(
@@ -278,10 +309,9 @@ def _attach(
     if not instances:
         return
     field = instances[0]._meta.get_field(name)
-    ids = {getattr(i, field.attname) for i in instances} - {None}
-    records = dict(known)
-    if missing := ids - records.keys():
-        records.update(model._default_manager.in_bulk(list(missing)))
+    records = _records(
+        model._default_manager.all(), {getattr(i, field.attname) for i in instances}, known
+    )
     for instance in instances:
         record_id = getattr(instance, field.attname)
         field.set_cached_value(instance, records[record_id] if record_id is not None else None)

@@ -166,3 +166,42 @@ def test_the_bulk_bar_offers_every_record_of_the_choices(client, books, member, 
     assert f'<option value="{books.no_tax.pk}">{html.escape(str(books.no_tax))}</option>' in bulk
     assert 'aria-label="Departments for the selected expenses"' in bulk
     assert f'<option value="{tracking.pk}">Sales</option>' in bulk
+
+
+@pytest.mark.django_db
+def test_a_line_with_several_tracking_categories_shows_each_once(
+    client, books, member, tracking, django_assert_max_num_queries
+):
+    from companies.models import SourceStatus
+    from expenses.services import expense_set_coding
+    from tests.expenses.test_queue import QUEUE_PAGE_MAX_QUERIES
+    from tests.factories import TrackingCategoryFactory
+
+    regions = TrackingCategoryFactory(company=books.company, name="Regions", has_children=True)
+    north = TrackingCategoryFactory(company=books.company, name="North", parent=regions)
+    old = TrackingCategoryFactory(company=books.company, name="Old region", parent=regions)
+    expense = ExpenseFactory(company=books.company)
+    expense_set_coding(
+        expense=expense, by=None, account=books.travel, tax_rate=books.vat, tracking=[tracking]
+    )
+    other = ExpenseFactory(company=books.company)
+    expense_set_coding(
+        expense=other, by=None, account=books.travel, tax_rate=books.vat, tracking=[north, old]
+    )
+    old.status = SourceStatus.ARCHIVED
+    old.save()
+    queue = reverse("expense-queue", args=[books.company.pk])
+    client.get(queue)
+
+    # The archived category is no longer among the choices: read once, in a query of its own.
+    with django_assert_max_num_queries(QUEUE_PAGE_MAX_QUERIES + 1):
+        page = client.get(queue, {"tab": "all"}).context["page"]
+
+    rows = {row.expense.pk: row for row in page.rows}
+    assert [c.name for c in rows[other.pk].tracking] == ["North", "Old region"]
+    assert rows[other.pk].tracking_ids == {north.pk, old.pk}
+    assert [c.name for c in rows[expense.pk].tracking] == ["Sales"]
+    assert len(rows[other.pk].lines) == 1
+    assert "Tracking category 'Old region' is archived" in " ".join(
+        p.message for p in rows[other.pk].problems
+    )
