@@ -4,6 +4,7 @@ roles gate actions with 403."""
 import pytest
 from django.http import HttpResponse
 from django.urls import include, path, reverse
+from django.utils import timezone
 
 from companies.models import Role
 from companies.permissions import company_member_required
@@ -219,3 +220,53 @@ def test_role_helpers_rank_roles():
         membership.company,
         Role.APPROVER,
     )
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_company_comes_with_its_configuration_and_connections_in_one_query(
+    staff, django_assert_num_queries
+):
+    from companies.models import CompanyConfiguration, ConnectionKind, ConnectionStatus
+    from companies.selectors import _connection_statuses, company_configuration
+    from tests.factories import (
+        ConnectionFactory,
+        CustomerFactory,
+        LedgerAccountFactory,
+        SupplierFactory,
+    )
+
+    membership = MembershipFactory(role=Role.VIEWER)
+    company = membership.company
+    bank = LedgerAccountFactory(company=company, is_bank_account=True, name="Card")
+    supplier, customer = SupplierFactory(company=company), CustomerFactory(company=company)
+    CompanyConfiguration.objects.create(
+        company=company, bank_account=bank, supplier=supplier, customer=customer
+    )
+    ConnectionFactory(company=company, kind=ConnectionKind.ACCOUNTING)
+    # A newer connection, deleted since: only live connections count.
+    ConnectionFactory(company=company, status=ConnectionStatus.UNLINKED, deleted_at=timezone.now())
+    user = StaffFactory() if staff else membership.user
+
+    with django_assert_num_queries(1):
+        found, role = company_visible_with_role(user=user, company_id=company.pk)
+        configuration = company_configuration(company=found)
+        records = (configuration.bank_account, configuration.supplier, configuration.customer)
+        statuses = _connection_statuses(found)
+
+    assert role == (Role.APPROVER if staff else Role.VIEWER)
+    assert (found, found.name) == (company, company.name)
+    assert found.master_data_version == company.master_data_version
+    assert records == (bank, supplier, customer)
+    assert records[0].valid_transaction_types == bank.valid_transaction_types
+    assert configuration.company is found
+    assert statuses == {ConnectionKind.ACCOUNTING: ConnectionStatus.LINKED}
+
+
+def test_a_company_without_configuration_reads_as_none():
+    from companies.selectors import company_configuration
+
+    membership = MembershipFactory()
+
+    found, _ = company_visible_with_role(user=membership.user, company_id=membership.company_id)
+
+    assert company_configuration(company=found) is None
