@@ -103,7 +103,13 @@ def test_a_workspace_receipt_lands_in_the_bucket_and_reaches_the_ledger(
         what="the receipt to be attached in the sandbox ledger",
         worker=celery_worker,
     )
-    assert receipt.uploads.get().state == UploadState.UPLOADED
+    # The sandbox keeps the attachment before the worker has its answer and records it.
+    wait_for(
+        lambda: receipt.uploads.get().state == UploadState.UPLOADED,
+        timeout=30,
+        what="the worker to record the upload",
+        worker=celery_worker,
+    )
     # Delete policy: a push never deletes a receipt; the object stays for the records.
     assert s3_bucket.keys() == [receipt.file.name]
 
