@@ -116,3 +116,11 @@ def test_a_model_row_reads_instances_as_the_orm_does_and_none_for_a_missed_join(
     assert list(rest) == [42]
     (_, no_rate), _ = reader.read(missed)
     assert no_rate is None
+
+
+def test_postgresql_connections_cost_random_reads_as_on_ssd():
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting; the PostgreSQL run of the suite checks it")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone() == ("1.1",)

@@ -39,6 +39,7 @@ _CLEARED = [
     "SANDBOX_ENABLED",
     "AWS_STORAGE_BUCKET_NAME",
     "CACHE_URL",
+    "DATABASE_RANDOM_PAGE_COST",
 ]
 
 
@@ -87,6 +88,8 @@ def test_service_variables_switch_to_postgres_and_redis(tmp_path):
 
     assert found["engine"] == "django.db.backends.postgresql"
     assert found["name"] == "sfe"
+    # Random reads cost what they do on SSD or in memory, not on a spinning disk.
+    assert found["options"]["options"] == "-c random_page_cost=1.1"
     assert found["broker"] == "redis://cache.internal:6379/0"
     assert found["broker_options"]["visibility_timeout"] >= 3600
     assert found["storage"] == "storages.backends.s3.S3Storage"
@@ -135,3 +138,13 @@ def test_a_company_needs_at_least_one_codat_call_slot(tmp_path):
 
     assert result.returncode != 0
     assert "CODAT_MAX_CALLS_PER_COMPANY" in result.stderr
+
+
+def test_an_empty_random_page_cost_leaves_the_servers_own(tmp_path):
+    found = _settings(
+        tmp_path,
+        DATABASE_URL="postgres://portal@db.internal:5432/sfe",
+        DATABASE_RANDOM_PAGE_COST="",
+    )
+
+    assert "random_page_cost" not in found["options"].get("options", "")
