@@ -140,9 +140,14 @@ def master_data_changed(*, company: Company) -> uuid.UUID:
     return version
 
 
-def master_data_record_written(sender: type[MasterData], instance: MasterData, **_: Any) -> None:
+def master_data_record_written(
+    sender: type[MasterData], instance: MasterData, origin: Any = None, **_: Any
+) -> None:
     """A record saved or deleted one at a time (admin, the demo, tests): a new version for its
-    company, kept on the company object the record holds when it holds one."""
+    company, kept on the company object the record holds when it holds one. Records deleted
+    with their company need none: the company goes too."""
+    if isinstance(origin, Company):
+        return
     if instance._meta.get_field("company").is_cached(instance):
         master_data_changed(company=instance.company)
     else:

@@ -114,3 +114,20 @@ def test_the_memo_keeps_the_most_recently_used_entries():
     # "b" was the least recently used when "c" came in, so it is computed again; "a" is not.
     assert [value("a"), value("b")] == [1, 4]
     assert computed == ["a", "b", "c", "b"]
+
+
+def test_deleting_a_company_does_not_renew_its_version_once_per_record():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    company = CompanyFactory()
+    for _ in range(3):
+        LedgerAccountFactory(company=company)
+        TaxRateFactory(company=company)
+
+    with CaptureQueriesContext(connection) as captured:
+        company.delete()
+
+    assert not Company.objects.filter(pk=company.pk).exists()
+    renewals = [q for q in captured.captured_queries if "master_data_version" in q["sql"]]
+    assert renewals == []
