@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
+from expenses.rows import options_html
 from expenses.services import expense_lines_keep
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
@@ -184,8 +185,6 @@ class CodingChoices:
     @functools.cached_property
     def bulk_options(self) -> dict[str, Any]:
         """The bulk bar's <option>s: every account, every tax rate, each tracking group's."""
-        from expenses.rows import options_html
-
         return {
             "accounts": mark_safe(options_html(self.accounts)),  # noqa: S308 - escaped
             "tax_rates": mark_safe(options_html(self.tax_rates)),  # noqa: S308 - escaped
@@ -277,8 +276,9 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
             lines_of[line.expense_id].append(line)
         if row.tracking_id is not None:
             tracking_ids[line.pk].append(row.tracking_id)
-    _attach(list(lines.values()), "account", LedgerAccount, choices.accounts_by_id)
-    _attach(list(lines.values()), "tax_rate", TaxRate, choices.tax_rates_by_id)
+    read = list(lines.values())
+    _attach(read, "account", LedgerAccount, choices.accounts_by_id)
+    _attach(read, "tax_rate", TaxRate, choices.tax_rates_by_id)
     categories = _records(
         TrackingCategory.objects.select_related("parent"),
         {i for ids in tracking_ids.values() for i in ids},
@@ -295,10 +295,9 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
 
 def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -> dict[Any, Any]:
     """The records with these ids: from `known`, the others read in one query."""
-    records = dict(known)
-    if missing := ids - records.keys() - {None}:
-        records.update(queryset.in_bulk(list(missing)))
-    return records
+    if missing := ids - known.keys() - {None}:
+        return {**known, **queryset.in_bulk(list(missing))}
+    return dict(known)
 
 
 def _attach(
