@@ -124,12 +124,14 @@ def test_an_invalid_account_is_refused_with_the_reason(page, books_and_user):
     books.travel.save()
 
     row = page.locator(f"#row-{expense.pk}")
+    # The old row says "no coding yet" too; mark it so only the swapped-in row is read.
+    page.evaluate(f"document.getElementById('row-{expense.pk}').dataset.old = '1'")
     with page.expect_response(lambda r: "/code/" in r.url):
         row.locator("select[name=account]").select_option(label=str(books.travel))
 
-    problem = row.locator(".problem").first
-    problem.wait_for()
-    assert "does not accept Reward transactions" in problem.inner_text()
+    swapped = page.locator(f"#row-{expense.pk}:not([data-old])")
+    expect(swapped).to_be_attached()
+    expect(swapped.locator(".problem").first).to_contain_text("does not accept Reward transactions")
 
 
 def test_member_of_another_company_gets_404(page, books_and_user):
