@@ -61,10 +61,10 @@ def test_split_an_expense_into_three_lines_with_the_sum_check(page, signed_in):
         line.get_by_label("Net", exact=True).fill(amount)
         line.get_by_label("Tax", exact=True).fill("0")
     sum_line = page.locator("[data-sum]")
-    assert sum_line.inner_text() == "Lines add up to 29.00 of 30.00 GBP: 1.00 left to allocate."
+    expect(sum_line).to_have_text("Lines add up to 29.00 of 30.00 GBP: 1.00 left to allocate.")
 
     lines.nth(2).get_by_label("Net", exact=True).fill("5")
-    assert sum_line.inner_text() == "Lines add up to 30.00 GBP, the expense's total."
+    expect(sum_line).to_have_text("Lines add up to 30.00 GBP, the expense's total.")
     page.get_by_role("button", name="Save coding").click()
 
     page.get_by_text("Lines saved. The expense is ready to approve.").wait_for()
