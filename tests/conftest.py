@@ -1,6 +1,7 @@
 """Suite-wide fixtures: the network is closed except loopback, Celery runs eagerly in unit
 tests, and resources a test needs (Chromium, PostgreSQL) are found or the test is skipped
-with the reason printed — except in CI, where a missing resource is a failure."""
+with the reason printed — except in CI, where a missing resource is a failure. The test
+database is dropped even if a stray session still holds it."""
 
 from __future__ import annotations
 
@@ -82,3 +83,22 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
             "OPTIONS": {"location": tmp_path / "media", "base_url": "/media/"},
         },
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Drop the test database cleanly: end what still holds it once the last test is done.
+
+    A live-server thread idling on a kept-alive HTTP connection can keep its PostgreSQL
+    session (CONN_MAX_AGE) past the end of the run, and the database then cannot be dropped.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
