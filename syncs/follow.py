@@ -22,7 +22,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Field, Model, Q
+from django.db.models import Count, Field, Model, Q, QuerySet
 from django.utils import timezone
 
 from codat import Exchange
@@ -375,7 +375,9 @@ def _kept_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
         str(transaction_id)
         for transaction_id in SyncTransaction.objects.filter(
             sync=sync, transaction_id__any_of=transaction_ids
-        ).values_list("transaction_id", flat=True)
+        )
+        .order_by()  # the model's ordering would join the sync to sort a set
+        .values_list("transaction_id", flat=True)
     }
 
 
@@ -539,14 +541,23 @@ def _settle_expenses(
         _queue_receipts(sync, synced)
 
 
-def _completed_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
-    return {
-        str(t)
-        for t in SyncTransaction.objects.filter(
-            transaction_id__in=transaction_ids, status=TransactionStatus.COMPLETED
+def completed_in_other_syncs(sync: Sync, expense_ids: list[str]) -> QuerySet[SyncTransaction]:
+    """The completed results of these expenses in syncs other than `sync`. A result names its
+    expense whenever the expense was one of its sync's, so the expense's index finds them
+    among all the results ever kept."""
+    return (
+        SyncTransaction.objects.filter(
+            expense_id__any_of=expense_ids, status=TransactionStatus.COMPLETED
         )
         .exclude(sync=sync)
-        .values_list("transaction_id", flat=True)
+        .order_by()
+    )
+
+
+def _completed_before(sync: Sync, expense_ids: list[str]) -> set[str]:
+    return {
+        str(pk)
+        for pk in completed_in_other_syncs(sync, expense_ids).values_list("expense_id", flat=True)
     }
 
 

@@ -94,3 +94,34 @@ def test_a_users_events_are_looked_for_among_the_events_that_name_one():
     plan = _plan(ExpenseEvent.objects.filter(actor__in=[1, 2]))
 
     assert "expenseevent_actor_idx" in plan
+
+
+def test_duplicate_protection_reads_earlier_completions_from_the_expense_index():
+    """A 5080 sync asks, a chunk at a time, which of its expenses an earlier sync completed:
+    by the expense's index, not by a walk over the completed results of every sync ever kept,
+    which are nearly all of them."""
+    import uuid
+
+    from syncs.follow import completed_in_other_syncs
+    from syncs.models import Sync, SyncState, SyncTransaction
+    from tests.syncs.dashboard_data import pushable_company
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan; the PostgreSQL run of the suite checks it")
+    company = pushable_company().company
+    earlier = Sync.objects.create(
+        company=company, state=SyncState.SUCCEEDED, codat_sync_id=uuid.uuid4()
+    )
+    SyncTransaction.objects.bulk_create(
+        SyncTransaction(
+            sync=earlier, company=company, transaction_id=uuid.uuid4(), status="Completed"
+        )
+        for _ in range(500)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SyncTransaction._meta.db_table}")
+
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    plan = completed_in_other_syncs(Sync(pk=earlier.pk + 1), ids).explain()
+
+    assert "synctransaction_expense_idx" in plan

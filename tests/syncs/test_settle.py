@@ -186,3 +186,36 @@ def test_settling_again_leaves_alone_an_expense_that_moved_on_since_its_chunk_wa
         3,
         1,
     )
+
+
+def test_duplicate_protection_settles_as_synced_only_what_an_earlier_sync_of_ours_completed():
+    """Codat's 5080 refuses a whole dataset when one of its transactions was written before. An
+    expense an earlier sync of ours completed is in the ledger already: synced, not failed."""
+    from syncs import follow
+
+    books = pushable_company()
+    earlier, (done, refused) = _sync_of(books, 2, code=2000, text="Completed")
+    follow._settle(
+        earlier,
+        {
+            str(done.pk): _result("Completed"),
+            str(refused.pk): _result("ValidationError", "Account 400 is archived"),
+        },
+    )
+    # Both go out again with a new one (a retry, say): Codat refuses that sync whole.
+    duplicate, (fresh,) = _sync_of(books, 1, code=5080, text="ValidationError")
+    batch = duplicate.batches.get()
+    PushBatchItem.objects.bulk_create(
+        PushBatchItem(batch=batch, expense=e) for e in [done, refused]
+    )
+    Expense.objects.filter(pk__in=[done.pk, refused.pk]).update(status=ExpenseStatus.SYNCING)
+    message = f"One or more transactions have previously been processed: {done.pk}"
+    results = {str(e.pk): _result("ValidationError", message) for e in [done, refused, fresh]}
+
+    follow._settle(duplicate, results)
+
+    statuses = dict(Expense.objects.values_list("pk", "status"))
+    assert statuses[done.pk] == ExpenseStatus.SYNCED
+    assert statuses[refused.pk] == statuses[fresh.pk] == ExpenseStatus.FAILED
+    # Its own result in the refused sync does not count as an earlier completion.
+    assert follow._completed_before(duplicate, [str(fresh.pk), str(refused.pk)]) == set()
