@@ -217,5 +217,5 @@ def test_duplicate_protection_settles_as_synced_only_what_an_earlier_sync_of_our
     statuses = dict(Expense.objects.values_list("pk", "status"))
     assert statuses[done.pk] == ExpenseStatus.SYNCED
     assert statuses[refused.pk] == statuses[fresh.pk] == ExpenseStatus.FAILED
-    # Its own result in the refused sync does not count as an earlier completion.
+    # Only a completion counts: an earlier refusal, or this sync's own results, do not.
     assert follow._completed_before(duplicate, [str(fresh.pk), str(refused.pk)]) == set()
