@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -95,6 +95,11 @@ def load_master_data(company: SandboxCompany) -> MasterData:
         base_currency=info.get("baseCurrency", ""),
         lock_date=(info.get("ledgerLockDate") or LEDGER_LOCK_DATE)[:10],
     )
+
+
+def company_base_currency(company: SandboxCompany) -> str:
+    info = SandboxRecord.objects.filter(company=company, data_type="company").first()
+    return str(info.data.get("baseCurrency", "")) if info is not None else ""
 
 
 def accounting_connection(company: SandboxCompany) -> SandboxConnection | None:
@@ -458,7 +463,9 @@ def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
             push_errors.append(message)
         else:
             seen.add(tx_id)
-            record = _ledger_record(company, sync, platform, item, resolved, bank, now)
+            record = _ledger_record(
+                company, sync, platform, item, resolved, bank, now, base=data.base_currency
+            )
             records.append(record)
             label = platform.record_label(item["type"])
             message = f"{label} {record.record_ref} created in {platform.name}."
@@ -517,12 +524,15 @@ def _ledger_record(
     resolved: dict[str, Any],
     bank: dict[str, Any],
     now: datetime,
+    *,
+    base: str,
 ) -> SandboxLedgerRecord:
     total = sum(
         (Decimal(line["netAmount"]) + Decimal(line["taxAmount"]) for line in item["lines"]),
         Decimal(0),
     )
     rate = item.get("currencyRate")
+    booked = resolved["booked"]
     return SandboxLedgerRecord(
         company=company,
         sync=sync,
@@ -539,8 +549,17 @@ def _ledger_record(
         notes=item.get("notes", ""),
         lines=resolved["lines"],
         total=Decimal(_money(total)),
+        base_amount=base_amount(total, booked=booked, base=base, rate=rate),
         written_at=now,
     )
+
+
+def base_amount(total: Decimal, *, booked: str, base: str, rate: Any) -> Decimal:
+    """What the record is worth in the company's base currency: Codat's `currencyRate` is
+    base units per one unit of the booked currency, so the base amount is total times the rate."""
+    if booked == base or rate is None:
+        return Decimal(_money(total))
+    return (total * Decimal(str(rate))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
@@ -557,6 +576,7 @@ def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
         "notes",
         "lines",
         "total",
+        "base_amount",
         "written_at",
     ):
         setattr(existing, field, getattr(new, field))

@@ -211,6 +211,9 @@ class SandboxLedgerRecord(models.Model):
     notes = models.TextField(blank=True)
     lines = models.JSONField(default=list)
     total = models.DecimalField(max_digits=20, decimal_places=2)
+    # The total in the company's base currency: total times currencyRate when the record is booked
+    # in another currency (Codat's rate is base units per foreign unit), else the total.
+    base_amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
     attachment_count = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)
     written_at = models.DateTimeField()

@@ -19,7 +19,12 @@ from django.views.decorators.http import require_http_methods
 
 from sandbox import services
 from sandbox.api import codat_api, json_body, ok, runtime
-from sandbox.engine import process_due_syncs, sync_items, sync_status_view
+from sandbox.engine import (
+    company_base_currency,
+    process_due_syncs,
+    sync_items,
+    sync_status_view,
+)
 from sandbox.errors import ApiError, validation_error
 from sandbox.models import (
     ConnectionStatus,
@@ -430,6 +435,7 @@ def ledger_rows(company: SandboxCompany) -> list[dict[str, Any]]:
             "notes": r.notes,
             "lines": r.lines,
             "total": str(r.total),
+            "baseAmount": str(r.base_amount) if r.base_amount is not None else str(r.total),
             "syncId": str(r.sync_id),
             "attachments": r.attachment_count,
             "version": r.version,
@@ -659,5 +665,11 @@ def ledger_page(request: HttpRequest, company_id: str) -> HttpResponse:
     return render(
         request,
         "sandbox/ledger.html",
-        {"company": company, "records": records, "connection": connection, "count": summary["n"]},
+        {
+            "company": company,
+            "records": records,
+            "connection": connection,
+            "count": summary["n"],
+            "base_currency": company_base_currency(company),
+        },
     )
