@@ -11,6 +11,7 @@ from django.http import QueryDict
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
+from expenses.currency_rate import RATE_MEANING
 from expenses.models import CategorizationRule, RuleMatch
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, CodingChoices, QueueFilters
@@ -181,7 +182,7 @@ class ExpenseDetailsForm(forms.Form):
         decimal_places=9,
         min_value=Decimal("0.000000001"),
         required=False,
-        help_text="Units of the expense's currency per one unit of the base currency.",
+        help_text=RATE_MEANING,
     )
     supplier_override = RecordChoiceField(queryset=Supplier.objects.none(), required=False)
 

@@ -54,6 +54,7 @@ class IngestExpenseForm(forms.Form):
         error_messages={"invalid": "Use a three-letter ISO 4217 code in capitals, e.g. GBP."},
     )
     amount = forms.DecimalField(max_digits=14, decimal_places=2, max_value=MAX_AMOUNT)
+    # What one unit of `currency` is worth in the base currency (expenses/currency_rate.py).
     currency_rate = forms.DecimalField(
         max_digits=24, decimal_places=9, required=False, min_value=Decimal("0.000000001")
     )

@@ -10,7 +10,7 @@ neither queries.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Prefetch
 
@@ -22,12 +22,11 @@ from companies.platforms import (
     Platform,
     TransactionType,
 )
+from expenses.currency_rate import in_base_currency, rate_phrase
 from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
 from expenses.validation import CompanyContext, expense_problems
 from sfe_portal.prefetch import related
-
-CENT = Decimal("0.01")
 
 # Types that bring money back onto the card (or into the bank account); the rest take it out.
 MONEY_IN_TYPES = frozenset(
@@ -190,13 +189,14 @@ def _rate_sentence(expense: Expense, ctx: CompanyContext) -> str | None:
     if rate is None:
         return f"No currency rate is set yet; Codat needs one to convert to {base}."
     if expense.currency == base:
+        bank = ctx.bank_account_currency
         return (
-            f"The card account is in {ctx.bank_account_currency}; the rate "
-            f"{rate.normalize():f} {ctx.bank_account_currency} per {base} goes with it."
+            f"The card account is in {bank}; the rate {rate_phrase(rate, foreign=bank, base=base)}"
+            " goes with it."
         )
-    in_base = (expense.amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    in_base = in_base_currency(expense.amount, rate)
     return (
-        f"At {rate.normalize():f} {expense.currency} per {base}, that is "
+        f"At {rate_phrase(rate, foreign=expense.currency, base=base)}, that is "
         f"{_money(in_base, base)} in the company's base currency."
     )
 

@@ -145,8 +145,12 @@ class Expense(models.Model):
     type = models.CharField(max_length=16, choices=TransactionType.choices)
     issue_date = models.DateField()
     currency = models.CharField(max_length=3)
-    # Foreign-currency units per unit of the company's base currency (Codat's convention).
+    # What one unit of the foreign currency is worth in the company's base currency: Codat
+    # multiplies the foreign amount by it (expenses/currency_rate.py).
     currency_rate = models.DecimalField(max_digits=24, decimal_places=9, null=True, blank=True)
+    # Why a person must check the rate before the expense can go out; cleared when the rate is
+    # saved again on the expense page.
+    currency_rate_to_check = models.CharField(max_length=500, blank=True)
     amount = money_field()
     merchant_name = models.CharField(max_length=300, blank=True)
     # merchant_name normalised (merchant_key()), kept in step on every save and bulk_create:

@@ -569,6 +569,9 @@ class ExpenseDetail:
     reading: list[str]
     supplier_override_allowed: bool
     rate_needed: bool
+    # The currency the rate converts from, and the expense in the base currency at its rate.
+    rate_currency: str
+    base_amount: Decimal | None
     line_total: Decimal
 
 
@@ -577,6 +580,7 @@ def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
     import json
 
     from companies.platforms import ContactKind
+    from expenses.currency_rate import in_base_currency, rate_currency
     from expenses.ledger import (
         currency_rate_needed,
         expense_ledger_reading,
@@ -621,6 +625,18 @@ def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
         supplier_override_allowed=ctx.rules.supplier_per_transaction
         and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER,
         rate_needed=currency_rate_needed(expense=expense, ctx=ctx),
+        rate_currency=rate_currency(
+            expense_currency=expense.currency,
+            bank_currency=ctx.bank_account_currency,
+            base=ctx.base_currency,
+        ),
+        base_amount=(
+            in_base_currency(expense.amount, expense.currency_rate)
+            if expense.currency_rate is not None
+            and ctx.base_currency
+            and expense.currency != ctx.base_currency
+            else None
+        ),
         line_total=sum((line.net_amount + line.tax_amount for line in lines), Decimal(0)),
     )
 

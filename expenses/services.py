@@ -434,7 +434,10 @@ def expense_update_details(
     currency_rate: Decimal | None,
     supplier_override: Supplier | None,
 ) -> list[Problem]:
-    """Change the notes, the currency rate and the supplier override; record what changed."""
+    """Change the notes, the currency rate and the supplier override; record what changed.
+
+    Saving the form with the rate on it is the check a flagged rate waits for
+    (`currency_rate_to_check`), so the flag is cleared and the confirmation recorded."""
     _ensure_editable(expense)
     _ensure_same_company(expense, [supplier_override], "supplier_override")
     before = {
@@ -450,15 +453,33 @@ def expense_update_details(
         "currency_rate": str(currency_rate) if currency_rate is not None else None,
         "supplier_override": supplier_override.name if supplier_override else None,
     }
+    rate_checked = bool(expense.currency_rate_to_check)
+    if rate_checked:
+        before["currency_rate_to_check"] = expense.currency_rate_to_check
+        after["currency_rate_to_check"] = ""
+        expense.currency_rate_to_check = ""
     if before == after:
         return expense_readiness(expense)
-    expense.save(update_fields=["notes", "currency_rate", "supplier_override", "updated_at"])
-    changed = sorted(name for name in after if before[name] != after[name])
+    expense.save(
+        update_fields=[
+            "notes",
+            "currency_rate",
+            "currency_rate_to_check",
+            "supplier_override",
+            "updated_at",
+        ]
+    )
+    changed = sorted(
+        name for name in after if before[name] != after[name] and name != "currency_rate_to_check"
+    )
+    message = "Changed " + ", ".join(name.replace("_", " ") for name in changed) if changed else ""
+    if rate_checked:
+        message = "; ".join(filter(None, [message, "Currency rate checked"]))
     ExpenseEvent.objects.create(
         expense=expense,
         kind=EventKind.CODED,
         actor=by,
-        message="Changed " + ", ".join(name.replace("_", " ") for name in changed),
+        message=message,
         data={"before": before, "after": after},
     )
     return expense_refresh_readiness(expense=expense, by=by, edited=True)

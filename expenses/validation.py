@@ -23,6 +23,7 @@ from companies.platforms import (
     rules_for,
 )
 from companies.selectors import company_configuration
+from expenses.currency_rate import rate_currency, rate_fix
 from expenses.models import MAX_AMOUNT, MAX_LINES, MAX_TRACKING_REFS, Expense, ExpenseLine
 from sfe_portal.prefetch import related
 
@@ -153,14 +154,23 @@ def _currency_problems(expense: Expense, ctx: CompanyContext) -> list[Problem]:
         return []  # master data not pulled yet: the company banner says so
     problems = []
     foreign = {c for c in (expense.currency, bank) if c and c != base}
+    currency = rate_currency(expense_currency=expense.currency, bank_currency=bank, base=base)
     if foreign and expense.currency_rate is None:
-        currency = expense.currency if expense.currency != base else bank
         problems.append(
             Problem(
                 "currency_rate",
                 f"A currency rate is needed: the expense or its card is in {currency} and the "
                 f"company's base currency is {base}.",
-                f"Enter how many {currency} make one {base}.",
+                rate_fix(foreign=currency, base=base),
+            )
+        )
+    elif expense.currency_rate_to_check and expense.currency_rate is not None:
+        problems.append(
+            Problem(
+                "currency_rate",
+                expense.currency_rate_to_check,
+                "Check the rate and save it again on the expense page: "
+                + rate_fix(foreign=currency or expense.currency, base=base),
             )
         )
     if bank and not currency_combination_allowed(

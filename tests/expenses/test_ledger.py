@@ -376,7 +376,7 @@ def test_foreign_expense_reading_gives_the_base_currency_amount(db):
 
     reading = _reading(books, expense)
 
-    assert "At 1.25 USD per GBP, that is 9.60 GBP in the company's base currency." in reading
+    assert "At 1 USD = 1.25 GBP, that is 15.00 GBP in the company's base currency." in reading
 
 
 def test_half_coded_expense_reading_says_what_is_missing(books):

@@ -153,7 +153,9 @@ def test_foreign_currency_needs_a_rate(books):
     expense = _coded(books, currency="EUR")
 
     problem = next(p for p in expense_readiness(expense) if p.field == "currency_rate")
-    assert problem.fix == "Enter how many EUR make one GBP."
+    assert problem.fix == (
+        "Enter what 1 EUR is worth in GBP (the amount in GBP is the EUR amount times the rate)."
+    )
     expense.currency_rate = Decimal("1.17")
     assert "currency_rate" not in _fields(expense)
 
