@@ -4,16 +4,14 @@ Reusable: unit tests pass the `PreparedRequest`s that `responses` captured, and 
 tests can pass the ones the client sends to the project's emulator (give `base_url` so the
 emulator's prefix is stripped before matching the document's paths).
 
-The document lives outside the repository, at `../shared/codat/Codat-Sync-Expenses-v1.json`
-relative to the repository root (CI always provides it). Its known defects are patched in one
-place, `KNOWN_SPEC_DEFECTS`; endpoints the portal uses that are not part of the v1 document are
-listed in `NON_V1_ENDPOINTS` and reported as skipped, never silently passed.
+The document is Codat's own, kept in the repository at `codat/openapi/` (a missing one fails
+the check, never skips it). Its known defects are patched in one place, `KNOWN_SPEC_DEFECTS`;
+endpoints the portal uses that are not part of the v1 document are listed in `NON_V1_ENDPOINTS`
+and reported as skipped, never silently passed.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +25,10 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from tests.codat_openapi import V1_DOCUMENT, read_document
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "codat" / "Codat-Sync-Expenses-v1.json"
+SPEC_PATH = V1_DOCUMENT
 SPEC_SERVER = "https://api.codat.io"
 
 
@@ -111,14 +111,9 @@ _NON_V1_PATTERNS = tuple(
 )
 
 
-def spec_available() -> bool:
-    return SPEC_PATH.is_file()
-
-
 @cache
 def _openapi() -> OpenAPI:
-    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-    patched = copy.deepcopy(spec)
+    patched = read_document(SPEC_PATH)
     for defect in KNOWN_SPEC_DEFECTS:
         defect.patch(patched)
     return OpenAPI.from_dict(patched)

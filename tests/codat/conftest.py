@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from codat import CodatClient, Exchange, RetryPolicy
-from tests.codat.conformance import SPEC_PATH, assert_conforms, spec_available
+from tests.codat.conformance import assert_conforms
 
 BASE_URL = "https://api.codat.io"
 API_KEY = "test-api-key-9f8e7d"
@@ -46,11 +46,7 @@ def http() -> Iterator[responses.RequestsMock]:
     """Mocked Codat. On teardown every captured request must conform to the v1 document."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
-        if spec_available():
-            assert_conforms([call.request for call in mock.calls])
-        else:
-            # test_conformance.py skips (or fails in CI) with the same reason.
-            print(f"\nconformance not checked: no v1 OpenAPI document at {SPEC_PATH}")
+        assert_conforms([call.request for call in mock.calls])
 
 
 @pytest.fixture

@@ -8,21 +8,13 @@ import requests
 from tests.codat.conformance import (
     KNOWN_SPEC_DEFECTS,
     NON_V1_ENDPOINTS,
-    SPEC_PATH,
     NonConformingRequest,
     assert_conforms,
     check_request,
-    spec_available,
 )
 from tests.codat.conftest import COMPANY_ID, CONNECTION_ID, SYNC_ID, TRANSACTION_ID
-from tests.conftest import require_resource
 
 AUTH = {"Authorization": "Basic dGVzdA=="}
-
-
-@pytest.fixture(autouse=True)
-def _needs_spec() -> None:
-    require_resource(spec_available(), f"Codat's v1 OpenAPI document is not at {SPEC_PATH}")
 
 
 def prepared(method: str, url: str, **kwargs: object) -> requests.PreparedRequest:

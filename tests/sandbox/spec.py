@@ -1,26 +1,24 @@
 """Validate the sandbox's responses against Codat's official v1 OpenAPI document.
 
-The document is read from `../shared/codat/Codat-Sync-Expenses-v1.json` relative to the repository
-root. The spec's own known defects (API-NOTES §0 and §12) are tolerated through
+The document is Codat's own, kept in the repository at `codat/openapi/` (a missing one fails the
+test, never skips it). The spec's own known defects (API-NOTES §0 and §12) are tolerated through
 `KNOWN_SPEC_DEFECTS` and nowhere else: every other difference fails the test.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator
 from openapi_schema_validator._format import oas30_format_checker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "codat" / "Codat-Sync-Expenses-v1.json"
+from tests.codat_openapi import V1_DOCUMENT, read_document
+
 BASE = "/codat-sandbox"
 
 
@@ -84,11 +82,7 @@ KNOWN_SPEC_DEFECTS: list[Defect] = [
 
 @cache
 def spec() -> dict[str, Any]:
-    return dict(json.loads(SPEC_PATH.read_text()))
-
-
-def spec_available() -> bool:
-    return SPEC_PATH.is_file()
+    return read_document(V1_DOCUMENT)
 
 
 @cache

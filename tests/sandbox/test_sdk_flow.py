@@ -16,9 +16,8 @@ from codatsyncexpenses.models import errors, operations, shared
 from codatsyncexpenses.utils import BackoffStrategy, RetryConfig
 from django.db import connections
 
-from tests.conftest import require_resource
 from tests.sandbox.conftest import NO_TAX
-from tests.sandbox.spec import operation_for, response_problems, spec, spec_available
+from tests.sandbox.spec import operation_for, response_problems, spec
 
 
 class RecordingSession(requests.Session):
@@ -48,7 +47,6 @@ def _short_lived_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("platform", ["gbol", "qhyg", "akxx", "trji"])
 @pytest.mark.usefixtures("_short_lived_connections")
 def test_the_official_sdk_drives_the_whole_v1_flow(live_server: Any, platform: str) -> None:
-    require_resource(spec_available(), "the official v1 OpenAPI document in ../shared/codat/")
     session = RecordingSession()
     sdk = CodatSyncExpenses(
         security=shared.Security(
