@@ -45,12 +45,14 @@ def test_a_worker_holding_unacked_tasks_reconnects_after_redis_restarts(
     )
 
     private_redis.restart(down_s=1.0)
-    heartbeat.apply_async(queue=queue)
+    sent = heartbeat.apply_async(queue=queue)
 
+    # The worker's start-up heartbeat is already there: wait for this very task.
     wait_for(
-        lambda: WorkerHeartbeat.objects.filter(queue=queue).exists(),
+        lambda: f"syncs.heartbeat[{sent.id}] succeeded" in celery_worker.log(),
         timeout=60,
         what="the worker to run a task sent after the restart",
         worker=celery_worker,
     )
+    assert WorkerHeartbeat.objects.filter(queue=queue).exists()
     assert celery_worker.process.poll() is None
