@@ -1,13 +1,20 @@
 # SfE Portal. `make run` serves the back office; `make test` runs the whole suite.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# Python 3.11 to 3.13. The venv is made with PYTHON when given, else with the newest supported
+# Python found (python3.13, python3.12, python3.11, then python3: scripts/supported-python), and
+# kept while it works. A venv keeps the Python it was made with: to run another one beside it,
+# give it its own folder, e.g. `make test PYTHON=python3.13 VENV=.venv-3.13`.
+PYTHON ?=
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint fmt bench install migrate worker load soak
+.PHONY: run test check lint fmt bench install migrate worker load soak venv
 
-$(STAMP): pyproject.toml requirements.lock
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# Says which Python the targets run on; makes the venv first if it is missing or broken.
+venv:
+	@scripts/supported-python venv $(VENV) $(PYTHON)
+
+$(STAMP): pyproject.toml requirements.lock | venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
@@ -19,7 +26,7 @@ migrate: $(STAMP)
 
 run: migrate
 	$(PY) manage.py seed_demo
-	$(VENV)/bin/honcho start -f Procfile
+	VENV=$(VENV) $(VENV)/bin/honcho start -f Procfile
 
 test: $(STAMP)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
