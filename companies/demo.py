@@ -20,13 +20,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import QuerySet
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -47,7 +48,12 @@ from companies.onboarding import (
     company_configuration_save,
     company_link_check,
 )
-from companies.platforms import Platform, TransactionType, rules_for
+from companies.platforms import (
+    Platform,
+    TransactionType,
+    currency_combination_allowed,
+    rules_for,
+)
 from companies.refresh import (
     PollOutcome,
     company_refresh_poll,
@@ -167,6 +173,9 @@ RATES = {
 }  # fmt: skip
 
 
+_Contact = TypeVar("_Contact", Supplier, Customer)
+
+
 @dataclass
 class SeedSummary:
     companies: int = 0
@@ -246,14 +255,24 @@ def _demo_company(
     )
     if bank is None:
         raise RuntimeError(f"the sandbox gave {name} no bank account in its base currency")
-    supplier = Supplier.objects.usable().filter(company=company).order_by("name").first()
-    customer = Customer.objects.usable().filter(company=company).order_by("name").first()
+    # Default contacts that trade in any currency, else in the base currency: a default
+    # supplier of one currency refuses every expense booked in another.
+    supplier = _default_contact(Supplier.objects.usable().filter(company=company), company)
+    customer = _default_contact(Customer.objects.usable().filter(company=company), company)
     company_configuration_save(
         company=company, bank_account=bank, supplier=supplier, customer=customer, by=support
     )
     company_configuration_push(company=company)
     company.refresh_from_db()
     return company
+
+
+def _default_contact(usable: QuerySet[_Contact], company: Company) -> _Contact | None:
+    usable = usable.order_by("name")
+    return (
+        usable.filter(default_currency="").first()
+        or usable.filter(default_currency=company.base_currency).first()
+    )
 
 
 def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -> int:
@@ -263,7 +282,14 @@ def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -
     rng = random.Random(seed)
     rules = rules_for(company.platform)
     base = company.base_currency
-    foreign = [c for c in ("USD", "EUR", "GBP", "CAD") if c != base and (base, c) in RATES]
+    # Only the currencies the platform books from the company's base-currency card.
+    foreign = [
+        c
+        for c in ("USD", "EUR", "GBP", "CAD")
+        if c != base
+        and (base, c) in RATES
+        and currency_combination_allowed(company.platform, base=base, bank=base, transaction=c)
+    ]
     supported = [t for t in TransactionType if rules.supports(t)]
     refused = [t for t in TransactionType if not rules.supports(t)]
     items = []
@@ -271,7 +297,7 @@ def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -
         roll = rng.random()
         if roll < 0.7 or len(supported) == 1:
             kind = TransactionType.PAYMENT
-        elif refused and roll > 0.97:
+        elif refused and roll > 0.99:
             kind = rng.choice(refused)  # a type the platform refuses: left to categorize
         else:
             kind = rng.choice(supported)

@@ -319,6 +319,11 @@ class TaxRate(MasterData):
     def __str__(self) -> str:
         return f"{self.name} ({self.effective_rate.normalize():f}%)"
 
+    def accepts(self, transaction_type: str) -> bool:
+        """A rate that names no transaction types may be used on any."""
+        types = self.valid_transaction_types or []
+        return not types or transaction_type in types
+
 
 class Supplier(MasterData):
     company = models.ForeignKey(

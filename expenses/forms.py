@@ -13,6 +13,7 @@ from companies.models import Company, LedgerAccount, Supplier, TaxRate, Tracking
 from companies.platforms import TransactionType
 from expenses.currency_rate import RATE_MEANING
 from expenses.models import CategorizationRule, RuleMatch
+from expenses.rows import supplier_label
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, CodingChoices, QueueFilters
 from expenses.services import LineInput
@@ -105,6 +106,10 @@ class BulkActionForm(InlineCodingForm):
     )
     all_matching = forms.BooleanField(required=False)
 
+    def __init__(self, data: QueryDict, *, choices: CodingChoices) -> None:
+        super().__init__(data, choices=choices)
+        self.fields["supplier"] = ListedRecordField(choices.suppliers, required=False)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         # Any well-formed id may be sent; ids of other companies are simply not found.
@@ -189,10 +194,11 @@ class ExpenseDetailsForm(forms.Form):
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["supplier_override"] = RecordChoiceField(
-            queryset=Supplier.objects.filter(company=company).usable(),
+            queryset=Supplier.objects.filter(company=company).usable().order_by("name"),
             required=False,
             empty_label="Default supplier from the configuration",
         )
+        self.fields["supplier_override"].label_from_instance = supplier_label  # type: ignore[attr-defined]
 
 
 # --- Rules ------------------------------------------------------------------------------------

@@ -231,6 +231,29 @@ def _kind_list(limits: ReceiptLimits) -> str:
     return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
+def receipts_refused(*, expense: Expense) -> Problem | None:
+    """Why no receipt of this expense can reach its platform, or None when one can: the page
+    says so before an upload is offered, and an upload is refused with the same words."""
+    company = expense.company
+    limits = receipt_limits(platform=company.platform)
+    if expense.type in limits.transaction_types:
+        return None
+    labels = [t.label for t in TransactionType if t in limits.transaction_types]
+    accepted = ", ".join(labels[:-1]) + " and " + labels[-1]
+    return Problem(
+        "receipt",
+        f"{company.platform_label} does not take receipts on "
+        f"{TransactionType(expense.type).label} transactions.",
+        f"Keep this receipt in your own records; only {accepted} receipts reach "
+        f"{company.platform_label}.",
+    )
+
+
+def receipt_accepted_formats(*, platform: str) -> str:
+    """'PDF, PNG, JPEG …' and the file chooser's `accept` list, for the upload form."""
+    return _kind_list(receipt_limits(platform=platform))
+
+
 @transaction.atomic
 def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> Receipt:
     """Attach `upload` to `expense`, or return the receipt already holding the same bytes.
@@ -243,15 +266,9 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
     company = expense.company
     platform_label = company.platform_label
     limits = receipt_limits(platform=company.platform)
-    type_label = TransactionType(expense.type).label
-    if expense.type not in limits.transaction_types:
-        labels = [t.label for t in TransactionType if t in limits.transaction_types]
-        accepted = ", ".join(labels[:-1]) + " and " + labels[-1]
-        raise _refuse(
-            f"{platform_label} does not take receipts on {type_label} transactions.",
-            f"Keep this receipt in your own records; only {accepted} receipts reach "
-            f"{platform_label}.",
-        )
+    refused = receipts_refused(expense=expense)
+    if refused is not None:
+        raise ExpenseRefused([refused])
     max_bytes, limit_text = _size_limit(platform_label, limits)
     sha256, size, head = _read(upload, max_bytes)
     if size == 0:

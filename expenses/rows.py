@@ -14,7 +14,7 @@ a row only marks its selected options and fills in its expense id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,12 +45,21 @@ _LABELS = {
 }
 
 
-def options_html(records: Sequence[Any], by_name: bool = False) -> str:
-    """<option>s for `records`, labelled by str() (or by `.name`), every label escaped."""
+def options_html(
+    records: Sequence[Any], by_name: bool = False, label: Callable[[Any], str] | None = None
+) -> str:
+    """<option>s for `records`, labelled by str() (or by `.name`, or by `label`), every label
+    escaped."""
+    name = label or ((lambda r: r.name) if by_name else str)
     return "".join(
-        f'<option value="{r.pk}">{conditional_escape(r.name if by_name else str(r))}</option>'
-        for r in records
+        f'<option value="{r.pk}">{conditional_escape(name(r))}</option>' for r in records
     )
+
+
+def supplier_label(supplier: Any) -> str:
+    """A supplier with the currency it trades in: a supplier of another currency is refused."""
+    currency = supplier.default_currency
+    return f"{supplier.name} ({currency} only)" if currency else f"{supplier.name} (any currency)"
 
 
 @dataclass

@@ -18,9 +18,9 @@ from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
 from django.utils.safestring import mark_safe
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
-from companies.platforms import TransactionType
+from companies.platforms import TRANSFER_TYPES, TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
-from expenses.rows import options_html
+from expenses.rows import options_html, supplier_label
 from expenses.services import expense_lines_keep
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
@@ -92,12 +92,14 @@ class QueueRow:
     problems: list[Problem]
     has_receipt: bool
     account_options: list[LedgerAccount] = field(default_factory=list)
+    tax_options: list[TaxRate] = field(default_factory=list)
     # Coding the company's history proposes for an uncategorized row no rule covers.
     suggestion: Suggestion | None = None
     # The first line's tracking categories, and whether its account is missing from the
     # options (archived, or not for this type): computed once, a page shows them per row.
     tracking_ids: frozenset[int] = frozenset()
     account_not_offered: bool = False
+    tax_rate_not_offered: bool = False
 
     @property
     def can_be_approved(self) -> bool:
@@ -176,6 +178,9 @@ class CodingChoices:
     accounts_by_type: dict[str, list[LedgerAccount]]
     tax_rates: list[TaxRate]
     tracking_groups: list[TrackingGroup]
+    # Tax rates valid for each transaction type (a rate that names no types suits them all).
+    tax_rates_by_type: dict[str, list[TaxRate]] = field(default_factory=dict)
+    suppliers: list[Supplier] = field(default_factory=list)
 
     # Escaped <option>s of its record lists, filled by the rows' renders (expenses.rows).
     options_html: dict[tuple[int, bool], tuple[Any, str]] = field(
@@ -188,6 +193,9 @@ class CodingChoices:
         return {
             "accounts": mark_safe(options_html(self.accounts)),  # noqa: S308 - escaped
             "tax_rates": mark_safe(options_html(self.tax_rates)),  # noqa: S308 - escaped
+            "suppliers": mark_safe(  # noqa: S308 - escaped
+                options_html(self.suppliers, label=supplier_label)
+            ),
             "tracking_groups": [
                 (group.name, mark_safe(options_html(group.options, by_name=True)))  # noqa: S308
                 for group in self.tracking_groups
@@ -197,6 +205,24 @@ class CodingChoices:
     @functools.cached_property
     def accounts_by_id(self) -> dict[int, LedgerAccount]:
         return {account.pk: account for account in self.accounts}
+
+    def account_options(
+        self, transaction_type: str, card_account_id: int | None
+    ) -> list[LedgerAccount]:
+        """The accounts a row of `transaction_type` offers: a transfer never offers the card's
+        own account. The same list object is returned for the same arguments, so a page
+        escapes its options once."""
+        options = self.accounts_by_type.get(transaction_type, _NO_ACCOUNTS)
+        if transaction_type not in TRANSFER_TYPES or card_account_id is None:
+            return options
+        key = (transaction_type, card_account_id)
+        if key not in self._without_card:
+            self._without_card[key] = [a for a in options if a.pk != card_account_id]
+        return self._without_card[key]
+
+    _without_card: dict[tuple[str, int], list[LedgerAccount]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @functools.cached_property
     def tax_rates_by_id(self) -> dict[int, TaxRate]:
@@ -240,11 +266,16 @@ def _read_coding_choices(company: Company) -> CodingChoices:
         if category.has_children:
             continue
         groups[category.parent.name if category.parent else "Tracking"].append(category)
+    tax_rates = list(TaxRate.objects.filter(company=company).usable().order_by("name"))
     return CodingChoices(
         accounts=accounts,
         accounts_by_type=by_type,
-        tax_rates=list(TaxRate.objects.filter(company=company).usable().order_by("name")),
+        tax_rates=tax_rates,
         tracking_groups=[TrackingGroup(name, options) for name, options in sorted(groups.items())],
+        tax_rates_by_type={
+            t.value: [r for r in tax_rates if r.accepts(t.value)] for t in TransactionType
+        },
+        suppliers=list(Supplier.objects.filter(company=company).usable().order_by("name")),
     )
 
 
@@ -485,6 +516,7 @@ def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -
 # One list for every row of a type no account accepts: the rows' option HTML is kept per
 # record list for as long as the choices live (expenses.rows), so the list must not be new.
 _NO_ACCOUNTS: list[LedgerAccount] = []
+_NO_TAX_RATES: list[TaxRate] = []
 
 
 def _row(
@@ -495,13 +527,15 @@ def _row(
 ) -> QueueRow:
     lines = related(expense, "lines")
     first = lines[0] if lines else None
-    options = choices.accounts_by_type.get(expense.type, _NO_ACCOUNTS)
+    options = choices.account_options(expense.type, ctx.bank_account_id)
+    tax_options = choices.tax_rates_by_type.get(expense.type, _NO_TAX_RATES)
     return QueueRow(
         expense=expense,
         lines=lines,
         problems=expense_problems(expense, lines, ctx),
         has_receipt=bool(getattr(expense, "has_receipt", False)),
         account_options=options,
+        tax_options=tax_options,
         suggestion=suggestion,
         tracking_ids=frozenset(c.pk for c in related(first, "tracking_categories"))
         if first
@@ -510,6 +544,11 @@ def _row(
             first
             and first.account_id is not None
             and first.account_id not in {a.pk for a in options}
+        ),
+        tax_rate_not_offered=bool(
+            first
+            and first.tax_rate_id is not None
+            and first.tax_rate_id not in {r.pk for r in tax_options}
         ),
     )
 

@@ -17,6 +17,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
+from companies.platforms import ContactKind
 from expenses.models import (
     EDITABLE_STATUSES,
     EXPENSE_TRANSITIONS,
@@ -485,6 +486,46 @@ def expense_update_details(
     return expense_refresh_readiness(expense=expense, by=by, edited=True)
 
 
+@transaction.atomic
+def expense_set_supplier(
+    *, expense: Expense, supplier: Supplier | None, by: User | None
+) -> list[Problem]:
+    """Set (or with None, remove) the supplier the expense is recorded against, where the
+    platform takes a supplier per transaction for this type; refused with the reason where not."""
+    _ensure_editable(expense)
+    _ensure_same_company(expense, [supplier], "supplier_override")
+    if supplier is not None:
+        ctx = company_context(company=expense.company)
+        if not ctx.rules.supplier_per_transaction:
+            raise ExpenseRefused(
+                [
+                    Problem(
+                        "supplier_override",
+                        f"{ctx.platform_label} cannot take a supplier per transaction.",
+                        "Leave the supplier to the company's default.",
+                    )
+                ]
+            )
+        if ctx.rules.contact_for(expense.type) != ContactKind.SUPPLIER:
+            raise ExpenseRefused(
+                [
+                    Problem(
+                        "supplier_override",
+                        f"{ctx.platform_label} records {expense.get_type_display()} "
+                        "transactions against the default customer, not a supplier.",
+                        "Leave this expense out of the selection.",
+                    )
+                ]
+            )
+    return expense_update_details(
+        expense=expense,
+        by=by,
+        notes=expense.notes,
+        currency_rate=expense.currency_rate,
+        supplier_override=supplier,
+    )
+
+
 # --- Approval and exclusion -------------------------------------------------------------------
 
 
@@ -648,19 +689,26 @@ def expenses_bulk_code(
     account: LedgerAccount | None = UNSET,
     tax_rate: TaxRate | None = UNSET,
     tracking: list[TrackingCategory] = UNSET,
+    supplier: Supplier | None = UNSET,
 ) -> BulkOutcome:
-    """Apply coding to each expense on its own: one refusal never undoes the others."""
+    """Apply coding (and the supplier, when given) to each expense on its own: one refusal
+    never undoes the others."""
     outcome = BulkOutcome()
     for expense in _bulk_expenses(company, expense_ids):
         try:
-            expense_set_coding(
-                expense=expense,
-                by=by,
-                account=account,
-                tax_rate=tax_rate,
-                tracking=tracking,
-                source="bulk",
-            )
+            with transaction.atomic():
+                coding = [value for value in (account, tax_rate, tracking) if value is not UNSET]
+                if coding or supplier is UNSET:
+                    expense_set_coding(
+                        expense=expense,
+                        by=by,
+                        account=account,
+                        tax_rate=tax_rate,
+                        tracking=tracking,
+                        source="bulk",
+                    )
+                if supplier is not UNSET:
+                    expense_set_supplier(expense=expense, supplier=supplier, by=by)
         except ExpenseRefused as refused:
             outcome.refused.append((expense, refused.problems))
         else:

@@ -87,13 +87,17 @@ def _money(value: Decimal, currency: str) -> str:
 def expense_problems(
     expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
 ) -> list[Problem]:
-    """Everything that stops `expense` (with these `lines`) from syncing. Empty means ready."""
+    """Everything that stops `expense` (with these `lines`) from syncing. Empty means ready.
+
+    What coding in the queue cannot fix comes first (the platform refusing the type, the
+    currency, the company's configuration and contacts), then the coding itself: a row shows
+    its first problem, and "no coding yet" must not hide a blocker that coding won't lift."""
     problems: list[Problem] = []
     type_label = TransactionType(expense.type).label
     problems += _type_problems(expense, ctx, type_label)
-    problems += _amount_problems(expense, lines)
     problems += _currency_problems(expense, ctx)
     problems += _contact_problems(expense, ctx, type_label)
+    problems += _amount_problems(expense, lines)
     for index, line in enumerate(lines):
         problems += _line_problems(expense, index, line, type_label, ctx)
     return problems
@@ -334,7 +338,7 @@ def _line_problems(
                 "Choose another tax rate.",
             )
         )
-    elif tax_rate.valid_transaction_types and expense.type not in tax_rate.valid_transaction_types:
+    elif not tax_rate.accepts(expense.type):
         problems.append(
             Problem(
                 f"{where}.tax_rate",

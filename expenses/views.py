@@ -29,7 +29,14 @@ from expenses.forms import (
     lines_from_formset,
 )
 from expenses.models import CategorizationRule, Expense, ExpenseStatus, Receipt
-from expenses.receipts import receipt_add, receipt_limits, receipt_remove, receipt_signed_url
+from expenses.receipts import (
+    receipt_accepted_formats,
+    receipt_add,
+    receipt_limits,
+    receipt_remove,
+    receipt_signed_url,
+    receipts_refused,
+)
 from expenses.rules import (
     PRECEDENCE,
     rule_apply_to_matching,
@@ -245,6 +252,7 @@ def bulk(request: CompanyHttpRequest, company: Company) -> HttpResponse:
             account=data["account"] if sent.get("account") else UNSET,
             tax_rate=data["tax_rate"] if sent.get("tax_rate") else UNSET,
             tracking=list(data["tracking"]) if sent.getlist("tracking") else UNSET,
+            supplier=data["supplier"] if sent.get("supplier") else UNSET,
         )
         verb = "coded"
     level = messages.WARNING if outcome.refused else messages.SUCCESS
@@ -309,6 +317,8 @@ def _render_detail(
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,
         "receipt_limits": receipt_limits(platform=company.platform),
+        "receipts_refused": receipts_refused(expense=data.expense),
+        "receipt_formats": receipt_accepted_formats(platform=company.platform),
         "correction_refusal": (
             correction_allowed(expense=data.expense)
             if data.expense.status == ExpenseStatus.SYNCED

@@ -80,3 +80,48 @@ def test_seed_demo_restores_a_changed_demo_password():
     call_command("seed_demo", expenses=3)
 
     assert authenticate(username="finance", password="finance") is not None
+
+
+def _pushable_once_coded(expense, company, choices):
+    """Whether some account and tax rate the expense's queue row offers make it ready."""
+    from expenses.selectors import queue_row
+    from expenses.services import ExpenseRefused, expense_readiness, expense_set_coding
+
+    row = queue_row(company=company, expense_id=expense.pk, choices=choices)
+    for account in row.account_options[:3]:
+        for tax_rate in [*row.tax_options[:3], None]:
+            try:
+                expense_set_coding(expense=expense, by=None, account=account, tax_rate=tax_rate)
+            except ExpenseRefused:
+                continue
+            expense.refresh_from_db()
+            if not expense_readiness(expense):
+                return True
+    return False
+
+
+def test_the_demo_configuration_fits_each_base_currency_and_its_spend_can_be_coded():
+    from companies.models import Company
+    from expenses.selectors import coding_choices
+    from expenses.validation import company_context
+    from syncs.push import push_blockers
+
+    call_command("seed_demo", expenses=60)
+
+    uncategorized = pushable = 0
+    for company in Company.objects.all():
+        config = company.configuration
+        assert config.bank_account.currency == company.base_currency, company
+        assert config.supplier.default_currency in ("", company.base_currency), company
+        assert push_blockers(company=company) == [], company
+        ctx = company_context(company=company)
+        choices = coding_choices(company=company)
+        for expense in Expense.objects.filter(
+            company=company, status=ExpenseStatus.UNCATEGORIZED
+        ).select_related("company", "supplier_override"):
+            assert ctx.base_currency
+            uncategorized += 1
+            pushable += _pushable_once_coded(expense, company, choices)
+
+    assert uncategorized >= 40
+    assert pushable / uncategorized >= 0.9, (pushable, uncategorized)
