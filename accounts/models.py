@@ -23,6 +23,7 @@ class SignInFailure(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = "sign-in failure"
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip or 'unknown'} at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -40,6 +41,7 @@ class SignInLockout(models.Model):
 
     class Meta:
         ordering = ["-locked_at"]
+        verbose_name = "sign-in lockout"
         indexes = [models.Index(fields=["scope", "key", "until"])]
 
     def __str__(self) -> str:

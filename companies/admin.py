@@ -1,5 +1,9 @@
+from typing import Any, ClassVar
+
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -17,6 +21,38 @@ from companies.models import (
     TaxRate,
     TrackingCategory,
 )
+
+
+def tracking_options_for(
+    field: forms.Field | None, *, company_id: int | None, chosen: QuerySet[Any] | None = None
+) -> None:
+    """Makes a tracking-categories select of an admin form offer the options of one company,
+    each named with its category as the portal names it (`TrackingCategory.__str__`), read in
+    one query.
+
+    Categories with options under them are not options themselves, unless `chosen` (a query of
+    category ids) already holds them: a select drops what it does not offer on the next save.
+    With no company (an add page), every company's options are offered, each with its company's
+    name first, since several companies have the same departments.
+    """
+    if not isinstance(field, forms.ModelMultipleChoiceField):
+        return  # not on this form: read-only there
+    offered = Q(has_children=False)
+    if chosen is not None:
+        offered |= Q(pk__in=chosen)
+    options = TrackingCategory.objects.filter(offered).select_related("parent")
+    if company_id is not None:
+        field.queryset = options.filter(company_id=company_id).order_by("parent__name", "name")
+        field.label_from_instance = str  # type: ignore[assignment]
+    else:
+        field.queryset = options.select_related("company").order_by(
+            "company__name", "parent__name", "name"
+        )
+        field.label_from_instance = _tracking_label_with_company  # type: ignore[assignment]
+
+
+def _tracking_label_with_company(category: TrackingCategory) -> str:
+    return f"{category.company.name} · {category}"
 
 
 class ConnectionInline(admin.TabularInline):
@@ -171,11 +207,26 @@ class LedgerAccountAdmin(MasterDataAdmin):
     search_fields = [*MasterDataAdmin.search_fields, "nominal_code"]
 
 
+# A category's options sort with it.
+_CATEGORY_NAME = Coalesce("parent__name", "name")
+
+
 @admin.register(TrackingCategory)
 class TrackingCategoryAdmin(MasterDataAdmin):
-    list_display = ["name", "parent", "company", "has_children", "status", "is_deleted"]
+    list_display = ["option", "company", "has_children", "status", "is_deleted"]
     list_select_related = ["company", "parent"]
     raw_id_fields = ["company", "parent"]
+    # Each company's category, then its options (Django takes expressions; the stubs only names).
+    ordering: ClassVar[Any] = [
+        _CATEGORY_NAME.asc(),
+        "company__name",
+        F("parent").asc(nulls_first=True),
+        "name",
+    ]
+
+    @admin.display(description="Tracking option", ordering=_CATEGORY_NAME)
+    def option(self, obj: TrackingCategory) -> str:
+        return str(obj)  # named with its category, read with it (list_select_related)
 
 
 @admin.register(TaxRate)

@@ -3,16 +3,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected as delete_selected_confirmed
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.models import User
+from django.contrib.messages.storage.base import BaseStorage
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 
-from companies.models import Company
+from companies.admin import tracking_options_for
+from companies.models import Company, TrackingCategory
 from expenses.csv_import import (
     COLUMNS,
     MAX_BYTES,
@@ -28,9 +33,121 @@ from expenses.models import (
     Expense,
     ExpenseEvent,
     ExpenseLine,
+    ExpenseStatus,
     IngestToken,
     Receipt,
 )
+
+# Expenses whose record is in the customer's ledger, or on its way there.
+GONE_OUT = (ExpenseStatus.PUSHING, ExpenseStatus.SYNCING, ExpenseStatus.SYNCED)
+# What the ledger record is made of, besides the lines: the admin leaves them alone once the
+# expense has gone out, or the portal would say one thing and the ledger another.
+LEDGER_FIELDS = (
+    "company",
+    "type",
+    "issue_date",
+    "currency",
+    "currency_rate",
+    "amount",
+    "supplier_override",
+)
+_TRACKING = Prefetch("tracking_categories", TrackingCategory.objects.select_related("parent"))
+
+
+def ledger_lock(expense: Expense) -> str:
+    """Why the admin may neither change `expense`'s money and lines nor delete it; "" when it
+    may."""
+    if expense.status == ExpenseStatus.SYNCED:
+        return (
+            "This expense is in the customer's ledger: its amounts, currency and lines cannot "
+            "change here, and it cannot be deleted. Correct it from its page in the portal, "
+            "which sends the change through Codat's update endpoint where the platform allows it."
+        )
+    if expense.status in GONE_OUT:
+        return (
+            "This expense is on its way to the customer's ledger: its amounts, currency and "
+            "lines cannot change here, and it cannot be deleted. Once its sync has ended, fix "
+            "or correct it from its page in the portal."
+        )
+    return ""
+
+
+class LedgerLockedAdmin(admin.ModelAdmin):
+    """Refuses, saying why, to change the money of an expense that has gone out, or to delete
+    it, one at a time or with the bulk delete action."""
+
+    expense_path = ""  # how the admin's model reaches the expense, "" for the expense itself
+
+    def expense_of(self, obj: Any) -> Expense:
+        return getattr(obj, self.expense_path) if self.expense_path else obj
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and ledger_lock(self.expense_of(obj)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "GET":
+            obj = self.get_object(request, unquote(object_id))
+            reason = ledger_lock(self.expense_of(obj)) if obj is not None else ""
+            # A refused delete that led here has said it already.
+            if reason and not _pending_message(request, reason):
+                self.message_user(request, reason, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and (reason := ledger_lock(self.expense_of(obj))):
+            self.message_user(request, reason, messages.ERROR)
+            info = (self.opts.app_label, self.opts.model_name)
+            return HttpResponseRedirect(
+                reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)])
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    @admin.action(
+        permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s")
+    )
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponseBase | None:
+        """Django's own bulk delete, refused whole when an expense that has gone out is among
+        the selected rows (before the confirmation page and again after it)."""
+        status = f"{self.expense_path}__status" if self.expense_path else "status"
+        gone_out = list(queryset.filter(**{f"{status}__in": GONE_OUT})[:4])
+        if gone_out:
+            named = ", ".join(str(obj) for obj in gone_out[:3]) + (
+                ", …" if len(gone_out) > 3 else ""
+            )
+            selected = f"some of the selected {self.opts.verbose_name_plural}"
+            if self.expense_path:
+                selected += " belong to expenses that"
+            self.message_user(
+                request,
+                f"Nothing was deleted: {selected} are in the customer's ledger or on their way "
+                f"there ({named}). Deselect them: an expense that has gone out is corrected from "
+                "its page in the portal, which sends the change through Codat's update endpoint.",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected_confirmed(self, request, queryset)
+
+
+def _pending_message(request: HttpRequest, text: str) -> bool:
+    pending = messages.get_messages(request)
+    if not isinstance(pending, BaseStorage):
+        return False
+    found = any(message.message == text for message in pending)
+    pending.used = False  # looking must not use up the messages still to show
+    return found
 
 
 class ExpenseLineInline(admin.TabularInline):
@@ -38,6 +155,54 @@ class ExpenseLineInline(admin.TabularInline):
     extra = 0
     raw_id_fields = ["account", "tax_rate"]
     filter_horizontal = ["tracking_categories"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExpenseLine]:
+        lines = super().get_queryset(request).select_related("account", "tax_rate")
+        return lines.prefetch_related(_TRACKING)
+
+    def get_formset(self, request: HttpRequest, obj: Expense | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        tracking_options_for(
+            formset.form.base_fields.get("tracking_categories"),
+            company_id=obj.company_id if obj else None,
+            chosen=_chosen_tracking(expense=obj) if obj else None,
+        )
+        return formset
+
+    # `obj` is the expense: the lines of one that has gone out are shown, never changed.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not (obj and ledger_lock(obj)) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not (obj and ledger_lock(obj)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not (obj and ledger_lock(obj)) and super().has_delete_permission(request, obj)
+
+
+def _chosen_tracking(*, expense: Expense) -> QuerySet[Any]:
+    """The ids of the tracking categories the expense's lines hold."""
+    through = ExpenseLine.tracking_categories.through
+    return through.objects.filter(expenseline__expense=expense).values("trackingcategory_id")
+
+
+class TrackingOptionsAdmin(admin.ModelAdmin):
+    """A change form whose tracking-categories select offers its company's options, named with
+    their categories (`tracking_options_for`)."""
+
+    def company_id_of(self, obj: Any) -> int:
+        raise NotImplementedError
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        tracking_options_for(
+            form.base_fields.get("tracking_categories"),
+            company_id=self.company_id_of(obj) if obj else None,
+            chosen=obj.tracking_categories.values("pk") if obj else None,
+        )
+        return form
 
 
 class ReceiptInline(admin.TabularInline):
@@ -91,7 +256,7 @@ class CsvImportForm(forms.Form):
 
 
 @admin.register(Expense)
-class ExpenseAdmin(admin.ModelAdmin):
+class ExpenseAdmin(LedgerLockedAdmin):
     list_display = [
         "issue_date",
         "merchant_name",
@@ -120,7 +285,21 @@ class ExpenseAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
-    actions = ["mark_as_synced"]
+    actions = ["delete_selected", "mark_as_synced"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Expense | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and ledger_lock(obj):
+            fields += [name for name in LEDGER_FIELDS if name not in fields]
+        return fields
+
+    def get_fields(self, request: HttpRequest, obj: Expense | None = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if obj is None or not ledger_lock(obj):
+            return fields
+        # The locked fields keep their places, rather than joining the read-only ones below.
+        order = [field.name for field in Expense._meta.fields if field.editable]
+        return sorted(fields, key=lambda name: order.index(name) if name in order else len(order))
 
     @admin.display(description="Portal page")
     def portal_link(self, obj: Expense) -> SafeString | str:
@@ -238,7 +417,7 @@ class ReceiptAdmin(admin.ModelAdmin):
 
 
 @admin.register(CategorizationRule)
-class CategorizationRuleAdmin(admin.ModelAdmin):
+class CategorizationRuleAdmin(TrackingOptionsAdmin):
     list_display = [
         "pattern",
         "match",
@@ -253,6 +432,9 @@ class CategorizationRuleAdmin(admin.ModelAdmin):
     list_select_related = ["company", "account"]
     raw_id_fields = ["company", "account", "tax_rate", "created_by"]
     filter_horizontal = ["tracking_categories"]
+
+    def company_id_of(self, obj: CategorizationRule) -> int:
+        return obj.company_id
 
 
 @admin.register(ExpenseEvent)
@@ -270,13 +452,35 @@ class ExpenseEventAdmin(admin.ModelAdmin):
         return False
 
 
+class ExpenseLineForm(forms.ModelForm):
+    def clean_expense(self) -> Expense:
+        expense: Expense = self.cleaned_data["expense"]
+        if reason := ledger_lock(expense):
+            raise forms.ValidationError(reason)
+        return expense
+
+
 @admin.register(ExpenseLine)
-class ExpenseLineAdmin(admin.ModelAdmin):
+class ExpenseLineAdmin(LedgerLockedAdmin, TrackingOptionsAdmin):
+    form = ExpenseLineForm
     list_display = ["expense", "position", "net_amount", "tax_amount", "account", "tax_rate"]
     search_fields = ["expense__id", "expense__merchant_name", "account__name", "account__codat_id"]
     list_select_related = ["expense", "account", "tax_rate"]
     raw_id_fields = ["expense", "account", "tax_rate"]
     filter_horizontal = ["tracking_categories"]
+    actions = ["delete_selected"]
+    expense_path = "expense"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExpenseLine]:
+        return super().get_queryset(request).prefetch_related(_TRACKING)
+
+    def company_id_of(self, obj: ExpenseLine) -> int:
+        return obj.expense.company_id
+
+    def has_change_permission(self, request: HttpRequest, obj: ExpenseLine | None = None) -> bool:
+        if obj is not None and ledger_lock(obj.expense):
+            return False  # shown read-only, with the reason above it
+        return super().has_change_permission(request, obj)
 
 
 @admin.register(IngestToken)

@@ -324,8 +324,20 @@ def _render_detail(
             if data.expense.status == ExpenseStatus.SYNCED
             else None
         ),
+        "admin_url": _admin_url(request, data.expense),
     }
     return render(request, "expenses/detail.html", context, status=status)
+
+
+def _admin_url(request: CompanyHttpRequest, expense: Expense) -> str:
+    """The expense's page in the admin, for staff allowed to look at it there; "" otherwise.
+    Asked of staff only: the permission check reads the user's permissions."""
+    user = request.user
+    if not user.is_staff:
+        return ""
+    if not (user.has_perm("expenses.view_expense") or user.has_perm("expenses.change_expense")):
+        return ""
+    return reverse("admin:expenses_expense_change", args=[expense.pk])
 
 
 @require_POST

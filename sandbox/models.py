@@ -24,6 +24,7 @@ class SandboxCompany(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+        verbose_name_plural = "sandbox companies"
 
     def __str__(self) -> str:
         return self.name
@@ -105,6 +106,7 @@ class SandboxDataStatus(models.Model):
     latest_sync_id = models.UUIDField(default=uuid.uuid4)
 
     class Meta:
+        verbose_name_plural = "sandbox data statuses"
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "data_type"], name="sandbox_datastatus_unique"
@@ -267,6 +269,9 @@ class SandboxSettings(models.Model):
     timeout_stall_ms = models.PositiveIntegerField(default=35_000)
     request_counter = models.PositiveBigIntegerField(default=0)
 
+    class Meta:
+        verbose_name_plural = "sandbox settings"
+
     def __str__(self) -> str:
         return "Sandbox settings"
 
@@ -327,6 +332,7 @@ class SandboxWebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["created"]
+        verbose_name_plural = "sandbox webhook deliveries"
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="sandbox_hook_due")]
 
     def __str__(self) -> str:
