@@ -52,6 +52,7 @@ PUBLIC = {
     "sandbox:": "the Codat emulator (dev only), authenticated by the sandbox API key like Codat",
     "healthz": "the load balancer's liveness probe: says only that the process is up",
     "readyz": "the load balancer's readiness probe: each dependency's state, no data",
+    "favicon": "the site's icon, which browsers fetch on any page, the sign-in page too",
 }
 # Views that take no CSRF token because no browser session reaches them.
 CSRF_EXEMPT = {
