@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet
 
@@ -171,15 +172,27 @@ def company_overview(*, company: Company) -> CompanyOverview:
     return CompanyOverview(connections=connections, status_counts=status_counts, members=members)
 
 
-def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow]:
-    """The companies page: each visible company with its connection and queue counts.
+COMPANIES_PER_PAGE = 50
 
-    Three queries whatever the number of companies: companies, their live accounting
-    connections, and one grouped count over the expenses of all of them.
+
+@dataclass(frozen=True)
+class CompanyListPage:
+    rows: list[CompanyRow]
+    page: Page[Any]  # its number, the paginator's page count and company count
+
+
+def company_list_overview(
+    *, user: AnyUser, search: str = "", page: int | str = 1, per_page: int = COMPANIES_PER_PAGE
+) -> CompanyListPage:
+    """One page of the companies page: each visible company with its connection and queue
+    counts, by name. A page number out of range gives the last page, a bad one the first.
+
+    Four queries whatever the number of companies: the count, the page's companies, their live
+    accounting connections, and one grouped count over the expenses of those companies.
     """
     from expenses.selectors import expense_status_counts_by_company
 
-    companies = company_list_visible(user=user).order_by("name")
+    companies = company_list_visible(user=user).order_by("name", "pk")
     if search:
         companies = companies.filter(Q(name__icontains=search) | Q(codat_company_id__iexact=search))
     companies = companies.prefetch_related(
@@ -191,13 +204,14 @@ def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow
             to_attr="live_accounting_connections",
         )
     )
-    rows = list(companies)
-    counts = expense_status_counts_by_company(company_ids=[c.pk for c in rows])
-    result = []
-    for company in rows:
+    shown = Paginator(companies, per_page).get_page(page)
+    listed = list(shown.object_list)
+    counts = expense_status_counts_by_company(company_ids=[c.pk for c in listed])
+    rows = []
+    for company in listed:
         by_status = counts.get(company.pk, {})
         connections = company.live_accounting_connections
-        result.append(
+        rows.append(
             CompanyRow(
                 company=company,
                 accounting_connection=connections[0] if connections else None,
@@ -206,7 +220,7 @@ def company_list_overview(*, user: AnyUser, search: str = "") -> list[CompanyRow
                 failed=by_status.get("failed", 0),
             )
         )
-    return result
+    return CompanyListPage(rows=rows, page=shown)
 
 
 # --- Connection health and push blockers --------------------------------------------------------

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.urls import include, path, reverse
 from django.utils import timezone
 
-from companies.models import Role
+from companies.models import Company, Role
 from companies.permissions import company_member_required
 from companies.selectors import company_list_visible, company_visible_with_role, role_allows
 from tests.factories import CompanyFactory, MembershipFactory, StaffFactory, UserFactory
@@ -126,9 +126,115 @@ def test_company_list_query_count_does_not_grow_with_companies(
     for _ in range(12):
         MembershipFactory(company=CompanyFactory())
 
-    # session + user + companies + their connections + one grouped expense count
-    with django_assert_max_num_queries(5):
+    # session + user + the count + the page's companies + their connections + one grouped
+    # expense count
+    with django_assert_max_num_queries(6):
         client.get(reverse("home"))
+
+
+def _firms(count, prefix="Firm"):
+    """`count` companies named in page order, each with a connection and an expense."""
+    from tests.factories import ConnectionFactory, ExpenseFactory
+
+    companies = [CompanyFactory(name=f"{prefix} {n:03}") for n in range(count)]
+    for company in companies:
+        ConnectionFactory(company=company)
+        ExpenseFactory(company=company)
+    return companies
+
+
+def _names(body):
+    import re
+
+    return re.findall(r'<a href="/companies/\d+/">([^<]+)</a>', body)
+
+
+def test_company_list_shows_fifty_companies_a_page_with_links_between_pages(client):
+    _firms(120)
+    client.force_login(StaffFactory())
+
+    first = client.get(reverse("home")).content.decode()
+    second = client.get(reverse("home"), {"page": "2"}).content.decode()
+    last = client.get(reverse("home"), {"page": "3"}).content.decode()
+
+    assert _names(first) == [f"Firm {n:03}" for n in range(50)]
+    assert "Page 1 of 3 · 120 companies" in first
+    assert 'href="/?page=2" rel="next"' in first
+    assert 'rel="prev"' not in first
+    assert _names(second)[0] == "Firm 050"
+    assert 'href="/" rel="prev"' in second
+    assert 'href="/?page=3" rel="next"' in second
+    assert _names(last) == [f"Firm {n:03}" for n in range(100, 120)]
+    assert "Page 3 of 3" in last
+    assert 'rel="next"' not in last
+
+
+def test_company_list_page_links_keep_the_search(client):
+    _firms(60, prefix="Acme")
+    CompanyFactory(name="Zeta Foods")
+    client.force_login(StaffFactory())
+
+    first = client.get(reverse("home"), {"q": "acme"}).content.decode()
+    second = client.get(reverse("home"), {"q": "acme", "page": "2"}).content.decode()
+
+    assert "Page 1 of 2 · 60 companies" in first
+    assert 'href="/?q=acme&amp;page=2" rel="next"' in first
+    assert 'href="/?q=acme" rel="prev"' in second
+    assert _names(second) == [f"Acme {n:03}" for n in range(50, 60)]
+    assert "Zeta Foods" not in first + second
+
+
+def test_company_list_pages_with_htmx_swap_the_list_and_its_pager(client):
+    _firms(55)
+    client.force_login(StaffFactory())
+
+    response = client.get(reverse("home"), {"page": "2"}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="company-list">')
+    assert "Page 2 of 2" in body
+    assert 'hx-get="/" hx-target="#company-list"' in body
+
+
+def test_company_list_answers_a_page_out_of_range_with_the_last_and_junk_with_the_first(client):
+    _firms(55)
+    client.force_login(StaffFactory())
+
+    beyond = client.get(reverse("home"), {"page": "99"}).content.decode()
+    junk = client.get(reverse("home"), {"page": "x'"}).content.decode()
+
+    assert "Page 2 of 2" in beyond
+    assert "Page 1 of 2" in junk
+
+
+def test_a_single_page_of_companies_shows_no_pager(client):
+    _firms(3)
+    client.force_login(StaffFactory())
+
+    body = client.get(reverse("home")).content.decode()
+
+    assert len(_names(body)) == 3
+    assert 'class="pager"' not in body
+
+
+@pytest.mark.parametrize("page", ["1", "2", "3"])
+def test_each_page_of_companies_costs_the_same_few_queries(
+    client, django_assert_max_num_queries, page
+):
+    _firms(120)
+    member = UserFactory()
+    for company in Company.objects.all():
+        MembershipFactory(user=member, company=company)
+    for user in (StaffFactory(), member):
+        client.force_login(user)
+
+        # session + user + the count + the page's companies + their connections + one grouped
+        # expense count
+        with django_assert_max_num_queries(6):
+            response = client.get(reverse("home"), {"page": page})
+
+        assert f"Page {page} of 3" in response.content.decode()
 
 
 def test_member_of_another_company_gets_404(client):
