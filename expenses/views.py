@@ -293,7 +293,12 @@ def detail(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID)
     details_form = ExpenseDetailsForm(
         initial={
             "notes": data.expense.notes,
-            "currency_rate": data.expense.currency_rate,
+            # 0.79, not 0.790000000: the rate as a person typed it.
+            "currency_rate": (
+                f"{data.expense.currency_rate.normalize():f}"
+                if data.expense.currency_rate is not None
+                else None
+            ),
             "supplier_override": data.expense.supplier_override_id,
         },
         company=company,
