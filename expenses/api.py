@@ -19,6 +19,13 @@ from expenses.ingest import MAX_BATCH, expenses_ingest, ingest_token_authenticat
 logger = logging.getLogger(__name__)
 
 OPENAPI_PATH = Path(__file__).parent / "openapi" / "ingest-v1.json"
+# A batch of flat expenses nests 3 deep. Python's own JSON parser stops at a depth that depends
+# on its version, so the limit is set here: a deeper body is refused alike on every Python.
+MAX_BODY_DEPTH = 32
+TOO_DEEP = (
+    'The body nests arrays or objects too deeply to read. Send {"expenses": [...]} '
+    "with each expense a flat object."
+)
 
 
 def _error(status: int, field: str, message: str, **headers: str) -> JsonResponse:
@@ -26,6 +33,24 @@ def _error(status: int, field: str, message: str, **headers: str) -> JsonRespons
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in `value` nest more than `limit` deep (walked without
+    recursion, so any depth is measured)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _bearer(request: HttpRequest) -> str:
@@ -60,12 +85,9 @@ def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
             400, "body", f'The body is not valid JSON ({exc}). Send {{"expenses": [...]}}.'
         )
     except RecursionError:
-        return _error(
-            400,
-            "body",
-            'The body nests arrays or objects too deeply to read. Send {"expenses": [...]} '
-            "with each expense a flat object.",
-        )
+        return _error(400, "body", TOO_DEEP)
+    if _nests_deeper_than(body, MAX_BODY_DEPTH):
+        return _error(400, "body", TOO_DEEP)
     items = body.get("expenses") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         return _error(400, "expenses", "Send an object with a non-empty 'expenses' array.")

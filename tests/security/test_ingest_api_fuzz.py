@@ -166,6 +166,8 @@ def test_hostile_items_are_refused_item_by_item_naming_the_field(api, items):
     [
         ("[" * 100_000 + "]" * 100_000, "application/json", "body"),
         ('{"expenses": ' + "[" * 5000 + "]" * 5000 + "}", "application/json", "body"),
+        # Deep enough to refuse, shallow enough for every Python's parser to read.
+        ('{"expenses": [{"notes": ' + "[" * 40 + "]" * 40 + "}]}", "application/json", "body"),
         ("1" * 5000, "application/json", "body"),
         ("\udcff", "application/json", "body"),
         ("{}", "text/plain", "Content-Type"),
