@@ -47,6 +47,10 @@ class Company(models.Model):
     last_error_step = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Set when a push of the approved expenses is asked for, cleared by the claim that takes it
+    # up (in the transaction that makes its sync, or finds nothing to push, or is refused):
+    # while set, the push is in flight though no sync exists yet.
+    push_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -57,6 +57,7 @@ from expenses.selectors import (
     expense_detail,
     expense_of_company,
     expense_queue,
+    queue_counts,
     queue_matching_count,
     queue_matching_ids,
     queue_row,
@@ -134,19 +135,27 @@ def _row_response(
     *,
     choices: CodingChoices | None = None,
     changed: Expense | None = None,
+    status_before: str | None = None,
 ) -> HttpResponse:
-    """The re-rendered row; `changed`: the expense as a service that succeeded left it."""
+    """The re-rendered row; `changed`: the expense as a service that succeeded left it.
+
+    `status_before`: the row's status before a change that succeeded. When the row moved to
+    another status, the tab counts come too, and the push panel when an approved expense came
+    or went (swapped out of band)."""
     choices = choices or coding_choices(company=company)
-    context = {
+    row = queue_row(company=company, expense_id=expense_id, choices=choices, expense=changed)
+    context: dict[str, Any] = {
         "company": company,
-        "rows": [
-            queue_row(company=company, expense_id=expense_id, choices=choices, expense=changed)
-        ],
+        "rows": [row],
         "choices": choices,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,
         "refusal": refusal or [],
     }
+    if status_before is not None and status_before != row.expense.status:
+        context["counts"], approved = queue_counts(company=company)
+        if ExpenseStatus.APPROVED in (status_before, row.expense.status):
+            context["push"] = push_panel(company=company, ready_to_push=approved)
     return render(request, "expenses/queue.html#queue-row", context)
 
 
@@ -163,6 +172,7 @@ def _expense(company: Company, expense_id: uuid.UUID, *, for_row: bool = False) 
 def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
     """Inline coding of one row: answers the re-rendered row with its validation state."""
     expense = _expense(company, expense_id, for_row=True)
+    before = expense.status
     choices = coding_choices(company=company)
     form = InlineCodingForm(request.POST, choices=choices)
     if not form.is_valid():
@@ -181,13 +191,16 @@ def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -
         )
     except ExpenseRefused as refused:
         return _row_response(request, company, expense.pk, refused.problems, choices=choices)
-    return _row_response(request, company, expense.pk, choices=choices, changed=expense)
+    return _row_response(
+        request, company, expense.pk, choices=choices, changed=expense, status_before=before
+    )
 
 
 @require_POST
 @company_member_required(Role.APPROVER)
 def approve(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
     expense = _expense(company, expense_id)
+    before = expense.status
     try:
         expense_approve(expense=expense, by=request.user)
     except ExpenseRefused as refused:
@@ -198,13 +211,14 @@ def approve(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
     if not request.htmx:
         messages.success(request, "Approved.")
         return redirect(_detail_url(company, expense.pk))
-    return _row_response(request, company, expense.pk)
+    return _row_response(request, company, expense.pk, status_before=before)
 
 
 @require_POST
 @company_member_required(Role.BOOKKEEPER)
 def exclude(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
     expense = _expense(company, expense_id)
+    before = expense.status
     if expense.status == "excluded":
         expense_restore(expense=expense, by=request.user)
     else:
@@ -214,7 +228,7 @@ def exclude(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
         except (IllegalTransition, StaleState) as exc:
             problem = Problem("status", str(exc), "Only expenses not yet pushed can be excluded.")
             return _row_response(request, company, expense.pk, [problem])
-    return _row_response(request, company, expense.pk)
+    return _row_response(request, company, expense.pk, status_before=before)
 
 
 @require_POST
@@ -578,6 +592,7 @@ def accept_suggestion(
             "Choose its coding from the lists.",
         )
         return _row_response(request, company, expense.pk, [problem])
+    before = expense.status
     try:
         expense_set_coding(
             expense=expense,
@@ -589,4 +604,4 @@ def accept_suggestion(
         )
     except ExpenseRefused as refused:
         return _row_response(request, company, expense.pk, refused.problems)
-    return _row_response(request, company, expense.pk)
+    return _row_response(request, company, expense.pk, status_before=before)

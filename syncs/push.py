@@ -127,6 +127,8 @@ class _Plan:
     # Refused by this claim yet still approved (the chart changed back since the claim read
     # it): never read again by this claim, so every slice makes progress.
     passed_over: set[Any] = field(default_factory=set)
+    # Whether the company's push request was ended by this claim's first slice.
+    request_ended: bool = False
     # Slices claimed side by side share the plan: its counts and set change under this lock.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,6 +185,7 @@ def company_push_claim(
     """
     blockers = push_blockers(company=company)
     if blockers:
+        _push_request_end(company)
         raise PushRefused(blockers[0])
     plan = _Plan(
         company=company,
@@ -261,6 +264,10 @@ def _claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     fewer than `size` expenses; it never makes the sync or ends the claim."""
     company = plan.company
     _company_lock(company, shared=shared)
+    if not shared and not plan.request_ended:
+        # Ended in the commit that makes the sync: a reader sees the request or the sync.
+        _push_request_end(company)
+        plan.request_ended = True
     sync = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if sync is not None and not sync.claiming:
         return _Slice(sync=sync, done=True)
@@ -883,12 +890,56 @@ def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
     return sync
 
 
+def _push_request_end(company: Company) -> None:
+    """The company's push request is taken up by a claim, or refused: nothing waits for it."""
+    Company.objects.filter(pk=company.pk, push_requested_at__isnull=False).update(
+        push_requested_at=None
+    )
+    company.push_requested_at = None
+
+
+# A request no claim took up in this long is no longer shown as in flight: its task is still
+# queued behind other work, or was lost, and pushing again is allowed (a second claim of the
+# same expenses finds them taken).
+PUSH_REQUEST_WAIT = timedelta(minutes=15)
+
+
+def company_push_requested(*, company: Company) -> bool:
+    """Whether a push of the company was asked for moments ago and no claim took it up yet."""
+    requested = company.push_requested_at
+    return requested is not None and timezone.now() - requested < PUSH_REQUEST_WAIT
+
+
+def company_push_in_flight(*, company: Company) -> bool:
+    """Whether a push of the company was asked for and has not ended: requested and not yet
+    taken up by a worker, or its sync not yet settled."""
+    if company_push_requested(company=company):
+        return True
+    return Sync.objects.filter(
+        company=company,
+        kind=SyncKind.PUSH,
+        state__in=[SyncState.INITIATING, SyncState.IN_PROGRESS],
+    ).exists()
+
+
+@transaction.atomic
+def company_push_start(*, company: Company, by: Any = None) -> int:
+    """The workspace's "Push approved": refused while a push of the company is in flight,
+    else `company_push_request`. Returns how many approved expenses are being pushed."""
+    if company_push_in_flight(company=company):
+        raise PushRefused(
+            "A push of this company is already under way: the button comes back when it ends."
+        )
+    return company_push_request(company=company, by=by)
+
+
 @transaction.atomic
 def company_push_request(*, company: Company, by: Any = None) -> int:
     """Queue a push of the company's approved expenses; returns how many are waiting.
 
-    Refused with the reason when the company cannot push. The task starts after commit, and
-    the page follows it through our own tables.
+    Refused with the reason when the company cannot push. The request is recorded on the
+    company (`push_requested_at`) until a claim takes it up; the task starts after commit,
+    and the page follows it through our own tables.
     """
     from syncs.tasks import push_company
 
@@ -898,6 +949,9 @@ def company_push_request(*, company: Company, by: Any = None) -> int:
     waiting = Expense.objects.filter(company=company, status=ExpenseStatus.APPROVED).count()
     if waiting == 0:
         raise PushRefused("Nothing is approved yet: approve expenses in the Ready tab first.")
+    now = timezone.now()
+    Company.objects.filter(pk=company.pk).update(push_requested_at=now)
+    company.push_requested_at = now
     transaction.on_commit(lambda: push_company.delay(company.pk))
     logger.info(
         "Push of %s approved expenses of company %s requested by %s", waiting, company.pk, by

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -11,12 +12,14 @@ from django.db.models import Count
 
 from companies.models import Company
 from expenses.models import Expense, ExpenseStatus
+from expenses.selectors import TabCount, queue_counts
 from syncs.models import (
     BatchState,
     PushBatch,
     PushBatchItem,
     ReceiptUpload,
     Sync,
+    SyncKind,
     SyncState,
     SyncTransaction,
     UploadState,
@@ -42,6 +45,26 @@ class SyncProgress:
     failed: int
     receipts_total: int
     receipts_uploaded: int
+    pushing: int = 0
+    syncing: int = 0
+    receipts_gave_up: int = 0  # uploads that need support's attention: no longer tried
+
+    @property
+    def in_flight(self) -> bool:
+        """A push whose expenses are not settled yet (an update of one synced expense is not
+        a push, and receipts still uploading do not hold up the next push)."""
+        return self.sync.kind == SyncKind.PUSH and self.sync.state in (
+            SyncState.INITIATING,
+            SyncState.IN_PROGRESS,
+        )
+
+    @property
+    def uploading_receipts(self) -> bool:
+        return self.receipts_uploaded + self.receipts_gave_up < self.receipts_total
+
+    @property
+    def finished(self) -> bool:
+        return self.stage == "Finished"
 
     @property
     def stage(self) -> str:
@@ -55,20 +78,52 @@ class SyncProgress:
                 else ""
             )
             return f"Codat is writing to the ledger{code}"
-        if self.receipts_total and self.receipts_uploaded < self.receipts_total:
+        if self.uploading_receipts:
             return f"Uploading receipts ({self.receipts_uploaded} of {self.receipts_total})"
         return "Finished"
 
 
 @dataclass(frozen=True)
 class PushPanel:
+    """The workspace's push button and what it says about the company's pushes.
+
+    A push is in flight from the moment it is requested (`requested_at`, before any worker
+    has made its sync) until its sync is settled; the button is disabled meanwhile."""
+
     ready_to_push: int
     blockers: list[str]
     recent: list[SyncProgress]
+    requested_at: datetime | None = None  # a push asked for and not yet taken up by a worker
+    requested: bool = False  # ... and asked for moments ago (`PUSH_REQUEST_WAIT`)
+    # The queue's tab counts, read with the approved count when the caller did not count it.
+    tabs: list[TabCount] = field(default_factory=list)
+
+    @property
+    def request_not_taken_up(self) -> bool:
+        """Requested so long ago that no worker seems to be taking it up."""
+        return self.requested_at is not None and not self.requested
+
+    @property
+    def in_flight(self) -> bool:
+        return self.requested or any(p.in_flight for p in self.recent)
 
     @property
     def active(self) -> bool:
-        return any(p.stage != "Finished" for p in self.recent)
+        """Whether the panel follows something: it polls while true."""
+        return self.in_flight or any(not p.finished for p in self.recent)
+
+    @property
+    def can_push(self) -> bool:
+        return bool(self.ready_to_push) and not self.blockers and not self.in_flight
+
+    @property
+    def shown(self) -> list[SyncProgress]:
+        """The syncs the panel shows: those not finished; with none, the latest one, unless a
+        push was just requested (the previous push's "Finished" would read as the new one's)."""
+        following = [p for p in self.recent if not p.finished]
+        if following or self.requested:
+            return following
+        return self.recent[:1]
 
 
 @cache
@@ -90,9 +145,15 @@ def _recent_syncs_sql() -> str:
                 WHERE ib.sync_id = s.id AND e.status = %(synced)s) AS synced,
             (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
                 WHERE ib.sync_id = s.id AND e.status = %(failed)s) AS failed,
+            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
+                WHERE ib.sync_id = s.id AND e.status = %(pushing)s) AS pushing,
+            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
+                WHERE ib.sync_id = s.id AND e.status = %(syncing)s) AS syncing,
             (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id) AS receipts_total,
             (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(uploaded)s)
-                AS receipts_uploaded
+                AS receipts_uploaded,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(gave_up)s)
+                AS receipts_gave_up
         FROM {sync} s
         WHERE s.company_id = %(company)s
         ORDER BY s.requested_at DESC
@@ -103,8 +164,9 @@ def _recent_syncs_sql() -> str:
 def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None = None) -> PushPanel:
     """The workspace's push button and the progress of the company's latest syncs, read from
     our own tables only (a page never waits on Codat), the syncs and their progress in one
-    query. `ready_to_push`: the company's approved count, when the caller has counted it."""
-    from syncs.push import push_blockers
+    query. `ready_to_push`: the company's approved count, when the caller has counted it;
+    else it is counted with the queue's tab counts (`tabs`), in one query."""
+    from syncs.push import company_push_requested, push_blockers
 
     params = {
         "company": company.pk,
@@ -112,7 +174,10 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
         "pending": BatchState.PENDING,
         "synced": ExpenseStatus.SYNCED,
         "failed": ExpenseStatus.FAILED,
+        "pushing": ExpenseStatus.PUSHING,
+        "syncing": ExpenseStatus.SYNCING,
         "uploaded": UploadState.UPLOADED,
+        "gave_up": UploadState.GAVE_UP,
     }
     syncs: list[Any] = list(Sync.objects.raw(_recent_syncs_sql(), params))
     progress = [
@@ -125,17 +190,22 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
             failed=s.failed,
             receipts_total=s.receipts_total,
             receipts_uploaded=s.receipts_uploaded,
+            pushing=s.pushing,
+            syncing=s.syncing,
+            receipts_gave_up=s.receipts_gave_up,
         )
         for s in syncs
     ]
+    tabs: list[TabCount] = []
     if ready_to_push is None:
-        ready_to_push = Expense.objects.filter(
-            company=company, status=ExpenseStatus.APPROVED
-        ).count()
+        tabs, ready_to_push = queue_counts(company=company)
     return PushPanel(
         ready_to_push=ready_to_push,
         blockers=push_blockers(company=company),
         recent=progress,
+        requested_at=company.push_requested_at,
+        requested=company_push_requested(company=company),
+        tabs=tabs,
     )
 
 

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
@@ -21,18 +22,28 @@ from syncs.corrections import (
     expense_correct_request,
     expense_correction_preview,
 )
-from syncs.push import PushRefused, company_push_request
+from syncs.push import PushRefused, company_push_start
 from syncs.selectors import push_panel
 
 
-def _panel(request: CompanyHttpRequest, company: Company, error: str = "") -> HttpResponse:
+def _panel(
+    request: CompanyHttpRequest, company: Company, error: str = "", started: int = 0
+) -> HttpResponse:
+    """The push panel, with the queue's tab counts swapped out of band. `started`: how many
+    expenses the push this request started takes."""
+    panel = push_panel(company=company)
     context = {
         "company": company,
-        "push": push_panel(company=company),
+        "push": panel,
         "can_approve": request.company_role == Role.APPROVER,
         "push_error": error,
+        "started": started,
     }
-    return render(request, "expenses/queue.html#push-panel", context)
+    response = render(request, "expenses/queue.html#push-progress", context)
+    if request.GET.get("following") and not panel.in_flight:
+        # The push the page was following has ended: the queue shows its rows as they now are.
+        trigger_client_event(response, "push-ended")
+    return response
 
 
 @require_GET
@@ -45,15 +56,15 @@ def progress(request: CompanyHttpRequest, company: Company) -> HttpResponse:
 @company_member_required(Role.APPROVER)
 def start(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     try:
-        waiting = company_push_request(company=company, by=request.user)
+        waiting = company_push_start(company=company, by=request.user)
     except PushRefused as refused:
         if request.htmx:
             return _panel(request, company, error=str(refused))
         messages.error(request, str(refused))
         return redirect(reverse("expense-queue", args=[company.pk]))
     if request.htmx:
-        return _panel(request, company)
-    messages.success(request, f"Pushing {waiting} approved expenses.")
+        return _panel(request, company, started=waiting)
+    messages.success(request, f"Push started: {waiting} approved expenses.")
     return redirect(reverse("expense-queue", args=[company.pk]))
 
 
