@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Q, QuerySet
 from django.utils.safestring import mark_safe
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
@@ -381,6 +381,20 @@ def encode_cursor(expense: Expense, sort: str) -> str:
     return base64.urlsafe_b64encode(f"{key}|{expense.pk}".encode()).decode().rstrip("=")
 
 
+def _cursor_amount(text: str) -> Decimal:
+    """The amount of a cursor, only if the amount column could hold it: `Decimal` also reads
+    NaN, Infinity and 1E+999999, which the database cannot compare with (an error, not a page).
+    `copy_abs`, not `abs`: it takes no context, so a huge exponent cannot overflow."""
+    amount = Decimal(text)
+    field = Expense._meta.get_field("amount")
+    assert isinstance(field, DecimalField)
+    if not amount.is_finite() or amount.copy_abs() >= Decimal(10) ** (
+        field.max_digits - field.decimal_places
+    ):
+        raise ValueError(f"{text!r} is no amount")
+    return amount
+
+
 def _after(qs: QuerySet[Expense], sort: str, cursor: str) -> QuerySet[Expense]:
     """Rows after the cursor in the sort order (keyset paging: no OFFSET, however deep)."""
     try:
@@ -389,7 +403,7 @@ def _after(qs: QuerySet[Expense], sort: str, cursor: str) -> QuerySet[Expense]:
         last_id = uuid.UUID(id_text)
         key: date | Decimal
         if sort in ("largest", "smallest"):
-            key, name = Decimal(key_text), "amount"
+            key, name = _cursor_amount(key_text), "amount"
         else:
             key, name = date.fromisoformat(key_text), "issue_date"
     except (ValueError, binascii.Error, InvalidOperation, UnicodeDecodeError):
