@@ -12,6 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy
@@ -483,27 +484,101 @@ class ExpenseLineAdmin(LedgerLockedAdmin, TrackingOptionsAdmin):
         return super().has_change_permission(request, obj)
 
 
+class IngestTokenForm(forms.ModelForm):
+    """A key is for one company unless support ticks "All companies" on purpose: an empty
+    company alone is refused, not taken to mean every company."""
+
+    all_companies = forms.BooleanField(
+        required=False,
+        label="All companies",
+        help_text="Warning: the key may then send expenses for every company, today's and "
+        "those added later. Leave it off and choose the company the card platform sends for, "
+        "unless it really sends for all of them.",
+    )
+
+    class Meta:
+        model = IngestToken
+        fields = ["name", "company", "expires_at", "revoked_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["all_companies"].initial = self.instance.company_id is None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        company, everyone = cleaned.get("company"), cleaned.get("all_companies")
+        if company is None and not everyone and "company" not in self.errors:
+            self.add_error(
+                "company", "Choose the company this key sends expenses for, or tick All companies."
+            )
+        if company is not None and everyone:
+            self.add_error("all_companies", "Choose a company or All companies, not both.")
+        expires_at = cleaned.get("expires_at")
+        if self.instance.pk is None and expires_at is not None and expires_at <= timezone.now():
+            self.add_error(
+                "expires_at",
+                "This moment has passed: the key would never work. Choose a later one.",
+            )
+        return cleaned
+
+
 @admin.register(IngestToken)
 class IngestTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "company", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    form = IngestTokenForm
+    list_display = [
+        "name",
+        "prefix",
+        "scope",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at", "expires_at"]
     search_fields = ["name", "prefix", "company__name"]
     list_select_related = ["company"]
     raw_id_fields = ["company"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["name", "company", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request: HttpRequest, obj: IngestToken | None = None) -> Any:
+        if obj is None:  # a key revoked as it is made would be no key: revoke it later
+            return ["name", "company", "all_companies", "expires_at"]
+        return [
+            "name",
+            "company",
+            "all_companies",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+    @admin.display(description="Company", ordering="company__name")
+    def scope(self, obj: IngestToken) -> str:
+        return str(obj.company) if obj.company_id is not None else "All companies"
 
     def save_model(
         self, request: HttpRequest, obj: IngestToken, form: object, change: bool
     ) -> None:
         if change:
             super().save_model(request, obj, form, change)
-            return
-        token, raw = ingest_token_create(name=obj.name, company=obj.company)
-        obj.pk, obj.prefix, obj.key_hash = token.pk, token.prefix, token.key_hash
-        obj.created_at = token.created_at
-        self.message_user(
-            request,
-            f"The key for '{token.name}' is {raw} — copy it now: it is shown only once.",
-            messages.WARNING,
-        )
+        else:
+            token, raw = ingest_token_create(
+                name=obj.name, company=obj.company, expires_at=obj.expires_at
+            )
+            obj.pk, obj.prefix, obj.key_hash = token.pk, token.prefix, token.key_hash
+            obj.created_at = token.created_at
+            self.message_user(
+                request,
+                f"The key for '{token.name}' is {raw} — copy it now: it is shown only once.",
+                messages.WARNING,
+            )
+        if obj.company_id is None:
+            self.message_user(
+                request,
+                f"'{obj.name}' may send expenses for every company. Choose its company instead "
+                "unless the card platform really sends for all of them.",
+                messages.WARNING,
+            )

@@ -14,7 +14,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from companies.models import Company
-from expenses.ingest import MAX_BATCH, expenses_ingest, ingest_token_authenticate
+from expenses.ingest import (
+    MAX_BATCH,
+    IngestKeyExpired,
+    expenses_ingest,
+    ingest_token_authenticate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +67,16 @@ def _bearer(request: HttpRequest) -> str:
 @login_not_required
 @require_POST
 def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
-    token = ingest_token_authenticate(raw=_bearer(request))
+    try:
+        token = ingest_token_authenticate(raw=_bearer(request))
+    except IngestKeyExpired as expired:
+        return _error(
+            401,
+            "Authorization",
+            f"This ingest key expired at {expired.token.expires_at:%Y-%m-%d %H:%M} UTC: ask "
+            "support for a new key (they create keys in the admin under Ingest tokens).",
+            **{"WWW-Authenticate": 'Bearer realm="sfe-portal", error="invalid_token"'},
+        )
     if token is None:
         return _error(
             401,

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -274,19 +275,34 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def ingest_token_create(*, name: str, company: Company | None = None) -> tuple[IngestToken, str]:
-    """A new key; the plain value is returned once and never stored."""
+def ingest_token_create(
+    *, name: str, company: Company | None, expires_at: datetime | None = None
+) -> tuple[IngestToken, str]:
+    """A new key; the plain value is returned once and never stored. `company=None` makes a
+    key for every company: callers say so on purpose."""
     raw = "sfe_" + secrets.token_urlsafe(32)
     token = IngestToken.objects.create(
-        name=name, prefix=raw[:8], key_hash=_hash(raw), company=company
+        name=name, prefix=raw[:8], key_hash=_hash(raw), company=company, expires_at=expires_at
     )
     return token, raw
 
 
+class IngestKeyExpired(Exception):
+    def __init__(self, token: IngestToken) -> None:
+        super().__init__(f"Ingest key {token} expired")
+        self.token = token
+
+
 def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
+    """The active key sent, None for an unknown or revoked one; `IngestKeyExpired` for a key
+    past its expiry, so the sender can be told to ask for a new one."""
     if not raw:
         return None
     token = IngestToken.objects.filter(key_hash=_hash(raw), revoked_at__isnull=True).first()
-    if token is not None:
-        IngestToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.has_expired(now):
+        raise IngestKeyExpired(token)
+    IngestToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token

@@ -73,7 +73,7 @@ def support(admin_client):
     WorkerHeartbeat.objects.create(queue="portal", last_seen_at=timezone.now())
     call_slot_acquire(company_id=company.pk, holder="syncs.poll_sync:1@worker")
     Group.objects.create(name="Support")
-    ingest_token_create(name="Card platform")
+    ingest_token_create(name="Card platform", company=None)
     return admin_client
 
 
@@ -107,7 +107,9 @@ def test_change_page_renders(support, model):
 
 def test_support_creates_an_ingest_key_and_sees_it_once(admin_client):
     response = admin_client.post(
-        reverse("admin:expenses_ingesttoken_add"), {"name": "Card platform"}, follow=True
+        reverse("admin:expenses_ingesttoken_add"),
+        {"name": "Card platform", "all_companies": "on"},
+        follow=True,
     )
 
     message = next(str(m) for m in response.context["messages"])

@@ -34,7 +34,7 @@ def company():
 
 @pytest.fixture
 def send(client, company):
-    _, key = ingest_token_create(name="card platform")
+    _, key = ingest_token_create(name="card platform", company=None)
 
     def send(items=None, *, body=None, key=key, company_id=None, content_type="application/json"):
         payload = body if body is not None else json.dumps({"expenses": items})
@@ -165,7 +165,7 @@ def test_missing_or_unknown_key_is_401(send, key):
 
 
 def test_revoked_key_is_401(client, company):
-    token, key = ingest_token_create(name="old")
+    token, key = ingest_token_create(name="old", company=None)
     token.revoked_at = "2026-11-01T00:00Z"
     token.save()
 
