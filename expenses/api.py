@@ -16,10 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 from companies.models import Company
 from expenses.ingest import (
     MAX_BATCH,
+    MAX_BODY_BYTES,
     IngestKeyExpired,
     expenses_ingest,
     ingest_token_authenticate,
 )
+from sfe_portal.request_body import BodyTooLarge, body_within
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +95,15 @@ def ingest_expenses(request: HttpRequest, company_id: int) -> JsonResponse:
             415, "Content-Type", "Send the body as JSON with Content-Type application/json."
         )
     try:
-        body: Any = json.loads(request.body, parse_float=Decimal)
+        raw_body = body_within(request, limit=MAX_BODY_BYTES)
+    except BodyTooLarge as too_large:
+        message = f"{too_large.message} Send the expenses in smaller batches."
+        return JsonResponse(
+            {"errors": [{"field": "body", "message": message}], "max_bytes": MAX_BODY_BYTES},
+            status=413,
+        )
+    try:
+        body: Any = json.loads(raw_body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(
             400, "body", f'The body is not valid JSON ({exc}). Send {{"expenses": [...]}}.'

@@ -33,6 +33,9 @@ from expenses.models import (
 from expenses.services import rules_apply, rules_for_company
 
 MAX_BATCH = 1000
+# The largest request body the API reads (published in openapi/ingest-v1.json). A thousand
+# expenses with short notes fit; a thousand with notes near their 5,000 characters do not.
+MAX_BODY_BYTES = 5 * 1024 * 1024 + 512 * 1024
 # The fields whose values make an expense what it is: a repeat must match them all.
 IDENTITY_FIELDS = (
     "type",
