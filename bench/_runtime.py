@@ -66,6 +66,10 @@ def configure_environment() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sfe_portal.settings")
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # One key and webhook secret for every process of the run: its production-profile worker
+    # (DEBUG off) refuses the published development ones.
+    os.environ.setdefault("CODAT_API_KEY", "bench-only-codat-key")
+    os.environ.setdefault("CODAT_WEBHOOK_SECRET", "whsec_YmVuY2gtb25seS13ZWJob29rLXNlY3JldA==")
 
 
 @contextmanager

@@ -41,10 +41,12 @@ def _wait_until_served(url: str, process: Any, log: Path) -> None:
 
 
 # What a production worker runs with (docs/deploy.md): DEBUG off, so the ORM neither wraps nor
-# keeps every query. The sandbox stays on: it is the Codat the benchmarks talk to.
+# keeps every query. The sandbox stays on: it is the Codat the benchmarks talk to (with the
+# benchmark's own key and secret, configure_environment()).
 PRODUCTION_WORKER = {
     "DEBUG": "false",
     "SANDBOX_ENABLED": "true",
+    "SANDBOX_IN_PRODUCTION": "true",
     "SECRET_KEY": "bench-only-" + "0123456789abcdef" * 3,
     "ALLOWED_HOSTS": "127.0.0.1",
 }

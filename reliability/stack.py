@@ -56,6 +56,11 @@ class Config:
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_HSTS_SECONDS": "0",
             "SANDBOX_ENABLED": "true",
+            # The run is its own staging demo: the sandbox under DEBUG=false, with a key and
+            # webhook secret of its own (production refuses the published development ones).
+            "SANDBOX_IN_PRODUCTION": "true",
+            "CODAT_API_KEY": "reliability-only-codat-key",
+            "CODAT_WEBHOOK_SECRET": "whsec_cmVsaWFiaWxpdHktb25seS13ZWJob29rLXNlY3JldA==",
             "SFE_VAR_DIR": str(self.var_dir),
             "DATABASE_URL": f"{self.pg_url}/{self.database}",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.ports.redis}/0",

@@ -76,6 +76,14 @@ INSTALLED_APPS = [
 ]
 
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+# The emulator's pages (a connection's link page, its control surface) answer anyone holding
+# the key it shares with the portal: with DEBUG off it runs only when asked for by name.
+SANDBOX_IN_PRODUCTION = env.bool("SANDBOX_IN_PRODUCTION", default=False)
+if SANDBOX_ENABLED and not DEBUG and not SANDBOX_IN_PRODUCTION:
+    raise ImproperlyConfigured(
+        "Set SANDBOX_ENABLED=false with DEBUG=false: the Codat sandbox is an emulator for "
+        "development. For a staging demo only, set SANDBOX_IN_PRODUCTION=true to run it anyway."
+    )
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
 
@@ -363,7 +371,7 @@ if SANDBOX_ENABLED:
 
 # --- Codat ------------------------------------------------------------------------------------
 CODAT_BASE_URL = env.str("CODAT_BASE_URL", default="http://127.0.0.1:8000/codat-sandbox")
-if SANDBOX_ENABLED:
+if SANDBOX_ENABLED and DEBUG:
     CODAT_API_KEY = env.str("CODAT_API_KEY", default=DEV_CODAT_API_KEY)
     CODAT_WEBHOOK_SECRET = env.str("CODAT_WEBHOOK_SECRET", default=DEV_WEBHOOK_SECRET)
 else:
@@ -371,6 +379,18 @@ else:
     CODAT_WEBHOOK_SECRET = _required(
         "CODAT_WEBHOOK_SECRET", "the whsec_… signing secret of the Codat webhook consumer."
     )
+if not DEBUG:
+    # Both are published (README, .env.example): with them anyone could call the sandbox as
+    # the portal, or sign webhooks the portal would believe.
+    for _name, _value, _published in (
+        ("CODAT_API_KEY", CODAT_API_KEY, DEV_CODAT_API_KEY),
+        ("CODAT_WEBHOOK_SECRET", CODAT_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET),
+    ):
+        if _value.strip() == _published:
+            raise ImproperlyConfigured(
+                f"Set the {_name} environment variable to a value of your own: the development "
+                "value of .env.example is public and cannot be used with DEBUG=false."
+            )
 if not CODAT_WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured(
         "Set CODAT_WEBHOOK_SECRET to the signing secret as Codat shows it, starting with 'whsec_'."

@@ -37,6 +37,7 @@ _CLEARED = [
     "CODAT_API_KEY",
     "CODAT_WEBHOOK_SECRET",
     "SANDBOX_ENABLED",
+    "SANDBOX_IN_PRODUCTION",
     "AWS_STORAGE_BUCKET_NAME",
     "CACHE_URL",
     "DATABASE_RANDOM_PAGE_COST",
@@ -148,3 +149,59 @@ def test_an_empty_random_page_cost_leaves_the_servers_own(tmp_path):
     )
 
     assert "random_page_cost" not in found["options"].get("options", "")
+
+
+def test_production_refuses_the_sandbox(tmp_path):
+    result = _load(tmp_path, **PROD, SANDBOX_ENABLED="true")
+
+    assert result.returncode != 0
+    assert "SANDBOX_ENABLED=false" in result.stderr
+    assert "SANDBOX_IN_PRODUCTION=true" in result.stderr
+
+
+def test_a_staging_demo_runs_the_sandbox_when_asked_by_name(tmp_path):
+    found = _settings(tmp_path, **PROD, SANDBOX_ENABLED="true", SANDBOX_IN_PRODUCTION="true")
+
+    assert found["debug"] is False
+    assert found["sandbox"] is True
+
+
+def test_a_staging_demo_still_needs_a_key_and_secret_of_its_own(tmp_path):
+    env = {k: v for k, v in PROD.items() if k not in {"CODAT_API_KEY", "CODAT_WEBHOOK_SECRET"}}
+
+    result = _load(tmp_path, **env, SANDBOX_ENABLED="true", SANDBOX_IN_PRODUCTION="true")
+
+    assert result.returncode != 0
+    assert "Set the CODAT_API_KEY environment variable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "published"),
+    [
+        ("CODAT_API_KEY", "sandbox-api-key"),
+        ("CODAT_WEBHOOK_SECRET", "whsec_c2ZlLXBvcnRhbC1kZXYtd2ViaG9vay1zZWNyZXQ="),
+    ],
+)
+@pytest.mark.parametrize(
+    "sandbox", [{}, {"SANDBOX_ENABLED": "true", "SANDBOX_IN_PRODUCTION": "true"}]
+)
+def test_production_refuses_the_published_development_key_and_secret(
+    tmp_path, name, published, sandbox
+):
+    result = _load(tmp_path, **{**PROD, **sandbox, name: published})
+
+    assert result.returncode != 0
+    assert f"Set the {name} environment variable to a value of your own" in result.stderr
+
+
+def test_the_development_values_of_env_example_are_the_published_ones():
+    from sfe_portal import settings
+
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+    assert example["CODAT_API_KEY"] == settings.DEV_CODAT_API_KEY
+    assert example["CODAT_WEBHOOK_SECRET"] == settings.DEV_WEBHOOK_SECRET

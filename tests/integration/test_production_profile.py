@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "prod-profile-test-" + "k3Jx9-vQ2mLr7TzW5bNc8HdYf4Ge6Ap1"
 HTTPS = {"X-Forwarded-Proto": "https"}  # what the load balancer adds after ending TLS
+# Production refuses the published development key.
+CODAT_KEY = "prod-profile-test-codat-key"
 
 
 def _prod_env(static_root, codat_url, **extra):
@@ -28,7 +30,7 @@ def _prod_env(static_root, codat_url, **extra):
         "ALLOWED_HOSTS": "127.0.0.1",
         "SANDBOX_ENABLED": "false",
         "CODAT_BASE_URL": codat_url,
-        "CODAT_API_KEY": "sandbox-api-key",  # the key this test's sandbox takes
+        "CODAT_API_KEY": CODAT_KEY,  # the key this test's sandbox takes (see prod_env)
         "CODAT_WEBHOOK_SECRET": "whsec_cHJvZC1wcm9maWxlLXRlc3Qtc2VjcmV0",
         "STATIC_ROOT": str(static_root),
         "LOG_FORMAT": "json",
@@ -37,8 +39,9 @@ def _prod_env(static_root, codat_url, **extra):
 
 
 @pytest.fixture
-def prod_env(live_server, tmp_path):
+def prod_env(live_server, tmp_path, settings):
     """Production settings; Codat is played by this test's sandbox (the portal's own is off)."""
+    settings.CODAT_API_KEY = CODAT_KEY
     env = _prod_env(tmp_path / "static", live_server.url + "/codat-sandbox")
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
