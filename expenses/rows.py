@@ -32,6 +32,7 @@ TEMPLATE = "expenses/queue_rows.jinja"
 # The URLs a row links to, by the name the template uses.
 _ROW_URLS = {
     "detail": "expense-detail",
+    "row": "expense-row",
     "code": "expense-code",
     "approve": "expense-approve",
     "exclude": "expense-exclude",

@@ -46,6 +46,11 @@ urlpatterns = [
         name="expense-receipt-remove",
     ),
     path(
+        "companies/<int:company_id>/expenses/<uuid:expense_id>/row/",
+        views.row,
+        name="expense-row",
+    ),
+    path(
         "companies/<int:company_id>/expenses/<uuid:expense_id>/code/",
         views.code,
         name="expense-code",

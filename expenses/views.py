@@ -167,6 +167,13 @@ def _expense(company: Company, expense_id: uuid.UUID, *, for_row: bool = False) 
     return expense
 
 
+@require_GET
+@company_member_required()
+def row(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
+    """One row as it is now: a row the push took shows its new status when the push ends."""
+    return _row_response(request, company, _expense(company, expense_id).pk)
+
+
 @require_POST
 @company_member_required(Role.BOOKKEEPER)
 def code(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID) -> HttpResponse:
