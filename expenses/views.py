@@ -79,6 +79,7 @@ from expenses.services import (
 from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import CompanyHttpRequest
+from sfe_portal.security import framed_by_own_pages
 from sfe_portal.transitions import IllegalTransition, StaleState
 from syncs.corrections import correction_allowed
 from syncs.selectors import push_panel
@@ -460,6 +461,7 @@ def receipt_delete(
 
 @require_GET
 @company_member_required()
+@framed_by_own_pages  # the expense page shows PDF receipts in an <object>
 def receipt_file(
     request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID, receipt_id: int
 ) -> HttpResponseBase:

@@ -8,13 +8,14 @@ previews may load from the receipt bucket's origin when receipts live on S3.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 # The directives a receipt preview goes through: <img>, <object> for PDFs, and frames.
 RECEIPT_DIRECTIVES = ("img-src", "object-src", "frame-src")
@@ -44,12 +45,32 @@ def storage_origins(storage: Any) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=8)
-def _policy(origins: tuple[str, ...]) -> str:
+def _policy(origins: tuple[str, ...], frame_ancestors: tuple[str, ...] | None = None) -> str:
     directives = {
         name: [*sources, *origins] if name in RECEIPT_DIRECTIVES else list(sources)
         for name, sources in settings.CONTENT_SECURITY_POLICY.items()
     }
+    if frame_ancestors is not None:
+        directives["frame-ancestors"] = list(frame_ancestors)
     return csp_header(directives)
+
+
+def framed_by_own_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The view's responses may be embedded by the portal's own pages and no one else's:
+    `X-Frame-Options: SAMEORIGIN` and `frame-ancestors 'self'` in place of the site's DENY and
+    'none'. Browsers apply both to `<object>`, so without this a PDF receipt's preview on the
+    expense page was refused and showed only its fallback link."""
+
+    @wraps(view)
+    def framed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        response["Content-Security-Policy"] = _policy(
+            storage_origins(default_storage), frame_ancestors=("'self'",)
+        )
+        return response
+
+    return framed
 
 
 class ContentSecurityPolicyMiddleware:
