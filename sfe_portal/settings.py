@@ -101,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Signs out idle and too-old sessions (after auth, messages and htmx: it uses all three).
+    "accounts.session_timeout.SessionTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "sfe_portal.urls"
@@ -185,6 +187,15 @@ SIGNIN_USERNAME_FAILURES = env.int("SIGNIN_USERNAME_FAILURES", default=5)
 SIGNIN_IP_FAILURES = env.int("SIGNIN_IP_FAILURES", default=20)
 SIGNIN_WINDOW_MINUTES = env.int("SIGNIN_WINDOW_MINUTES", default=15)
 SIGNIN_LOCKOUT_MINUTES = env.int("SIGNIN_LOCKOUT_MINUTES", default=15)
+# A session ends after this many minutes without a request, and this many hours after signing
+# in however busy (accounts/session_timeout.py); the sign-in page then says which.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_MAX_AGE_HOURS = env.int("SESSION_MAX_AGE_HOURS", default=12)
+if SESSION_IDLE_TIMEOUT_MINUTES < 1 or SESSION_MAX_AGE_HOURS < 1:
+    raise ImproperlyConfigured(
+        "Set SESSION_IDLE_TIMEOUT_MINUTES and SESSION_MAX_AGE_HOURS to 1 or more."
+    )
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_HOURS * 3600
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -41,6 +41,8 @@ _CLEARED = [
     "AWS_STORAGE_BUCKET_NAME",
     "CACHE_URL",
     "DATABASE_RANDOM_PAGE_COST",
+    "SESSION_IDLE_TIMEOUT_MINUTES",
+    "SESSION_MAX_AGE_HOURS",
 ]
 
 
@@ -205,3 +207,11 @@ def test_the_development_values_of_env_example_are_the_published_ones():
 
     assert example["CODAT_API_KEY"] == settings.DEV_CODAT_API_KEY
     assert example["CODAT_WEBHOOK_SECRET"] == settings.DEV_WEBHOOK_SECRET
+
+
+@pytest.mark.parametrize("name", ["SESSION_IDLE_TIMEOUT_MINUTES", "SESSION_MAX_AGE_HOURS"])
+def test_session_timeouts_must_be_at_least_one(tmp_path, name):
+    result = _load(tmp_path, **{name: "0"})
+
+    assert result.returncode != 0
+    assert name in result.stderr
