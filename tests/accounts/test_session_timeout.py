@@ -1,13 +1,14 @@
 """Sessions end after SESSION_IDLE_TIMEOUT_MINUTES without a request and SESSION_MAX_AGE_HOURS
 after signing in, and the sign-in page says why. The clock is replaced, never waited for."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
 
 from accounts import session_timeout
 from tests.factories import UserFactory
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -15,20 +16,9 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 HTMX = {"HX-Request": "true", "HX-Current-URL": "http://testserver/companies/?q=harbour"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def move(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    clock = Clock()
+    clock = FakeClock(START)
     monkeypatch.setattr(session_timeout, "clock", clock)
     return clock
 
@@ -56,7 +46,7 @@ def test_defaults_suit_a_finance_tool(settings):
 
 def test_activity_within_the_idle_timeout_keeps_the_session(client, clock, signed_in):
     for _ in range(6):  # three hours, a request every 29 minutes
-        clock.move(minutes=29)
+        clock.advance(minutes=29)
         assert _home(client).status_code == 200
 
     assert _signed_in(client)
@@ -64,7 +54,7 @@ def test_activity_within_the_idle_timeout_keeps_the_session(client, clock, signe
 
 def test_thirty_idle_minutes_sign_out_and_the_sign_in_page_says_why(client, clock, signed_in):
     assert _home(client).status_code == 200
-    clock.move(minutes=30)
+    clock.advance(minutes=30)
 
     response = client.get(reverse("home"), follow=True)
 
@@ -75,9 +65,9 @@ def test_thirty_idle_minutes_sign_out_and_the_sign_in_page_says_why(client, cloc
 
 def test_a_busy_session_still_ends_at_its_absolute_lifetime(client, clock, signed_in):
     for _ in range(11 * 4 + 3):  # 11 h 45 min of a request every quarter hour
-        clock.move(minutes=15)
+        clock.advance(minutes=15)
         assert _home(client).status_code == 200
-    clock.move(minutes=15)
+    clock.advance(minutes=15)
 
     response = client.get(reverse("home"), follow=True)
 
@@ -87,17 +77,17 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(client, clock, signe
 
 def test_the_timeouts_come_from_settings(client, clock, signed_in, settings):
     settings.SESSION_IDLE_TIMEOUT_MINUTES = 5
-    clock.move(minutes=4)
+    clock.advance(minutes=4)
     assert _home(client).status_code == 200
 
-    clock.move(minutes=5)
+    clock.advance(minutes=5)
 
     response = client.get(reverse("home"), follow=True)
     assert "after 5 minutes without activity" in response.content.decode()
 
 
 def test_an_idle_htmx_request_sends_the_whole_page_to_sign_in(client, clock, signed_in):
-    clock.move(minutes=31)
+    clock.advance(minutes=31)
 
     response = _home(client, **HTMX)
 
@@ -106,7 +96,7 @@ def test_an_idle_htmx_request_sends_the_whole_page_to_sign_in(client, clock, sig
 
 
 def test_an_htmx_request_from_another_site_is_sent_home_after_sign_in(client, clock, signed_in):
-    clock.move(minutes=31)
+    clock.advance(minutes=31)
 
     response = _home(client, **{**HTMX, "HX-Current-URL": "https://evil.example/x"})
 
@@ -114,11 +104,11 @@ def test_an_htmx_request_from_another_site_is_sent_home_after_sign_in(client, cl
 
 
 def test_signing_in_again_starts_both_clocks_afresh(client, clock, signed_in):
-    clock.move(hours=13)
+    clock.advance(hours=13)
     client.get(reverse("home"))  # signed out
     client.force_login(signed_in)
 
-    clock.move(minutes=29)
+    clock.advance(minutes=29)
 
     assert _home(client).status_code == 200
     assert _signed_in(client)
@@ -126,7 +116,7 @@ def test_signing_in_again_starts_both_clocks_afresh(client, clock, signed_in):
 
 def test_requests_within_a_minute_do_not_save_the_session_again(client, clock, signed_in):
     _home(client)
-    clock.move(seconds=59)
+    clock.advance(seconds=59)
     before = dict(client.session)
 
     _home(client)

@@ -14,22 +14,12 @@ from hypothesis import strategies as st
 from accounts import services
 from accounts.models import LockScope, SignInFailure, SignInLockout
 from tests.factories import StaffFactory, UserFactory
+from tests.fake_clock import FakeClock
 from tests.integration.conftest import ROOT, _database_env
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -38,7 +28,7 @@ def clock(monkeypatch, settings):
     settings.SIGNIN_IP_FAILURES = 20
     settings.SIGNIN_WINDOW_MINUTES = 15
     settings.SIGNIN_LOCKOUT_MINUTES = 15
-    fake = Clock()
+    fake = FakeClock(T0)
     monkeypatch.setattr(services, "clock", fake)
     return fake
 
