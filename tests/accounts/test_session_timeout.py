@@ -122,3 +122,13 @@ def test_requests_within_a_minute_do_not_save_the_session_again(client, clock, s
     _home(client)
 
     assert dict(client.session) == before
+
+
+def test_the_admin_s_sign_in_page_says_why_too(clock, admin_client):
+    admin_client.get(reverse("admin:index"))
+    clock.advance(minutes=30)
+
+    response = admin_client.get(reverse("admin:index"), follow=True)
+
+    assert response.redirect_chain[-1][0].startswith(reverse("admin:login"))
+    assert "You were signed out after 30 minutes without activity" in response.content.decode()
