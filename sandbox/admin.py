@@ -25,7 +25,7 @@ class ConnectionInline(admin.TabularInline):
 
 @admin.register(SandboxCompany)
 class SandboxCompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "created")
+    list_display = ("name", "id", "expenses_api", "created")
     search_fields = ("name", "id")
     inlines = [ConnectionInline]
 
@@ -54,8 +54,17 @@ class TransactionInline(admin.TabularInline):
 
 @admin.register(SandboxSync)
 class SandboxSyncAdmin(admin.ModelAdmin):
-    list_display = ("id", "company", "seq", "state", "status_code", "status_text", "created")
-    list_filter = ("state", "status_code")
+    list_display = (
+        "id",
+        "company",
+        "seq",
+        "kind",
+        "state",
+        "status_code",
+        "status_text",
+        "created",
+    )
+    list_filter = ("state", "status_code", "kind")
     search_fields = ("id", "company__id", "company__name")
     list_select_related = ("company",)
     inlines = [TransactionInline]
@@ -67,13 +76,15 @@ class SandboxLedgerRecordAdmin(admin.ModelAdmin):
         "transaction_id",
         "company",
         "record_type",
+        "kind",
         "type",
         "currency",
         "total",
         "attachment_count",
+        "api",
         "written_at",
     )
-    list_filter = ("type", "record_type")
+    list_filter = ("kind", "api", "type", "record_type")
     search_fields = ("transaction_id", "company__id", "sync__id")
     list_select_related = ("company",)
 

@@ -9,9 +9,14 @@ then processed inside one transaction holding the company row's lock, so two wor
 syncs of one company at once and a crash leaves nothing half written; a claim left by a dead worker
 is taken over after STALE_CLAIM.
 
+Both generations of the API share this engine, the queue, the statuses and the webhooks: a v1
+sync reads its datasets (or its update), a sync of the newer API carries its transactions in
+`items` and its `kind` (expenses, an update, a transfer, adjustments, reimbursables); the
+checkers of `sandbox.checks` apply each platform's rules.
+
 Policies (documented in the README of the sandbox and in the report):
 - Duplicate protection: if any transaction of a sync was already `Completed` for the company, the
-  whole sync ends 5080 and nothing from it is written.
+  whole sync ends 5080 and nothing from it is written, whichever generation wrote it first.
 - A sync where some transactions fail validation still writes the ones that pass, and ends
   5120 `ValidateError` (Codat counts a sync with any failed item as failed); a push failure
   (the platform refusing a record in a locked period) ends it 5130 `PushError`.
@@ -24,14 +29,24 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 
+from sandbox.checks import (
+    BillChecker,
+    ExpenseChecker,
+    JournalChecker,
+    MasterData,
+    TransferChecker,
+    base_amount,
+    label,
+    load_master_data,
+)
 from sandbox.models import (
     ConnectionStatus,
+    ExpensesApi,
     SandboxCompany,
     SandboxConnection,
     SandboxDataset,
@@ -39,19 +54,15 @@ from sandbox.models import (
     SandboxRecord,
     SandboxSync,
     SandboxSyncTransaction,
+    SyncKind,
     SyncState,
     TxStatus,
 )
-from sandbox.platforms import (
-    LEDGER_LOCK_DATE,
-    PLATFORMS,
-    TRANSFERS,
-    Platform,
-    account_valid_types,
-    tax_valid_types,
-)
-from sandbox.validation import parse_issue_date
+from sandbox.platforms import PLATFORMS, TRANSFER, Platform
 from sandbox.webhooks import webhook_enqueue_for_sync
+
+# Re-exported: tests and tools import them from the engine.
+__all__ = ["base_amount", "load_master_data"]
 
 logger = logging.getLogger(__name__)
 LONG_RUNNING = timedelta(minutes=10)
@@ -66,35 +77,6 @@ class Outcome:
     text: str
     error: str = ""
     exception: str = ""
-
-
-@dataclass
-class MasterData:
-    accounts: dict[str, dict[str, Any]]
-    tax_rates: dict[str, dict[str, Any]]
-    tracking: dict[str, dict[str, Any]]
-    suppliers: dict[str, dict[str, Any]]
-    customers: dict[str, dict[str, Any]]
-    base_currency: str
-    lock_date: str
-
-
-def load_master_data(company: SandboxCompany) -> MasterData:
-    by_type: dict[str, dict[str, dict[str, Any]]] = {}
-    for data_type, record_id, data in SandboxRecord.objects.filter(company=company).values_list(
-        "data_type", "record_id", "data"
-    ):
-        by_type.setdefault(data_type, {})[record_id] = data
-    info = next(iter(by_type.get("company", {}).values()), {})
-    return MasterData(
-        accounts=by_type.get("chartOfAccounts", {}),
-        tax_rates=by_type.get("taxRates", {}),
-        tracking=by_type.get("trackingCategories", {}),
-        suppliers=by_type.get("suppliers", {}),
-        customers=by_type.get("customers", {}),
-        base_currency=info.get("baseCurrency", ""),
-        lock_date=(info.get("ledgerLockDate") or LEDGER_LOCK_DATE)[:10],
-    )
 
 
 def company_base_currency(company: SandboxCompany) -> str:
@@ -114,204 +96,6 @@ def accounting_connection(company: SandboxCompany) -> SandboxConnection | None:
     return chosen[0] if chosen else None
 
 
-def _active(record: dict[str, Any]) -> bool:
-    return record.get("status") != "Archived" and not record.get("metadata", {}).get("isDeleted")
-
-
-def _label(record: dict[str, Any], name_key: str = "name") -> str:
-    return f"{record.get(name_key)} ({record['id']})"
-
-
-class _Checker:
-    """Validates one transaction; keeps the messages and what the ledger record needs."""
-
-    def __init__(self, platform: Platform, data: MasterData, config: dict[str, Any]) -> None:
-        self.platform = platform
-        self.data = data
-        self.config = config
-        self.bank = data.accounts[config["bankAccount"]["id"]]
-
-    def check(self, item: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-        p, data = self.platform, self.data
-        errors: list[str] = []
-        tx_type = item["type"]
-        if tx_type not in p.supported_types:
-            return [f"{tx_type} transactions are not supported by {p.name}."], {}
-
-        bank_ccy = self.bank["currency"]
-        txn_ccy = item.get("currency") or bank_ccy
-        problem = p.currency_problem(base=data.base_currency, bank=bank_ccy, txn=txn_ccy)
-        if problem:
-            errors.append(problem)
-        booked = p.booked_currency(bank=bank_ccy, txn=txn_ccy)
-        if booked != data.base_currency and item.get("currencyRate") is None:
-            errors.append(
-                f"A currencyRate is required: the transaction is recorded in {booked} and the "
-                f"company's base currency is {data.base_currency}."
-            )
-
-        lines_out: list[dict[str, Any]] = []
-        # What the platform books per line: a 0% rate books no tax whatever taxAmount says.
-        booked_lines: list[tuple[Decimal, Decimal]] = []
-        first_account: dict[str, Any] | None = None
-        for number, line in enumerate(item["lines"], start=1):
-            account_id = line["accountRef"]["id"]
-            account = data.accounts.get(account_id)
-            resolved: dict[str, Any] = {
-                "accountId": account_id,
-                "netAmount": line["netAmount"],
-                "taxAmount": line["taxAmount"],
-            }
-            if account is None or account.get("metadata", {}).get("isDeleted"):
-                errors.append(f"Account {account_id} does not exist in {p.name}.")
-            elif account.get("status") == "Archived":
-                errors.append(f"Account {_label(account)} is archived in {p.name}.")
-            elif tx_type not in account_valid_types(account, p):
-                errors.append(f"Account {account_id} is not valid for transaction type {tx_type}.")
-            else:
-                first_account = first_account or account
-                resolved.update(accountName=account["name"], nominalCode=account.get("nominalCode"))
-                if tx_type in TRANSFERS and account_id == self.bank["id"]:
-                    errors.append(
-                        f"Account {_label(account)} is the company's configured bank account; a "
-                        "transfer needs a different bank or credit-card account."
-                    )
-
-            tax_ref = line.get("taxRateRef")
-            if tx_type in TRANSFERS:
-                if Decimal(line["taxAmount"]) != 0:
-                    errors.append(
-                        f"Transfers cannot carry tax: line {number} has a tax amount of "
-                        f"{line['taxAmount']}."
-                    )
-            elif tax_ref is None:
-                errors.append(
-                    f"A tax rate is required on line {number} for {tx_type} transactions; "
-                    f"use {p.no_tax_code} for no tax in {p.name}."
-                )
-            else:
-                rate = data.tax_rates.get(tax_ref["id"])
-                if rate is None or rate.get("metadata", {}).get("isDeleted"):
-                    errors.append(f"Tax rate {tax_ref['id']} does not exist in {p.name}.")
-                elif rate.get("status") == "Archived":
-                    errors.append(f"Tax rate {_label(rate)} is archived in {p.name}.")
-                elif tx_type not in tax_valid_types(rate, p):
-                    errors.append(
-                        f"Tax rate {_label(rate)} is not valid for transaction type {tx_type}."
-                    )
-                else:
-                    resolved.update(taxRateId=rate["id"], taxRateName=rate["name"])
-                    if Decimal(str(rate.get("effectiveTaxRate") or 0)) == 0:
-                        booked_lines.append((Decimal(line["netAmount"]), Decimal(0)))
-                    else:
-                        booked_lines.append(
-                            (Decimal(line["netAmount"]), Decimal(line["taxAmount"]))
-                        )
-
-            tracking_out = []
-            for ref in line.get("trackingRefs") or []:
-                category = data.tracking.get(ref["id"])
-                if category is None or category.get("metadata", {}).get("isDeleted"):
-                    errors.append(f"Tracking category {ref['id']} does not exist in {p.name}.")
-                elif category.get("status") == "Archived":
-                    errors.append(f"Tracking category {_label(category)} is archived in {p.name}.")
-                elif category.get("hasChildren"):
-                    errors.append(
-                        f"Tracking category {_label(category)} is a parent category; use one of "
-                        "its options."
-                    )
-                else:
-                    parent = data.tracking.get(category.get("parentId") or "")
-                    tracking_out.append(
-                        {
-                            "id": category["id"],
-                            "name": category["name"],
-                            "category": parent["name"] if parent else None,
-                        }
-                    )
-            resolved["tracking"] = tracking_out
-            lines_out.append(resolved)
-
-        contact = self._contact(
-            item, tx_type, bool(first_account and first_account["isBankAccount"]), booked, errors
-        )
-        if booked_lines and len(booked_lines) == len(item["lines"]):
-            sent = sum(
-                (Decimal(ln["netAmount"]) + Decimal(ln["taxAmount"]) for ln in item["lines"]),
-                Decimal(0),
-            )
-            platform_total = sum((net + tax for net, tax in booked_lines), Decimal(0))
-            if platform_total != sent:
-                parts = " + ".join(f"({_money(n)} + {_money(t)})" for n, t in booked_lines)
-                errors.append(
-                    f"The line item total {_money(platform_total)}({parts}) must equal the "
-                    f"transaction total {_money(sent)}"
-                )
-
-        issued = parse_issue_date(item["issueDate"])
-        return errors, {
-            "lines": lines_out,
-            "contact": contact,
-            "booked": booked,
-            "issued": issued.date().isoformat() if issued else item["issueDate"],
-        }
-
-    def _contact(
-        self,
-        item: dict[str, Any],
-        tx_type: str,
-        account_is_bank: bool,
-        booked: str,
-        errors: list[str],
-    ) -> dict[str, Any] | None:
-        p = self.platform
-        kind = p.contact_kind(tx_type, account_is_bank)
-        override = item.get("contactRef")
-        if override and not p.supplier_per_transaction:
-            errors.append(
-                f"{p.name} cannot take a supplier per transaction: it always uses the company's "
-                "default supplier. Remove contactRef."
-            )
-            return None
-        if kind == "Customer":
-            # Customers cannot be overridden per transaction: the configuration decides.
-            customer_id = (self.config.get("customer") or {}).get("id")
-            if not customer_id:
-                errors.append(
-                    f"{p.name} records {tx_type} transactions against a customer: set a default "
-                    "customer in the company configuration."
-                )
-                return None
-            customer = self.data.customers.get(customer_id)
-            if customer is None or not _active(customer):
-                errors.append(f"Customer {customer_id} is not in an Active state in {p.name}.")
-                return None
-            return {"kind": "Customer", "id": customer_id, "name": customer["customerName"]}
-        if kind is None:
-            return None
-        supplier_id = (override or {}).get("id") or (self.config.get("supplier") or {}).get("id")
-        if not supplier_id:
-            errors.append(
-                f"{p.name} records {tx_type} transactions against a supplier: set contactRef on "
-                "the transaction or a default supplier in the company configuration."
-            )
-            return None
-        supplier = self.data.suppliers.get(supplier_id)
-        if supplier is None or supplier.get("metadata", {}).get("isDeleted"):
-            errors.append(f"Supplier {supplier_id} does not exist in {p.name}.")
-            return None
-        if supplier.get("status") == "Archived":
-            errors.append(f"Supplier {_label(supplier, 'supplierName')} is not in an Active state.")
-            return None
-        if supplier.get("defaultCurrency") and supplier["defaultCurrency"] != booked:
-            errors.append(
-                f"Supplier {_label(supplier, 'supplierName')} trades in "
-                f"{supplier['defaultCurrency']} only; the transaction is in {booked}."
-            )
-            return None
-        return {"kind": "Supplier", "id": supplier_id, "name": supplier["supplierName"]}
-
-
 def _config_problem(company: SandboxCompany, data: MasterData) -> str | None:
     config = company.configuration
     if not config:
@@ -327,7 +111,7 @@ def _config_problem(company: SandboxCompany, data: MasterData) -> str | None:
         return f"Configuration error: the configured bank account {bank_id} does not exist."
     if not bank.get("isBankAccount") or bank.get("status") == "Archived":
         return (
-            f"Configuration error: the configured bank account {_label(bank)} is not an active "
+            f"Configuration error: the configured bank account {label(bank)} is not an active "
             "bank or credit-card account."
         )
     for key, records in (("supplier", data.suppliers), ("customer", data.customers)):
@@ -340,6 +124,8 @@ def _config_problem(company: SandboxCompany, data: MasterData) -> str | None:
 
 
 def sync_items(sync: SandboxSync) -> list[dict[str, Any]]:
+    if sync.items is not None:
+        return list(sync.items)
     if sync.update_item is not None:
         return [sync.update_item]
     datasets = {str(d.id): d.items for d in SandboxDataset.objects.filter(id__in=sync.dataset_ids)}
@@ -392,6 +178,31 @@ def _fail_all(
     _finish(sync, outcome, now, pushed=False)
 
 
+_UPDATES = frozenset({SyncKind.EXPENSE_UPDATE, SyncKind.REIMBURSABLE_UPDATE})
+
+
+def transfer_update_refused(platform: Platform) -> str:
+    return (
+        f"Transfers cannot be updated in {platform.name}: the transaction id has already been "
+        "used for a transfer, and updating one is supported for QuickBooks Online (and "
+        "FreeAgent) only."
+    )
+
+
+def _checker(
+    sync: SandboxSync, platform: Platform, data: MasterData, config: dict[str, Any]
+) -> ExpenseChecker:
+    if sync.kind == SyncKind.V1:
+        return ExpenseChecker(platform, data, config, api=ExpensesApi.V1)
+    kinds: dict[str, type[ExpenseChecker]] = {
+        SyncKind.TRANSFER: TransferChecker,
+        SyncKind.ADJUSTMENTS: JournalChecker,
+        SyncKind.REIMBURSABLES: BillChecker,
+        SyncKind.REIMBURSABLE_UPDATE: BillChecker,
+    }
+    return kinds.get(sync.kind, ExpenseChecker)(platform, data, config, api=ExpensesApi.EXPENSES)
+
+
 def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
     """Process one claimed sync of `company` to its end (the caller holds the company lock)."""
     items = sync_items(sync)
@@ -412,34 +223,46 @@ def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
         return
     platform = PLATFORMS[connection.platform_key]
     data = load_master_data(company)
-    problem = _config_problem(company, data)
-    if problem:
-        _fail_all(sync, items, Outcome(4000, "Error", problem), now)
+    if sync.kind == SyncKind.V1:
+        problem = _config_problem(company, data)
+        if problem:
+            _fail_all(sync, items, Outcome(4000, "Error", problem), now)
+            return
+    is_update = sync.kind in _UPDATES or sync.update_item is not None
+
+    ids = [item["id"] for item in items]
+    completed = dict(
+        SandboxSyncTransaction.objects.filter(
+            company=company, transaction_id__in=set(ids), status=TxStatus.COMPLETED
+        ).values_list("transaction_id", "tx_type")
+    )
+    if sync.kind == SyncKind.TRANSFER and ids and completed.get(ids[0]) == TRANSFER:
+        # The same PUT creates or updates: a transfer already written is updated, where the
+        # platform allows it (the engine re-checks what the request saw, in case of a race).
+        is_update = True
+        if not platform.newer.transfer_update:
+            _fail_all(
+                sync,
+                items,
+                Outcome(5120, "ValidateError", transfer_update_refused(platform)),
+                now,
+            )
+            return
+    done = set() if is_update else set(completed)
+    if done:
+        duplicates = [i for i in dict.fromkeys(ids) if i in done]
+        text = DUPLICATE_TEXT.format(ids=", ".join(duplicates))
+        messages = {
+            i: DUPLICATE_TEXT.format(ids=i)
+            if i in done
+            else f"Not processed: the sync was stopped by duplicate protection ({text})."
+            for i in ids
+        }
+        _fail_all(sync, items, Outcome(5080, "Error", text), now, messages)
         return
 
-    is_update = sync.update_item is not None
-    if not is_update:
-        ids = [item["id"] for item in items]
-        done = set(
-            SandboxSyncTransaction.objects.filter(
-                company=company, transaction_id__in=set(ids), status=TxStatus.COMPLETED
-            ).values_list("transaction_id", flat=True)
-        )
-        if done:
-            duplicates = [i for i in dict.fromkeys(ids) if i in done]
-            text = DUPLICATE_TEXT.format(ids=", ".join(duplicates))
-            messages = {
-                i: DUPLICATE_TEXT.format(ids=i)
-                if i in done
-                else f"Not processed: the sync was stopped by duplicate protection ({text})."
-                for i in ids
-            }
-            _fail_all(sync, items, Outcome(5080, "Error", text), now, messages)
-            return
-
-    assert company.configuration is not None  # checked by _config_problem
-    checker = _Checker(platform, data, company.configuration)
-    bank = checker.bank
+    checker = _checker(sync, platform, data, company.configuration or {})
+    verb = "updated" if is_update and sync.kind != SyncKind.V1 else "created"
     tx_rows: list[SandboxSyncTransaction] = []
     records: list[SandboxLedgerRecord] = []
     seen: set[str] = set()
@@ -463,12 +286,10 @@ def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
             push_errors.append(message)
         else:
             seen.add(tx_id)
-            record = _ledger_record(
-                company, sync, platform, item, resolved, bank, now, base=data.base_currency
-            )
+            record = checker.record(company, sync, item, resolved, now)
             records.append(record)
-            label = platform.record_label(item["type"])
-            message = f"{label} {record.record_ref} created in {platform.name}."
+            name = record.record_type + (" (draft)" if record.draft else "")
+            message = f"{name} {record.record_ref} {verb} in {platform.name}."
         tx_rows.append(
             SandboxSyncTransaction(
                 sync=sync,
@@ -512,56 +333,6 @@ def run_sync(company: SandboxCompany, sync: SandboxSync, now: datetime) -> None:
     _finish(sync, outcome, now, pushed)
 
 
-def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
-
-
-def _ledger_record(
-    company: SandboxCompany,
-    sync: SandboxSync,
-    platform: Platform,
-    item: dict[str, Any],
-    resolved: dict[str, Any],
-    bank: dict[str, Any],
-    now: datetime,
-    *,
-    base: str,
-) -> SandboxLedgerRecord:
-    total = sum(
-        (Decimal(line["netAmount"]) + Decimal(line["taxAmount"]) for line in item["lines"]),
-        Decimal(0),
-    )
-    rate = item.get("currencyRate")
-    booked = resolved["booked"]
-    return SandboxLedgerRecord(
-        company=company,
-        sync=sync,
-        transaction_id=item["id"],
-        record_type=platform.record_label(item["type"]),
-        record_ref=str(uuid.uuid4()),
-        type=item["type"],
-        issue_date=resolved["issued"],
-        currency=resolved["booked"],
-        currency_rate=Decimal(rate) if rate is not None else None,
-        bank_account={"id": bank["id"], "name": bank["name"], "currency": bank["currency"]},
-        contact=resolved["contact"],
-        merchant_name=item.get("merchantName", ""),
-        notes=item.get("notes", ""),
-        lines=resolved["lines"],
-        total=Decimal(_money(total)),
-        base_amount=base_amount(total, booked=booked, base=base, rate=rate),
-        written_at=now,
-    )
-
-
-def base_amount(total: Decimal, *, booked: str, base: str, rate: Any) -> Decimal:
-    """What the record is worth in the company's base currency: Codat's `currencyRate` is
-    base units per one unit of the booked currency, so the base amount is total times the rate."""
-    if booked == base or rate is None:
-        return Decimal(_money(total))
-    return (total * Decimal(str(rate))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
     existing = SandboxLedgerRecord.objects.get(company=company, transaction_id=new.transaction_id)
     for field in (
@@ -578,6 +349,11 @@ def _apply_update(company: SandboxCompany, new: SandboxLedgerRecord) -> None:
         "total",
         "base_amount",
         "written_at",
+        "api",
+        "reference",
+        "draft",
+        "due_date",
+        "transfer",
     ):
         setattr(existing, field, getattr(new, field))
     existing.version += 1

@@ -8,9 +8,15 @@ the sandbox and the portal meet only over HTTP.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
+
+
+class ExpensesApi(models.TextChoices):
+    V1 = "v1", "Sync for Expenses v1"
+    EXPENSES = "expenses", "Expenses (the newer generation)"
 
 
 class SandboxCompany(models.Model):
@@ -21,6 +27,12 @@ class SandboxCompany(models.Model):
     created = models.DateTimeField()
     # The company's Sync for Expenses configuration (bankAccount/supplier/customer) once saved.
     configuration = models.JSONField(null=True, blank=True)
+    # Which generation of the Expenses API the routes both generations share answer in for this
+    # company (mapping options' shape, the rules of an expense update, `products`): the one it
+    # last wrote through, or the one set on the control surface. `api.company_api` reads it.
+    expenses_api = models.CharField(
+        max_length=10, choices=ExpensesApi.choices, default=ExpensesApi.V1
+    )
 
     class Meta:
         ordering = ["created", "id"]
@@ -137,6 +149,19 @@ class SyncState(models.TextChoices):
     FINISHED = "finished"
 
 
+class SyncKind(models.TextChoices):
+    """What a sync carries. v1 syncs read their datasets (or `update_item`); every other kind
+    is one call of the newer API and keeps its transactions in `items`."""
+
+    V1 = "v1", "v1 datasets or update"
+    EXPENSES = "expenses", "Expense transactions"
+    EXPENSE_UPDATE = "expense-update", "Expense transaction update"
+    TRANSFER = "transfer", "Transfer (create or update)"
+    ADJUSTMENTS = "adjustments", "Adjustments"
+    REIMBURSABLES = "reimbursables", "Reimbursable expenses"
+    REIMBURSABLE_UPDATE = "reimbursable-update", "Reimbursable expense update"
+
+
 class SandboxSync(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     company = models.ForeignKey(SandboxCompany, on_delete=models.CASCADE, related_name="syncs")
@@ -151,6 +176,9 @@ class SandboxSync(models.Model):
     dataset_ids = models.JSONField(default=list)
     # An update (PUT) sync carries its one transaction here instead of datasets.
     update_item = models.JSONField(null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=SyncKind.choices, default=SyncKind.V1)
+    # The newer API's syncs carry their normalised transactions here.
+    items = models.JSONField(null=True, blank=True)
     created = models.DateTimeField()
     due_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -192,9 +220,16 @@ class SandboxSyncTransaction(models.Model):
         return f"{self.transaction_id} {self.status}"
 
 
+class RecordKind(models.TextChoices):
+    EXPENSE = "expense", "Card expense"
+    TRANSFER = "transfer", "Transfer"
+    BILL = "bill", "Bill"
+    JOURNAL = "journal", "Journal"
+
+
 class SandboxLedgerRecord(models.Model):
-    """What the accounting platform holds after a sync: a direct cost, direct income, transfer or
-    journal, with its lines resolved to account names."""
+    """What the accounting platform holds after a sync: a direct cost, direct income, transfer,
+    bill or journal, with its lines resolved to account names."""
 
     company = models.ForeignKey(
         SandboxCompany, on_delete=models.CASCADE, related_name="ledger", db_index=False
@@ -219,6 +254,17 @@ class SandboxLedgerRecord(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)
     written_at = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=RecordKind.choices, default=RecordKind.EXPENSE)
+    # The generation of the API that wrote (or last rewrote) the record.
+    api = models.CharField(max_length=10, choices=ExpensesApi.choices, default=ExpensesApi.V1)
+    reference = models.TextField(blank=True)
+    # Posted as a draft (Dynamics 365's postAsDraft): the accountant still has to post it.
+    draft = models.BooleanField(default=False)
+    # A bill's due date (reimbursable expenses), as a calendar date.
+    due_date = models.CharField(max_length=40, blank=True)
+    # A transfer's two sides: {"from": {accountId, accountName, currency, amount}, "to": {…},
+    # "description"}; each amount is in its own account's currency.
+    transfer = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["written_at", "id"]
@@ -231,6 +277,21 @@ class SandboxLedgerRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_type} {self.transaction_id}"
+
+    @property
+    def journal_lines(self) -> list[dict[str, Any]]:
+        """A journal's lines with the signed amount split into debit and credit, for the page."""
+        out = []
+        for line in self.lines:
+            amount = Decimal(str(line.get("amount") or 0)).quantize(Decimal("0.01"))
+            out.append(
+                {
+                    **line,
+                    "debit": str(amount) if amount > 0 else "",
+                    "credit": str(-amount) if amount < 0 else "",
+                }
+            )
+        return out
 
 
 class SandboxAttachment(models.Model):
@@ -268,6 +329,9 @@ class SandboxSettings(models.Model):
     timeout_rate = models.FloatField(default=0.0)
     timeout_stall_ms = models.PositiveIntegerField(default=35_000)
     request_counter = models.PositiveBigIntegerField(default=0)
+    # Off: Sync for Expenses v1 is retired; its own operations answer 410 and every company
+    # speaks the newer generation on the routes both share.
+    v1_enabled = models.BooleanField(default=True)
 
     class Meta:
         verbose_name_plural = "sandbox settings"
@@ -337,3 +401,4 @@ class SandboxWebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.status}"
+

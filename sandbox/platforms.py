@@ -29,6 +29,11 @@ ALL_TYPES = (
 )
 TRANSFERS = frozenset({TRANSFER_IN, TRANSFER_OUT})
 ADJUSTMENTS = frozenset({ADJUSTMENT_IN, ADJUSTMENT_OUT})
+# The newer generation ("Expenses") keeps four expense types; transfers, adjustments and
+# reimbursable expenses have endpoints of their own. Their transactions are recorded under these
+# type names (sync transactions, ledger records).
+EXPENSE_TYPES = (PAYMENT, REFUND, REWARD, CHARGEBACK)
+TRANSFER, ADJUSTMENT, REIMBURSABLE = "Transfer", "Adjustment", "Reimbursable"
 # Which account kinds accept which types (see `account_valid_types`).
 _SPEND_TYPES = (PAYMENT, REFUND, CHARGEBACK, ADJUSTMENT_IN, ADJUSTMENT_OUT)
 _INCOME_TYPES = (REWARD, ADJUSTMENT_IN, ADJUSTMENT_OUT)
@@ -113,6 +118,37 @@ class Platform:
 
     def record_label(self, tx_type: str) -> str:
         return self.record_labels.get(tx_type, "Journal entry")
+
+    @property
+    def newer(self) -> NewerRules:
+        return NEWER[self.key]
+
+
+@dataclass(frozen=True)
+class NewerRules:
+    """What the newer generation supports on a platform (EXPENSES-API-NOTES §1.1, §3.2), from the
+    operations' "Supported integrations" tables in Codat-Sync-Expenses.json."""
+
+    expense_types: frozenset[str]
+    # update-expense-transaction: Payment only, on the platforms its table lists.
+    updates: bool
+    transfer_create: bool
+    transfer_update: bool
+    reimbursable_create: bool
+    reimbursable_update: bool
+    # postAsDraft is "currently only available for Microsoft Dynamics"; invoiceTo "only for
+    # QuickBooks Online and QuickBooks Desktop". Anywhere else the sandbox refuses them.
+    post_as_draft: bool = False
+    invoice_to: bool = False
+
+
+# Adjustments (create-adjustment-transaction) per platform: ONE entry for the whole sandbox.
+# The spec's table (Codat-Sync-Expenses.json, create-adjustment-transaction) and the
+# expense-transactions guide say "currently only available for QuickBooks Desktop"; Codat's
+# Expenses overview page lists Dynamics 365, QuickBooks Desktop, QuickBooks Online and Xero.
+# Until Codat confirms the wider list (EXPENSES-API-NOTES §5 q3), the safer reading holds: none of
+# the sandbox's four platforms takes adjustments, and the endpoint refuses them with a 400.
+ADJUSTMENT_PLATFORMS: frozenset[str] = frozenset()
 
 
 _XERO_EXT = frozenset(
@@ -211,6 +247,8 @@ PLATFORMS: dict[str, Platform] = {
             TRANSFER_OUT: "Bank transfer",
             ADJUSTMENT_IN: "Manual journal",
             ADJUSTMENT_OUT: "Manual journal",
+            TRANSFER: "Bank transfer",
+            ADJUSTMENT: "Manual journal",
         },
     ),
     "qhyg": Platform(
@@ -222,7 +260,8 @@ PLATFORMS: dict[str, Platform] = {
         no_tax_code="NON",
         attachment_max_bytes=100 * _MB,
         attachment_extensions=_QBO_EXT,
-        attachment_types=frozenset({PAYMENT, REFUND}),
+        # The spec: Payment, Refund and reimbursable expenses (bills).
+        attachment_types=frozenset({PAYMENT, REFUND, REIMBURSABLE}),
         record_labels={
             PAYMENT: "Expense",
             REFUND: "Credit card credit",
@@ -232,6 +271,9 @@ PLATFORMS: dict[str, Platform] = {
             TRANSFER_OUT: "Transfer",
             ADJUSTMENT_IN: "Journal entry",
             ADJUSTMENT_OUT: "Journal entry",
+            TRANSFER: "Transfer",
+            ADJUSTMENT: "Journal entry",
+            REIMBURSABLE: "Bill",
         },
     ),
     "akxx": Platform(
@@ -244,7 +286,12 @@ PLATFORMS: dict[str, Platform] = {
         attachment_max_bytes=100 * _MB,
         attachment_extensions=_NS_EXT,
         attachment_types=frozenset({PAYMENT, REFUND}),
-        record_labels={PAYMENT: "Credit card charge", REFUND: "Credit card refund"},
+        record_labels={
+            PAYMENT: "Credit card charge",
+            REFUND: "Credit card refund",
+            REIMBURSABLE: "Vendor bill",
+            ADJUSTMENT: "Journal entry",
+        },
     ),
     "trji": Platform(
         key="trji",
@@ -261,9 +308,55 @@ PLATFORMS: dict[str, Platform] = {
             REFUND: "Purchase credit memo",
             REWARD: "Cash receipt journal",
             CHARGEBACK: "Purchase credit memo",
+            ADJUSTMENT: "General journal",
         },
     ),
 }
+
+
+NEWER: dict[str, NewerRules] = {
+    # Xero: 4 types, Payment updates, transfers created but never updated, no reimbursables.
+    "gbol": NewerRules(
+        expense_types=frozenset(EXPENSE_TYPES),
+        updates=True,
+        transfer_create=True,
+        transfer_update=False,
+        reimbursable_create=False,
+        reimbursable_update=False,
+    ),
+    "qhyg": NewerRules(
+        expense_types=frozenset(EXPENSE_TYPES),
+        updates=True,
+        transfer_create=True,
+        transfer_update=True,
+        reimbursable_create=True,
+        reimbursable_update=True,
+        invoice_to=True,
+    ),
+    # NetSuite: Codat's overview now lists all four types, API-NOTES §4.2 (v1) Payment and Refund;
+    # the safer reading keeps Payment and Refund (EXPENSES-API-NOTES §5 q7).
+    "akxx": NewerRules(
+        expense_types=frozenset({PAYMENT, REFUND}),
+        updates=True,
+        transfer_create=False,
+        transfer_update=False,
+        reimbursable_create=True,
+        reimbursable_update=True,
+    ),
+    "trji": NewerRules(
+        expense_types=frozenset(EXPENSE_TYPES),
+        updates=False,
+        transfer_create=False,
+        transfer_update=False,
+        reimbursable_create=False,
+        reimbursable_update=False,
+        post_as_draft=True,
+    ),
+}
+
+
+def adjustments_supported(platform: Platform) -> bool:
+    return platform.key in ADJUSTMENT_PLATFORMS
 
 
 def account_valid_types(account: dict[str, Any], platform: Platform) -> list[str]:
@@ -298,6 +391,40 @@ def tax_valid_types(tax_rate: dict[str, Any], platform: Platform) -> list[str]:
     else:
         kinds = _SPEND_TYPES
     return [t for t in kinds if t in platform.supported_types]
+
+
+def newer_account_valid_types(account: dict[str, Any], platform: Platform) -> list[str]:
+    """`validTransactionTypes` in the newer generation: only the four expense types remain."""
+    return [t for t in account_valid_types(account, platform) if t in platform.newer.expense_types]
+
+
+def newer_tax_valid_types(tax_rate: dict[str, Any], platform: Platform) -> list[str]:
+    return [t for t in tax_valid_types(tax_rate, platform) if t in platform.newer.expense_types]
+
+
+def reimbursable_account(account: dict[str, Any]) -> bool:
+    """A bill line books to what a Payment line books to: expense and prepayment accounts."""
+    return not account.get("isBankAccount") and account["type"] in ("Expense", "Asset")
+
+
+def adjustment_account(account: dict[str, Any]) -> bool:
+    """A journal line may book to balance-sheet and expense accounts (and income, for FX)."""
+    return account["type"] in ("Asset", "Liability", "Equity", "Expense", "Income")
+
+
+def valid_for(account: dict[str, Any], platform: Platform) -> list[str]:
+    """`validFor` of an account in the newer generation's mapping options: the endpoints (and
+    expense types) it may be used with, derived as `validTransactionTypes` is and narrowed to
+    what the platform supports."""
+    rules = platform.newer
+    result = [f"expense-transactions.{t}" for t in newer_account_valid_types(account, platform)]
+    if rules.reimbursable_create and reimbursable_account(account):
+        result.append("reimbursable-expense-transactions")
+    if rules.transfer_create and account.get("isBankAccount"):
+        result.append("transfer-transactions")
+    if adjustments_supported(platform) and adjustment_account(account):
+        result.append("adjustment-transactions")
+    return result
 
 
 # --- Seeded ledgers -------------------------------------------------------------------------------

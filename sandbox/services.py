@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
@@ -20,6 +21,7 @@ from sandbox.engine import accounting_connection, sync_items
 from sandbox.errors import ApiError, company_not_found, validation_error
 from sandbox.models import (
     ConnectionStatus,
+    ExpensesApi,
     SandboxAttachment,
     SandboxCompany,
     SandboxConnection,
@@ -29,18 +31,24 @@ from sandbox.models import (
     SandboxRecord,
     SandboxSync,
     SandboxSyncTransaction,
+    SyncKind,
     TxStatus,
 )
 from sandbox.platforms import (
+    ADJUSTMENT,
     ADJUSTMENTS,
     DATA_TYPES,
     PAYMENT,
     PLATFORMS,
+    TRANSFER,
     TRANSFERS,
     account_valid_types,
+    newer_account_valid_types,
+    newer_tax_valid_types,
     public,
     seed_ledger,
     tax_valid_types,
+    valid_for,
 )
 from sandbox.tasks import enqueue, process_syncs_task
 from sandbox.validation import validate_dataset, validate_update
@@ -52,6 +60,50 @@ _NAME_FORBIDDEN = re.compile(r"[^A-Za-z0-9\s\-',&@.?!]")
 
 def _sync_delay() -> timedelta:
     return timedelta(milliseconds=current_settings().sync_delay_ms)
+
+
+# --- Generations ----------------------------------------------------------------------------------
+
+V1_RETIRED_ON = "2027-05-01"
+
+
+def v1_enabled() -> bool:
+    return current_settings().v1_enabled
+
+
+def company_api(company: SandboxCompany) -> str:
+    """The generation the routes both generations share answer in for this company: the newer
+    one once v1 is retired, else the one the company last wrote through (or was set to)."""
+    if not v1_enabled():
+        return ExpensesApi.EXPENSES
+    return company.expenses_api
+
+
+def company_api_set(company: SandboxCompany, api: str) -> None:
+    if company.expenses_api != api:
+        company.expenses_api = api
+        company.save(update_fields=["expenses_api"])
+
+
+def company_products(company: SandboxCompany) -> list[str]:
+    return ["expenses" if company_api(company) == ExpensesApi.EXPENSES else "expenses-v1"]
+
+
+def retired(operation: str, instead: str) -> ApiError:
+    """What a v1-only operation answers once v1 is switched off (`v1_enabled: false`): 410 Gone,
+    in Codat's error body, naming the retirement and the operation to use instead."""
+    return ApiError(
+        410,
+        f"Sync for Expenses v1 was retired on {V1_RETIRED_ON}: {operation} is no longer "
+        f"available. Use the Expenses API instead: {instead}.",
+        service="ExpenseSyncApi",
+        can_be_retried="No",
+    )
+
+
+def require_v1(operation: str, instead: str) -> None:
+    if not v1_enabled():
+        raise retired(operation, instead)
 
 
 # --- Companies ----------------------------------------------------------------------------------
@@ -129,7 +181,13 @@ def _company_fields(body: Any, *, partial: bool) -> dict[str, Any]:
 
 
 def company_create(*, body: Any, now: datetime) -> SandboxCompany:
-    return SandboxCompany.objects.create(created=now, **_company_fields(body, partial=False))
+    # A new company starts on the generation the deployment names for new companies (the
+    # portal's CODAT_EXPENSES_API_DEFAULT, v1 unless set); its first write moves it.
+    default = getattr(settings, "CODAT_EXPENSES_API_DEFAULT", ExpensesApi.V1)
+    api = ExpensesApi.EXPENSES if default == ExpensesApi.EXPENSES else ExpensesApi.V1
+    return SandboxCompany.objects.create(
+        created=now, expenses_api=api, **_company_fields(body, partial=False)
+    )
 
 
 def company_change(*, company: SandboxCompany, body: Any, partial: bool) -> SandboxCompany:
@@ -389,7 +447,14 @@ def record_add(*, company: SandboxCompany, data_type: str, body: Any) -> dict[st
 
 def mapping_options(*, company: SandboxCompany, now: datetime) -> dict[str, Any]:
     """Accounts, tracking categories and tax rates a line may use, from the cached data: empty
-    lists until the first fetch is available. Archived and deleted records are left out."""
+    lists until the first fetch is available. Archived and deleted records are left out.
+
+    The shape is the company's generation's (`company_api`). Both documents close their mapping
+    schemas (`additionalProperties: false`) and disagree on them: v1 accounts carry the eight
+    types and no `validFor`, the newer accounts `nominalCode`, `fullyQualifiedCategory`,
+    `isBankAccount`, `validFor` and only the four expense types, and v1's tracking categories
+    have a `modifiedDate` the newer schema forbids. No one answer satisfies both."""
+    newer = company_api(company) == ExpensesApi.EXPENSES
     connection = accounting_connection(company)
     status = SandboxDataStatus.objects.filter(company=company, data_type="chartOfAccounts").first()
     ready = connection is not None and status is not None and status.first_available_at <= now
@@ -415,7 +480,21 @@ def mapping_options(*, company: SandboxCompany, now: datetime) -> dict[str, Any]
         data = row.data
         if not live(data):
             continue
-        if row.data_type == "chartOfAccounts":
+        if row.data_type == "chartOfAccounts" and newer:
+            options["accounts"].append(
+                {
+                    "id": data["id"],
+                    "nominalCode": data.get("nominalCode"),
+                    "name": data["name"],
+                    "currency": data["currency"],
+                    "accountType": data["type"],
+                    "fullyQualifiedCategory": data["fullyQualifiedCategory"],
+                    "isBankAccount": bool(data.get("isBankAccount")),
+                    "validTransactionTypes": newer_account_valid_types(data, platform),
+                    "validFor": valid_for(data, platform),
+                }
+            )
+        elif row.data_type == "chartOfAccounts":
             options["accounts"].append(
                 {
                     "id": data["id"],
@@ -426,15 +505,16 @@ def mapping_options(*, company: SandboxCompany, now: datetime) -> dict[str, Any]
                 }
             )
         elif row.data_type == "trackingCategories":
-            options["trackingCategories"].append(
-                {
-                    "id": data["id"],
-                    "modifiedDate": data["modifiedDate"],
-                    "name": data["name"],
-                    "parentId": data["parentId"],
-                    "hasChildren": data["hasChildren"],
-                }
-            )
+            category = {
+                "id": data["id"],
+                "modifiedDate": data["modifiedDate"],
+                "name": data["name"],
+                "parentId": data["parentId"],
+                "hasChildren": data["hasChildren"],
+            }
+            if newer:
+                del category["modifiedDate"]
+            options["trackingCategories"].append(category)
         else:
             options["taxRates"].append(
                 {
@@ -443,7 +523,11 @@ def mapping_options(*, company: SandboxCompany, now: datetime) -> dict[str, Any]
                     "code": data["code"],
                     "effectiveTaxRate": data["effectiveTaxRate"],
                     "totalTaxRate": data["totalTaxRate"],
-                    "validTransactionTypes": tax_valid_types(data, platform),
+                    "validTransactionTypes": (
+                        newer_tax_valid_types(data, platform)
+                        if newer
+                        else tax_valid_types(data, platform)
+                    ),
                 }
             )
     return options
@@ -491,20 +575,26 @@ def config_get(*, company: SandboxCompany) -> dict[str, Any]:
 
 
 def dataset_create(*, company: SandboxCompany, body: Any, now: datetime) -> SandboxDataset:
+    require_v1(
+        "create-expense-dataset",
+        f"POST /companies/{company.id}/sync/expenses/expense-transactions, which starts its "
+        "own sync",
+    )
     items, errors = validate_dataset(body)
     if errors:
         raise validation_error(errors)
+    company_api_set(company, ExpensesApi.V1)
     return SandboxDataset.objects.create(company=company, items=items, created=now)
 
 
-def _require_connections(company: SandboxCompany) -> SandboxConnection:
+def require_connections(company: SandboxCompany, *, status: int = 422) -> SandboxConnection:
     connection = accounting_connection(company)
     partner = SandboxConnection.objects.filter(
         company=company, source_type="Expense", status=ConnectionStatus.LINKED
     ).exists()
     if connection is None or connection.status != ConnectionStatus.LINKED or not partner:
         raise ApiError(
-            422,
+            status,
             "The specified company does not have a valid set of data connections: it needs a "
             "linked accounting connection and a partner expense connection.",
             service="ExpenseSyncApi",
@@ -512,8 +602,14 @@ def _require_connections(company: SandboxCompany) -> SandboxConnection:
     return connection
 
 
-def _enqueue(
-    company: SandboxCompany, now: datetime, *, dataset_ids: list[str], update_item: Any = None
+def enqueue_sync(
+    company: SandboxCompany,
+    now: datetime,
+    *,
+    dataset_ids: list[str] | None = None,
+    update_item: Any = None,
+    kind: str = SyncKind.V1,
+    items: list[dict[str, Any]] | None = None,
 ) -> SandboxSync:
     delay = _sync_delay()
     locked = SandboxCompany.objects.select_for_update().get(pk=company.pk)
@@ -521,8 +617,10 @@ def _enqueue(
     sync = SandboxSync.objects.create(
         company=locked,
         seq=seq,
-        dataset_ids=dataset_ids,
+        dataset_ids=dataset_ids or [],
         update_item=update_item,
+        kind=kind,
+        items=items,
         created=now,
         due_at=now + delay,
     )
@@ -535,6 +633,10 @@ def _enqueue(
 
 @transaction.atomic
 def sync_initiate(*, company: SandboxCompany, body: Any, now: datetime) -> SandboxSync:
+    require_v1(
+        "initiate-sync",
+        "the Expenses API's write endpoints start their syncs themselves and answer the syncId",
+    )
     if body is None:
         body = {}
     if not isinstance(body, dict) or set(body) - {"datasetIds"}:
@@ -568,7 +670,7 @@ def sync_initiate(*, company: SandboxCompany, body: Any, now: datetime) -> Sandb
                 )
         if bad:
             raise validation_error(bad)
-    _require_connections(company)
+    require_connections(company)
     if raw_ids is None:
         # Not documented: with no ids, every dataset not yet synced is taken (API-NOTES §12).
         datasets = list(SandboxDataset.objects.filter(company=company, synced=False))
@@ -586,7 +688,8 @@ def sync_initiate(*, company: SandboxCompany, body: Any, now: datetime) -> Sandb
             )
         datasets = [found[w] for w in wanted]
     SandboxDataset.objects.filter(id__in=[d.id for d in datasets]).update(synced=True)
-    return _enqueue(company, now, dataset_ids=[str(d.id) for d in datasets])
+    company_api_set(company, ExpensesApi.V1)
+    return enqueue_sync(company, now, dataset_ids=[str(d.id) for d in datasets])
 
 
 UPDATE_NOT_SUPPORTED = (
@@ -601,7 +704,7 @@ def expense_update(
     changes, errors = validate_update(body)
     if errors:
         raise validation_error(errors)
-    connection = _require_connections(company)
+    connection = require_connections(company)
     if connection.platform_key != "gbol":
         raise ApiError(422, UPDATE_NOT_SUPPORTED, service="ExpenseSyncApi")
     if changes["type"] != PAYMENT:
@@ -633,7 +736,7 @@ def expense_update(
     item = dict(next(i for i in sync_items(completed.sync) if i["id"] == transaction_id))
     item.update({k: v for k, v in changes.items() if k != "lines" or body.get("lines") is not None})
     item["id"] = transaction_id
-    return _enqueue(company, now, dataset_ids=[], update_item=item)
+    return enqueue_sync(company, now, dataset_ids=[], update_item=item)
 
 
 def sync_get(company: SandboxCompany, sync_id: Any) -> SandboxSync:
@@ -687,7 +790,7 @@ def attachment_upload(
     connection = accounting_connection(company)
     assert connection is not None  # a Completed transaction implies one
     platform = PLATFORMS[connection.platform_key]
-    if tx_type in TRANSFERS | ADJUSTMENTS:
+    if tx_type in TRANSFERS | ADJUSTMENTS | {TRANSFER, ADJUSTMENT}:
         raise ApiError(
             400,
             f"Attachments are not supported for {tx_type} transactions on any platform.",

@@ -1,5 +1,6 @@
 """The sandbox's HTTP surface, mounted at /codat-sandbox/ (see CONTRACTS.md): the same paths as
-https://api.codat.io, the `_sandbox/` control surface, and pages for people (Link, ledger)."""
+https://api.codat.io for both generations of the expenses API (v1 and the newer "Expenses"), the
+`_sandbox/` control surface, and pages for people (Link, ledger)."""
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
@@ -38,6 +39,28 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{S}/connections/partnerExpense", views.partner_expense, name="partner-expense"),
     path(f"{S}/mappingOptions", views.mapping_options, name="mapping-options"),
     path(f"{S}/data/expense-transactions", views.expense_dataset, name="expense-dataset"),
+    # The newer generation (Codat-Sync-Expenses.json), beside v1 on the same base URL.
+    path(f"{S}/expense-transactions", views.expense_transactions, name="expense-transactions"),
+    path(
+        f"{S}/transfer-transactions/<str:transaction_id>",
+        views.transfer_transaction,
+        name="transfer-transaction",
+    ),
+    path(
+        f"{S}/adjustment-transactions",
+        views.adjustment_transactions,
+        name="adjustment-transactions",
+    ),
+    path(
+        f"{S}/reimbursable-expense-transactions",
+        views.reimbursable_transactions,
+        name="reimbursable-transactions",
+    ),
+    path(
+        f"{S}/reimbursable-expense-transactions/<str:transaction_id>",
+        views.reimbursable_transaction,
+        name="reimbursable-transaction",
+    ),
     path(
         f"{S}/expense-transactions/<str:transaction_id>",
         views.update_expense,
@@ -75,6 +98,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="control-deauthorize",
     ),
     path("_sandbox/companies/<str:company_id>/ledger", views.control_ledger, name="control-ledger"),
+    path("_sandbox/companies/<str:company_id>/api", views.control_company_api, name="control-api"),
     path(
         "_sandbox/companies/<str:company_id>/records/<str:data_type>",
         views.control_record_add,

@@ -1,9 +1,11 @@
-"""HTTP views of the sandbox: the 25 v1 operations, the accounting-data reads, the `_sandbox/`
-control surface, the Link page and the ledger page. Thin: parse, call a service, shape JSON."""
+"""HTTP views of the sandbox: the 25 v1 operations, the newer Expenses API's write operations
+beside them, the accounting-data reads, the `_sandbox/` control surface, the Link page and the
+ledger page. Thin: parse, call a service, shape JSON."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -17,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from sandbox import services
+from sandbox import expenses_api, services
 from sandbox.api import codat_api, json_body, ok, runtime
 from sandbox.engine import (
     company_base_currency,
@@ -28,6 +30,8 @@ from sandbox.engine import (
 from sandbox.errors import ApiError, validation_error
 from sandbox.models import (
     ConnectionStatus,
+    ExpensesApi,
+    RecordKind,
     SandboxCompany,
     SandboxConnection,
     SandboxLedgerRecord,
@@ -83,7 +87,7 @@ def company_json(request: HttpRequest, company: SandboxCompany) -> dict[str, Any
         ),
         "created": iso(company.created),
         "createdByUserName": "sandbox",
-        "products": ["expenses-v1"],
+        "products": services.company_products(company),
         "tags": company.tags,
         "referenceSubsidiaryCompanies": [],
         "dataConnections": [connection_json(request, c) for c in connections],
@@ -305,14 +309,65 @@ def initiate_sync(request: HttpRequest, company_id: str) -> HttpResponse:
 
 @codat_api("PUT")
 def update_expense(request: HttpRequest, company_id: str, transaction_id: str) -> HttpResponse:
+    """The same path in both generations: the company's generation decides the rules (v1: Xero
+    Payments; the newer one: Payments on Xero, QBO and NetSuite, with `currency` required)."""
     company = _company(company_id)
-    sync = services.expense_update(
+    update = (
+        expenses_api.expense_update
+        if services.company_api(company) == ExpensesApi.EXPENSES
+        else services.expense_update
+    )
+    sync = update(
         company=company,
         transaction_id=transaction_id,
         body=json_body(request),
         now=timezone.now(),
     )
     return ok({"syncId": str(sync.id)}, status=202)
+
+
+# --- The newer Expenses API's writes ----------------------------------------------------------
+
+
+def _write(
+    request: HttpRequest, company_id: str, operation: Callable[..., SandboxSync], **ids: str
+) -> HttpResponse:
+    """One write of the newer API: its body to `operation`, its sync's id back (200)."""
+    sync = operation(
+        company=_company(company_id), body=json_body(request), now=timezone.now(), **ids
+    )
+    return ok({"syncId": str(sync.id)})
+
+
+@codat_api("POST")
+def expense_transactions(request: HttpRequest, company_id: str) -> HttpResponse:
+    return _write(request, company_id, expenses_api.expenses_create)
+
+
+@codat_api("PUT")
+def transfer_transaction(
+    request: HttpRequest, company_id: str, transaction_id: str
+) -> HttpResponse:
+    return _write(request, company_id, expenses_api.transfer_put, transaction_id=transaction_id)
+
+
+@codat_api("POST")
+def adjustment_transactions(request: HttpRequest, company_id: str) -> HttpResponse:
+    return _write(request, company_id, expenses_api.adjustments_create)
+
+
+@codat_api("POST")
+def reimbursable_transactions(request: HttpRequest, company_id: str) -> HttpResponse:
+    return _write(request, company_id, expenses_api.reimbursables_create)
+
+
+@codat_api("PUT")
+def reimbursable_transaction(
+    request: HttpRequest, company_id: str, transaction_id: str
+) -> HttpResponse:
+    return _write(
+        request, company_id, expenses_api.reimbursable_update, transaction_id=transaction_id
+    )
 
 
 @codat_api("GET")
@@ -420,9 +475,15 @@ def control_deauthorize(request: HttpRequest, company_id: str, connection_id: st
 
 
 def ledger_rows(company: SandboxCompany) -> list[dict[str, Any]]:
+    """Every record written, in the order written. Beside the fields every record has, `kind`
+    says what it is (expense, transfer, bill, journal); a transfer carries `transfer` (from and
+    to, each with its account and its own amount), a bill its `dueDate` and `employee`, a draft
+    `draft: true`."""
     return [
         {
             "transactionId": r.transaction_id,
+            "kind": r.kind,
+            "api": r.api,
             "recordType": r.record_type,
             "recordId": r.record_ref,
             "type": r.type,
@@ -440,6 +501,11 @@ def ledger_rows(company: SandboxCompany) -> list[dict[str, Any]]:
             "attachments": r.attachment_count,
             "version": r.version,
             "writtenAt": iso(r.written_at),
+            "reference": r.reference or None,
+            "draft": r.draft,
+            "dueDate": r.due_date or None,
+            "employee": r.contact if r.kind == RecordKind.BILL else None,
+            "transfer": r.transfer,
         }
         for r in SandboxLedgerRecord.objects.filter(company=company).order_by("written_at", "id")
     ]
@@ -527,6 +593,7 @@ def _settings_json(row: Any) -> dict[str, Any]:
         "webhook_url": url,
         "webhook_secret_set": bool(row.webhook_secret),
         "rate_limit_per_minute": row.rate_limit_per_minute,
+        "v1_enabled": row.v1_enabled,
     }
 
 
@@ -565,6 +632,17 @@ def control_settings(request: HttpRequest) -> HttpResponse:
                     )
                 else:
                     row.webhook_url = value
+            elif name == "v1_enabled":
+                if not isinstance(value, bool):
+                    errors.append(
+                        {
+                            "itemId": name,
+                            "message": "v1_enabled must be true or false.",
+                            "validatorName": "Type",
+                        }
+                    )
+                else:
+                    row.v1_enabled = value
             elif name == "webhook_secret":
                 if not isinstance(value, str) or (value and not value.startswith("whsec_")):
                     errors.append(
@@ -588,6 +666,36 @@ def control_settings(request: HttpRequest) -> HttpResponse:
             raise validation_error(errors, service="Sandbox")
         row.save()
     return ok(_settings_json(row))
+
+
+@codat_api("GET", "PUT", control=True)
+def control_company_api(request: HttpRequest, company_id: str) -> HttpResponse:
+    """Which generation a company speaks on the routes both share (mapping options' shape, the
+    rules of an expense update, `products`): moved by its writes, or set here, as Codat would
+    when the company moves to the Expenses product."""
+    company = _company(company_id)
+    if request.method == "PUT":
+        body = json_body(request)
+        api = body.get("api") if isinstance(body, dict) else None
+        if api not in ExpensesApi.values:
+            raise validation_error(
+                [
+                    {
+                        "itemId": "api",
+                        "message": "api must be v1 or expenses.",
+                        "validatorName": "Enum",
+                    }
+                ],
+                service="Sandbox",
+            )
+        services.company_api_set(company, api)
+    return ok(
+        {
+            "api": services.company_api(company),
+            "products": services.company_products(company),
+            "v1Enabled": services.v1_enabled(),
+        }
+    )
 
 
 @codat_api("POST", control=True)
