@@ -1,8 +1,12 @@
-"""The decorator every Codat-surface view wears: API-key auth, the requests-per-minute limit, the
-configured faults, and `ErrorMessage` bodies for every `ApiError`.
+"""The decorator every Codat-surface view wears: API-key auth, the requests-per-minute limit,
+`Idempotency-Key` (see `sandbox.idempotency`), the configured faults, and `ErrorMessage` bodies
+for every `ApiError`.
 
-Faults are decided *before* the operation runs, so a faulted POST writes nothing. The control
-surface (`_sandbox/…`) uses the same auth but is never faulted or rate limited.
+Faults are decided *before* the operation runs, so a faulted request writes nothing, except the
+"lost answer" (`lost_answer_rate`): the operation runs and commits, then the answer stalls past
+the client's timeout and ends 504. A faulted 5xx is the key's first answer and is cached like any
+other; a 429 and a timeout on the way in are not. A repeat answered from the cache is not faulted.
+The control surface (`_sandbox/…`) uses the same auth but is never faulted or rate limited.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -27,11 +32,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import idempotency
 from sandbox.errors import ApiError, error_response
 from sandbox.models import SandboxRateWindow, SandboxSettings
 from sandbox.webhooks import current_settings
 
 View = Callable[..., HttpResponse]
+logger = logging.getLogger(__name__)
+TIMEOUT_TEXT = "The request timed out. Please try again later."
+
+
+class Unreached(ApiError):
+    """A fault on the way in: the operation never ran, so no answer is cached under a key."""
 
 
 @dataclass
@@ -78,20 +90,55 @@ def _rate_limit(key_digest: str, limit: int, now: datetime) -> dict[str, str]:
     return headers
 
 
-def _apply_faults(row: SandboxSettings) -> None:
+def _apply_faults(row: SandboxSettings) -> bool:
+    """Raise the faults drawn for this request; True when its answer is to be lost."""
     if row.rate_limit_every:
         SandboxSettings.objects.filter(pk=row.pk).update(request_counter=F("request_counter") + 1)
         counter = SandboxSettings.objects.values_list("request_counter", flat=True).get(pk=row.pk)
         if counter % row.rate_limit_every == 0:
-            raise ApiError(429, headers={"Retry-After": str(row.retry_after_s)})
+            raise Unreached(429, headers={"Retry-After": str(row.retry_after_s)})
     if row.error_rate and runtime.rng.random() < row.error_rate:
         raise ApiError(row.error_status, can_be_retried="Unknown")
     if row.timeout_rate and runtime.rng.random() < row.timeout_rate:
         # Stall past the client's timeout; whoever is still listening gets a gateway timeout.
         runtime.sleep(row.timeout_stall_ms / 1000)
-        raise ApiError(504, "The request timed out. Please try again later.")
+        raise Unreached(504, TIMEOUT_TEXT)
+    lost = bool(row.lost_answer_rate and runtime.rng.random() < row.lost_answer_rate)
     if row.latency_ms:
         runtime.sleep(row.latency_ms / 1000)
+    return lost
+
+
+def _run(
+    view: View, request: HttpRequest, args: Any, kwargs: Any, row: SandboxSettings
+) -> HttpResponse:
+    """The operation behind idempotency: faults, the view, the first answer kept under a key."""
+    claim = idempotency.begin(request, kwargs.get("company_id"))
+    if isinstance(claim, HttpResponse):
+        return claim  # a repeat: the first answer again
+    lost = False
+    try:
+        lost = _apply_faults(row)
+        response = view(request, *args, **kwargs)
+    except Unreached as exc:
+        if claim is not None:
+            idempotency.abandon(claim)
+        return error_response(exc)
+    except ApiError as exc:
+        response = error_response(exc)
+    except Exception:
+        if claim is None:
+            raise
+        # Codat keeps a server error under the key as it keeps any other answer.
+        logger.exception("sandbox operation %s %s failed", request.method, request.path)
+        response = error_response(ApiError(500))
+    if claim is not None:
+        idempotency.finish(claim, response)
+    if lost:
+        # The work is done and committed; the client only ever sees a gateway timeout.
+        runtime.sleep(row.timeout_stall_ms / 1000)
+        return error_response(ApiError(504, TIMEOUT_TEXT))
+    return response
 
 
 def codat_api(*methods: str, control: bool = False) -> Callable[[View], View]:
@@ -101,15 +148,19 @@ def codat_api(*methods: str, control: bool = False) -> Callable[[View], View]:
             rate_headers: dict[str, str] = {}
             try:
                 key_digest = authenticate(request)
-                if not control:
+                if request.method not in methods and control:
+                    raise ApiError(405, f"The method {request.method} is not allowed here.")
+                if control:
+                    response = view(request, *args, **kwargs)
+                else:
                     row = current_settings()
                     rate_headers = _rate_limit(
                         key_digest, row.rate_limit_per_minute, timezone.now()
                     )
-                    _apply_faults(row)
-                if request.method not in methods:
-                    raise ApiError(405, f"The method {request.method} is not allowed here.")
-                response = view(request, *args, **kwargs)
+                    if request.method not in methods:
+                        _apply_faults(row)
+                        raise ApiError(405, f"The method {request.method} is not allowed here.")
+                    response = _run(view, request, args, kwargs, row)
             except ApiError as exc:
                 response = error_response(exc)
             for name, value in rate_headers.items():

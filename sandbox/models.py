@@ -328,6 +328,9 @@ class SandboxSettings(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     timeout_rate = models.FloatField(default=0.0)
     timeout_stall_ms = models.PositiveIntegerField(default=35_000)
+    # The "lost answer": the operation runs and commits, then the answer stalls past the client's
+    # timeout (504), so only a retry (with the same Idempotency-Key) can learn what happened.
+    lost_answer_rate = models.FloatField(default=0.0)
     request_counter = models.PositiveBigIntegerField(default=0)
     # Off: Sync for Expenses v1 is retired; its own operations answer 410 and every company
     # speaks the newer generation on the routes both share.
@@ -348,6 +351,7 @@ class SandboxSettings(models.Model):
             "latency_ms": self.latency_ms,
             "timeout_rate": self.timeout_rate,
             "timeout_stall_ms": self.timeout_stall_ms,
+            "lost_answer_rate": self.lost_answer_rate,
         }
 
 
@@ -402,3 +406,37 @@ class SandboxWebhookDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} {self.status}"
 
+
+class IdempotencyState(models.TextChoices):
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+
+
+class SandboxIdempotencyKey(models.Model):
+    """One `Idempotency-Key` a client sent on a POST or PATCH, per company (`scope` is the
+    company id of the path, empty for paths outside a company), with the first answer once there
+    is one. Kept in the database so every process of the sandbox sees it; rows older than the
+    90-minute window are ignored and swept."""
+
+    scope = models.CharField(max_length=100, blank=True)
+    key = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    body_digest = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=10, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(null=True, blank=True)
+    created = models.DateTimeField(db_index=True)
+    completed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sandbox idempotency key"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="sandbox_idempotency_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

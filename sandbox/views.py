@@ -523,6 +523,7 @@ _FAULT_LIMITS: dict[str, tuple[float, float]] = {
     "retry_after_s": (0, 86_400),
     "latency_ms": (0, 600_000),
     "timeout_stall_ms": (0, 600_000),
+    "lost_answer_rate": (0.0, 1.0),
 }
 
 
