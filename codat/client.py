@@ -1,7 +1,8 @@
 """CodatClient: every Codat call the portal makes, over one `requests.Session`.
 
 What every call gets: Basic auth, a connect/read timeout, an exchange record for the portal's
-audit trail, retries for reads only (bounded, honouring `Retry-After`), and failures mapped to
+audit trail, retries for reads (bounded, honouring `Retry-After`) and for writes that carry an
+`Idempotency-Key` (only where a resend cannot write twice), and failures mapped to
 `codat.errors`. The client knows nothing about the portal's models; it speaks ids and dataclasses.
 """
 
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +34,9 @@ from codat.errors import (
 from codat.retry import RetryPolicy
 from codat.types import (
     MAX_TRANSACTIONS_PER_DATASET,
+    MAX_TRANSACTIONS_PER_REQUEST,
     Account,
+    AdjustmentTransaction,
     Attachment,
     BankAccount,
     Company,
@@ -43,14 +47,20 @@ from codat.types import (
     Customer,
     DataStatus,
     ExpenseTransaction,
+    ExpenseTransactionV2,
     ExpenseUpdate,
+    ExpenseUpdateV2,
     MappingOptions,
     Page,
+    ReimbursableExpense,
+    ReimbursableExpenseUpdate,
     Supplier,
+    SyncStarted,
     SyncStatus,
     TaxRate,
     TrackingCategory,
     TransactionMetadata,
+    TransferTransaction,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,6 +99,9 @@ class Exchange:
     # When the answer (or the failure) came: an exchange made on a thread that must not touch
     # the database is recorded later, and is stored with this time, not the recording's.
     at: datetime | None = None
+    # The `Idempotency-Key` header sent, if any: not a secret, and what support needs to match
+    # a resend to its first attempt (every attempt of one call carries the same key).
+    idempotency_key: str | None = None
 
 
 ExchangeHook = Callable[[Exchange], None]
@@ -198,7 +211,9 @@ def _query_string(params: Mapping[str, str | int | None]) -> str:
 
 
 class CodatClient:
-    """Typed access to Codat Sync for Expenses v1 and the platform reads the portal needs.
+    """Typed access to Codat's expenses APIs (Sync for Expenses v1 and the newer "Expenses"
+    generation, which share the sync, status and attachment endpoints) and the platform reads
+    the portal needs.
 
     `on_exchange` receives an `Exchange` for every HTTP attempt; an exception it raises is
     logged and never breaks the call. `sleep` and `clock` are injectable so the retry logic is
@@ -440,6 +455,111 @@ class CodatClient:
         )
         answer = self._call("PUT", path, body=_json_body(update.to_api()))
         return self._parse(answer, lambda data: _str_field(data, "syncId"))
+
+    # ---- expense writes of the newer "Expenses" generation ----------------------------------
+    #
+    # Each call writes to the ledger: Codat starts a sync for it at once and answers its id.
+    # POSTs carry the caller's `Idempotency-Key`, recorded by the caller before the call, so
+    # a resend with the same key can never write twice (see `_call` for what is retried).
+    # PUTs carry no key: Codat documents the header for POST and PATCH only, and a PUT is
+    # already keyed by its transaction id (a repeat re-applies the same values, in a new sync).
+
+    def create_expense_transactions(
+        self,
+        company_id: str,
+        items: Sequence[ExpenseTransactionV2 | Mapping[str, Any]],
+        *,
+        idempotency_key: str | uuid.UUID,
+    ) -> SyncStarted:
+        """Write 1 to 50 expense transactions (Payment, Refund, Reward, Chargeback).
+
+        An item may also be the JSON an `ExpenseTransactionV2.to_api()` made earlier (a push
+        keeps its planned items that way): it is sent as it is, so a resend under the same key
+        has the same body.
+        """
+        return self._create(
+            company_id, "expense-transactions", items, ExpenseTransactionV2, idempotency_key
+        )
+
+    def update_expense_transaction(
+        self, company_id: str, transaction_id: str, update: ExpenseUpdateV2
+    ) -> SyncStarted:
+        """Correct a synced expense (Codat answers 202 and starts a sync for the update)."""
+        path = self._expenses_path(company_id, "expense-transactions", transaction_id)
+        return self._sync_started(self._call("PUT", path, body=_json_body(update.to_api())))
+
+    def create_or_update_transfer(
+        self, company_id: str, transaction_id: str, transfer: TransferTransaction
+    ) -> SyncStarted:
+        """Write a transfer between two accounts; the same PUT again updates it."""
+        path = self._expenses_path(company_id, "transfer-transactions", transaction_id)
+        return self._sync_started(self._call("PUT", path, body=_json_body(transfer.to_api())))
+
+    def create_adjustment_transactions(
+        self,
+        company_id: str,
+        items: Sequence[AdjustmentTransaction | Mapping[str, Any]],
+        *,
+        idempotency_key: str | uuid.UUID,
+    ) -> SyncStarted:
+        """Write 1 to 50 adjustments, each as a journal entry."""
+        return self._create(
+            company_id, "adjustment-transactions", items, AdjustmentTransaction, idempotency_key
+        )
+
+    def create_reimbursable_expense_transactions(
+        self,
+        company_id: str,
+        items: Sequence[ReimbursableExpense | Mapping[str, Any]],
+        *,
+        idempotency_key: str | uuid.UUID,
+    ) -> SyncStarted:
+        """Write 1 to 50 employee expenses to be repaid, each as a bill to the employee."""
+        return self._create(
+            company_id,
+            "reimbursable-expense-transactions",
+            items,
+            ReimbursableExpense,
+            idempotency_key,
+        )
+
+    def update_reimbursable_expense_transaction(
+        self, company_id: str, transaction_id: str, update: ReimbursableExpenseUpdate
+    ) -> SyncStarted:
+        path = self._expenses_path(company_id, "reimbursable-expense-transactions", transaction_id)
+        return self._sync_started(self._call("PUT", path, body=_json_body(update.to_api())))
+
+    def _create(
+        self,
+        company_id: str,
+        endpoint: str,
+        items: Sequence[Any],
+        item_class: type[Any],
+        idempotency_key: str | uuid.UUID,
+    ) -> SyncStarted:
+        if not 1 <= len(items) <= MAX_TRANSACTIONS_PER_REQUEST:
+            raise ValueError(
+                f"{endpoint} takes 1 to {MAX_TRANSACTIONS_PER_REQUEST} items, not {len(items)}"
+            )
+        key = _idempotency_key(idempotency_key)
+        # A bare JSON array: the `{"items": …}` envelope of v1 datasets is refused here.
+        body = [item.to_api() if isinstance(item, item_class) else item for item in items]
+        if not all(isinstance(item, Mapping) for item in body):
+            raise TypeError(f"{endpoint} items must be {item_class.__name__} or their JSON")
+        path = self._expenses_path(company_id, endpoint)
+        answer = self._call("POST", path, body=_json_body(body), idempotency_key=key)
+        return self._sync_started(answer, key)
+
+    def _sync_started(self, answer: _Answer, key: str | None = None) -> SyncStarted:
+        return self._parse(
+            answer,
+            lambda data: SyncStarted(sync_id=_str_field(data, "syncId"), idempotency_key=key),
+        )
+
+    @staticmethod
+    def _expenses_path(company_id: str, endpoint: str, transaction_id: str | None = None) -> str:
+        path = f"/companies/{_segment(company_id)}/sync/expenses/{endpoint}"
+        return path if transaction_id is None else f"{path}/{_segment(transaction_id)}"
 
     def upload_attachment(
         self,
@@ -775,6 +895,7 @@ class CodatClient:
         *,
         params: Mapping[str, str | int | None] | None = None,
         body: _Body | None = None,
+        idempotency_key: str | None = None,
     ) -> _Answer:
         query = _query_string(params or {})
         url = f"{self._base_url}{path}" + (f"?{query}" if query else "")
@@ -784,8 +905,15 @@ class CodatClient:
         }
         if body is not None and body.content_type:
             headers["Content-Type"] = body.content_type
-        # Only reads are retried: a repeated write could put an expense in the ledger twice.
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        # Reads are retried. A write without a key is not: a repeat could put an expense in the
+        # ledger twice. A write with a key is resent, with the same key, only where Codat has
+        # cached no answer for it: after a timeout or a broken connection (Codat replays its
+        # answer if the first attempt arrived) and after a 429 (never cached). Any other answer
+        # is cached for 90 minutes, so a resend would only replay it: the caller decides.
         retry = method == "GET"
+        keyed = idempotency_key is not None
         started = self._clock()
         attempt = 0
         while True:
@@ -839,16 +967,31 @@ class CodatClient:
             duration_ms = round((self._clock() - attempt_started) * 1000)
 
             if answer is not None and 200 <= answer.status < 300:
-                self._record(method, path, query, body, answer, None, duration_ms, attempt)
+                self._record(
+                    method, path, query, body, answer, None, duration_ms, attempt, idempotency_key
+                )
                 return answer
             if answer is not None:
                 error = error_from_response(
-                    answer.status, answer.content, answer.headers, method=method, path=path
+                    answer.status,
+                    answer.content,
+                    answer.headers,
+                    method=method,
+                    path=path,
+                    idempotency_key=idempotency_key,
                 )
-                retryable = answer.status in self._retry_policy.retry_statuses
-            self._record(method, path, query, body, answer, error, duration_ms, attempt)
+                retryable = (
+                    answer.status == 429
+                    if keyed
+                    else answer.status in self._retry_policy.retry_statuses
+                )
+            else:
+                error.idempotency_key = idempotency_key
+            self._record(
+                method, path, query, body, answer, error, duration_ms, attempt, idempotency_key
+            )
 
-            if not retry or not retryable:
+            if not (retry or keyed) or not retryable:
                 raise error from cause
             retry_after = error.retry_after if isinstance(error, CodatRateLimitedError) else None
             delay = self._retry_policy.next_delay(attempt, self._clock() - started, retry_after)
@@ -891,6 +1034,7 @@ class CodatClient:
         error: CodatError | None,
         duration_ms: int,
         attempt: int,
+        idempotency_key: str | None = None,
     ) -> None:
         if self._on_exchange is None:
             return
@@ -913,6 +1057,7 @@ class CodatClient:
             error=self._scrub(str(error)) if error is not None else None,
             attempt=attempt,
             at=datetime.now(UTC),
+            idempotency_key=idempotency_key,
         )
         try:
             self._on_exchange(exchange)
@@ -941,6 +1086,14 @@ class _KeyAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self.authorization
         return request
+
+
+def _idempotency_key(value: str | uuid.UUID) -> str:
+    """The key as Codat documents it, a GUID; anything else is a caller's bug, refused here."""
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"an Idempotency-Key must be a UUID, not {value!r}") from exc
 
 
 def _json_body(data: Any) -> _Body:

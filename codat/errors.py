@@ -58,6 +58,7 @@ class CodatError(Exception):
         detailed_error_code: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -71,6 +72,8 @@ class CodatError(Exception):
         self.detailed_error_code = detailed_error_code
         self.method = method
         self.path = path
+        # The `Idempotency-Key` the failed request carried: resending with it is safe.
+        self.idempotency_key = idempotency_key
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -125,6 +128,26 @@ class CodatUnavailableError(CodatError):
     transient = True
 
 
+class CodatIdempotencyInFlightError(CodatNotReadyError):
+    """409 to a request with an `Idempotency-Key`: Codat is still working on the first request
+    that carried this key. Wait, then send the same body with the same key for its answer."""
+
+    transient = True
+
+
+class CodatIdempotencyConflictError(CodatUnprocessableError):
+    """422 to a request with an `Idempotency-Key`: Codat already holds a request with this key
+    and another body. The key was reused for a different request; nothing new was written."""
+
+
+class CodatIdempotentServerError(CodatUnavailableError):
+    """5xx to a request with an `Idempotency-Key`. Codat keeps this answer for the key for
+    90 minutes and replays it to a resend with the same key, so the client never resends it.
+    Whether the write happened is unknown: look for its sync before sending with a new key."""
+
+    transient = False
+
+
 class CodatProtocolError(CodatError):
     """Codat answered with success but a body this client cannot read (bad JSON, wrong shape)."""
 
@@ -170,13 +193,21 @@ def error_from_response(
     method: str | None = None,
     path: str | None = None,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> CodatError:
-    """Build the right `CodatError` for an HTTP error answer, whatever its body holds."""
+    """Build the right `CodatError` for an HTTP error answer, whatever its body holds.
+
+    With `idempotency_key` (the request carried one), 409, 422 and 5xx are Codat's idempotency
+    answers (https://docs.codat.io/using-the-api/write-data/idempotency) and get their own
+    classes; the expense write endpoints document no other 409 or 422.
+    """
     data = _json_object(body)
     error_class = error_class_for_status(status)
     message = _opt_str(data.get("error")) if data is not None else None
     if not message:
         message = _text_message(body, status)
+    if idempotency_key is not None:
+        error_class, message = _keyed(error_class, status, message, idempotency_key)
     validation = data.get("validation") if data is not None else None
     kwargs: dict[str, Any] = {
         "status": status,
@@ -193,12 +224,35 @@ def error_from_response(
         ),
         "method": method,
         "path": path,
+        "idempotency_key": idempotency_key,
     }
     if error_class is CodatRateLimitedError:
         return CodatRateLimitedError(
             message, retry_after=parse_retry_after(_header(headers, "retry-after"), now), **kwargs
         )
     return error_class(message, **kwargs)
+
+
+def _keyed(
+    error_class: type[CodatError], status: int, message: str, key: str
+) -> tuple[type[CodatError], str]:
+    if status == 409:
+        return CodatIdempotencyInFlightError, (
+            f"Codat is still processing the first request with Idempotency-Key {key}; "
+            f"wait and resend it with the same key ({message})"
+        )
+    if status == 422:
+        return CodatIdempotencyConflictError, (
+            f"Idempotency conflict: Codat already holds a request with Idempotency-Key {key} "
+            f"and a different body ({message})"
+        )
+    if status >= 500:
+        return CodatIdempotentServerError, (
+            f"Codat answered {status} to the request with Idempotency-Key {key} and replays "
+            "that answer to the same key for 90 minutes; the outcome is unknown "
+            f"({message})"
+        )
+    return error_class, message
 
 
 def correlation_id_from_headers(headers: Mapping[str, str]) -> str | None:

@@ -27,7 +27,11 @@ TRANSACTION_TYPES = (
     "AdjustmentIn",
     "AdjustmentOut",
 )
+# The newer "Expenses" generation keeps only these; transfers and adjustments have endpoints.
+EXPENSE_TRANSACTION_TYPES = ("Payment", "Refund", "Reward", "Chargeback")
 MAX_TRANSACTIONS_PER_DATASET = 50
+# Expenses generation: a create call carries 1 to 50 items and starts its own sync.
+MAX_TRANSACTIONS_PER_REQUEST = 50
 MAX_LINES_PER_TRANSACTION = 100
 MAX_TRACKING_REFS_PER_LINE = 10
 
@@ -280,6 +284,12 @@ class AccountMappingInfo:
     currency: str | None
     account_type: str | None
     valid_transaction_types: tuple[str, ...]
+    # Sent by the Expenses generation only; empty or None from v1.
+    # `valid_for` holds e.g. "expense-transactions.Payment", "transfer-transactions".
+    valid_for: tuple[str, ...] = ()
+    is_bank_account: bool | None = None
+    nominal_code: str | None = None
+    fully_qualified_category: str | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> AccountMappingInfo:
@@ -289,6 +299,10 @@ class AccountMappingInfo:
             currency=_opt_str(data, "currency"),
             account_type=_opt_str(data, "accountType"),
             valid_transaction_types=_str_tuple(data, "validTransactionTypes"),
+            valid_for=_str_tuple(data, "validFor"),
+            is_bank_account=_opt_bool(data, "isBankAccount"),
+            nominal_code=_opt_str(data, "nominalCode"),
+            fully_qualified_category=_opt_str(data, "fullyQualifiedCategory"),
         )
 
 
@@ -497,6 +511,269 @@ class ExpenseUpdate:
             notes=self.notes,
             lines=self.lines,
         )
+
+
+# ---- the newer "Expenses" generation (requests) ----------------------------------------------
+#
+# Codat-Sync-Expenses.json. Classes named `…V2` replace a v1 class of the same name for this
+# generation; the v1 classes above stay as they are for v1 companies.
+
+
+def _ref(value: str) -> dict[str, str]:
+    return {"id": value}
+
+
+@dataclass(frozen=True)
+class TrackingRef:
+    """A tracking category (or, where Codat allows, a customer or supplier) on a line.
+
+    `data_type` is sent only when set; Codat's default is `trackingCategories`.
+    """
+
+    id: str
+    data_type: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id}
+        if self.data_type is not None:
+            body["dataType"] = self.data_type
+        return body
+
+
+def _tracking(refs: Sequence[TrackingRef]) -> list[dict[str, Any]]:
+    if len(refs) > MAX_TRACKING_REFS_PER_LINE:
+        raise ValueError(f"a line takes at most {MAX_TRACKING_REFS_PER_LINE} tracking refs")
+    return [ref.to_api() for ref in refs]
+
+
+@dataclass(frozen=True)
+class ExpenseLineV2:
+    """A line of an expense or reimbursable expense: only `net_amount` is required.
+
+    `account_id` may be left out only on QuickBooks Desktop, where `item_id` replaces it;
+    `invoice_to_customer_id` makes the line billable (QuickBooks only).
+    """
+
+    net_amount: Decimal
+    tax_amount: Decimal | None = None
+    account_id: str | None = None
+    tax_rate_id: str | None = None
+    item_id: str | None = None
+    tracking_refs: tuple[TrackingRef, ...] = ()
+    invoice_to_customer_id: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"netAmount": _amount(self.net_amount)}
+        if self.tax_amount is not None:
+            body["taxAmount"] = _amount(self.tax_amount)
+        if self.tax_rate_id is not None:
+            body["taxRateRef"] = _ref(self.tax_rate_id)
+        if self.account_id is not None:
+            body["accountRef"] = _ref(self.account_id)
+        if self.item_id is not None:
+            body["itemRef"] = _ref(self.item_id)
+        if self.tracking_refs:
+            body["trackingRefs"] = _tracking(self.tracking_refs)
+        if self.invoice_to_customer_id is not None:
+            body["invoiceTo"] = {"id": self.invoice_to_customer_id, "type": "customer"}
+        return body
+
+
+def _lines(owner: str, lines: Sequence[Any]) -> list[dict[str, Any]]:
+    if not 1 <= len(lines) <= MAX_LINES_PER_TRANSACTION:
+        raise ValueError(
+            f"transaction {owner} needs 1 to {MAX_LINES_PER_TRANSACTION} lines, not {len(lines)}"
+        )
+    return [line.to_api() for line in lines]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpenseUpdateV2:
+    """Body of update-expense-transaction: `type`, `issue_date` and `currency` are required.
+
+    Also the fields a new expense shares with an update (`ExpenseTransactionV2`).
+    """
+
+    type: str
+    issue_date: date | datetime | str
+    currency: str
+    currency_rate: Decimal | None = None
+    supplier_id: str | None = None
+    bank_account_id: str | None = None
+    merchant_name: str | None = None
+    notes: str | None = None
+    lines: tuple[ExpenseLineV2, ...] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        if self.type not in EXPENSE_TRANSACTION_TYPES:
+            raise ValueError(
+                f"{self.type!r} is not an expense transaction type of Codat's Expenses API "
+                f"({', '.join(EXPENSE_TRANSACTION_TYPES)}); transfers and adjustments have "
+                "endpoints of their own"
+            )
+        body: dict[str, Any] = {
+            "type": self.type,
+            "issueDate": _issue_date(self.issue_date),
+            "currency": self.currency,
+        }
+        if self.currency_rate is not None:
+            body["currencyRate"] = _amount(self.currency_rate)
+        if self.supplier_id is not None:
+            body["contactRef"] = {"id": self.supplier_id, "type": "Supplier"}
+        if self.bank_account_id is not None:
+            body["bankAccountRef"] = _ref(self.bank_account_id)
+        if self.merchant_name is not None:
+            body["merchantName"] = self.merchant_name
+        if self.lines is not None:
+            body["lines"] = _lines("update", self.lines)
+        if self.notes is not None:
+            body["notes"] = self.notes
+        return body
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpenseTransactionV2(ExpenseUpdateV2):
+    """One item of create-expense-transaction. `id` is the expense's UUID, its Codat id for life.
+
+    Lines are required here (1 to 100). `bank_account_id` overrides the company configuration's
+    bank account for this transaction; `post_as_draft` is honoured by Dynamics only.
+    """
+
+    id: str
+    reference: str | None = None
+    post_as_draft: bool | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body = {"id": self.id, **super().to_api(), "lines": _lines(self.id, self.lines or ())}
+        if self.reference is not None:
+            body["reference"] = self.reference
+        if self.post_as_draft is not None:
+            body["postAsDraft"] = self.post_as_draft
+        return body
+
+
+@dataclass(frozen=True)
+class TransferTransaction:
+    """Body of create-transfer-transaction (a PUT by transaction id that creates or updates).
+
+    Each amount is in its own account's currency; Codat infers the rate from the two.
+    """
+
+    date: date | datetime | str
+    from_account_id: str
+    from_amount: Decimal
+    to_account_id: str
+    to_amount: Decimal
+    description: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "date": _issue_date(self.date),
+            "from": {"accountRef": _ref(self.from_account_id), "amount": _amount(self.from_amount)},
+            "to": {"accountRef": _ref(self.to_account_id), "amount": _amount(self.to_amount)},
+        }
+        if self.description is not None:
+            body["description"] = self.description
+        return body
+
+
+@dataclass(frozen=True)
+class AdjustmentLine:
+    """A journal line: a positive `amount` debits the account, a negative one credits it."""
+
+    amount: Decimal
+    account_id: str
+    tracking_refs: tuple[TrackingRef, ...] = ()
+    invoice_to_customer_id: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"amount": _amount(self.amount), "accountRef": _ref(self.account_id)}
+        if self.tracking_refs:
+            body["trackingRefs"] = _tracking(self.tracking_refs)
+        if self.invoice_to_customer_id is not None:
+            body["invoiceTo"] = {"id": self.invoice_to_customer_id, "type": "customer"}
+        return body
+
+
+@dataclass(frozen=True)
+class AdjustmentTransaction:
+    """One item of create-adjustment-transaction, written as a journal entry."""
+
+    id: str
+    date: date | datetime | str
+    currency: str
+    lines: tuple[AdjustmentLine, ...]
+    currency_rate: Decimal | None = None
+    reference: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "date": _issue_date(self.date),
+            "currency": self.currency,
+            "lines": _lines(self.id, self.lines),
+        }
+        if self.currency_rate is not None:
+            body["currencyRate"] = _amount(self.currency_rate)
+        if self.reference is not None:
+            body["reference"] = self.reference
+        return body
+
+
+@dataclass(frozen=True)
+class ReimbursableExpenseUpdate:
+    """Body of update-reimbursable-expense-transaction; also every field of a new one but `id`.
+
+    `employee_supplier_id` is the employee as a supplier in the reimbursement's currency;
+    `ap_account_id` is read by QuickBooks Desktop only.
+    """
+
+    employee_supplier_id: str
+    issue_date: date | datetime | str
+    due_date: date | datetime | str
+    currency: str
+    lines: tuple[ExpenseLineV2, ...]
+    currency_rate: Decimal | None = None
+    reference: str | None = None
+    ap_account_id: str | None = None
+    notes: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "contactRef": _ref(self.employee_supplier_id),
+            "issueDate": _issue_date(self.issue_date),
+            "dueDate": _issue_date(self.due_date),
+            "currency": self.currency,
+            "lines": _lines("reimbursable expense", self.lines),
+        }
+        if self.currency_rate is not None:
+            body["currencyRate"] = _amount(self.currency_rate)
+        if self.reference is not None:
+            body["reference"] = self.reference
+        if self.ap_account_id is not None:
+            body["apAccountRef"] = _ref(self.ap_account_id)
+        if self.notes is not None:
+            body["notes"] = self.notes
+        return body
+
+
+@dataclass(frozen=True)
+class ReimbursableExpense:
+    """One item of create-reimbursable-expense-transaction, written as a bill to the employee."""
+
+    id: str
+    expense: ReimbursableExpenseUpdate
+
+    def to_api(self) -> dict[str, Any]:
+        return {"id": self.id, **self.expense.to_api()}
+
+
+@dataclass(frozen=True)
+class SyncStarted:
+    """The answer to a write of the Expenses generation: Codat has started this sync for it."""
+
+    sync_id: str
+    idempotency_key: str | None = None
 
 
 # ---- syncs and transaction status ------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Fixtures for the client's unit tests: HTTP mocked with `responses`, time faked, and every
-request the client sent checked against Codat's v1 OpenAPI document after each test."""
+request the client sent checked against Codat's OpenAPI document after each test (v1, unless a
+module overrides `codat_document` with "expenses")."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import responses
 
 from codat import CodatClient, Exchange, RetryPolicy
-from tests.codat.conformance import assert_conforms
+from tests.codat.conformance import Document, assert_conforms
 
 BASE_URL = "https://api.codat.io"
 API_KEY = "test-api-key-9f8e7d"
@@ -42,11 +43,17 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    """Mocked Codat. On teardown every captured request must conform to the v1 document."""
+def codat_document() -> Document:
+    """The generation whose document the requests are held to; a module may override it."""
+    return "v1"
+
+
+@pytest.fixture
+def http(codat_document: Document) -> Iterator[responses.RequestsMock]:
+    """Mocked Codat. On teardown every captured request must conform to `codat_document`."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
-        assert_conforms([call.request for call in mock.calls])
+        assert_conforms([call.request for call in mock.calls], document=codat_document)
 
 
 @pytest.fixture
