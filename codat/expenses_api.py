@@ -84,7 +84,8 @@ def find_sync_holding(
     since: datetime,
     known_sync_ids: Collection[str] = (),
 ) -> SyncStatus | None:
-    """The earliest sync started at or after `since` that holds every one of `transaction_ids`.
+    """The earliest sync started at or after `since` (aware) that holds every one of
+    `transaction_ids`.
 
     Matched by transaction id, never by time alone: several batches of a company can be in
     flight at once, so "the first sync after we sent" may be another batch's. Every id must be
@@ -98,21 +99,20 @@ def find_sync_holding(
     known = set(known_sync_ids)
     candidates = sorted(
         (
-            sync
+            (sync.sync_utc, sync.sync_id, sync)
             for sync in client.list_syncs(company_id)
             if sync.sync_id is not None
             and sync.sync_id not in known
             and sync.sync_utc is not None
             and sync.sync_utc >= since
         ),
-        key=lambda sync: sync.sync_utc or since,
+        key=lambda candidate: candidate[:2],
     )
-    for sync in candidates:
-        assert sync.sync_id is not None
+    for _, sync_id, sync in candidates:
         held = {
             item.transaction_id
             for item in client.iter_sync_transactions(
-                company_id, sync.sync_id, page_size=_TRANSACTIONS_PAGE_SIZE
+                company_id, sync_id, page_size=_TRANSACTIONS_PAGE_SIZE
             )
         }
         if wanted <= held:

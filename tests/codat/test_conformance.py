@@ -7,6 +7,7 @@ import requests
 
 from tests.codat.conformance import (
     KNOWN_SPEC_DEFECTS,
+    NON_EXPENSES_ENDPOINTS,
     NON_V1_ENDPOINTS,
     NonConformingRequest,
     assert_conforms,
@@ -113,3 +114,24 @@ def test_every_known_defect_is_named_and_explained():
 
     assert len(names) == len(set(names))
     assert all(defect.reason for defect in KNOWN_SPEC_DEFECTS)
+
+
+def test_the_expenses_document_takes_a_bare_array_and_refuses_v1s_envelope():
+    url = f"https://api.codat.io/companies/{COMPANY_ID}/sync/expenses/expense-transactions"
+    item = {"id": TRANSACTION_ID, "type": "Payment", "issueDate": "2024-05-21", "currency": "GBP"}
+
+    assert check_request(prepared("POST", url, json=[item]), document="expenses").validated
+    with pytest.raises(NonConformingRequest, match="expenses document"):
+        check_request(prepared("POST", url, json={"items": [item]}), document="expenses")
+
+
+@pytest.mark.parametrize(("method", "template"), NON_EXPENSES_ENDPOINTS)
+def test_accounting_reads_outside_the_expenses_document_are_skipped_by_name(method, template):
+    url = "https://api.codat.io" + template.replace("{companyId}", COMPANY_ID).replace(
+        "{connectionId}", CONNECTION_ID
+    )
+
+    result = check_request(prepared(method, url), document="expenses")
+
+    assert not result.validated
+    assert template in result.skipped_reason

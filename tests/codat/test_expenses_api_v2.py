@@ -1,0 +1,179 @@
+"""The newer "Expenses" implementation of the push pipeline's `ExpensesApi` seam, and finding a
+submission whose answer was lost (shared by both generations)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import requests
+
+from codat import (
+    CodatIdempotentServerError,
+    ExpenseLine,
+    ExpenseLineV2,
+    ExpensesApi,
+    ExpensesApiV2,
+    ExpenseTransaction,
+    ExpenseTransactionV2,
+    Submission,
+    V1ExpensesApi,
+)
+from tests.codat.conftest import COMPANY_ID, SYNC_ID, TRANSACTION_ID, company_url, error_body
+
+EXPENSES_URL = company_url("/sync/expenses/expense-transactions")
+SYNCS_URL = company_url("/sync/expenses/syncs/list/status")
+KEY = "0b8e5a4e-7c9f-4b8e-9a51-6f1f2b3c4d5e"
+OTHER_ID = "4d7c6929-7770-412b-91bb-44d3bc71d111"
+SENT_AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+EARLIER_SYNC = "11111111-1111-4111-8111-111111111111"
+OTHER_BATCH_SYNC = "22222222-2222-4222-8222-222222222222"
+
+
+@pytest.fixture
+def codat_document() -> str:
+    return "expenses"
+
+
+def _batch() -> list[ExpenseTransactionV2]:
+    return [
+        ExpenseTransactionV2(
+            id=transaction_id,
+            type="Payment",
+            issue_date="2024-05-21T00:00:00+00:00",
+            currency="GBP",
+            lines=(ExpenseLineV2(Decimal("10.00"), account_id="42"),),
+        )
+        for transaction_id in (TRANSACTION_ID, OTHER_ID)
+    ]
+
+
+def _sync(sync_id: str, at: str) -> dict[str, object]:
+    return {"syncId": sync_id, "companyId": COMPANY_ID, "syncStatusCode": 1000, "syncUtc": at}
+
+
+def _serve_transactions(http, sync_id: str, *ids: str) -> None:
+    http.get(
+        company_url(f"/sync/expenses/syncs/{sync_id}/transactions"),
+        json={
+            "results": [{"transactionId": i, "status": "Pending"} for i in ids],
+            "pageNumber": 1,
+            "pageSize": 5000,
+            "totalResults": len(ids),
+        },
+    )
+
+
+def test_submit_is_one_keyed_call_that_answers_the_sync(http, client):
+    http.post(EXPENSES_URL, json={"syncId": SYNC_ID})
+    api: ExpensesApi = ExpensesApiV2(client)
+    datasets: list[str] = []
+
+    submission = api.submit(
+        COMPANY_ID, _batch(), idempotency_key=KEY, on_dataset_created=datasets.append
+    )
+
+    assert submission == Submission(sync_id=SYNC_ID)
+    assert datasets == []
+    assert len(http.calls) == 1
+    assert http.calls[0].request.headers["Idempotency-Key"] == KEY
+    assert [item["id"] for item in json.loads(http.calls[0].request.body)] == [
+        TRANSACTION_ID,
+        OTHER_ID,
+    ]
+
+
+def test_submit_after_a_lost_connection_resends_the_same_body_under_the_same_key(http, client):
+    http.post(EXPENSES_URL, body=requests.ConnectionError("reset"))
+    http.post(EXPENSES_URL, json={"syncId": SYNC_ID})
+    planned = [item.to_api() for item in _batch()]
+
+    submission = ExpensesApiV2(client).submit(COMPANY_ID, planned, idempotency_key=KEY)
+
+    assert submission.sync_id == SYNC_ID
+    assert {call.request.headers["Idempotency-Key"] for call in http.calls} == {KEY}
+    assert http.calls[0].request.body == http.calls[1].request.body
+
+
+def test_submit_without_a_key_is_refused_before_anything_is_sent(http, client):
+    with pytest.raises(ValueError, match="idempotency key"):
+        ExpensesApiV2(client).submit(COMPANY_ID, _batch())
+
+    assert len(http.calls) == 0
+
+
+def test_each_generation_refuses_the_other_generations_items(http, client):
+    v1_item = ExpenseTransaction(
+        id=TRANSACTION_ID,
+        type="Payment",
+        issue_date="2024-05-21T00:00:00Z",
+        currency="GBP",
+        lines=(ExpenseLine(Decimal("10.00"), Decimal("2.00"), "42"),),
+    )
+
+    with pytest.raises(TypeError):
+        ExpensesApiV2(client).submit(COMPANY_ID, [v1_item], idempotency_key=KEY)
+    with pytest.raises(TypeError):
+        V1ExpensesApi(client).submit(COMPANY_ID, _batch())
+    assert len(http.calls) == 0
+
+
+def test_there_are_no_datasets_to_resume(client):
+    with pytest.raises(NotImplementedError, match="no datasets"):
+        ExpensesApiV2(client).resume(COMPANY_ID, ["d"])
+
+
+def test_a_5xx_reaches_the_caller_as_an_unknown_outcome_for_the_key(http, client):
+    http.post(EXPENSES_URL, status=500, json=error_body(500, "There is a problem"))
+
+    with pytest.raises(CodatIdempotentServerError):
+        ExpensesApiV2(client).submit(COMPANY_ID, _batch(), idempotency_key=KEY)
+
+    assert len(http.calls) == 1
+
+
+def test_a_lost_submission_is_found_by_its_transaction_ids_not_by_time(http, client):
+    http.get(
+        SYNCS_URL,
+        json=[
+            _sync(EARLIER_SYNC, "2026-12-01T09:59:00Z"),  # before we sent: never considered
+            _sync(OTHER_BATCH_SYNC, "2026-12-01T10:00:01Z"),  # another batch, sent at once
+            _sync(SYNC_ID, "2026-12-01T10:00:02Z"),
+        ],
+    )
+    _serve_transactions(http, OTHER_BATCH_SYNC, "aaaaaaaa-0000-4000-8000-000000000000")
+    _serve_transactions(http, SYNC_ID, TRANSACTION_ID, OTHER_ID)
+
+    found = ExpensesApiV2(client).find_lost_submission(
+        COMPANY_ID, [TRANSACTION_ID, OTHER_ID], since=SENT_AT
+    )
+
+    assert found == Submission(sync_id=SYNC_ID)
+    urls = [call.request.url for call in http.calls]
+    assert not any(EARLIER_SYNC in url for url in urls)
+    assert "pageSize=5000" in urls[1]
+
+
+def test_a_sync_holding_only_some_of_the_batch_is_not_adopted(http, client):
+    http.get(SYNCS_URL, json=[_sync(SYNC_ID, "2026-12-01T10:00:02Z")])
+    _serve_transactions(http, SYNC_ID, TRANSACTION_ID)
+
+    assert (
+        ExpensesApiV2(client).find_lost_submission(
+            COMPANY_ID, [TRANSACTION_ID, OTHER_ID], since=SENT_AT
+        )
+        is None
+    )
+
+
+def test_syncs_the_caller_already_recorded_are_skipped(http, client):
+    http.get(SYNCS_URL, json=[_sync(SYNC_ID, "2026-12-01T10:00:02Z")])
+
+    found = V1ExpensesApi(client).find_lost_submission(
+        COMPANY_ID, [TRANSACTION_ID], since=SENT_AT, known_sync_ids={SYNC_ID}
+    )
+
+    assert found is None
+    assert len(http.calls) == 1
