@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 class RetryPolicy:
     """Capped exponential backoff with a hard bound on the total time spent waiting.
 
-    Only reads are retried: a repeated POST/PUT could write an expense twice, so those fail at
-    once and the push pipeline decides. The bound exists because the official SDK's default
-    (back off for up to an hour) would pin a worker; a Celery retry later is the better wait.
+    Reads are retried on `retry_statuses`. A POST/PUT without an `Idempotency-Key` could write
+    an expense twice, so it fails at once and the push pipeline decides; one with a key is
+    resent under the same key only after a timeout, a broken connection or a 429 (the answers
+    Codat has not cached for the key), with these same delays. The bound exists because the
+    official SDK's default (back off for up to an hour) would pin a worker; a Celery retry
+    later is the better wait.
     """
 
     max_attempts: int = 4
