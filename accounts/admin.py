@@ -21,7 +21,7 @@ class SignInLockoutAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Lift the selected locks now")
+    @admin.action(description="Lift the selected locks now", permissions=["change"])
     def lift(self, request: HttpRequest, queryset: QuerySet[SignInLockout]) -> None:
         now = services.clock()
         for lockout in queryset:

@@ -15,6 +15,7 @@ from companies.models import (
     CompanyConfiguration,
     Connection,
     Customer,
+    Invitation,
     LedgerAccount,
     Membership,
     Supplier,
@@ -70,8 +71,26 @@ class ConnectionInline(admin.TabularInline):
     show_change_link = True
 
 
+class MembershipForm(forms.ModelForm):
+    """Staff accounts act by their permissions and are never members (companies.staff)."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "company", "role"]
+
+    def clean_user(self) -> Any:
+        user = self.cleaned_data["user"]
+        if user is not None and user.is_staff:
+            raise forms.ValidationError(
+                "A staff account cannot be a member of a company: support works through its "
+                "permissions (e.g. the Support groups)."
+            )
+        return user
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     autocomplete_fields = ["user"]
 
@@ -176,11 +195,46 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipForm
     list_display = ["user", "company", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "company__name"]
     list_select_related = ["user", "company"]
     autocomplete_fields = ["user", "company"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made from the company's settings page (the link is signed there); the
+    admin shows them and can delete one, which withdraws its link."""
+
+    list_display = [
+        "email",
+        "company",
+        "role",
+        "invited_by",
+        "invited_as_staff",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
+    list_filter = ["role", "invited_as_staff"]
+    search_fields = ["email", "company__name"]
+    list_select_related = ["company", "invited_by"]
+    exclude = ["token"]
+    readonly_fields = [
+        "company",
+        "email",
+        "role",
+        "invited_by",
+        "invited_as_staff",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 class MasterDataAdmin(admin.ModelAdmin):

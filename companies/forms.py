@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.db.models import Q
+from django.contrib.auth.forms import UserCreationForm
 
 from companies.models import Company, Customer, LedgerAccount, Role, Supplier
 from companies.platforms import Platform
@@ -62,23 +60,21 @@ class ConfigurationForm(forms.Form):
         )
 
 
-class MemberAddForm(forms.Form):
-    user = forms.CharField(max_length=254, label="Username or email")
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="E-mail address")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.BOOKKEEPER)
 
-    def clean_user(self) -> User:
-        value = self.cleaned_data["user"].strip()
-        users = list(
-            get_user_model()
-            .objects.filter(Q(username__iexact=value) | Q(email__iexact=value), is_active=True)
-            .order_by("pk")[:2]
-        )
-        if len(users) != 1:
-            raise forms.ValidationError(
-                f"No single active user has the username or email “{value}”; check the spelling "
-                "or ask support to create the account."
-            )
-        return users[0]
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+class InvitationAccountForm(UserCreationForm):
+    """The account an invitation makes for an address that has none: a username and a
+    password; the address is the invitation's."""
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.email = email  # the password validators compare against it too
 
 
 class MemberRoleForm(forms.Form):

@@ -9,6 +9,7 @@ from typing import Self, TypeVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from companies.platforms import Platform
 from sfe_portal.db import choices_check
@@ -154,6 +155,58 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.company} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An invitation to join a company with a role, sent to an e-mail address. It gives no
+    account anything until it is accepted through its signed link; accepting makes the
+    account (or takes the signed-in one with that address) and the membership."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()  # stored in lower case
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # Random; the link carries it signed with SECRET_KEY, so the table alone makes no link.
+    token = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    invited_as_staff = models.BooleanField(
+        default=False, help_text="Sent by a staff account (support), acting by its permissions."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            choices_check("role", Role, "invitation_role_valid"),
+            # Inviting an address again replaces its pending invitation (a new link).
+            models.UniqueConstraint(
+                fields=["company", "email"],
+                condition=Q(accepted_at__isnull=True),
+                name="invitation_one_pending_per_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(email=Lower("email")), name="invitation_email_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.company} ({self.role})"
 
 
 # --- Master data ------------------------------------------------------------------------------

@@ -23,16 +23,21 @@ from companies.models import (
     Role,
     Supplier,
 )
+from companies.staff import is_support, staff_company_role
 from sfe_portal.db import ModelRow
 
 AnyUser = User | AnonymousUser
 
 
 def company_list_visible(*, user: AnyUser) -> QuerySet[Company]:
-    """The companies `user` may see: staff see all, members see theirs, others none."""
+    """The companies `user` may see: staff with the permission to see companies see all,
+    members see theirs, others none (companies.staff: a staff account's memberships count
+    for nothing)."""
     if not user.is_authenticated or not user.is_active:
         return Company.objects.none()
-    if user.is_staff:
+    if is_support(user):
+        if staff_company_role(user) is None:
+            return Company.objects.none()
         return Company.objects.all()
     return Company.objects.filter(memberships__user=user)
 
@@ -42,13 +47,19 @@ def company_visible_with_role(
 ) -> tuple[Company, Role] | tuple[None, None]:
     """The company with that id if the user may see it, and the user's role on it, in one
     query; (None, None) otherwise. The company comes with its configuration (and the records
-    it names) and the status of its live connections, which every page of a company reads."""
+    it names) and the status of its live connections, which every page of a company reads.
+
+    A staff account's role comes from its permissions (companies.staff), the same on every
+    company; everyone else's from their membership."""
     if not user.is_authenticated or not user.is_active:
         return None, None
     low, high = connection.ops.integer_field_range(Company._meta.pk.get_internal_type())
     if not low <= company_id <= high:
         return None, None  # an id no row can have, as the ORM's lookup would answer
-    member = not user.is_staff
+    member = not is_support(user)
+    staff_role = None if member else staff_company_role(user)
+    if not member and staff_role is None:
+        return None, None
     params: list[Any] = [*ConnectionKind.values]
     if member:
         params.append(user.pk)
@@ -60,7 +71,8 @@ def company_visible_with_role(
         return None, None
     (company, configuration, bank_account, supplier, customer), rest = _VISIBLE_ROW.read(row)
     *connection_statuses, member_role = rest
-    role = Role(member_role) if member else Role.APPROVER
+    role = Role(member_role) if member else staff_role
+    assert role is not None  # a staff account without a role returned above
     if configuration is not None:
         # As select_related would have left them: reading the records costs no query.
         CompanyConfiguration.bank_account.field.set_cached_value(configuration, bank_account)

@@ -4,12 +4,14 @@ by the service, so a task only decides whether to try again."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
 
 from codat import CodatError
+from companies.invitations import invitation_mail_send
 from companies.models import Company
 from companies.onboarding import (
     company_codat_create,
@@ -25,6 +27,8 @@ from companies.refresh import (
     company_refresh_start,
 )
 from syncs.call_slots import CallSlotsBusy, codat_call_slot
+
+logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 4
 # The customer may take days to click the link: poll quickly at first, then every 10 minutes,
@@ -136,6 +140,21 @@ def configuration_push(self: Task, company_id: int) -> None:
     if company is None:
         return
     _run(self, company_id, lambda: company_configuration_push(company=company))
+
+
+MAIL_MAX_RETRIES = 5
+
+
+@shared_task(name="companies.invitation_send", **_TASK_OPTIONS)
+def invitation_send(self: Task, invitation_id: int, site: str) -> None:
+    """E-mail an invitation's link; a mail server that fails is tried again a few times (the
+    link is on the settings page meanwhile)."""
+    try:
+        invitation_mail_send(invitation_id=invitation_id, site=site)
+    except OSError as error:  # smtplib's errors are OSErrors, as are refused connections
+        if _later(self) and self.request.retries < MAIL_MAX_RETRIES:
+            raise self.retry(countdown=30 * 2**self.request.retries) from error
+        logger.warning("Invitation %s could not be e-mailed: %s", invitation_id, error)
 
 
 BY_NAME: dict[str, Task] = {

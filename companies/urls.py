@@ -23,9 +23,13 @@ urlpatterns = [
         name="company-configuration",
     ),
     path("companies/<int:company_id>/refresh/", views.company_refresh, name="company-refresh"),
+    path("companies/<int:company_id>/members/", views.company_invite, name="company-invite"),
     path(
-        "companies/<int:company_id>/members/", views.company_member_add, name="company-member-add"
+        "companies/<int:company_id>/invitations/<int:invitation_id>/withdraw/",
+        views.company_invitation_withdraw,
+        name="company-invitation-withdraw",
     ),
+    path("invitations/<str:key>/", views.invitation_accept_view, name="invitation-accept"),
     path(
         "companies/<int:company_id>/members/<int:user_id>/",
         views.company_member_change,

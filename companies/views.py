@@ -1,6 +1,8 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.http import HttpResponse, HttpResponseBase
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -8,7 +10,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
-from companies.forms import ConfigurationForm, ConnectCompanyForm, MemberAddForm, MemberRoleForm
+from companies.forms import (
+    ConfigurationForm,
+    ConnectCompanyForm,
+    InvitationAccountForm,
+    InviteForm,
+    MemberRoleForm,
+)
+from companies.invitations import (
+    INVITATION_DAYS,
+    InvitationRefused,
+    invitation_accept,
+    invitation_account_create,
+    invitation_create,
+    invitation_for_key,
+    invitation_invitee,
+    invitation_path,
+    invitation_withdraw,
+    invitations_pending,
+)
 from companies.models import Company, CompanyConfiguration, Role
 from companies.onboarding import (
     ConfigurationRefused,
@@ -16,7 +36,11 @@ from companies.onboarding import (
     company_onboard,
     company_onboarding_retry,
 )
-from companies.permissions import company_member_required, staff_required
+from companies.permissions import (
+    company_member_required,
+    member_powers,
+    staff_permission_required,
+)
 from companies.platforms import Platform
 from companies.refresh import company_refresh_request
 from companies.selectors import (
@@ -27,6 +51,15 @@ from companies.selectors import (
     configuration_notes,
 )
 from companies.services import membership_remove, membership_set_role
+from companies.staff import (
+    ACT_ON_EVERY_COMPANY,
+    CHANGE_MEMBERS,
+    CONNECT_COMPANIES,
+    INVITE_MEMBERS,
+    REMOVE_MEMBERS,
+    permission_refusal,
+    staff_write_record,
+)
 from sfe_portal.http import AuthenticatedHttpRequest, CompanyHttpRequest
 
 
@@ -68,7 +101,7 @@ def company_detail(request: CompanyHttpRequest, company: Company) -> HttpRespons
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@staff_permission_required(CONNECT_COMPANIES)
 def company_connect(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     form = ConnectCompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -76,6 +109,7 @@ def company_connect(request: AuthenticatedHttpRequest) -> HttpResponseBase:
             name=form.cleaned_data["name"],
             platform=Platform(form.cleaned_data["platform"]),
         )
+        staff_write_record(user=request.user, obj=company, message="connected", added=True)
         return redirect("company-onboarding", company.pk)
     return render(request, "companies/connect.html", {"form": form})
 
@@ -94,18 +128,27 @@ def _configuration_form(company: Company, data: object = None) -> ConfigurationF
     return ConfigurationForm(data, company=company, initial=initial)
 
 
+# Support follows the onboarding of a company it connected with either permission; the
+# configuration itself is saved by approvers (support: "Can change company").
+_ONBOARDING_STAFF = (ACT_ON_EVERY_COMPANY, CONNECT_COMPANIES)
+
+
 @require_GET
 @vary_on_headers("HX-Request")
-@company_member_required(Role.APPROVER)
+@company_member_required(Role.APPROVER, staff_permission=_ONBOARDING_STAFF)
 def company_onboarding(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     progress = company_onboarding_progress(company=company)
     if request.htmx and progress.needs_configuration:
         # The form needs the whole page: reload it once instead of swapping a fragment.
         return HttpResponseClientRefresh()
+    can_configure = request.company_role == Role.APPROVER
     context = {
         "company": company,
         "progress": progress,
-        "form": _configuration_form(company) if progress.needs_configuration else None,
+        "form": _configuration_form(company)
+        if progress.needs_configuration and can_configure
+        else None,
+        "configure_refusal": "" if can_configure else permission_refusal(ACT_ON_EVERY_COMPANY),
         "notes": configuration_notes(platform=company.platform),
     }
     template = "companies/onboarding.html#progress" if request.htmx else "companies/onboarding.html"
@@ -113,7 +156,7 @@ def company_onboarding(request: CompanyHttpRequest, company: Company) -> HttpRes
 
 
 @require_POST
-@company_member_required(Role.APPROVER)
+@company_member_required(Role.APPROVER, staff_permission=_ONBOARDING_STAFF)
 def company_onboarding_retry_view(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     company_onboarding_retry(company=company)
     messages.info(request, "Trying again; this page follows the progress.")
@@ -151,18 +194,30 @@ def _settings_page(
     company: Company,
     *,
     configuration_form: ConfigurationForm | None = None,
-    member_form: MemberAddForm | None = None,
+    invite_form: InviteForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     overview = company_settings_overview(company=company)
+    powers = member_powers(user=request.user, role=Role(request.company_role))
+    invitations = (
+        [
+            (invitation, request.build_absolute_uri(invitation_path(invitation=invitation)))
+            for invitation in invitations_pending(company=company)
+        ]
+        if powers.invite and not request.htmx
+        else []
+    )
     context = {
         "company": company,
         "settings": overview,
         "notes": overview.notes,
         "role": request.company_role,
-        "can_manage": request.company_role == Role.APPROVER,
+        "can_configure": request.company_role == Role.APPROVER,
+        "members": powers,
+        "invitations": invitations,
+        "invitation_days": INVITATION_DAYS,
         "form": configuration_form or _configuration_form(company),
-        "member_form": member_form or MemberAddForm(),
+        "invite_form": invite_form or InviteForm(),
         "roles": Role.choices,
     }
     template = "companies/settings.html#freshness" if request.htmx else "companies/settings.html"
@@ -185,27 +240,52 @@ def company_refresh(request: CompanyHttpRequest, company: Company) -> HttpRespon
 
 
 @require_POST
-@company_member_required(Role.APPROVER)
-def company_member_add(request: CompanyHttpRequest, company: Company) -> HttpResponse:
-    form = MemberAddForm(request.POST)
+@company_member_required(Role.APPROVER, staff_permission=INVITE_MEMBERS)
+def company_invite(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    """The same answer whatever accounts exist: only the invitee's acceptance links one."""
+    form = InviteForm(request.POST)
     if not form.is_valid():
-        return _settings_page(request, company, member_form=form, status=400)
-    user = form.cleaned_data["user"]
-    membership_set_role(company=company, user=user, role=Role(form.cleaned_data["role"]))
-    messages.success(request, f"{user.username} is now a member of {company.name}.")
+        return _settings_page(request, company, invite_form=form, status=400)
+    invitation = invitation_create(
+        company=company,
+        email=form.cleaned_data["email"],
+        role=Role(form.cleaned_data["role"]),
+        by=request.user,
+        site=request.build_absolute_uri("/"),
+    )
+    messages.success(
+        request,
+        f"Invitation sent to {invitation.email}, valid for {INVITATION_DAYS} days. Its link is "
+        "also under Invitations below, to pass on yourself.",
+    )
     return redirect("company-settings", company.pk)
 
 
 @require_POST
-@company_member_required(Role.APPROVER)
+@company_member_required(Role.APPROVER, staff_permission=INVITE_MEMBERS)
+def company_invitation_withdraw(
+    request: CompanyHttpRequest, company: Company, invitation_id: int
+) -> HttpResponse:
+    if invitation_withdraw(company=company, invitation_id=invitation_id):
+        messages.success(request, "Invitation withdrawn: its link no longer works.")
+    return redirect("company-settings", company.pk)
+
+
+@require_POST
+@company_member_required(Role.APPROVER, staff_permission=(CHANGE_MEMBERS, REMOVE_MEMBERS))
 def company_member_change(
     request: CompanyHttpRequest, company: Company, user_id: int
 ) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=user_id, memberships__company=company)
+    powers = member_powers(user=request.user, role=Role(request.company_role))
     if request.POST.get("action") == "remove":
+        if not powers.remove:
+            raise PermissionDenied(permission_refusal(REMOVE_MEMBERS))
         membership_remove(company=company, user=user)
         messages.success(request, f"{user.username} was removed from {company.name}.")
         return redirect("company-settings", company.pk)
+    if not powers.change:
+        raise PermissionDenied(permission_refusal(CHANGE_MEMBERS))
     form = MemberRoleForm(request.POST)
     if form.is_valid():
         membership_set_role(company=company, user=user, role=Role(form.cleaned_data["role"]))
@@ -215,3 +295,48 @@ def company_member_change(
     else:
         messages.error(request, "Choose one of the roles offered.")
     return redirect("company-settings", company.pk)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, key: str) -> HttpResponse:
+    """The invitation's link: the signed key is what lets its holder in. A signed-in account
+    with the invited address accepts; an address with no account makes one here."""
+    invitation = invitation_for_key(key=key)
+    if invitation is None:
+        return render(request, "companies/invitation.html", {"invitation": None}, status=404)
+    user = request.user if request.user.is_authenticated else None
+    invitee = invitation_invitee(invitation=invitation, user=user)
+    context: dict[str, object] = {"invitation": invitation, "invitee": invitee}
+    if invitee.refusal:
+        return render(request, "companies/invitation.html", context, status=403)
+    if user is None and invitee.must_sign_in:
+        return render(request, "companies/invitation.html", context)
+    form = (
+        None
+        if user is not None
+        else InvitationAccountForm(request.POST or None, email=invitation.email)
+    )
+    context["form"] = form
+    if request.method == "POST":
+        try:
+            if form is None:
+                invitation_accept(invitation=invitation, user=user)  # type: ignore[arg-type]
+            elif form.is_valid():
+                user = invitation_account_create(
+                    invitation=invitation,
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        except InvitationRefused as refused:
+            context["invitee"] = type(invitee)(refusal=str(refused))
+            return render(request, "companies/invitation.html", context, status=409)
+        if user is not None:
+            messages.success(
+                request,
+                f"You are now {Role(invitation.role).label.lower()} of {invitation.company.name}.",
+            )
+            return redirect("company-detail", invitation.company_id)
+        return render(request, "companies/invitation.html", context, status=400)
+    return render(request, "companies/invitation.html", context)

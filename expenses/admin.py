@@ -226,6 +226,7 @@ class ExpenseEventInline(admin.TabularInline):
         "created_at",
         "kind",
         "actor",
+        "as_staff",
         "from_status",
         "to_status",
         "message",
@@ -440,8 +441,16 @@ class CategorizationRuleAdmin(TrackingOptionsAdmin):
 
 @admin.register(ExpenseEvent)
 class ExpenseEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "expense", "kind", "actor", "from_status", "to_status"]
-    list_filter = ["kind", "to_status"]
+    list_display = [
+        "created_at",
+        "expense",
+        "kind",
+        "actor",
+        "as_staff",
+        "from_status",
+        "to_status",
+    ]
+    list_filter = ["kind", "to_status", "as_staff"]
     search_fields = ["expense__id", "expense__merchant_name", "message"]
     list_select_related = ["expense", "actor"]
     readonly_fields = [f.name for f in ExpenseEvent._meta.fields]

@@ -29,6 +29,7 @@ from expenses.models import (
     ExpenseEvent,
     ExpenseSource,
     IngestToken,
+    acted_as_staff,
 )
 from expenses.services import rules_apply, rules_for_company
 
@@ -262,6 +263,7 @@ def expenses_ingest(
             expense=expense,
             kind=EventKind.CREATED,
             actor=by,
+            as_staff=acted_as_staff(by),
             message=f"Received from {ExpenseSource(source).label}",
         )
         for expense in created

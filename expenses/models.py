@@ -414,6 +414,9 @@ class ExpenseEvent(models.Model):
         related_name="+",
         db_index=False,
     )
+    # The actor was a staff account (support) acting by its permissions, not a member of the
+    # company: set from the actor when the event is written (see `acted_as_staff`).
+    as_staff = models.BooleanField("as support", default=False)
     from_status = models.CharField(max_length=16, choices=ExpenseStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=ExpenseStatus.choices, blank=True)
     message = models.CharField(max_length=1000, blank=True)
@@ -433,6 +436,17 @@ class ExpenseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding and self.actor_id is not None:
+            self.as_staff = acted_as_staff(self.actor)
+        super().save(*args, **kwargs)
+
+
+def acted_as_staff(actor: Any) -> bool:
+    """Whether an event written for `actor` is marked as made by support. Events written
+    without `save()` (bulk inserts) set `as_staff` with this too."""
+    return bool(actor is not None and actor.is_staff)
 
 
 class IngestToken(models.Model):

@@ -28,6 +28,7 @@ from expenses.models import (
     ExpenseLine,
     ExpenseStatus,
     RuleMatch,
+    acted_as_staff,
 )
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.db import id_array
@@ -780,6 +781,7 @@ def _status_event_columns(
     constants: dict[str, Any] = {
         "kind": EventKind.STATUS,
         "actor": by.pk if by is not None else None,
+        "as_staff": acted_as_staff(by),
         "from_status": current,
         "to_status": to,
         "message": message,

@@ -424,6 +424,14 @@ CODAT_CALL_SLOT_LEASE_S = env.int("CODAT_CALL_SLOT_LEASE_S", default=1200)
 if CODAT_MAX_CALLS_PER_COMPANY < 1:
     raise ImproperlyConfigured("Set CODAT_MAX_CALLS_PER_COMPANY to 1 or more.")
 
+# --- E-mail -----------------------------------------------------------------------------------
+# Invitations to join a company are e-mailed (their link is on the settings page too).
+# EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:password@smtp.example.com:587;
+# without it mail is written to the console (the worker's output).
+vars().update(env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SfE Portal <no-reply@localhost>")
+EMAIL_TIMEOUT = 30
+
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # JSON lines in production (one object a line, for the log pipeline), readable in development.

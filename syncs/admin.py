@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from companies.staff import ACT_ON_EVERY_COMPANY
 from syncs.follow import sync_poll_soon
 from syncs.models import (
     CodatCallSlot,
@@ -216,7 +217,12 @@ class SyncAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Retry failed items (those valid now)", permissions=["change"])
+    def has_push_permission(self, request: HttpRequest) -> bool:
+        """Sending expenses again is a push: it needs what pushing needs everywhere, in the
+        portal too (companies.staff)."""
+        return request.user.has_perm(ACT_ON_EVERY_COMPANY.codename)
+
+    @admin.action(description="Retry failed items (those valid now)", permissions=["push"])
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
         from syncs.push import PushRefused, sync_retry_failed
 

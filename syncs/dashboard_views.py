@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, QueryDict
-from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from companies.permissions import staff_permission_required
+from companies.staff import ACT_ON_EVERY_COMPANY, SEE_EVERY_COMPANY, permission_refusal, staff_may
 from sfe_portal.http import AuthenticatedHttpRequest
 from syncs.dashboard import (
     DashboardFilters,
@@ -29,20 +27,6 @@ from syncs.forms import DashboardFilterForm
 from syncs.push import expenses_retry_failed
 
 FILTER_KEYS = ("start", "end", "platform", "code")
-
-
-def support_staff_required(
-    view: Callable[..., HttpResponseBase],
-) -> Callable[..., HttpResponseBase]:
-    """Support pages: signed-in staff only (the middleware sends others to sign in first)."""
-
-    @wraps(view)
-    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_staff:
-            raise PermissionDenied("The sync health dashboard is for support staff only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _filters(request: AuthenticatedHttpRequest) -> tuple[DashboardFilterForm, DashboardFilters]:
@@ -144,7 +128,7 @@ def _day_links(filters: DashboardFilters, days: list[str]) -> list[str]:
 
 
 @require_GET
-@support_staff_required
+@staff_permission_required(SEE_EVERY_COMPANY)
 @vary_on_headers("HX-Request")
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
@@ -202,7 +186,7 @@ def _cause_context(request: AuthenticatedHttpRequest, params: QueryDict) -> dict
 
 
 @require_GET
-@support_staff_required
+@staff_permission_required(SEE_EVERY_COMPANY)
 def cause_detail(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = _cause_context(request, request.GET)
     if not context["cause"]:
@@ -210,11 +194,13 @@ def cause_detail(request: AuthenticatedHttpRequest) -> HttpResponse:
         return redirect("dashboard")
     context["transactions"] = cause_transactions(filters=context["filters"], cause=context["cause"])
     context["progress"] = None
+    can_retry = staff_may(request.user, ACT_ON_EVERY_COMPANY)
+    context["retry_refusal"] = "" if can_retry else permission_refusal(ACT_ON_EVERY_COMPANY)
     return render(request, "syncs/cause.html", context)
 
 
 @require_GET
-@support_staff_required
+@staff_permission_required(SEE_EVERY_COMPANY)
 def cause_progress(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = _cause_context(request, request.GET)
     ids = cause_expense_ids(filters=context["filters"], cause=context["cause"])
@@ -223,7 +209,7 @@ def cause_progress(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@support_staff_required
+@staff_permission_required(ACT_ON_EVERY_COMPANY)
 def cause_retry(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send again every failed expense of the cause that is valid now ("retry once fixed")."""
     context = _cause_context(request, request.POST)

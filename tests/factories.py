@@ -40,7 +40,51 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(UserFactory):
+    """A staff account with no permission: the flag alone, which grants nothing."""
+
     is_staff = True
+
+
+def support_group(name: str) -> object:
+    """The support group `name` with its permissions (companies.staff.SUPPORT_GROUPS), as the
+    data migration makes it; made again here since transactional tests empty the tables."""
+    from django.contrib.auth.models import Group, Permission
+
+    from companies.staff import SUPPORT_APPS, SUPPORT_GROUPS
+
+    group, _ = Group.objects.get_or_create(name=name)
+    views = Permission.objects.filter(
+        content_type__app_label__in=SUPPORT_APPS, codename__startswith="view_"
+    )
+    extra = [
+        Permission.objects.get(content_type__app_label=app, codename=codename)
+        for app, codename in (codename.split(".") for codename in SUPPORT_GROUPS[name])
+    ]
+    group.permissions.set([*views, *extra])
+    return group
+
+
+class SupportFactory(StaffFactory):
+    """Support staff in the "Support" group: sees every company, codes, approves, pushes and
+    connects companies; manages no members."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def group(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if create:
+            self.groups.add(support_group(extracted or "Support"))  # type: ignore[attr-defined]
+
+
+class ReadOnlySupportFactory(SupportFactory):
+    """Support staff in the "Support (read-only)" group: sees every company, changes nothing."""
+
+    group = factory.PostGeneration(
+        lambda user, create, extracted, **kwargs: (
+            create and user.groups.add(support_group(extracted or "Support (read-only)"))
+        )
+    )
 
 
 class CompanyFactory(factory.django.DjangoModelFactory):

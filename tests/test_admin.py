@@ -1,12 +1,14 @@
 """Django admin works for every model: lists, searches, filters and forms render for support."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from companies.models import CompanyConfiguration
+from companies.models import CompanyConfiguration, Invitation
 from expenses.ingest import ingest_token_authenticate, ingest_token_create
 from expenses.models import CategorizationRule, EventKind, ExpenseEvent
 from syncs.call_slots import call_slot_acquire
@@ -72,7 +74,13 @@ def support(admin_client):
     CodatExchange.objects.create(method="GET", path="/companies", status=200)
     WorkerHeartbeat.objects.create(queue="portal", last_seen_at=timezone.now())
     call_slot_acquire(company_id=company.pk, holder="syncs.poll_sync:1@worker")
-    Group.objects.create(name="Support")
+    Group.objects.get_or_create(name="Support")  # made by a migration; kept if flushed
+    Invitation.objects.create(
+        company=company,
+        email="invited@example.com",
+        token="t" * 43,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
     ingest_token_create(name="Card platform", company=None)
     return admin_client
 
@@ -467,7 +475,9 @@ def test_staff_who_may_view_expenses_in_the_admin_get_a_link_to_it(client):
 
     expense = ExpenseFactory()
     staff = StaffFactory()
-    staff.user_permissions.add(Permission.objects.get(codename="view_expense"))
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_company", "view_expense"])
+    )
 
     body = _expense_page(client, staff, expense).content.decode()
 
@@ -475,14 +485,18 @@ def test_staff_who_may_view_expenses_in_the_admin_get_a_link_to_it(client):
 
 
 def test_no_admin_link_for_staff_without_the_permission_nor_for_members(client):
+    from django.contrib.auth.models import Permission
+
     from companies.models import Role
     from tests.factories import ExpenseFactory, StaffFactory
 
     expense = ExpenseFactory()
     member = MembershipFactory(company=expense.company, role=Role.APPROVER).user
     admin_url = reverse("admin:expenses_expense_change", args=[expense.pk])
+    staff = StaffFactory()  # sees every company, not the expenses' admin
+    staff.user_permissions.add(Permission.objects.get(codename="view_company"))
 
-    for user in (StaffFactory(), member):
+    for user in (staff, member):
         response = _expense_page(client, user, expense)
         assert response.status_code == 200
         assert admin_url not in response.content.decode()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
-from tests.factories import StaffFactory
+from tests.factories import SupportFactory
 from tests.syncs.dashboard_data import pushable_company, settled_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,7 +69,7 @@ def seeded():
 
 
 def _sign_in(page: Any) -> None:
-    staff = StaffFactory()
+    staff = SupportFactory()
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(staff.username)
     page.get_by_label("Password").fill("pw")

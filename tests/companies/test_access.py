@@ -1,5 +1,5 @@
-"""Who sees which company: anonymous → sign-in, members their own, staff all, others 404;
-roles gate actions with 403."""
+"""Who sees which company: anonymous → sign-in, members their own, support staff all (by
+permission, never by the staff flag alone), others 404; roles gate actions with 403."""
 
 import pytest
 from django.http import HttpResponse
@@ -9,7 +9,14 @@ from django.utils import timezone
 from companies.models import Company, Role
 from companies.permissions import company_member_required
 from companies.selectors import company_list_visible, company_visible_with_role, role_allows
-from tests.factories import CompanyFactory, MembershipFactory, StaffFactory, UserFactory
+from tests.factories import (
+    CompanyFactory,
+    MembershipFactory,
+    ReadOnlySupportFactory,
+    StaffFactory,
+    SupportFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -81,10 +88,21 @@ def test_member_sees_only_their_companies():
     assert theirs not in visible
 
 
-def test_staff_see_every_company():
+def test_support_staff_see_every_company():
     companies = {CompanyFactory(), CompanyFactory()}
 
-    assert set(company_list_visible(user=StaffFactory())) == companies
+    assert set(company_list_visible(user=SupportFactory())) == companies
+    assert set(company_list_visible(user=ReadOnlySupportFactory())) == companies
+
+
+def test_the_staff_flag_alone_sees_no_company_not_even_through_a_membership():
+    membership = MembershipFactory(user=StaffFactory())
+
+    assert list(company_list_visible(user=membership.user)) == []
+    assert company_visible_with_role(user=membership.user, company_id=membership.company_id) == (
+        None,
+        None,
+    )
 
 
 def test_inactive_user_sees_nothing():
@@ -105,7 +123,7 @@ def test_company_list_page_shows_members_companies_only(client):
 
 
 def test_company_list_search_filters_with_htmx_partial(client):
-    user = StaffFactory()
+    user = SupportFactory()
     CompanyFactory(name="Acme Bikes"), CompanyFactory(name="Zeta Foods")
     client.force_login(user)
 
@@ -121,14 +139,14 @@ def test_company_list_search_filters_with_htmx_partial(client):
 def test_company_list_query_count_does_not_grow_with_companies(
     client, django_assert_max_num_queries
 ):
-    user = StaffFactory()
+    user = SupportFactory()
     client.force_login(user)
     for _ in range(12):
         MembershipFactory(company=CompanyFactory())
 
-    # session + user + the count + the page's companies + their connections + one grouped
-    # expense count
-    with django_assert_max_num_queries(6):
+    # session + user + the staff account's permissions (its own and its groups') + the count +
+    # the page's companies + their connections + one grouped expense count
+    with django_assert_max_num_queries(8):
         client.get(reverse("home"))
 
 
@@ -151,7 +169,7 @@ def _names(body):
 
 def test_company_list_shows_fifty_companies_a_page_with_links_between_pages(client):
     _firms(120)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     first = client.get(reverse("home")).content.decode()
     second = client.get(reverse("home"), {"page": "2"}).content.decode()
@@ -172,7 +190,7 @@ def test_company_list_shows_fifty_companies_a_page_with_links_between_pages(clie
 def test_company_list_page_links_keep_the_search(client):
     _firms(60, prefix="Acme")
     CompanyFactory(name="Zeta Foods")
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     first = client.get(reverse("home"), {"q": "acme"}).content.decode()
     second = client.get(reverse("home"), {"q": "acme", "page": "2"}).content.decode()
@@ -186,7 +204,7 @@ def test_company_list_page_links_keep_the_search(client):
 
 def test_company_list_pages_with_htmx_swap_the_list_and_its_pager(client):
     _firms(55)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     response = client.get(reverse("home"), {"page": "2"}, headers={"HX-Request": "true"})
 
@@ -199,7 +217,7 @@ def test_company_list_pages_with_htmx_swap_the_list_and_its_pager(client):
 
 def test_company_list_answers_a_page_out_of_range_with_the_last_and_junk_with_the_first(client):
     _firms(55)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     beyond = client.get(reverse("home"), {"page": "99"}).content.decode()
     junk = client.get(reverse("home"), {"page": "x'"}).content.decode()
@@ -210,7 +228,7 @@ def test_company_list_answers_a_page_out_of_range_with_the_last_and_junk_with_th
 
 def test_a_single_page_of_companies_shows_no_pager(client):
     _firms(3)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     body = client.get(reverse("home")).content.decode()
 
@@ -226,12 +244,12 @@ def test_each_page_of_companies_costs_the_same_few_queries(
     member = UserFactory()
     for company in Company.objects.all():
         MembershipFactory(user=member, company=company)
-    for user in (StaffFactory(), member):
+    for user, permissions in ((SupportFactory(), 2), (member, 0)):
         client.force_login(user)
 
-        # session + user + the count + the page's companies + their connections + one grouped
-        # expense count
-        with django_assert_max_num_queries(6):
+        # session + user + the staff account's permissions (its own and its groups') + the
+        # count + the page's companies + their connections + one grouped expense count
+        with django_assert_max_num_queries(6 + permissions):
             response = client.get(reverse("home"), {"page": page})
 
         assert f"Page {page} of 3" in response.content.decode()
@@ -257,7 +275,7 @@ def test_member_sees_their_company_page(client):
 
 
 def test_unknown_company_id_is_404_not_500(client):
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     assert client.get(reverse("company-detail", args=[999999])).status_code == 404
 
@@ -300,10 +318,29 @@ def test_role_on_one_company_gives_nothing_on_another(client):
 
 
 @pytest.mark.urls(__name__)
-def test_staff_act_as_approvers_everywhere(client):
-    client.force_login(StaffFactory())
+def test_support_with_the_push_permission_acts_as_approver_everywhere(client):
+    client.force_login(SupportFactory())
 
     assert client.get(f"/t/{CompanyFactory().pk}/approve/").status_code == 200
+
+
+@pytest.mark.urls(__name__)
+def test_read_only_support_is_refused_naming_the_permission_to_ask_for(client):
+    client.force_login(ReadOnlySupportFactory())
+    company = CompanyFactory()
+
+    coding = client.get(f"/t/{company.pk}/code/")
+    approving = client.get(f"/t/{company.pk}/approve/")
+
+    assert (coding.status_code, approving.status_code) == (403, 403)
+    assert "“Can change company” permission" in approving.content.decode()
+
+
+@pytest.mark.urls(__name__)
+def test_the_staff_flag_alone_gets_404_everywhere(client):
+    client.force_login(StaffFactory())
+
+    assert client.get(f"/t/{CompanyFactory().pk}/code/").status_code == 404
 
 
 def test_role_helpers_rank_roles():
@@ -322,10 +359,13 @@ def test_role_helpers_rank_roles():
         None,
         None,
     )
-    assert company_visible_with_role(user=StaffFactory(), company_id=membership.company_id) == (
+    assert company_visible_with_role(user=SupportFactory(), company_id=membership.company_id) == (
         membership.company,
         Role.APPROVER,
     )
+    assert company_visible_with_role(
+        user=ReadOnlySupportFactory(), company_id=membership.company_id
+    ) == (membership.company, Role.VIEWER)
 
 
 @pytest.mark.parametrize("staff", [False, True])
@@ -351,7 +391,8 @@ def test_the_company_comes_with_its_configuration_and_connections_in_one_query(
     ConnectionFactory(company=company, kind=ConnectionKind.ACCOUNTING)
     # A newer connection, deleted since: only live connections count.
     ConnectionFactory(company=company, status=ConnectionStatus.UNLINKED, deleted_at=timezone.now())
-    user = StaffFactory() if staff else membership.user
+    user = SupportFactory() if staff else membership.user
+    user.get_all_permissions()  # read once a request, whatever the page (not this read's cost)
 
     with django_assert_num_queries(1):
         found, role = company_visible_with_role(user=user, company_id=company.pk)

@@ -14,7 +14,7 @@ from companies.models import CompanyStatus, ConnectionStatus, LedgerAccount
 from companies.refresh import Pulled, master_data_store
 from companies.selectors import company_push_blockers
 from tests.companies.conftest import accounting
-from tests.factories import CompanyFactory, LedgerAccountFactory, StaffFactory
+from tests.factories import CompanyFactory, LedgerAccountFactory, SupportFactory
 
 
 @pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ def test_a_deauthorized_connection_is_seen_on_refresh_shown_and_blocks_pushes(
         "re-authorizes it. Send them the link from the company settings, then choose “Check the "
         "connection”."
     ]
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
     body = client.get(reverse("expense-queue", args=[company.pk])).content.decode()
     assert "connection is deauthorized" in body
 

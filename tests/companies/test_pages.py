@@ -23,8 +23,8 @@ from tests.factories import (
     CustomerFactory,
     LedgerAccountFactory,
     MembershipFactory,
-    StaffFactory,
     SupplierFactory,
+    SupportFactory,
     UserFactory,
 )
 
@@ -56,7 +56,7 @@ def test_only_staff_reach_the_connect_page(client):
 
 
 def test_connect_form_names_the_missing_field(client):
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     response = client.post(reverse("company-connect"), {"name": " ", "platform": "gbol"})
 
@@ -88,7 +88,7 @@ def test_settings_page_shows_freshness_and_bank_accounts_only(client, no_codat):
     )
     LedgerAccountFactory(company=company, name="Travel", is_bank_account=False)
     LedgerAccountFactory(company=company, name="Old card", is_bank_account=True, status="Archived")
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     body = client.get(reverse("company-settings", args=[company.pk])).content.decode()
 
@@ -104,7 +104,7 @@ def test_dynamics_explains_and_requires_the_default_supplier(
 ):
     company = _ready(platform=Platform.DYNAMICS_365, base_currency="EUR")
     bank = LedgerAccountFactory(company=company, is_bank_account=True, currency="EUR")
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     body = client.get(reverse("company-settings", args=[company.pk])).content.decode()
     assert "records every expense against this supplier" in body
@@ -126,7 +126,7 @@ def test_saving_the_configuration_queues_it_for_codat(
     bank = LedgerAccountFactory(company=company, is_bank_account=True)
     supplier = SupplierFactory(company=company)
     customer = CustomerFactory(company=company)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(
@@ -156,25 +156,20 @@ def test_only_approvers_change_configuration_and_members(client, role):
     )
     assert (
         client.post(
-            reverse("company-member-add", args=[company.pk]),
-            {"user": other.username, "role": "viewer"},
+            reverse("company-invite", args=[company.pk]),
+            {"email": other.email, "role": "viewer"},
         ).status_code
         == 403
     )
     assert not Membership.objects.filter(user=other).exists()
+    assert not company.invitations.exists()
 
 
-def test_an_approver_adds_changes_and_removes_members(client):
+def test_an_approver_changes_and_removes_members(client):
     company = _ready()
     approver = MembershipFactory(company=company, role=Role.APPROVER).user
-    newcomer = UserFactory(username="newcomer", email="new@example.com")
+    newcomer = MembershipFactory(company=company, role=Role.VIEWER).user
     client.force_login(approver)
-
-    client.post(
-        reverse("company-member-add", args=[company.pk]),
-        {"user": "NEW@example.com", "role": "viewer"},
-    )
-    assert Membership.objects.get(company=company, user=newcomer).role == Role.VIEWER
 
     url = reverse("company-member-change", args=[company.pk, newcomer.pk])
     client.post(url, {"action": "role", "role": "bookkeeper"})
@@ -184,18 +179,6 @@ def test_an_approver_adds_changes_and_removes_members(client):
     assert not Membership.objects.filter(company=company, user=newcomer).exists()
 
 
-def test_adding_an_unknown_user_says_so(client):
-    company = _ready()
-    client.force_login(StaffFactory())
-
-    response = client.post(
-        reverse("company-member-add", args=[company.pk]), {"user": "ghost", "role": "viewer"}
-    )
-
-    assert response.status_code == 400
-    assert "No single active user" in response.content.decode()
-
-
 def test_onboarding_progress_polls_our_tables_and_shows_the_link(client, no_codat):
     company = CompanyFactory(status=CompanyStatus.AWAITING_LINK)
     ConnectionFactory(
@@ -203,7 +186,7 @@ def test_onboarding_progress_polls_our_tables_and_shows_the_link(client, no_coda
         status=ConnectionStatus.PENDING_AUTH,
         link_url="http://127.0.0.1:8000/codat-sandbox/link/x/start",
     )
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     response = client.get(reverse("company-onboarding", args=[company.pk]), HTTP_HX_REQUEST="true")
 
@@ -221,7 +204,7 @@ def test_a_failed_step_is_shown_in_plain_words_with_a_retry(client, no_codat):
         last_error_step="create",
         last_error="Codat could not be reached (timeout). It will be retried; or retry now.",
     )
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     body = client.get(reverse("company-onboarding", args=[company.pk])).content.decode()
 
@@ -237,7 +220,7 @@ def test_a_deauthorized_connection_shows_a_banner_on_company_pages_and_blocks_pu
     company.connections.filter(kind=ConnectionKind.ACCOUNTING).update(
         status=ConnectionStatus.DEAUTHORIZED
     )
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     for name in ("company-detail", "company-settings", "expense-queue"):
         body = client.get(reverse(name, args=[company.pk])).content.decode()
@@ -271,7 +254,7 @@ def test_only_approvers_follow_onboarding(client, no_codat):
 
 def test_progress_polling_reloads_the_page_once_the_configuration_is_needed(client, no_codat):
     company = _ready(status=CompanyStatus.NEEDS_CONFIGURATION)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     response = client.get(reverse("company-onboarding", args=[company.pk]), HTTP_HX_REQUEST="true")
 
@@ -289,7 +272,7 @@ def test_when_the_link_check_gives_up_the_page_stops_polling_and_offers_a_check(
         company=company, status=ConnectionStatus.PENDING_AUTH, link_url="http://127.0.0.1/x"
     )
     company_link_wait_expired(company=company)
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     body = client.get(reverse("company-onboarding", args=[company.pk])).content.decode()
 
@@ -303,7 +286,7 @@ def test_the_settings_page_queries_do_not_grow_with_members(client, no_codat):
     from django.test.utils import CaptureQueriesContext
 
     company = _ready()
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
     MembershipFactory.create_batch(2, company=company)
     url = reverse("company-settings", args=[company.pk])
     with CaptureQueriesContext(connection) as few:

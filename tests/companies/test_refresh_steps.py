@@ -20,7 +20,7 @@ from companies.refresh import (
     company_refresh_start,
 )
 from sandbox.models import SandboxSettings
-from tests.factories import CompanyFactory, StaffFactory
+from tests.factories import CompanyFactory, SupportFactory
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def test_the_poll_waits_for_codat_then_gives_up_waiting_after_the_limit(sandbox,
 @pytest.mark.django_db(transaction=True)
 def test_refresh_now_on_the_settings_page_pulls_and_shows_freshness(sandbox, ready_company, client):
     company = ready_company()
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
 
     response = client.post(reverse("company-refresh", args=[company.pk]), follow=True)
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companies.models import Role
+from companies.models import Invitation, Role
 from expenses.models import CategorizationRule, ExpenseStatus
 from syncs.models import CodatExchange, SyncState, WebhookEvent
 from tests.expenses.conftest import make_books
@@ -26,6 +29,7 @@ from tests.factories import (
     PushBatchFactory,
     ReceiptFactory,
     StaffFactory,
+    SupportFactory,
     SyncFactory,
     SyncTransactionFactory,
 )
@@ -296,9 +300,14 @@ POST_ROUTES = [
 
 @pytest.fixture
 def approver_client(world):
-    user = MembershipFactory(company=world.company, role=Role.APPROVER).user
-    user.is_staff = True  # company-connect is for support staff
-    user.save()
+    # Support that may do everything the forms offer: an approver's role on every company,
+    # connecting companies (company-connect) and managing members.
+    user = SupportFactory()
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="companies", codename__endswith="_membership"
+        )
+    )
     client = Client(raise_request_exception=False)
     client.force_login(user)
     # The ids every URL is built from: company A's objects; another member for member pages.
@@ -313,6 +322,12 @@ def approver_client(world):
         staff=None,
         sync=world.sync,
         batch=PushBatchFactory(company=world.company),
+        invitation=Invitation.objects.create(
+            company=world.company,
+            email="invited@example.com",
+            token="h" * 43,
+            expires_at=timezone.now() + timedelta(days=7),
+        ),
     )
     return client
 

@@ -1,11 +1,14 @@
 """Every URL of the URLconf, visited by everyone who should be kept out.
 
 The list of URLs is read from `get_resolver()`, so a page added tomorrow is visited tomorrow
-without touching this file. Each URL's arguments are real objects of company A. Four visitors:
+without touching this file. Each URL's arguments are real objects of company A. Six visitors:
 
 - anonymous → sent to sign-in, except the explicit public allowlist below;
 - an approver of company B using company A's ids → 404 on every company page;
 - a viewer of company A → every POST refused (403/405) and nothing in A changes;
+- view-only staff (the "Support (read-only)" group) → every POST of the portal refused
+  (403/405), and nothing changes in the portal or through the admin;
+- support (the "Support" group) → reads every company page;
 - a signed-in superuser posting without a CSRF token → 403, except the CSRF-exempt allowlist.
 
 A new public or CSRF-exempt URL fails the allowlist tests until it is added here on purpose.
@@ -17,15 +20,19 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from companies.models import Role
-from expenses.models import CategorizationRule, Expense
+from companies.invitations import invitation_key
+from companies.models import Company, Invitation, Membership, Role
+from expenses.models import CategorizationRule, Expense, ExpenseEvent
 from tests.expenses.conftest import make_books
 from tests.factories import (
     CompanyFactory,
@@ -33,8 +40,10 @@ from tests.factories import (
     ExpenseLineFactory,
     MembershipFactory,
     PushBatchFactory,
+    ReadOnlySupportFactory,
     ReceiptFactory,
     StaffFactory,
+    SupportFactory,
     SyncFactory,
 )
 
@@ -53,6 +62,8 @@ PUBLIC = {
     "healthz": "the load balancer's liveness probe: says only that the process is up",
     "readyz": "the load balancer's readiness probe: each dependency's state, no data",
     "favicon": "the site's icon, which browsers fetch on any page, the sign-in page too",
+    "invitation-accept": "an invitation's link: its signed key is the authentication; it makes "
+    "or links only an account of the invited address, never a staff one",
 }
 # Views that take no CSRF token because no browser session reaches them.
 CSRF_EXEMPT = {
@@ -132,6 +143,7 @@ class World:
     staff: Any
     sync: Any
     batch: Any
+    invitation: Invitation
 
     def value(self, kwarg: str) -> str:
         values: dict[str, Callable[[], object]] = {
@@ -143,6 +155,8 @@ class World:
             "sync_id": lambda: self.sync.pk,
             "sync_pk": lambda: self.sync.pk,
             "batch_id": lambda: self.batch.pk,
+            "invitation_id": lambda: self.invitation.pk,
+            "key": lambda: invitation_key(invitation=self.invitation),
             # The admin refuses before it looks an object up, so any existing id does.
             "object_id": lambda: self.expense.pk,
             "id": lambda: self.approver.pk,
@@ -188,6 +202,12 @@ def world() -> World:
         staff=StaffFactory(is_superuser=True),
         sync=SyncFactory(company=company),
         batch=PushBatchFactory(company=company),
+        invitation=Invitation.objects.create(
+            company=company,
+            email="invited@example.com",
+            token="t" * 43,
+            expires_at=timezone.now() + timedelta(days=7),
+        ),
     )
 
 
@@ -299,6 +319,13 @@ def _fingerprint(world: World) -> list[Any]:
         list(world.expense.receipts.values_list("pk", flat=True)),
         list(world.expense.lines.values_list("pk", "account_id", "net_amount")),
         company.syncs.count(),
+        company.invitations.count(),
+        # What a write elsewhere would leave: a company, a member, an event, a history entry.
+        Company.objects.count(),
+        list(Membership.objects.order_by("pk").values_list("company_id", "user_id", "role")),
+        Invitation.objects.count(),
+        ExpenseEvent.objects.count(),
+        LogEntry.objects.count(),
     ]
 
 
@@ -332,6 +359,52 @@ def test_a_viewer_can_read_but_gets_no_server_error(world):
 
     assert problems == []
     assert client.get(reverse("expense-queue", args=[world.company.pk])).status_code == 200
+
+
+def test_view_only_staff_are_refused_every_write_and_nothing_changes(world):
+    """Staff who may only view, as the admin sees them: every POST of the portal is refused,
+    and the admin answers its pages without changing anything."""
+    staff = ReadOnlySupportFactory()
+    client = _signed_in(staff)
+    before = _fingerprint(world)
+    problems = []
+    for route in PORTAL_ROUTES:
+        if _matches(route, PUBLIC) or _matches(route, OPEN_TO_ANY_SIGNED_IN):
+            continue
+        url = world.url(route)
+        response = client.post(url, {"action": "remove", "role": "approver", "notes": "x"})
+        # The admin answers its own way (the page again, a refusal, its not-found); what
+        # matters there is that nothing changes.
+        allowed = {200, 302, 403, 404, 405} if route.is_admin else {403, 405}
+        if response.status_code not in allowed:
+            problems.append(f"POST {url} ({route.label}) → {response.status_code}")
+        if route.is_admin and response.status_code == 302:
+            client.force_login(staff)  # the admin's sign-out page signs out: sign in again
+
+    assert problems == []
+    assert _fingerprint(world) == before
+
+
+@pytest.mark.parametrize(
+    ("persona", "refused"),
+    [(SupportFactory, set()), (ReadOnlySupportFactory, {403})],
+    ids=["support", "view-only staff"],
+)
+def test_support_reads_every_company_page(world, persona, refused):
+    """Support sees every company: no company page is hidden (404) from it. View-only staff
+    are refused only the pages that are writes in themselves (following an onboarding)."""
+    client = _signed_in(persona())
+    problems = []
+    for route in PORTAL_ROUTES:
+        if not route.company_scoped:
+            continue
+        url = world.url(route)
+        status = client.get(url).status_code
+        if status not in {200, 405} | refused:
+            problems.append(f"GET {url} ({route.label}) → {status}")
+
+    assert problems == []
+    assert client.get(reverse("dashboard")).status_code == 200
 
 
 def test_every_post_without_a_csrf_token_is_refused(world):

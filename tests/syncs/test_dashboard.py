@@ -15,7 +15,7 @@ from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
 from syncs.dashboard import DashboardFilters, dashboard_build
 from syncs.models import Sync, SyncState, WorkerHeartbeat
-from tests.factories import CompanyFactory, StaffFactory, UserFactory
+from tests.factories import CompanyFactory, SupportFactory, UserFactory
 from tests.syncs.dashboard_data import coded_expense, pushable_company, settled_sync
 
 ARCHIVED = "Account 400 is archived"
@@ -25,7 +25,7 @@ LOCKED = "The date 2026-10-01 is before the period lock date"
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
     return client
 
 

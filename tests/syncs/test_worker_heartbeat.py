@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 from django.urls import reverse
 
 from syncs.models import WorkerHeartbeat
-from tests.factories import StaffFactory
+from tests.factories import SupportFactory
 
 # The handler closes the connections of the worker's main process: no test transaction around.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +38,7 @@ def _consumer(hostname: str, *queues: str) -> Consumer:
 
 
 def test_a_starting_worker_shows_on_the_dashboard_before_beats_first_heartbeat(client):
-    client.force_login(StaffFactory())
+    client.force_login(SupportFactory())
     assert NO_WORKER in client.get(reverse("dashboard")).content.decode()
 
     worker_ready.send(sender=_consumer("celery@host-1", "portal", "sandbox"))
