@@ -117,20 +117,136 @@ def test_readyz_checks_database_broker_and_storage(client):
     assert body["reasons"] == []
 
 
-@pytest.mark.django_db
-def test_readyz_names_codat_when_it_cannot_be_reached(client, settings):
+class _Seconds:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def probe_clock(monkeypatch):
+    from sfe_portal import health
+
+    seconds = _Seconds()
+    monkeypatch.setattr(health, "clock", seconds)
+    health.codat_status.clear()
+    yield seconds
+    health.codat_status.clear()
+
+
+def _closed_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_readyz_stays_ready_when_codat_cannot_be_reached_and_says_so(client, settings, probe_clock):
+    closed = _closed_port()
     settings.SANDBOX_ENABLED = False
     settings.CODAT_BASE_URL = f"http://127.0.0.1:{closed}"
 
     response = client.get(reverse("readyz"))
 
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["reasons"] == []
+    [warning] = body["warnings"]
+    assert warning.startswith(f"codat: cannot reach Codat at http://127.0.0.1:{closed}")
+    assert body["checks"]["codat"]["ok"] is False
+    assert body["checks"]["codat"]["informational"] is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failing", ["database", "broker", "storage"])
+def test_readyz_fails_naming_the_dependency_a_request_needs(
+    client, settings, monkeypatch, probe_clock, failing
+):
+    from sfe_portal import health
+
+    def down(timeout):
+        raise RuntimeError("it is down")
+
+    monkeypatch.setattr(health, f"check_{failing}", down)
+    monkeypatch.setattr(health, "check_codat", lambda timeout: None)
+    settings.SANDBOX_ENABLED = False
+
+    response = client.get(reverse("readyz"))
+
     assert response.status_code == 503
-    [reason] = response.json()["reasons"]
-    assert reason.startswith(f"codat: cannot reach Codat at http://127.0.0.1:{closed}")
-    assert response.json()["checks"]["codat"]["ok"] is False
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["reasons"] == [f"{failing}: it is down"]
+    assert body["checks"][failing]["ok"] is False
+    assert body["checks"]["codat"]["ok"] is True
+    assert all(body["checks"][name]["ok"] for name in {"database", "broker", "storage"} - {failing})
+
+
+@pytest.mark.django_db
+def test_readyz_asks_codat_again_only_once_its_last_answer_is_a_minute_old(
+    client, settings, monkeypatch, probe_clock
+):
+    from sfe_portal import health
+
+    calls = []
+
+    def codat_down(timeout):
+        calls.append(timeout)
+        raise RuntimeError("Codat answered 503")
+
+    monkeypatch.setattr(health, "check_codat", codat_down)
+    settings.SANDBOX_ENABLED = False
+
+    first = client.get(reverse("readyz")).json()
+    probe_clock.now += 59
+    within = client.get(reverse("readyz")).json()
+    probe_clock.now += 2
+    after = client.get(reverse("readyz")).json()
+
+    assert len(calls) == 2
+    assert 0 < calls[0] <= health.CHECK_CAP_S
+    assert first["checks"]["codat"]["age_s"] == 0
+    assert within["checks"]["codat"]["age_s"] == 59
+    assert within["warnings"] == ["codat: Codat answered 503"]
+    assert after["checks"]["codat"]["age_s"] == 0
+
+
+@pytest.mark.django_db
+def test_readyz_answers_within_its_budget_naming_what_it_had_no_time_for(
+    client, settings, monkeypatch, probe_clock
+):
+    from sfe_portal import health
+
+    given = {}
+
+    def slow_database(timeout):
+        given["database"] = timeout
+        probe_clock.now += health.CHECK_CAP_S
+
+    def broker(timeout):
+        given["broker"] = timeout
+        probe_clock.now += health.PROBE_BUDGET_S - health.CHECK_CAP_S
+
+    monkeypatch.setattr(health, "check_database", slow_database)
+    monkeypatch.setattr(health, "check_broker", broker)
+    monkeypatch.setattr(health, "check_codat", lambda timeout: pytest.fail("no time was left"))
+    settings.SANDBOX_ENABLED = False
+
+    response = client.get(reverse("readyz"))
+
+    assert given == {
+        "database": health.CHECK_CAP_S,
+        "broker": pytest.approx(health.PROBE_BUDGET_S - health.CHECK_CAP_S),
+    }
+    assert response.status_code == 503
+    body = response.json()
+    assert body["reasons"] == ["storage: not checked, the probe ran out of time"]
+    assert body["warnings"] == ["codat: not checked, the probe ran out of time"]
 
 
 def test_receipt_previews_may_load_from_the_bucket_s_origin_only():
