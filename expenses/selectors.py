@@ -7,7 +7,7 @@ import binascii
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -403,11 +403,18 @@ def _after(qs: QuerySet[Expense], sort: str, cursor: str) -> QuerySet[Expense]:
         last_id = uuid.UUID(id_text)
         key: date | Decimal
         if sort in ("largest", "smallest"):
-            key, name = _cursor_amount(key_text), "amount"
+            key = _cursor_amount(key_text)
         else:
-            key, name = date.fromisoformat(key_text), "issue_date"
+            key = date.fromisoformat(key_text)
     except (ValueError, binascii.Error, InvalidOperation, UnicodeDecodeError):
         return qs  # a mangled cursor shows the first page rather than an error
+    return _after_key(qs, sort, key, last_id)
+
+
+def _after_key(
+    qs: QuerySet[Expense], sort: str, key: date | Decimal, last_id: uuid.UUID
+) -> QuerySet[Expense]:
+    name = "amount" if sort in ("largest", "smallest") else "issue_date"
     descending = SORTS[sort][0].startswith("-")
     op = "lt" if descending else "gt"
     return qs.filter(Q(**{f"{name}__{op}": key}) | Q(**{name: key, f"id__{op}": last_id}))
@@ -525,6 +532,120 @@ def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -
     return list(
         _filtered(company, filters).order_by(*SORTS["newest"]).values_list("id", flat=True)[:limit]
     )
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+EXPENSE_EXPORT_COLUMNS = (
+    "Date",
+    "Merchant",
+    "Type",
+    "Amount",
+    "Currency",
+    "Currency rate",
+    "Status",
+    "Accounts",
+    "Tax rates",
+    "Tracking",
+    "Employee",
+    "Card",
+    "Notes",
+    "External id",
+    "Codat transaction id",
+    "Failure message",
+)
+_EXPORTED_FIELDS = (
+    "id",
+    "issue_date",
+    "merchant_name",
+    "type",
+    "amount",
+    "currency",
+    "currency_rate",
+    "status",
+    "employee_name",
+    "card_label",
+    "notes",
+    "external_id",
+    "failure_message",
+)
+# Expenses read a page at a time along the sort's index: three queries a page, however many.
+EXPORT_PAGE = 1_000
+
+
+def queue_export_rows(*, company: Company, filters: QueueFilters) -> Iterator[list[Any]]:
+    """Every expense of the queue's tab and filters, in its sort order, as export rows
+    (`EXPENSE_EXPORT_COLUMNS`); read as they are consumed."""
+    sort = filters.sort if filters.sort in SORTS else "newest"
+    return expenses_export_rows(expenses=_filtered(company, filters), sort=sort)
+
+
+def expenses_export_rows(
+    *, expenses: QuerySet[Expense], sort: str = "newest", page_size: int = EXPORT_PAGE
+) -> Iterator[list[Any]]:
+    """The expenses of `expenses` as export rows, read a keyset page at a time (no OFFSET, no
+    open cursor between pages): memory holds one page, whatever the number of rows."""
+    qs = expenses.order_by(*SORTS[sort]).values(*_EXPORTED_FIELDS)
+    key_name = "amount" if sort in ("largest", "smallest") else "issue_date"
+    page = list(qs[:page_size])
+    while page:
+        yield from _export_page(page)
+        if len(page) < page_size:
+            return
+        last = page[-1]
+        page = list(_after_key(qs, sort, last[key_name], last["id"])[:page_size])
+
+
+def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
+    ids = [row["id"] for row in page]
+    accounts: dict[Any, list[str]] = defaultdict(list)
+    tax_rates: dict[Any, list[str]] = defaultdict(list)
+    for expense_id, code, account, tax_rate in (
+        ExpenseLine.objects.filter(expense_id__any_of=ids)
+        .order_by("expense_id", "position")
+        .values_list("expense_id", "account__nominal_code", "account__name", "tax_rate__name")
+    ):
+        if account is not None:
+            accounts[expense_id].append(f"{code} {account}" if code else account)
+        if tax_rate is not None:
+            tax_rates[expense_id].append(tax_rate)
+    tracking: dict[Any, list[str]] = defaultdict(list)
+    links = ExpenseLine.tracking_categories.through.objects.filter(
+        expenseline__expense_id__any_of=ids
+    )
+    for expense_id, name, parent in links.order_by(
+        "expenseline__position", "trackingcategory__name"
+    ).values_list(
+        "expenseline__expense_id", "trackingcategory__name", "trackingcategory__parent__name"
+    ):
+        label = f"{parent}: {name}" if parent else name
+        if label not in tracking[expense_id]:
+            tracking[expense_id].append(label)
+    status_label = dict(ExpenseStatus.choices)
+    for row in page:
+        pk = row["id"]
+        yield [
+            row["issue_date"],
+            row["merchant_name"],
+            row["type"],
+            row["amount"],
+            row["currency"],
+            row["currency_rate"],
+            status_label.get(row["status"], row["status"]),
+            "; ".join(_unique(accounts[pk])),
+            "; ".join(_unique(tax_rates[pk])),
+            "; ".join(tracking[pk]),
+            row["employee_name"],
+            row["card_label"],
+            row["notes"],
+            row["external_id"],
+            pk,
+            row["failure_message"],
+        ]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
 
 
 # One list for every row of a type no account accepts: the rows' option HTML is kept per

@@ -16,6 +16,11 @@ urlpatterns = [
     path("companies/<int:company_id>/expenses/bulk/", views.bulk, name="expense-bulk"),
     path("companies/<int:company_id>/expenses/matching/", views.matching, name="expense-matching"),
     path(
+        "companies/<int:company_id>/expenses/export.<str:file_format>",
+        views.queue_export,
+        name="expense-export",
+    ),
+    path(
         "companies/<int:company_id>/expenses/<uuid:expense_id>/",
         views.detail,
         name="expense-detail",

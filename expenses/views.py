@@ -13,12 +13,15 @@ from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
+from expenses.export import csv_response, xlsx_response
 from expenses.forms import (
     BulkActionForm,
     ExpenseDetailsForm,
@@ -50,6 +53,7 @@ from expenses.rules import (
 )
 from expenses.selectors import (
     BULK_LIMIT,
+    EXPENSE_EXPORT_COLUMNS,
     PAGE_SIZES,
     CodingChoices,
     ExpenseDetail,
@@ -58,6 +62,7 @@ from expenses.selectors import (
     expense_of_company,
     expense_queue,
     queue_counts,
+    queue_export_rows,
     queue_matching_count,
     queue_matching_ids,
     queue_row,
@@ -109,6 +114,24 @@ def queue(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     }
     template = "expenses/queue.html#queue-body" if request.htmx else "expenses/queue.html"
     return render(request, template, context)
+
+
+@require_GET
+@company_member_required()
+def queue_export(
+    request: CompanyHttpRequest, company: Company, file_format: str
+) -> HttpResponseBase:
+    """The queue's tab and filters as a CSV (streamed) or XLSX download: every matching row,
+    not one page; anyone who may see the queue may download it."""
+    if file_format not in ("csv", "xlsx"):
+        raise Http404("Downloads are CSV or XLSX.")
+    form = QueueFilterForm(request.GET)
+    form.is_valid()
+    filters = form.filters()
+    rows = queue_export_rows(company=company, filters=filters)
+    filename = f"{slugify(company.name) or 'company'}-expenses-{filters.tab}-{timezone.localdate()}"
+    write = csv_response if file_format == "csv" else xlsx_response
+    return write(filename=f"{filename}.{file_format}", header=EXPENSE_EXPORT_COLUMNS, rows=rows)
 
 
 @require_GET
