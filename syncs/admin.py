@@ -2,13 +2,14 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from companies.staff import ACT_ON_EVERY_COMPANY
+from expenses.export import csv_response
 from syncs.follow import sync_poll_soon
 from syncs.models import (
     CodatCallSlot,
@@ -24,6 +25,7 @@ from syncs.models import (
 )
 from syncs.receipt_uploads import receipt_upload_retry
 from syncs.redaction import redact
+from syncs.selectors import SYNC_RESULT_EXPORT_COLUMNS, sync_transactions_export_rows
 
 
 def _sync_link(sync: Sync | None) -> SafeString | str:
@@ -194,7 +196,7 @@ class SyncAdmin(admin.ModelAdmin):
         "portal_link",
     ]
     inlines = [SyncTransactionInline, ReceiptUploadInline]
-    actions = ["repoll_now", "retry_failed_items", "reupload_failed_receipts"]
+    actions = ["repoll_now", "retry_failed_items", "reupload_failed_receipts", "export_results_csv"]
 
     @admin.display(description="Portal page")
     def portal_link(self, obj: Sync) -> SafeString | str:
@@ -237,6 +239,20 @@ class SyncAdmin(admin.ModelAdmin):
                 text += f"; {still} still need fixing in the workspace"
             self.message_user(request, text + ".")
 
+    @admin.action(description="Export the results of the selected as CSV", permissions=["view"])
+    def export_results_csv(
+        self, request: HttpRequest, queryset: QuerySet[Sync]
+    ) -> StreamingHttpResponse:
+        return csv_response(
+            filename="sync-results.csv",
+            header=SYNC_RESULT_EXPORT_COLUMNS,
+            rows=sync_transactions_export_rows(
+                results=SyncTransaction.objects.filter(sync__in=queryset).order_by(
+                    "sync_id", "status", "transaction_id"
+                )
+            ),
+        )
+
     @admin.action(description="Re-poll now", permissions=["change"])
     def repoll_now(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
         polled = sum(sync_poll_soon(sync=sync) for sync in queryset)
@@ -263,6 +279,19 @@ class SyncTransactionAdmin(admin.ModelAdmin):
     list_select_related = ["sync", "sync__company"]
     raw_id_fields = ["sync", "expense"]
     show_full_result_count = False
+    actions = ["export_csv"]
+
+    @admin.action(description="Export selected as CSV", permissions=["view"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[SyncTransaction]
+    ) -> StreamingHttpResponse:
+        return csv_response(
+            filename="sync-results.csv",
+            header=SYNC_RESULT_EXPORT_COLUMNS,
+            rows=sync_transactions_export_rows(
+                results=queryset.order_by("sync_id", "transaction_id")
+            ),
+        )
 
     @admin.display(description="Sync", ordering="sync__requested_at")
     def sync_link(self, obj: SyncTransaction) -> SafeString | str:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
+from expenses.export import csv_response
 from sfe_portal.http import CompanyHttpRequest
 from syncs.dashboard import expenses_progress
 from syncs.models import Sync
 from syncs.push import PushRefused, sync_retry_failed
-from syncs.selectors import company_syncs_page, sync_detail, sync_expense_ids
+from syncs.selectors import (
+    SYNC_RESULT_EXPORT_COLUMNS,
+    company_syncs_page,
+    sync_detail,
+    sync_expense_ids,
+    sync_results_export_rows,
+)
 
 
 @require_GET
@@ -38,6 +45,20 @@ def sync_page(request: CompanyHttpRequest, company: Company, sync_pk: int) -> Ht
         "progress": None,
     }
     return render(request, "syncs/detail.html", context)
+
+
+@require_GET
+@company_member_required()
+def sync_results_csv(
+    request: CompanyHttpRequest, company: Company, sync_pk: int
+) -> StreamingHttpResponse:
+    """The sync's per-transaction results as a CSV download, streamed."""
+    sync = get_object_or_404(Sync, company=company, pk=sync_pk)
+    return csv_response(
+        filename=f"sync-{sync.codat_sync_id or sync.pk}-results.csv",
+        header=SYNC_RESULT_EXPORT_COLUMNS,
+        rows=sync_results_export_rows(sync=sync),
+    )
 
 
 @require_GET

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from companies.models import Company
 from expenses.models import Expense, ExpenseStatus
@@ -22,6 +22,7 @@ from syncs.models import (
     SyncKind,
     SyncState,
     SyncTransaction,
+    TransactionStatus,
     UploadState,
 )
 
@@ -33,6 +34,53 @@ def sync_results_for_expense(*, expense: Any) -> list[SyncTransaction]:
         .select_related("sync")
         .order_by("-sync__requested_at")
     )
+
+
+SYNC_RESULT_EXPORT_COLUMNS = (
+    "Sync",
+    "Codat transaction id",
+    "Result",
+    "What it means",
+    "Date",
+    "Merchant",
+    "Amount",
+    "Currency",
+    "External id",
+    "Expense now",
+)
+
+
+def sync_results_export_rows(*, sync: Sync) -> Iterator[list[Any]]:
+    """The sync's per-transaction results as export rows, in the order its page lists them."""
+    return sync_transactions_export_rows(
+        results=SyncTransaction.objects.filter(sync=sync).order_by("status", "transaction_id")
+    )
+
+
+def sync_transactions_export_rows(*, results: QuerySet[SyncTransaction]) -> Iterator[list[Any]]:
+    """Results as export rows (`SYNC_RESULT_EXPORT_COLUMNS`), read in chunks as they are
+    consumed: one query, however many rows, and one chunk in memory."""
+    from syncs.follow import plain_words
+
+    transaction_status = dict(TransactionStatus.choices)
+    expense_status = dict(ExpenseStatus.choices)
+    for row in results.select_related("sync", "expense").iterator(chunk_size=2_000):
+        expense = row.expense
+        words = row.message
+        if expense is not None and row.status != TransactionStatus.COMPLETED:
+            words = plain_words(row.message, expense)
+        yield [
+            row.sync.codat_sync_id or f"#{row.sync_id}",
+            row.transaction_id,
+            transaction_status.get(row.status, row.status),
+            words,
+            expense.issue_date if expense else None,
+            expense.merchant_name if expense else "",
+            expense.amount if expense else None,
+            expense.currency if expense else "",
+            expense.external_id if expense else "",
+            expense_status.get(expense.status, expense.status) if expense else "",
+        ]
 
 
 @dataclass(frozen=True)

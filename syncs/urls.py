@@ -17,6 +17,11 @@ urlpatterns = [
         name="sync-detail",
     ),
     path(
+        "companies/<int:company_id>/syncs/<int:sync_pk>/results.csv",
+        history_views.sync_results_csv,
+        name="sync-results-csv",
+    ),
+    path(
         "companies/<int:company_id>/syncs/<int:sync_pk>/progress/",
         history_views.sync_progress,
         name="sync-progress",
