@@ -44,15 +44,36 @@ def storage_origins(storage: Any) -> tuple[str, ...]:
     return tuple(f"https://{host}" for host in hosts)
 
 
+# The name `report-to` refers to, declared in the `Reporting-Endpoints` header.
+REPORT_ENDPOINT = "csp"
+
+
 @lru_cache(maxsize=8)
-def _policy(origins: tuple[str, ...], frame_ancestors: tuple[str, ...] | None = None) -> str:
+def _policy(
+    origins: tuple[str, ...],
+    frame_ancestors: tuple[str, ...] | None = None,
+    report_uri: str = "",
+) -> str:
     directives = {
         name: [*sources, *origins] if name in RECEIPT_DIRECTIVES else list(sources)
         for name, sources in settings.CONTENT_SECURITY_POLICY.items()
     }
     if frame_ancestors is not None:
         directives["frame-ancestors"] = list(frame_ancestors)
+    if report_uri:
+        # report-uri for the browsers that do not know report-to yet (Firefox).
+        directives["report-uri"] = [report_uri]
+        directives["report-to"] = [REPORT_ENDPOINT]
     return csp_header(directives)
+
+
+def _set_policy(
+    response: HttpResponseBase, origins: tuple[str, ...], frame_ancestors: tuple[str, ...] | None
+) -> None:
+    report_uri = settings.CSP_REPORT_URI
+    response["Content-Security-Policy"] = _policy(origins, frame_ancestors, report_uri)
+    if report_uri:
+        response["Reporting-Endpoints"] = f'{REPORT_ENDPOINT}="{report_uri}"'
 
 
 def framed_by_own_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -65,9 +86,7 @@ def framed_by_own_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., 
     def framed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
         response["X-Frame-Options"] = "SAMEORIGIN"
-        response["Content-Security-Policy"] = _policy(
-            storage_origins(default_storage), frame_ancestors=("'self'",)
-        )
+        _set_policy(response, storage_origins(default_storage), ("'self'",))
         return response
 
     return framed
@@ -83,5 +102,5 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = _policy(storage_origins(default_storage))
+            _set_policy(response, storage_origins(default_storage), None)
         return response

@@ -16,6 +16,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from sfe_portal.error_tracking import error_tracking_init, git_commit
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SFE_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
@@ -307,6 +309,9 @@ CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
     "base-uri": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
+# Where browsers report policy violations (e.g. Sentry's security endpoint): added to the
+# policy as `report-uri` and `report-to` only when set.
+CSP_REPORT_URI = env.str("CSP_REPORT_URI", default="")
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -431,6 +436,26 @@ if CODAT_MAX_CALLS_PER_COMPANY < 1:
 vars().update(env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SfE Portal <no-reply@localhost>")
 EMAIL_TIMEOUT = 30
+
+# --- Error tracking ---------------------------------------------------------------------------
+# Sentry, only with a DSN (sfe_portal/error_tracking.py scrubs every event of secrets first).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="") or (
+    "development" if DEBUG else "production"
+)
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or git_commit(BASE_DIR)
+# Share of requests and tasks whose timings are sent; the health probes never are.
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured("Set SENTRY_TRACES_SAMPLE_RATE between 0 and 1.")
+# A test run never reports, whatever a developer's .env says.
+if SENTRY_DSN and not TESTING:
+    error_tracking_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

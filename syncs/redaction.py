@@ -33,6 +33,8 @@ _SHAPES = [
     re.compile(r"\b(?:Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE),
     re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"),
     re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]+"),
+    # The portal's own ingest keys ("sfe_" and 43 URL-safe characters), quoted without "Bearer".
+    re.compile(r"(?<![A-Za-z0-9_-])sfe_[A-Za-z0-9_-]{40,}"),
 ]
 
 
@@ -51,6 +53,7 @@ _MARKERS = (
     "whsec_",
     "_live_",
     "_test_",
+    "sfe_",
 )
 # The only characters outside ASCII that the patterns' IGNORECASE takes for ASCII letters.
 _ASCII_TWINS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
