@@ -80,7 +80,8 @@ def insert_expenses(
         "id, company_id, external_id, source, type, issue_date, currency, amount, merchant_name, "
         "merchant_key, "
         "card_label, employee_name, notes, status, status_changed_at, needs_recoding_reason, "
-        "failure_message, approved_by_id, approved_at, created_at, updated_at"
+        "failure_message, approved_by_id, approved_at, created_at, updated_at, "
+        "currency_rate_to_check"
     )
     line_columns = (
         "expense_id, position, description, net_amount, tax_amount, account_id, tax_rate_id"
@@ -118,6 +119,7 @@ def insert_expenses(
                         now if approved else None,
                         now,
                         now,
+                        "",
                     )
                 )
                 coded = status != "uncategorized"
