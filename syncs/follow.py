@@ -65,6 +65,14 @@ def poll_delay(poll_count: int) -> timedelta:
     return min(POLL_CAP, POLL_BASE * (1.5 ** max(0, poll_count)))
 
 
+def sync_poll_due_in(*, sync: Sync, at_least: float = 1.0) -> float:
+    """Seconds until the sync's next poll is due (set by its start or its last poll), never
+    less than `at_least`."""
+    if sync.next_poll_at is None:
+        return max(at_least, POLL_BASE.total_seconds())
+    return max(at_least, (sync.next_poll_at - timezone.now()).total_seconds())
+
+
 def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
     """Ask Codat how the sync is doing; reconcile it when it has ended."""
     now = now or timezone.now()

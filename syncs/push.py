@@ -25,8 +25,9 @@ import contextvars
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -39,6 +40,8 @@ from django.utils import timezone
 from codat import (
     CodatClient,
     CodatError,
+    CodatRateLimitedError,
+    CodatUnavailableError,
     CodatUnprocessableError,
     CodatValidationError,
     Exchange,
@@ -59,6 +62,7 @@ from expenses.services import ExpenseRefused, expense_refresh_readiness, expense
 from expenses.validation import company_context, expense_problems
 from sfe_portal.db import id_array
 from sfe_portal.prefetch import keep_related
+from syncs.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
 from syncs.exchanges import codat_client, codat_exchanges_observe, codat_lanes_allowed
 from syncs.models import (
     MAX_BATCH_SIZE,
@@ -77,6 +81,9 @@ ADOPTION_MARGIN = timedelta(seconds=30)
 FIRST_POLL_AFTER = timedelta(seconds=2)
 # Longer than any initiate-sync call can take (the client's timeouts and retries included).
 INITIATE_IN_FLIGHT = timedelta(minutes=2)
+# Codat's answers that it turned a call away before doing anything: rate limited, or offline
+# for maintenance (API-NOTES §6.2). Other failures may come after Codat started the sync.
+TURNED_AWAY = frozenset({429, 503})
 
 
 # Expenses read, checked and planned per slice (one transaction each) while claiming a push.
@@ -499,6 +506,28 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     return _initiate_or_adopt(sync, client, api, dataset_ids)
 
 
+@contextmanager
+def _turn_lanes(company_id: int, holder: str) -> Iterator[int]:
+    """Hold one of the company's call slots and as many spare ones as a turn's
+    `PUSH_BATCHES_PER_TURN` datasets can use side by side (one always left free); yields how
+    many lanes that makes. `CallSlotsBusy` when every slot is taken."""
+    with (
+        codat_call_slot(company_id, holder=holder),
+        codat_spare_call_slots(
+            company_id, holder=holder, up_to=settings.PUSH_BATCHES_PER_TURN - 1
+        ) as spare,
+    ):
+        yield 1 + spare
+
+
+def sync_send_turn(*, sync: Sync, holder: str) -> Sync:
+    """One sending turn of a push: up to `PUSH_BATCHES_PER_TURN` datasets posted side by side,
+    one lane per call slot held, then the initiate once all are posted. Raises `CallSlotsBusy`
+    when every slot is taken; transient Codat failures propagate."""
+    with _turn_lanes(sync.company_id, holder) as lanes:
+        return sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN, lanes=lanes)
+
+
 def _post_batch(sync: Sync, api: V1ExpensesApi, batch: PushBatch, ctx: Any) -> None:
     items = _batch_items(batch, ctx)
     if not items:
@@ -618,6 +647,17 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
             failure,
         )
     return claim
+
+
+def company_push_turn(*, company: Company, holder: str) -> Claim:
+    """The first turn of a push: claim the company's approved expenses, posting the claimed
+    datasets meanwhile on the company's free call slots (`company_push`). With every slot
+    taken, only claim: the sending turns (`sync_send_turn`) post them."""
+    try:
+        with _turn_lanes(company.pk, holder) as lanes:
+            return company_push(company=company, lanes=lanes)
+    except CallSlotsBusy:
+        return company_push_claim(company=company)
 
 
 class _LanePoster:
@@ -825,6 +865,14 @@ def _initiate_or_adopt(
         codat_sync_id = api.initiate_sync(codat_company, dataset_ids)
     except CodatUnprocessableError as refused:
         return _refused_by_codat(sync, refused)
+    except (CodatRateLimitedError, CodatUnavailableError) as failure:
+        if failure.status in TURNED_AWAY:
+            # No sync can have started: the next try initiates at once, instead of waiting
+            # INITIATE_IN_FLIGHT for a sync to adopt.
+            Sync.objects.filter(pk=sync.pk, initiate_requested_at=now).update(
+                initiate_requested_at=None
+            )
+        raise
     return _record_started(sync, codat_sync_id)
 
 

@@ -10,44 +10,31 @@ import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
-from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from codat import CodatRateLimitedError, CodatUnavailableError
 from companies.models import Company
-from syncs.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
-from syncs.follow import sync_poll
+from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from syncs.follow import sync_poll, sync_poll_due_in
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import (
-    InitiationInFlight,
-    PushRefused,
-    company_push,
-    company_push_claim,
-    sync_send,
-)
+from syncs.push import PushRefused, company_push_turn, sync_send_turn
 from syncs.receipt_uploads import (
     receipt_upload_send,
     receipt_uploads_due,
     receipt_uploads_release_stuck,
 )
+from syncs.retries import MAX_RETRIES, TRANSIENT, retry_in, send_batches_next_try
 from syncs.services import heartbeat_record
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)
-MAX_RETRIES = 10
 # A sync whose poll is this late was dropped (a worker died): the sweeper picks it up.
 STALE_POLL = timedelta(minutes=2)
 STALE_INITIATING = timedelta(minutes=15)
 
 
 def _retry_in(task: Task, exc: Exception) -> float:
-    """Codat's Retry-After when it gave one, else exponential backoff capped at 5 minutes."""
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        return float(retry_after)
-    return float(min(300, 5 * 2**task.request.retries))
+    return retry_in(retries=task.request.retries, exc=exc)
 
 
 def _holder(task: Task) -> str:
@@ -76,17 +63,7 @@ def push_company(self: Task, company_id: int) -> None:
     call slots free; then the sending turns post the rest and initiate."""
     company = Company.objects.get(pk=company_id)
     try:
-        try:
-            with (
-                codat_call_slot(company_id, holder=_holder(self)),
-                codat_spare_call_slots(
-                    company_id, holder=_holder(self), up_to=settings.PUSH_BATCHES_PER_TURN - 1
-                ) as spare,
-            ):
-                claim = company_push(company=company, lanes=1 + spare)
-        except CallSlotsBusy:
-            # The company's calls are all taken: claim now, post in the sending turns.
-            claim = company_push_claim(company=company)
+        claim = company_push_turn(company=company, holder=_holder(self))
     except PushRefused as refused:
         logger.warning("Push of company %s refused: %s", company_id, refused)
         return
@@ -95,17 +72,6 @@ def push_company(self: Task, company_id: int) -> None:
     # The first sending turn runs here and now: the datasets were posted while claiming, so it
     # mostly initiates the sync, and going through the queue would only add a wait.
     send_batches(claim.sync.pk)
-
-
-def send_batches_next_try(*, stalls: int, progressed: bool, exc: Exception) -> tuple[int, float]:
-    """After a transient failure in a turn: (turns in a row that posted nothing, seconds to
-    wait). A turn that posted datasets before the fault resets the backoff: under steady
-    intermittent errors a long push keeps moving instead of backing off over the whole push."""
-    stalls = 0 if progressed else stalls + 1
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        return stalls, float(retry_after)
-    return stalls, float(min(300, 5 * 2 ** (stalls - 1))) if stalls else 1.0
 
 
 @shared_task(
@@ -122,14 +88,7 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
         return
     pending = sync.batches.filter(state=BatchState.PENDING).count()
     try:
-        with (
-            codat_call_slot(sync.company_id, holder=_holder(self)),
-            codat_spare_call_slots(
-                sync.company_id, holder=_holder(self), up_to=settings.PUSH_BATCHES_PER_TURN - 1
-            ) as spare,
-        ):
-            # The turn's datasets are posted side by side, one lane per slot held.
-            sync = sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN, lanes=1 + spare)
+        sync = sync_send_turn(sync=sync, holder=_holder(self))
     except CallSlotsBusy as busy:
         send_batches.apply_async((sync.pk,), countdown=busy.retry_in)
         return
@@ -148,14 +107,8 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
             return
         send_batches.delay(sync.pk)
     elif sync.state == SyncState.IN_PROGRESS:
-        poll_sync.apply_async((sync.pk,), countdown=_until_poll(sync))
-
-
-def _until_poll(sync: Sync) -> float:
-    """Seconds until the sync's first poll is due; the time spent recording its start counts."""
-    if sync.next_poll_at is None:
-        return 2.0
-    return max(0.5, (sync.next_poll_at - timezone.now()).total_seconds())
+        # The time spent recording its start counts towards the first poll's wait.
+        poll_sync.apply_async((sync.pk,), countdown=sync_poll_due_in(sync=sync, at_least=0.5))
 
 
 @shared_task(
@@ -172,8 +125,7 @@ def poll_sync(self: Task, sync_id: int) -> None:
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_retry_in(self, exc)) from exc
     if sync.state == SyncState.IN_PROGRESS and sync.next_poll_at:
-        delay = max(1.0, (sync.next_poll_at - timezone.now()).total_seconds())
-        poll_sync.apply_async((sync.pk,), countdown=delay)
+        poll_sync.apply_async((sync.pk,), countdown=sync_poll_due_in(sync=sync))
 
 
 @shared_task(
@@ -208,7 +160,9 @@ def upload_receipt(self: Task, upload_id: int) -> None:
     except CallSlotsBusy as busy:
         upload_receipt.apply_async((upload.pk,), countdown=busy.retry_in)
         return
-    if upload.state == UploadState.FAILED and upload.next_attempt_at:
+    # An eager run (unit tests, debugging) tries once: there the countdown is not waited, and
+    # the upload, not due yet, would be queued again over and over.
+    if upload.state == UploadState.FAILED and upload.next_attempt_at and not self.request.is_eager:
         delay = max(1.0, (upload.next_attempt_at - timezone.now()).total_seconds())
         upload_receipt.apply_async((upload.pk,), countdown=delay)
 

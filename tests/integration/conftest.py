@@ -122,3 +122,19 @@ def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[
 @pytest.fixture
 def celery_worker(celery_workers: Callable[[], WorkerProcess]) -> WorkerProcess:
     return celery_workers()
+
+
+@pytest.fixture
+def sandbox(live_server: Any, settings: Any) -> Iterator[None]:
+    """The portal talks to the sandbox served by the live server, whose syncs run at once and
+    whose webhooks go nowhere; faults a test set are cleared at its end. A module may define
+    its own."""
+    from sandbox.models import SandboxSettings
+    from tests.integration.sandbox_company import control
+
+    settings.CODAT_BASE_URL = live_server.url + "/codat-sandbox"
+    SandboxSettings.objects.update_or_create(
+        pk=1, defaults={"sync_delay_ms": 0, "webhook_url": "http://127.0.0.1:9/webhooks/codat/"}
+    )
+    yield
+    control("DELETE", "faults")
