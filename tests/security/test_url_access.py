@@ -162,6 +162,7 @@ class World:
             "id": lambda: self.approver.pk,
             "content_type_id": lambda: 1,
             "app_label": lambda: "expenses",
+            "file_format": lambda: "csv",
             "url": lambda: "no-such-page/",
             "rest": lambda: "v1/no-such-thing",
         }
