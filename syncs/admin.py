@@ -389,8 +389,15 @@ class CodatExchangeAdmin(admin.ModelAdmin):
         ExchangePathFilter,
         ("company", admin.RelatedOnlyFieldListFilter),
     ]
-    # "=correlation_id": support pastes Codat's correlation id and finds the exchange at once.
-    search_fields = ["=correlation_id", "path", "company__name", "company__codat_company_id"]
+    # "=correlation_id", "=idempotency_key": support pastes Codat's correlation id or a batch's
+    # key and finds the exchanges at once.
+    search_fields = [
+        "=correlation_id",
+        "=idempotency_key",
+        "path",
+        "company__name",
+        "company__codat_company_id",
+    ]
     list_select_related = ["company"]
     # Bodies are shown through `redact` only, whatever was stored before redaction existed.
     readonly_fields = (
@@ -401,6 +408,7 @@ class CodatExchangeAdmin(admin.ModelAdmin):
         "status",
         "duration_ms",
         "correlation_id",
+        "idempotency_key",
         "error_redacted",
         "request_redacted",
         "response_redacted",

@@ -60,6 +60,7 @@ def _exchange_row(company_id: int | None, exchange: Exchange) -> CodatExchange:
         request_body=redact(exchange.request_body or "")[:_BODY_LIMIT],
         response_body=redact(exchange.response_body or "")[:_BODY_LIMIT],
         error=redact(exchange.error or "")[:500],
+        idempotency_key=(exchange.idempotency_key or "")[:64],
         created_at=exchange.at or timezone.now(),
     )
 

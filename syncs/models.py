@@ -377,6 +377,9 @@ class CodatExchange(models.Model):
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # The Idempotency-Key a keyed write was sent with: every attempt of one batch carries the
+    # same key, so support finds them all, and Codat's replay of an answer, by it.
+    idempotency_key = models.CharField(max_length=64, blank=True)
     # When Codat answered (calls made on HTTP-only threads are recorded a moment later).
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -385,6 +388,12 @@ class CodatExchange(models.Model):
         indexes = [
             models.Index(fields=["company", "-created_at"], name="codatexchange_company_idx"),
             models.Index(fields=["correlation_id"], name="codatexchange_correlation_idx"),
+            # Only keyed writes carry one: reads, the bulk of the table, stay out of it.
+            models.Index(
+                fields=["idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="codatexchange_idem_key_idx",
+            ),
             models.Index(fields=["-created_at"], name="codatexchange_recent_idx"),
         ]
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from codat import Exchange
@@ -72,3 +73,46 @@ def test_an_exchange_kept_by_a_thread_is_stored_with_the_time_codat_answered(san
 
     stored = CodatExchange.objects.get()
     assert before <= stored.created_at <= answered
+
+
+def test_a_keyed_write_keeps_its_idempotency_key_and_support_finds_every_attempt_by_it(
+    db, admin_client
+):
+    from syncs.exchanges import codat_exchanges_observe, exchange_record
+
+    key = "5b0f7d57-2a0b-4c4e-9a57-0f0e8f3a1c11"
+
+    def attempt(number: int, status: int | None) -> Exchange:
+        return Exchange(
+            method="POST",
+            path="/companies/c1/sync/expenses/expense-transactions",
+            query="",
+            status=status,
+            duration_ms=30,
+            correlation_id=f"corr-{number}",
+            request_body="[]",
+            response_body="",
+            error="" if status else "timed out",
+            attempt=number,
+            idempotency_key=key,
+        )
+
+    exchange_record(company_id=None, exchange=attempt(1, None))
+    codat_exchanges_observe(company_id=None, exchanges=[attempt(2, 200)])
+    exchange_record(
+        company_id=None,
+        exchange=Exchange(
+            "GET", "/companies/c1/sync/expenses/syncs/s1/status", "", 200, 5, "r", None, "{}", None
+        ),
+    )
+
+    assert sorted(CodatExchange.objects.values_list("idempotency_key", flat=True)) == [
+        "",
+        key,
+        key,
+    ]
+    page = admin_client.get(
+        reverse("admin:syncs_codatexchange_changelist"), {"q": key}
+    ).content.decode()
+    assert page.count("expense-transactions") >= 2
+    assert "/syncs/s1/status" not in page
