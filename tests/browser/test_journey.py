@@ -67,7 +67,16 @@ class Watch:
             ),
         )
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.method} {r.url}"))
+        # A request the browser itself cancels because the page moved on (net::ERR_ABORTED, e.g.
+        # the icon of a page just left) is no failure; answers of 400 and over are caught below.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                self.problems.append(f"failed: {r.method} {r.url} ({r.failure})")
+                if "ERR_ABORTED" not in (r.failure or "")
+                else None
+            ),
+        )
         page.on(
             "response",
             lambda r: (
