@@ -56,14 +56,6 @@ class ExpensesApi(Protocol):
         """
         ...
 
-    def resume(self, company_id: str, dataset_ids: Sequence[str]) -> Submission:
-        """Start the sync for datasets recorded by an earlier `submit` that stopped short.
-
-        Only an API with datasets can resume; the others raise `NotImplementedError` (their
-        `submit` is resent with the same idempotency key instead).
-        """
-        ...
-
     def find_lost_submission(
         self,
         company_id: str,
@@ -177,6 +169,8 @@ class V1ExpensesApi(_FindsLostSubmissions):
         return self.resume(company_id, [dataset_id])
 
     def resume(self, company_id: str, dataset_ids: Sequence[str]) -> Submission:
+        """Start the sync for datasets recorded by an earlier `submit` that stopped short. Only
+        v1 has datasets: the newer API's `submit` is resent with the same idempotency key."""
         sync_id = self.initiate_sync(company_id, dataset_ids)
         return Submission(sync_id=sync_id, dataset_ids=tuple(dataset_ids))
 
@@ -215,8 +209,3 @@ class ExpensesApiV2(_FindsLostSubmissions):
             idempotency_key=idempotency_key,
         )
         return Submission(sync_id=started.sync_id)
-
-    def resume(self, company_id: str, dataset_ids: Sequence[str]) -> Submission:
-        raise NotImplementedError(
-            "Codat's Expenses API has no datasets: resend the batch with its idempotency key"
-        )

@@ -120,11 +120,6 @@ def test_each_generation_refuses_the_other_generations_items(http, client):
     assert len(http.calls) == 0
 
 
-def test_there_are_no_datasets_to_resume(client):
-    with pytest.raises(NotImplementedError, match="no datasets"):
-        ExpensesApiV2(client).resume(COMPANY_ID, ["d"])
-
-
 def test_a_5xx_reaches_the_caller_as_an_unknown_outcome_for_the_key(http, client):
     http.post(EXPENSES_URL, status=500, json=error_body(500, "There is a problem"))
 
