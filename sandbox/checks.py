@@ -82,6 +82,24 @@ def label(record: dict[str, Any], name_key: str = "name") -> str:
     return f"{record.get(name_key)} ({record['id']})"
 
 
+def live_record(
+    record: dict[str, Any] | None,
+    errors: list[str],
+    *,
+    missing: str,
+    archived: Callable[[dict[str, Any]], str],
+) -> dict[str, Any] | None:
+    """`record` when it exists and is active; otherwise None, with the platform's message for
+    a record that is missing (or deleted) or archived added to `errors`."""
+    if record is None or deleted(record):
+        errors.append(missing)
+        return None
+    if record.get("status") == "Archived":
+        errors.append(archived(record))
+        return None
+    return record
+
+
 def money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
@@ -385,14 +403,13 @@ class ExpenseChecker:
             )
 
     def supplier(self, supplier_id: str, booked: str, errors: list[str]) -> dict[str, Any] | None:
-        p = self.platform
-        supplier = self.data.suppliers.get(supplier_id)
-        if deleted(supplier):
-            errors.append(f"Supplier {supplier_id} does not exist in {p.name}.")
-            return None
-        assert supplier is not None
-        if supplier.get("status") == "Archived":
-            errors.append(f"Supplier {label(supplier, 'supplierName')} is not in an Active state.")
+        supplier = live_record(
+            self.data.suppliers.get(supplier_id),
+            errors,
+            missing=f"Supplier {supplier_id} does not exist in {self.platform.name}.",
+            archived=lambda r: f"Supplier {label(r, 'supplierName')} is not in an Active state.",
+        )
+        if supplier is None:
             return None
         if supplier.get("defaultCurrency") and supplier["defaultCurrency"] != booked:
             errors.append(
@@ -576,16 +593,13 @@ class TransferChecker(ExpenseChecker):
     kind = RecordKind.TRANSFER
 
     def _account(self, side: str, account_id: str, errors: list[str]) -> dict[str, Any] | None:
-        p = self.platform
-        account = self.data.accounts.get(account_id)
-        if deleted(account):
-            errors.append(f"The {side} account {account_id} does not exist in {p.name}.")
-            return None
-        assert account is not None
-        if account.get("status") == "Archived":
-            errors.append(f"The {side} account {label(account)} is archived in {p.name}.")
-            return None
-        return account
+        name = self.platform.name
+        return live_record(
+            self.data.accounts.get(account_id),
+            errors,
+            missing=f"The {side} account {account_id} does not exist in {name}.",
+            archived=lambda r: f"The {side} account {label(r)} is archived in {name}.",
+        )
 
     def check(self, item: Item) -> tuple[list[str], dict[str, Any]]:
         base = self.data.base_currency
