@@ -17,7 +17,13 @@ from codat.errors import (
     CodatValidationError,
     ValidationItem,
 )
-from codat.expenses_api import ExpensesApi, ExpensesApiV2, Submission, V1ExpensesApi
+from codat.expenses_api import (
+    ExpensesApi,
+    ExpensesApiV2,
+    PlannedBatch,
+    Submission,
+    V1ExpensesApi,
+)
 from codat.retry import NO_RETRY, RetryPolicy
 from codat.types import (
     Account,
@@ -104,6 +110,7 @@ __all__ = [
     "ExpensesApiV2",
     "MappingOptions",
     "Page",
+    "PlannedBatch",
     "ReimbursableExpense",
     "ReimbursableExpenseUpdate",
     "RetryPolicy",

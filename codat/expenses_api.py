@@ -1,21 +1,27 @@
 """The seam between the push pipeline and the generation of Codat's expenses API.
 
-The pipeline depends on `ExpensesApi`. In v1 a submission is two calls: store the transactions
-as a dataset, then start a sync for it (`V1ExpensesApi`). In Codat's newer "Expenses" API one
-call stores the batch and starts its sync, returning the `syncId` (`ExpensesApiV2`); that call
-writes to the ledger, so it carries an idempotency key the caller recorded before sending.
+The pipeline hands each batch over as a `PlannedBatch`: the items' JSON as planned when the
+batch was written, and the key recorded with it, both frozen before any call. What Codat answers
+depends on the generation:
 
-Both generations read syncs the same way, so both find a submission whose answer was lost the
-same way: by the batch's transaction ids in the company's recent syncs.
+- v1 (`V1ExpensesApi`) keeps a batch as a dataset and writes nothing until one initiate-sync
+  starts a sync for all of a push's datasets: `send` answers the dataset id, `start` the sync.
+- Codat's newer "Expenses" API (`ExpensesApiV2`) stores a batch and starts its sync in one call
+  that writes to the ledger: `send` answers the sync id (`one_sync_per_batch`), under the
+  batch's idempotency key.
+
+Both generations read syncs the same way. `find_lost_submission` finds the sync of a batch (or
+of a push's datasets) whose answer never arrived, so the pipeline adopts it instead of writing
+twice.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from codat.client import CodatClient
 from codat.types import ExpenseTransaction, ExpenseTransactionV2, SyncStatus
@@ -23,37 +29,48 @@ from codat.types import ExpenseTransaction, ExpenseTransactionV2, SyncStatus
 # The largest page Codat serves of a sync's transactions: one page covers any batch.
 _TRANSACTIONS_PAGE_SIZE = 5000
 
+EXPENSE_TRANSACTIONS = "expense-transactions"
 
-@dataclass(frozen=True)
-class Submission:
-    """A batch handed to Codat: the sync that will write it and, in v1, its dataset(s)."""
-
-    sync_id: str
-    dataset_ids: tuple[str, ...] = ()
-
-
-DatasetCreated = Callable[[str], None]
 # A planned item: the generation's dataclass, or the JSON its `to_api()` made when the batch
 # was planned (sent as it is, so a resend carries the same body).
 PlannedItem = ExpenseTransaction | ExpenseTransactionV2 | Mapping[str, Any]
 
 
-class ExpensesApi(Protocol):
-    def submit(
-        self,
-        company_id: str,
-        transactions: Sequence[PlannedItem],
-        *,
-        on_dataset_created: DatasetCreated | None = None,
-        idempotency_key: str | uuid.UUID | None = None,
-    ) -> Submission:
-        """Send one batch (1 to 50 transactions) and start writing it to the ledger.
+@dataclass(frozen=True)
+class PlannedBatch:
+    """One batch (1 to 50 items) as planned before any call: what is sent, where, and the key
+    it is sent under (recorded with the batch, so a resend after a lost answer reuses it)."""
 
-        `on_dataset_created` is called with the dataset id as soon as Codat holds the batch and
-        before the sync starts, so the caller can record it durably; an API without datasets
-        never calls it. `idempotency_key`, recorded by the caller before the call, is required
-        by an API whose submission writes to the ledger in one call (v1 does not use it).
-        """
+    key: str | uuid.UUID
+    items: tuple[PlannedItem, ...]
+    endpoint: str = EXPENSE_TRANSACTIONS
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.items) <= 50:
+            raise ValueError(f"a batch holds 1 to 50 items, not {len(self.items)}")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What Codat holds of a batch: its dataset (v1, written once started) and/or the sync that
+    writes it."""
+
+    sync_id: str | None = None
+    dataset_ids: tuple[str, ...] = ()
+
+
+class ExpensesApi(Protocol):
+    # True when each batch's `send` starts a sync of its own (one call writes it); False when
+    # `start` starts one sync for the datasets of a whole push.
+    one_sync_per_batch: ClassVar[bool]
+
+    def send(self, company_id: str, batch: PlannedBatch) -> Submission:
+        """Hand one batch to Codat. A refusal of the batch raises `CodatValidationError`."""
+        ...
+
+    def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
+        """Start the sync that writes these sent datasets; its id. Only where
+        `one_sync_per_batch` is False."""
         ...
 
     def find_lost_submission(
@@ -64,7 +81,8 @@ class ExpensesApi(Protocol):
         since: datetime,
         known_sync_ids: Collection[str] = (),
     ) -> Submission | None:
-        """The sync of a batch sent at or after `since` whose answer never arrived, if any."""
+        """The sync of a submission of `transaction_ids` made at or after `since` whose answer
+        never arrived, if Codat started one; syncs in `known_sync_ids` are already recorded."""
         ...
 
 
@@ -112,8 +130,87 @@ def find_sync_holding(
     return None
 
 
-class _FindsLostSubmissions:
-    _client: CodatClient
+class V1ExpensesApi:
+    """Sync for Expenses v1: create-expense-dataset per batch, then one initiate-sync.
+
+    A dataset writes nothing until initiated, so a batch sent twice is harmless and carries no
+    key. A lost initiate answer is found as the earliest sync Codat started since the request
+    that the caller does not know: a company's push is initiated by one worker at a time, and
+    v1 may list a sync's transactions only once it runs, so matching them is not possible.
+    """
+
+    one_sync_per_batch: ClassVar[bool] = False
+
+    def __init__(self, client: CodatClient) -> None:
+        self._client = client
+
+    def send(self, company_id: str, batch: PlannedBatch) -> Submission:
+        if batch.endpoint != EXPENSE_TRANSACTIONS:
+            raise ValueError(f"Sync for Expenses v1 has no {batch.endpoint} endpoint")
+        if any(isinstance(item, ExpenseTransactionV2) for item in batch.items):
+            raise TypeError("v1 takes ExpenseTransaction items, not ExpenseTransactionV2")
+        items = [item for item in batch.items if not isinstance(item, ExpenseTransactionV2)]
+        return Submission(dataset_ids=(self._client.create_expense_dataset(company_id, items),))
+
+    def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
+        return self._client.initiate_sync(company_id, dataset_ids)
+
+    def find_lost_submission(
+        self,
+        company_id: str,
+        transaction_ids: Collection[str],
+        *,
+        since: datetime,
+        known_sync_ids: Collection[str] = (),
+    ) -> Submission | None:
+        known = set(known_sync_ids)
+        started = sorted(
+            (sync.sync_utc, sync.sync_id)
+            for sync in self._client.list_syncs(company_id)
+            if sync.sync_id is not None
+            and sync.sync_id not in known
+            and sync.sync_utc is not None
+            and sync.sync_utc >= since
+        )
+        return Submission(sync_id=started[0][1]) if started else None
+
+
+class ExpensesApiV2:
+    """Codat's newer "Expenses" API: one create-expense-transactions call per batch, which
+    starts the batch's sync and writes to the ledger.
+
+    `send` uses the batch's key as its Idempotency-Key. After a timeout, a broken connection or
+    a 409 (`CodatIdempotencyInFlightError`), send the same batch again with the same key: Codat
+    replays the first answer. After a 5xx (`CodatIdempotentServerError`) or once the key's 90
+    minutes are over, look for the sync with `find_lost_submission` before sending the batch
+    again under a new key. A lost submission is matched by its transaction ids, never by time
+    alone: several batches of a company are in flight at once.
+    """
+
+    one_sync_per_batch: ClassVar[bool] = True
+
+    def __init__(self, client: CodatClient) -> None:
+        self._client = client
+
+    def send(self, company_id: str, batch: PlannedBatch) -> Submission:
+        if batch.endpoint != EXPENSE_TRANSACTIONS:
+            raise ValueError(f"sending to {batch.endpoint} is not supported yet")
+        if not batch.key:
+            raise ValueError(
+                "a submission to Codat's Expenses API writes to the ledger: record an "
+                "idempotency key for the batch and pass it"
+            )
+        if any(isinstance(item, ExpenseTransaction) for item in batch.items):
+            raise TypeError("the Expenses API takes ExpenseTransactionV2 items, not v1's")
+        started = self._client.create_expense_transactions(
+            company_id,
+            [item for item in batch.items if not isinstance(item, ExpenseTransaction)],
+            idempotency_key=batch.key,
+        )
+        return Submission(sync_id=started.sync_id)
+
+    def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
+        raise TypeError("the Expenses API starts a sync per batch as it is sent")
 
     def find_lost_submission(
         self,
@@ -129,83 +226,3 @@ class _FindsLostSubmissions:
         if sync is None or sync.sync_id is None:
             return None
         return Submission(sync_id=sync.sync_id)
-
-
-class V1ExpensesApi(_FindsLostSubmissions):
-    """Sync for Expenses v1: create-expense-dataset, then initiate-sync.
-
-    The two steps are also public because the pipeline records the dataset id locally before
-    initiating the sync: a crash between them is then resumed rather than pushed twice.
-    """
-
-    def __init__(self, client: CodatClient) -> None:
-        self._client = client
-
-    def create_dataset(
-        self, company_id: str, transactions: Sequence[ExpenseTransaction | Mapping[str, Any]]
-    ) -> str:
-        return self._client.create_expense_dataset(company_id, transactions)
-
-    def initiate_sync(self, company_id: str, dataset_ids: Sequence[str]) -> str:
-        return self._client.initiate_sync(company_id, dataset_ids)
-
-    def submit(
-        self,
-        company_id: str,
-        transactions: Sequence[PlannedItem],
-        *,
-        on_dataset_created: DatasetCreated | None = None,
-        idempotency_key: str | uuid.UUID | None = None,
-    ) -> Submission:
-        # A v1 dataset writes nothing until initiated, so a repeat is harmless without a key.
-        if any(isinstance(item, ExpenseTransactionV2) for item in transactions):
-            raise TypeError("v1 takes ExpenseTransaction items, not ExpenseTransactionV2")
-        dataset_id = self.create_dataset(
-            company_id,
-            [item for item in transactions if not isinstance(item, ExpenseTransactionV2)],
-        )
-        if on_dataset_created is not None:
-            on_dataset_created(dataset_id)
-        return self.resume(company_id, [dataset_id])
-
-    def resume(self, company_id: str, dataset_ids: Sequence[str]) -> Submission:
-        """Start the sync for datasets recorded by an earlier `submit` that stopped short. Only
-        v1 has datasets: the newer API's `submit` is resent with the same idempotency key."""
-        sync_id = self.initiate_sync(company_id, dataset_ids)
-        return Submission(sync_id=sync_id, dataset_ids=tuple(dataset_ids))
-
-
-class ExpensesApiV2(_FindsLostSubmissions):
-    """Codat's newer "Expenses" API: one create-expense-transaction call per batch.
-
-    `submit` needs the batch's idempotency key. After a timeout, a broken connection or a 409
-    (`CodatIdempotencyInFlightError`), send the same batch again with the same key: Codat
-    replays the first answer. After a 5xx (`CodatIdempotentServerError`) or once the key's
-    90 minutes are over, look for the sync with `find_lost_submission` before sending the
-    batch again under a new key.
-    """
-
-    def __init__(self, client: CodatClient) -> None:
-        self._client = client
-
-    def submit(
-        self,
-        company_id: str,
-        transactions: Sequence[PlannedItem],
-        *,
-        on_dataset_created: DatasetCreated | None = None,
-        idempotency_key: str | uuid.UUID | None = None,
-    ) -> Submission:
-        if idempotency_key is None:
-            raise ValueError(
-                "a submission to Codat's Expenses API writes to the ledger: record an "
-                "idempotency key for the batch and pass it"
-            )
-        if any(isinstance(item, ExpenseTransaction) for item in transactions):
-            raise TypeError("the Expenses API takes ExpenseTransactionV2 items, not v1's")
-        started = self._client.create_expense_transactions(
-            company_id,
-            [item for item in transactions if not isinstance(item, ExpenseTransaction)],
-            idempotency_key=idempotency_key,
-        )
-        return Submission(sync_id=started.sync_id)

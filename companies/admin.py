@@ -128,7 +128,8 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Push approved expenses now", permissions=["change"])
     def push_now(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
-        from syncs.push import PushRefused, company_push_request
+        from syncs.claim import PushRefused
+        from syncs.push_requests import company_push_request
 
         for company in queryset:
             try:

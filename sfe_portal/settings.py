@@ -387,6 +387,8 @@ if SANDBOX_ENABLED:
 
 # --- Codat ------------------------------------------------------------------------------------
 CODAT_BASE_URL = env.str("CODAT_BASE_URL", default="http://127.0.0.1:8000/codat-sandbox")
+# The generation of Codat's expenses API companies speak (`syncs/generation.py`).
+CODAT_EXPENSES_API_DEFAULT = env.str("CODAT_EXPENSES_API_DEFAULT", default="v1")
 if SANDBOX_ENABLED and DEBUG:
     CODAT_API_KEY = env.str("CODAT_API_KEY", default=DEV_CODAT_API_KEY)
     CODAT_WEBHOOK_SECRET = env.str("CODAT_WEBHOOK_SECRET", default=DEV_WEBHOOK_SECRET)

@@ -10,7 +10,6 @@ from django.utils.safestring import SafeString
 
 from companies.staff import ACT_ON_EVERY_COMPANY
 from expenses.export import csv_response
-from syncs.follow import sync_poll_soon
 from syncs.models import (
     CodatCallSlot,
     CodatExchange,
@@ -23,6 +22,7 @@ from syncs.models import (
     WebhookEvent,
     WorkerHeartbeat,
 )
+from syncs.poll import sync_poll_soon
 from syncs.receipt_uploads import receipt_upload_retry
 from syncs.redaction import redact
 from syncs.selectors import SYNC_RESULT_EXPORT_COLUMNS, sync_transactions_export_rows
@@ -226,7 +226,8 @@ class SyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry failed items (those valid now)", permissions=["push"])
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
-        from syncs.push import PushRefused, sync_retry_failed
+        from syncs.claim import PushRefused
+        from syncs.retry import sync_retry_failed
 
         for sync in queryset.select_related("company"):
             try:

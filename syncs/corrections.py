@@ -35,8 +35,8 @@ from expenses.services import (
 )
 from expenses.validation import Problem, company_context, expense_problems
 from syncs.exchanges import codat_client
+from syncs.initiate import FIRST_POLL_AFTER
 from syncs.models import Sync, SyncKind, SyncState
-from syncs.push import FIRST_POLL_AFTER
 
 
 @dataclass(frozen=True)

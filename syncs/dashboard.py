@@ -20,7 +20,6 @@ from django.utils import timezone
 from companies.models import Company, CompanyStatus
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
-from syncs.follow import LONG_RUNNING_AFTER
 from syncs.health import HEALTH_FORMULA, HealthInputs, health_score
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
@@ -29,6 +28,7 @@ from syncs.models import (
     SyncTransaction,
     WorkerHeartbeat,
 )
+from syncs.poll import LONG_RUNNING_AFTER
 
 LONG_RUNNING_CODE = 1010
 # Beat sends a heartbeat every minute; three missed ones mean the queue has no live worker.

@@ -24,7 +24,7 @@ from syncs.dashboard import (
     expenses_progress,
 )
 from syncs.forms import DashboardFilterForm
-from syncs.push import expenses_retry_failed
+from syncs.retry import expenses_retry_failed
 
 FILTER_KEYS = ("start", "end", "platform", "code")
 

@@ -11,9 +11,10 @@ from companies.models import Company, Role
 from companies.permissions import company_member_required
 from expenses.export import csv_response
 from sfe_portal.http import CompanyHttpRequest
+from syncs.claim import PushRefused
 from syncs.dashboard import expenses_progress
 from syncs.models import Sync
-from syncs.push import PushRefused, sync_retry_failed
+from syncs.retry import sync_retry_failed
 from syncs.selectors import (
     SYNC_RESULT_EXPORT_COLUMNS,
     company_syncs_page,

@@ -27,7 +27,8 @@ class BatchState(models.TextChoices):
 
 _B = BatchState
 BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
-    _B.PENDING: frozenset({_B.POSTED, _B.ABANDONED}),
+    # Straight to sync requested where sending a batch starts its own sync (no dataset).
+    _B.PENDING: frozenset({_B.POSTED, _B.SYNC_REQUESTED, _B.ABANDONED}),
     _B.POSTED: frozenset({_B.SYNC_REQUESTED, _B.ABANDONED}),
     _B.SYNC_REQUESTED: frozenset({_B.DONE}),
     _B.DONE: frozenset(),
@@ -36,7 +37,8 @@ BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class PushBatch(models.Model):
-    """One Codat expense dataset (≤ 50 expenses), written locally before any HTTP call."""
+    """One batch of ≤ 50 expenses sent to Codat in one call (a v1 dataset, or one call that
+    starts its own sync), written locally before any HTTP call."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     company = models.ForeignKey(
@@ -67,7 +69,7 @@ class PushBatch(models.Model):
         constraints = [
             choices_check("state", BatchState, "pushbatch_state_valid"),
             models.CheckConstraint(
-                condition=Q(state__in=[_B.PENDING, _B.ABANDONED]) | Q(dataset_id__isnull=False),
+                condition=~Q(state=_B.POSTED) | Q(dataset_id__isnull=False),
                 name="pushbatch_posted_has_dataset",
             ),
             models.CheckConstraint(

@@ -21,7 +21,7 @@ from django.db.models import Count, Q
 from codat import CodatError
 from companies.models import Company
 from expenses.models import Expense, ExpenseStatus
-from syncs.follow import sync_poll, sync_poll_due_in
+from syncs.claim import PushRefused
 from syncs.models import (
     BatchState,
     PushBatchItem,
@@ -31,7 +31,7 @@ from syncs.models import (
     SyncState,
     UploadState,
 )
-from syncs.push import PushRefused, company_push_turn, sync_send_turn
+from syncs.poll import sync_poll, sync_poll_due_in
 from syncs.receipt_uploads import receipt_upload_send
 from syncs.retries import (
     MAX_RETRIES,
@@ -40,6 +40,7 @@ from syncs.retries import (
     GaveUp,
     send_batches_next_try,
 )
+from syncs.send import company_push_turn, sync_send_turn
 
 WAIT_LIMIT_S = 30 * 60
 HOLDER = "sync_now"

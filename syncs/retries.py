@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from codat import CodatRateLimitedError, CodatUnavailableError
 from syncs.call_slots import CallSlotsBusy, codat_call_slot
-from syncs.push import InitiationInFlight
+from syncs.initiate import InitiationInFlight
 
 TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)
 # Tries in a row that may fail before the work is left to the sweeper.

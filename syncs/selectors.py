@@ -60,7 +60,7 @@ def sync_results_export_rows(*, sync: Sync) -> Iterator[list[Any]]:
 def sync_transactions_export_rows(*, results: QuerySet[SyncTransaction]) -> Iterator[list[Any]]:
     """Results as export rows (`SYNC_RESULT_EXPORT_COLUMNS`), read in chunks as they are
     consumed: one query, however many rows, and one chunk in memory."""
-    from syncs.follow import plain_words
+    from syncs.plain_words import plain_words
 
     transaction_status = dict(TransactionStatus.choices)
     expense_status = dict(ExpenseStatus.choices)
@@ -214,7 +214,8 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     our own tables only (a page never waits on Codat), the syncs and their progress in one
     query. `ready_to_push`: the company's approved count, when the caller has counted it;
     else it is counted with the queue's tab counts (`tabs`), in one query."""
-    from syncs.push import company_push_requested, push_blockers
+    from syncs.claim import push_blockers
+    from syncs.push_requests import company_push_requested
 
     params = {
         "company": company.pk,
@@ -298,7 +299,7 @@ def sync_detail(*, company: Company, sync_pk: int) -> SyncDetail:
     """One sync of the company with everything its page shows; 404 for another company's."""
     from django.shortcuts import get_object_or_404
 
-    from syncs.follow import plain_words
+    from syncs.plain_words import plain_words
 
     sync = get_object_or_404(Sync.objects.select_related("company"), company=company, pk=sync_pk)
     batches = list(

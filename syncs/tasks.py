@@ -15,15 +15,16 @@ from django.utils import timezone
 
 from companies.models import Company
 from syncs.call_slots import CallSlotsBusy, codat_call_slot
-from syncs.follow import sync_poll, sync_poll_due_in
+from syncs.claim import PushRefused
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import PushRefused, company_push_turn, sync_send_turn
+from syncs.poll import sync_poll, sync_poll_due_in
 from syncs.receipt_uploads import (
     receipt_upload_send,
     receipt_uploads_due,
     receipt_uploads_release_stuck,
 )
 from syncs.retries import MAX_RETRIES, TRANSIENT, retry_in, send_batches_next_try
+from syncs.send import company_push_turn, sync_send_turn
 from syncs.services import heartbeat_record
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,16 @@ def push_company(self: Task, company_id: int) -> None:
     except PushRefused as refused:
         logger.warning("Push of company %s refused: %s", company_id, refused)
         return
-    if claim.sync is None:
+    if not claim.syncs:
         return
+    first, *others = claim.syncs
+    # Where each batch has a sync of its own, each is sent by a turn of its own, side by side
+    # on the workers.
+    for sync in others:
+        send_batches.delay(sync.pk)
     # The first sending turn runs here and now: the datasets were posted while claiming, so it
     # mostly initiates the sync, and going through the queue would only add a wait.
-    send_batches(claim.sync.pk)
+    send_batches(first.pk)
 
 
 @shared_task(

@@ -17,12 +17,13 @@ from expenses.forms import ExpenseLineFormSet, lines_from_formset
 from expenses.models import Expense
 from expenses.services import ExpenseRefused
 from sfe_portal.http import CompanyHttpRequest
+from syncs.claim import PushRefused
 from syncs.corrections import (
     correction_allowed,
     expense_correct_request,
     expense_correction_preview,
 )
-from syncs.push import PushRefused, company_push_start
+from syncs.push_requests import company_push_start
 from syncs.selectors import push_panel
 
 

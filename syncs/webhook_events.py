@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from codat import WebhookPayloadError, WebhookVerificationError, verify_webhook
-from syncs.follow import sync_poll_soon
 from syncs.models import Sync, SyncState, WebhookEvent
+from syncs.poll import sync_poll_soon
 
 logger = logging.getLogger(__name__)
 

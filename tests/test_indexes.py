@@ -102,8 +102,8 @@ def test_duplicate_protection_reads_earlier_completions_from_the_expense_index()
     which are nearly all of them."""
     import uuid
 
-    from syncs.follow import completed_in_other_syncs
     from syncs.models import Sync, SyncState, SyncTransaction
+    from syncs.settle import completed_in_other_syncs
     from tests.syncs.dashboard_data import pushable_company
 
     if connection.vendor != "postgresql":

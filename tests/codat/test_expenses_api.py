@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from codat import (
     ExpenseLine,
     ExpensesApi,
     ExpenseTransaction,
+    PlannedBatch,
     Submission,
     V1ExpensesApi,
 )
@@ -32,52 +34,54 @@ def _batch() -> list[ExpenseTransaction]:
     ]
 
 
-def test_submit_creates_a_dataset_then_initiates_its_sync(http, client):
+def _planned() -> PlannedBatch:
+    return PlannedBatch(key="batch-1", items=tuple(_batch()))
+
+
+def test_send_keeps_the_batch_as_a_dataset_and_starts_nothing(http, client):
     http.post(DATASETS_URL, json={"datasetId": DATASET_ID})
-    http.post(SYNCS_URL, status=202, json={"syncId": SYNC_ID})
     api: ExpensesApi = V1ExpensesApi(client)
 
-    submission = api.submit(COMPANY_ID, _batch())
+    sent = api.send(COMPANY_ID, _planned())
 
-    assert submission == Submission(sync_id=SYNC_ID, dataset_ids=(DATASET_ID,))
-    assert [call.request.url for call in http.calls] == [DATASETS_URL, SYNCS_URL]
+    assert sent == Submission(dataset_ids=(DATASET_ID,))
+    assert not api.one_sync_per_batch
+    assert [call.request.url for call in http.calls] == [DATASETS_URL]
+    assert "Idempotency-Key" not in http.calls[0].request.headers
 
 
-def test_the_dataset_id_is_handed_over_before_the_sync_is_initiated(http, client):
-    http.post(DATASETS_URL, json={"datasetId": DATASET_ID})
+def test_start_initiates_one_sync_for_the_datasets_sent(http, client):
     http.post(SYNCS_URL, status=202, json={"syncId": SYNC_ID})
-    seen: list[tuple[str, int]] = []
 
-    V1ExpensesApi(client).submit(
-        COMPANY_ID,
-        _batch(),
-        on_dataset_created=lambda dataset_id: seen.append((dataset_id, len(http.calls))),
-    )
-
-    assert seen == [(DATASET_ID, 1)]
+    assert V1ExpensesApi(client).start(COMPANY_ID, [DATASET_ID]) == SYNC_ID
+    assert json.loads(http.calls[0].request.body) == {"datasetIds": [DATASET_ID]}
 
 
-def test_a_failed_initiate_leaves_the_recorded_dataset_to_resume(http, client):
+def test_a_failed_start_leaves_the_datasets_to_start_again(http, client):
     http.post(DATASETS_URL, json={"datasetId": DATASET_ID})
     http.post(SYNCS_URL, status=503, json={"statusCode": 503, "error": "maintenance"})
     http.post(SYNCS_URL, status=202, json={"syncId": SYNC_ID})
-    recorded: list[str] = []
     api = V1ExpensesApi(client)
 
+    sent = api.send(COMPANY_ID, _planned())
     with pytest.raises(CodatUnavailableError):
-        api.submit(COMPANY_ID, _batch(), on_dataset_created=recorded.append)
-    resumed = api.resume(COMPANY_ID, recorded)
+        api.start(COMPANY_ID, sent.dataset_ids)
 
-    assert resumed == Submission(sync_id=SYNC_ID, dataset_ids=(DATASET_ID,))
+    assert api.start(COMPANY_ID, sent.dataset_ids) == SYNC_ID
     assert len([c for c in http.calls if c.request.url == DATASETS_URL]) == 1
 
 
-def test_the_two_v1_steps_are_available_on_their_own(http, client):
-    http.post(DATASETS_URL, json={"datasetId": DATASET_ID})
-    http.post(SYNCS_URL, status=202, json={"syncId": SYNC_ID})
-    api = V1ExpensesApi(client)
+def test_v1_has_only_the_expense_transactions_endpoint(http, client):
+    with pytest.raises(ValueError, match="no adjustment-transactions endpoint"):
+        V1ExpensesApi(client).send(
+            COMPANY_ID,
+            PlannedBatch(key="k", items=tuple(_batch()), endpoint="adjustment-transactions"),
+        )
+    assert len(http.calls) == 0
 
-    dataset_id = api.create_dataset(COMPANY_ID, _batch())
-    sync_id = api.initiate_sync(COMPANY_ID, [dataset_id])
 
-    assert (dataset_id, sync_id) == (DATASET_ID, SYNC_ID)
+def test_a_batch_holds_one_to_fifty_items():
+    with pytest.raises(ValueError, match="1 to 50"):
+        PlannedBatch(key="k", items=())
+    with pytest.raises(ValueError, match="1 to 50"):
+        PlannedBatch(key="k", items=tuple(_batch() * 51))

@@ -18,6 +18,7 @@ from codat import (
     ExpensesApiV2,
     ExpenseTransaction,
     ExpenseTransactionV2,
+    PlannedBatch,
     Submission,
     V1ExpensesApi,
 )
@@ -69,14 +70,11 @@ def _serve_transactions(http, sync_id: str, *ids: str) -> None:
 def test_submit_is_one_keyed_call_that_answers_the_sync(http, client):
     http.post(EXPENSES_URL, json={"syncId": SYNC_ID})
     api: ExpensesApi = ExpensesApiV2(client)
-    datasets: list[str] = []
 
-    submission = api.submit(
-        COMPANY_ID, _batch(), idempotency_key=KEY, on_dataset_created=datasets.append
-    )
+    submission = api.send(COMPANY_ID, PlannedBatch(key=KEY, items=tuple(_batch())))
 
     assert submission == Submission(sync_id=SYNC_ID)
-    assert datasets == []
+    assert api.one_sync_per_batch
     assert len(http.calls) == 1
     assert http.calls[0].request.headers["Idempotency-Key"] == KEY
     assert [item["id"] for item in json.loads(http.calls[0].request.body)] == [
@@ -88,9 +86,9 @@ def test_submit_is_one_keyed_call_that_answers_the_sync(http, client):
 def test_submit_after_a_lost_connection_resends_the_same_body_under_the_same_key(http, client):
     http.post(EXPENSES_URL, body=requests.ConnectionError("reset"))
     http.post(EXPENSES_URL, json={"syncId": SYNC_ID})
-    planned = [item.to_api() for item in _batch()]
+    planned = tuple(item.to_api() for item in _batch())
 
-    submission = ExpensesApiV2(client).submit(COMPANY_ID, planned, idempotency_key=KEY)
+    submission = ExpensesApiV2(client).send(COMPANY_ID, PlannedBatch(key=KEY, items=planned))
 
     assert submission.sync_id == SYNC_ID
     assert {call.request.headers["Idempotency-Key"] for call in http.calls} == {KEY}
@@ -99,7 +97,7 @@ def test_submit_after_a_lost_connection_resends_the_same_body_under_the_same_key
 
 def test_submit_without_a_key_is_refused_before_anything_is_sent(http, client):
     with pytest.raises(ValueError, match="idempotency key"):
-        ExpensesApiV2(client).submit(COMPANY_ID, _batch())
+        ExpensesApiV2(client).send(COMPANY_ID, PlannedBatch(key="", items=tuple(_batch())))
 
     assert len(http.calls) == 0
 
@@ -114,9 +112,9 @@ def test_each_generation_refuses_the_other_generations_items(http, client):
     )
 
     with pytest.raises(TypeError):
-        ExpensesApiV2(client).submit(COMPANY_ID, [v1_item], idempotency_key=KEY)
+        ExpensesApiV2(client).send(COMPANY_ID, PlannedBatch(key=KEY, items=(v1_item,)))
     with pytest.raises(TypeError):
-        V1ExpensesApi(client).submit(COMPANY_ID, _batch())
+        V1ExpensesApi(client).send(COMPANY_ID, PlannedBatch(key=KEY, items=tuple(_batch())))
     assert len(http.calls) == 0
 
 
@@ -124,7 +122,7 @@ def test_a_5xx_reaches_the_caller_as_an_unknown_outcome_for_the_key(http, client
     http.post(EXPENSES_URL, status=500, json=error_body(500, "There is a problem"))
 
     with pytest.raises(CodatIdempotentServerError):
-        ExpensesApiV2(client).submit(COMPANY_ID, _batch(), idempotency_key=KEY)
+        ExpensesApiV2(client).send(COMPANY_ID, PlannedBatch(key=KEY, items=tuple(_batch())))
 
     assert len(http.calls) == 1
 
@@ -172,3 +170,19 @@ def test_syncs_the_caller_already_recorded_are_skipped(http, client):
 
     assert found is None
     assert len(http.calls) == 1
+
+
+def test_v1_finds_a_lost_start_as_the_earliest_unknown_sync_since_the_request(http, client):
+    http.get(
+        SYNCS_URL,
+        json=[
+            _sync(EARLIER_SYNC, "2026-12-01T09:59:00Z"),  # before the request: not ours
+            _sync(OTHER_BATCH_SYNC, "2026-12-01T10:00:05Z"),
+            _sync(SYNC_ID, "2026-12-01T10:00:02Z"),
+        ],
+    )
+
+    found = V1ExpensesApi(client).find_lost_submission(COMPANY_ID, [TRANSACTION_ID], since=SENT_AT)
+
+    assert found == Submission(sync_id=SYNC_ID)
+    assert len(http.calls) == 1  # v1 may list a sync's transactions only once it runs

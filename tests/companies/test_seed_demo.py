@@ -104,7 +104,7 @@ def test_the_demo_configuration_fits_each_base_currency_and_its_spend_can_be_cod
     from companies.models import Company
     from expenses.selectors import coding_choices
     from expenses.validation import company_context
-    from syncs.push import push_blockers
+    from syncs.claim import push_blockers
 
     call_command("seed_demo", expenses=60)
 

@@ -10,7 +10,7 @@ from companies.models import Role
 from companies.platforms import Platform
 from expenses.models import ExpenseStatus
 from syncs.models import CodatExchange, Sync, SyncKind, SyncState
-from syncs.push import sync_retry_failed
+from syncs.retry import sync_retry_failed
 from syncs.tasks import push_company
 from tests.factories import MembershipFactory, UserFactory
 from tests.integration.sandbox_company import control, onboard

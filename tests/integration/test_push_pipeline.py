@@ -13,9 +13,10 @@ from companies.platforms import Platform
 from expenses.models import ExpenseStatus
 from expenses.services import LineInput, expense_approve, expense_set_lines
 from sandbox.models import SandboxSettings
-from syncs.follow import sync_poll
+from syncs.claim import PushRefused, company_push_claim
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
-from syncs.push import PushRefused, company_push_claim, sync_send
+from syncs.poll import sync_poll
+from syncs.send import sync_send
 from syncs.tasks import push_company, sweep
 from tests.factories import ExpenseFactory, UserFactory
 from tests.integration.sandbox_company import control, onboard
@@ -140,7 +141,7 @@ def test_a_crash_after_posting_before_recording_reposts_without_duplicates(sandb
     claim = company_push_claim(company=books.company)
     batch = claim.sync.batches.get()
     # The dataset reached Codat but the worker died before recording its id.
-    from codat import V1ExpensesApi
+    from codat import PlannedBatch, V1ExpensesApi
     from expenses.ledger import expense_to_transaction, ledger_lines
     from expenses.validation import company_context
     from syncs.exchanges import codat_client
@@ -150,7 +151,9 @@ def test_a_crash_after_posting_before_recording_reposts_without_duplicates(sandb
         expense_to_transaction(expense=e, lines=ledger_lines(expense=e), ctx=ctx)
         for e in type(batch.expenses.first()).objects.filter(batch_items__batch=batch)
     ]
-    V1ExpensesApi(codat_client()).create_dataset(str(books.company.codat_company_id), orphan)
+    V1ExpensesApi(codat_client()).send(
+        str(books.company.codat_company_id), PlannedBatch(key=str(batch.pk), items=tuple(orphan))
+    )
 
     sync = sync_send(sync=claim.sync)
     sync_poll(sync=sync)
@@ -252,7 +255,7 @@ def test_a_push_posts_a_few_datasets_per_turn_and_initiates_once_all_are_posted(
 
 
 def test_a_second_worker_never_initiates_a_sync_the_first_is_starting(sandbox):
-    from syncs.push import InitiationInFlight
+    from syncs.initiate import InitiationInFlight
 
     books = onboard(Platform.XERO)
     _approved(books, 60)  # two datasets
@@ -273,7 +276,7 @@ def test_a_second_worker_never_initiates_a_sync_the_first_is_starting(sandbox):
 def test_a_claim_in_slices_fills_every_batch_but_the_last_and_plans_each_item(sandbox, monkeypatch):
     from expenses.models import Expense
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 7)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 7)
     books = onboard(Platform.XERO)
     expenses = _approved(books, 120)
     invalid = [expenses[3], expenses[64]]
@@ -371,14 +374,15 @@ def test_a_lane_that_fails_stops_the_turn_and_the_next_turn_posts_the_rest_once(
 def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_once(
     sandbox, monkeypatch
 ):
-    from syncs import push
+    from syncs import claim as push
+    from syncs import send
     from syncs.exchanges import codat_client
     from syncs.models import CodatExchange
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = onboard(Platform.XERO)
     expenses = _approved(books, 120)
-    write_batches = push._write_batches
+    write_batches = push.write_batches
     calls = 0
 
     def dies_in_the_second_slice(*args, **kwargs):
@@ -388,10 +392,10 @@ def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_on
             raise RuntimeError("the worker died")
         return write_batches(*args, **kwargs)
 
-    monkeypatch.setattr(push, "_write_batches", dies_in_the_second_slice)
+    monkeypatch.setattr(push, "write_batches", dies_in_the_second_slice)
 
     with pytest.raises(RuntimeError, match="the worker died"):
-        push.company_push(company=books.company, lanes=3)
+        send.company_push(company=books.company, lanes=3)
 
     sync = Sync.objects.get(company=books.company)
     assert sync.claiming
@@ -406,7 +410,7 @@ def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_on
     assert sync.state == SyncState.INITIATING
     assert codat_client().list_syncs(str(books.company.codat_company_id)) == []
 
-    monkeypatch.setattr(push, "_write_batches", write_batches)
+    monkeypatch.setattr(push, "write_batches", write_batches)
     # The push has gone quiet: the sweeper resumes it (thresholds at zero for the test).
     sweep(stale_poll_s=0, stale_initiating_s=0)
 
@@ -427,12 +431,13 @@ def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_on
 
 def test_datasets_go_out_while_the_push_is_still_being_claimed(sandbox, monkeypatch):
     from sandbox.models import SandboxDataset
-    from syncs import push
+    from syncs import claim as push
+    from syncs import send
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = onboard(Platform.XERO)
     _approved(books, 150)
-    claim_slice = push._claim_slice
+    claim_slice = push.claim_slice
     slices = 0
 
     def claim_slice_watched(plan, size, **kwargs):
@@ -446,9 +451,9 @@ def test_datasets_go_out_while_the_push_is_still_being_claimed(sandbox, monkeypa
             assert SandboxDataset.objects.count() >= 2, "no dataset went out during the claim"
         return claim_slice(plan, size, **kwargs)
 
-    monkeypatch.setattr(push, "_claim_slice", claim_slice_watched)
+    monkeypatch.setattr(push, "claim_slice", claim_slice_watched)
 
-    claim = push.company_push(company=books.company, lanes=3)
+    claim = send.company_push(company=books.company, lanes=3)
 
     assert claim.claimed == 150
     sync = Sync.objects.get(company=books.company)

@@ -16,11 +16,12 @@ from companies.models import Connection, ConnectionKind, ConnectionStatus
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
 from reliability.seed import expenses_bulk
+from syncs.claim import company_push_claim
 from syncs.management.commands.sync_now import Command
 from syncs.models import CodatExchange, ReceiptUpload, Sync, SyncState, UploadState
-from syncs.push import company_push_claim, sync_send
 from syncs.push_now import WAIT_LIMIT_S
 from syncs.receipt_uploads import receipt_uploads_due
+from syncs.send import sync_send
 from tests.codat.conftest import FakeTime
 from tests.factories import ReceiptFactory
 from tests.integration.sandbox_company import control, onboard

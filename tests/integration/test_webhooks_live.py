@@ -11,8 +11,9 @@ import requests
 from django.urls import reverse
 from svix.webhooks import Webhook
 
+from syncs.claim import company_push_claim
 from syncs.models import Sync, SyncState, WebhookEvent
-from syncs.push import company_push_claim, sync_send
+from syncs.send import sync_send
 from tests.integration.sandbox_company import control, onboard
 from tests.integration.test_push_pipeline import _approved
 

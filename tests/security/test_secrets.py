@@ -17,9 +17,10 @@ from django.test import Client
 from django.urls import include, path, reverse
 
 from sandbox.models import DeliveryStatus, SandboxWebhookDelivery
+from syncs.claim import company_push_claim
 from syncs.exchanges import codat_client
 from syncs.models import CodatExchange, Sync, SyncState, WebhookEvent
-from syncs.push import company_push_claim, sync_send
+from syncs.send import sync_send
 from tests.factories import StaffFactory
 from tests.integration.sandbox_company import control, onboard
 from tests.integration.test_push_pipeline import _approved

@@ -10,8 +10,8 @@ import pytest
 from expenses.ledger import expense_to_transaction, ledger_lines
 from expenses.models import Expense, ExpenseStatus
 from expenses.validation import company_context
+from syncs.claim import company_push_claim
 from syncs.models import PushBatch
-from syncs.push import company_push_claim
 from tests.factories import ExpenseLineFactory, TrackingCategoryFactory
 from tests.syncs.dashboard_data import coded_expense, pushable_company
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_planned_items_are_the_expenses_ledger_payloads(monkeypatch):
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 2)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 2)
     books = pushable_company()
     plain = coded_expense(books, status=ExpenseStatus.APPROVED)
     tracked = coded_expense(books, status=ExpenseStatus.APPROVED, merchant_name="Trainline")
@@ -63,8 +63,8 @@ class WorkerDied(Exception):
 
 
 def _dies_on_call(monkeypatch, name: str, call: int) -> None:
-    """Make `syncs.push.<name>` raise on its `call`-th call (inside a slice's transaction)."""
-    from syncs import push
+    """Make `syncs.claim.<name>` raise on its `call`-th call (inside a slice's transaction)."""
+    from syncs import claim as push
 
     real = getattr(push, name)
     calls = 0
@@ -103,11 +103,11 @@ def _claimed_once(sync, expenses) -> None:
 def test_a_claim_cut_short_between_slices_is_continued_into_the_same_push(monkeypatch):
     from syncs.models import Sync, SyncState
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = pushable_company()
     expenses = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(120)]
     # The worker dies inside the second slice, after the first one committed its batch.
-    _dies_on_call(monkeypatch, "_write_batches", 2)
+    _dies_on_call(monkeypatch, "write_batches", 2)
 
     with pytest.raises(WorkerDied):
         company_push_claim(company=books.company)
@@ -119,7 +119,7 @@ def test_a_claim_cut_short_between_slices_is_continued_into_the_same_push(monkey
     assert Expense.objects.filter(status=ExpenseStatus.APPROVED).count() == 70
 
     monkeypatch.undo()
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     resumed = company_push_claim(company=books.company)
 
     assert resumed.sync == sync
@@ -134,7 +134,7 @@ def test_a_claim_cut_short_between_slices_is_continued_into_the_same_push(monkey
 def test_a_second_worker_claiming_between_slices_continues_the_same_push(monkeypatch):
     from syncs.models import Sync
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = pushable_company()
     expenses = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(120)]
     second = []
@@ -155,7 +155,7 @@ def test_a_second_worker_claiming_between_slices_continues_the_same_push(monkeyp
 
 
 def test_a_claim_leaves_what_does_not_fill_a_batch_approved_for_its_next_slice(monkeypatch):
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 60)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 60)
     books = pushable_company()
     coded = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(130)]
     in_order = sorted(coded, key=lambda e: (e.issue_date, e.pk))
@@ -184,7 +184,7 @@ def test_a_claim_leaves_what_does_not_fill_a_batch_approved_for_its_next_slice(m
 def test_expenses_refused_but_left_approved_are_passed_over_and_the_claim_ends(monkeypatch):
     from companies.models import LedgerAccount, SourceStatus
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 50)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = pushable_company()
     LedgerAccount.objects.filter(pk=books.travel.pk).update(status=SourceStatus.ARCHIVED)
     meals = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(60)]

@@ -12,8 +12,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from expenses.models import Expense, ExpenseStatus
+from syncs.claim import company_push_claim
 from syncs.models import PushBatch, Sync, SyncState
-from syncs.push import company_push_claim
 from tests.syncs.dashboard_data import coded_expense, pushable_company
 from tests.syncs.test_claim import WorkerDied, _claimed_once
 
@@ -32,15 +32,15 @@ def _approved(books, count):
 
 
 def test_claimers_hold_their_slices_at_once_and_claim_each_expense_once(monkeypatch):
-    from syncs import push
+    from syncs import claim as push
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 100)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 100)
     books = pushable_company()
     expenses = _approved(books, 730)
     # Every claimer waits inside its first slice's transaction for the others: if one slice
     # kept the others out (the lock alone, or a row lock waited for), the barrier breaks.
     together = threading.Barrier(3, timeout=20)
-    real_reads = push._claim_reads
+    real_reads = push.claim_reads
     inside: list[str] = []
 
     def reads(plan, ids):
@@ -50,7 +50,7 @@ def test_claimers_hold_their_slices_at_once_and_claim_each_expense_once(monkeypa
             together.wait()
         return real_reads(plan, ids)
 
-    monkeypatch.setattr("syncs.push._claim_reads", reads)
+    monkeypatch.setattr("syncs.claim.claim_reads", reads)
     delivered: list[int] = []
 
     claim = company_push_claim(
@@ -71,12 +71,12 @@ def test_claimers_hold_their_slices_at_once_and_claim_each_expense_once(monkeypa
 
 
 def test_a_failed_claimer_leaves_a_claim_the_next_one_continues(monkeypatch):
-    from syncs import push
+    from syncs import claim as push
 
-    monkeypatch.setattr("syncs.push.CLAIM_CHUNK", 100)
+    monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 100)
     books = pushable_company()
     expenses = _approved(books, 520)
-    real_write = push._write_batches
+    real_write = push.write_batches
     calls = 0
     lock = threading.Lock()
 
@@ -89,7 +89,7 @@ def test_a_failed_claimer_leaves_a_claim_the_next_one_continues(monkeypatch):
             raise WorkerDied
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr("syncs.push._write_batches", write)
+    monkeypatch.setattr("syncs.claim.write_batches", write)
 
     with pytest.raises(WorkerDied):
         company_push_claim(company=books.company, claimers=3)
@@ -102,7 +102,7 @@ def test_a_failed_claimer_leaves_a_claim_the_next_one_continues(monkeypatch):
     assert pushing == sum(len(b.payload) for b in PushBatch.objects.filter(sync=sync))
     assert Expense.objects.filter(status=ExpenseStatus.APPROVED).count() == 520 - pushing > 0
 
-    monkeypatch.setattr("syncs.push._write_batches", real_write)
+    monkeypatch.setattr("syncs.claim.write_batches", real_write)
     resumed = company_push_claim(company=books.company, claimers=3)
 
     assert resumed.sync == sync

@@ -315,8 +315,8 @@ def test_settling_a_sync_keeps_its_counts_and_each_failure_s_cause(db):
     import uuid
     from types import SimpleNamespace
 
-    from syncs.follow import _settle
     from syncs.models import BatchState, PushBatch, PushBatchItem, SyncTransaction
+    from syncs.settle import sync_settle
 
     books = pushable_company()
     sync = Sync.objects.create(
@@ -333,9 +333,9 @@ def test_settling_a_sync_keeps_its_counts_and_each_failure_s_cause(db):
     for expense in (written, refused):
         PushBatchItem.objects.create(batch=batch, expense=expense)
 
-    _settle(
-        sync,
-        {
+    sync_settle(
+        sync=sync,
+        results={
             str(written.pk): SimpleNamespace(status="Completed", message="", integration_type=""),
             str(refused.pk): SimpleNamespace(
                 status="ValidationError", message="Account 400 is archived", integration_type=""

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from companies.models import Company, Role
 from expenses.models import ExpenseStatus
+from syncs.claim import PushRefused, company_push_claim
 from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState
-from syncs.push import PUSH_REQUEST_WAIT, PushRefused, company_push_claim
+from syncs.push_requests import PUSH_REQUEST_WAIT
 from syncs.selectors import push_panel
 from tests.factories import ConnectionFactory, MembershipFactory
 from tests.syncs.dashboard_data import coded_expense, pushable_company

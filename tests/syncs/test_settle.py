@@ -42,9 +42,9 @@ def _result(status: str, message: str = "") -> SimpleNamespace:
 
 
 def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
-    from syncs.follow import _settle
+    from syncs.settle import sync_settle
 
-    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    monkeypatch.setattr("syncs.settle.SETTLE_CHUNK", 2)
     sync, expenses = _sync_of(pushable_company(), 6)
     *written, refused, unanswered = expenses
     results = {str(e.pk): _result("Completed") for e in written}
@@ -52,7 +52,7 @@ def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
     stranger = str(uuid.uuid4())  # a transaction of no expense in this sync
     results[stranger] = _result("Completed")
 
-    sync = _settle(sync, results)
+    sync = sync_settle(sync=sync, results=results)
 
     statuses = dict(Expense.objects.values_list("pk", "status"))
     assert [statuses[e.pk] for e in written] == [ExpenseStatus.SYNCED] * 4
@@ -73,12 +73,12 @@ def test_a_sync_settles_in_chunks_and_every_expense_ends_once(monkeypatch):
 def test_a_crash_while_settling_keeps_what_was_settled_and_settling_again_moves_each_once(
     monkeypatch,
 ):
-    from syncs import follow
+    from syncs import settle as follow
 
-    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    monkeypatch.setattr("syncs.settle.SETTLE_CHUNK", 2)
     sync, expenses = _sync_of(pushable_company(), 5)
     results = {str(e.pk): _result("Completed") for e in expenses}
-    settle_expenses = follow._settle_expenses
+    settle_expenses = follow.settle_expenses
     calls = {"n": 0}
 
     def crash_on_the_second_chunk(sync: Sync, completed: Any, failed: Any, **kwargs: Any) -> None:
@@ -87,9 +87,9 @@ def test_a_crash_while_settling_keeps_what_was_settled_and_settling_again_moves_
             raise RuntimeError("worker lost")
         settle_expenses(sync, completed, failed, **kwargs)
 
-    monkeypatch.setattr(follow, "_settle_expenses", crash_on_the_second_chunk)
+    monkeypatch.setattr(follow, "settle_expenses", crash_on_the_second_chunk)
     with pytest.raises(RuntimeError):
-        follow._settle(sync, results)
+        follow.sync_settle(sync=sync, results=results)
     # A chunk's results are kept and settled in one transaction: the first chunk stays kept
     # and settled, nothing of the second, and the sync is still followed, not ended.
     assert SyncTransaction.objects.filter(sync=sync).count() == 2
@@ -97,7 +97,7 @@ def test_a_crash_while_settling_keeps_what_was_settled_and_settling_again_moves_
     assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 2
     assert Expense.objects.filter(status=ExpenseStatus.SYNCING).count() == 3
 
-    sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
+    sync = follow.sync_settle(sync=Sync.objects.get(pk=sync.pk), results=results)
 
     assert sync.state == SyncState.FAILED  # 5120
     assert Expense.objects.filter(status=ExpenseStatus.SYNCED).count() == 5
@@ -108,57 +108,17 @@ def test_a_crash_while_settling_keeps_what_was_settled_and_settling_again_moves_
     assert SyncTransaction.objects.filter(sync=sync).count() == 5
 
 
-def test_reading_ahead_yields_every_item_in_order_and_raises_what_the_reader_met():
-    from syncs.follow import _read_ahead
-
-    assert list(_read_ahead(iter(range(25)), ahead=4)) == list(range(25))
-    # Handed over a few at a time, the last hand-over short.
-    assert list(_read_ahead(iter(range(25)), ahead=8, step=4)) == list(range(25))
-
-    def failing():
-        yield 1
-        yield 2
-        raise RuntimeError("Codat went away")
-
-    ahead = _read_ahead(failing(), ahead=8, step=4)
-    assert (next(ahead), next(ahead)) == (1, 2)  # what was read before the error comes first
-    with pytest.raises(RuntimeError, match="went away"):
-        next(ahead)
-
-
-def test_leaving_a_read_ahead_early_stops_its_thread():
-    import threading
-
-    from syncs.follow import _read_ahead
-
-    produced = []
-
-    def endless():
-        n = 0
-        while True:
-            produced.append(n)
-            yield n
-            n += 1
-
-    ahead = _read_ahead(endless(), ahead=3)
-    assert next(ahead) == 0
-    ahead.close()
-
-    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
-    assert len(produced) < 10
-
-
 def test_settling_again_leaves_alone_an_expense_that_moved_on_since_its_chunk_was_settled(
     monkeypatch,
 ):
-    from syncs import follow
+    from syncs import settle as follow
 
-    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 2)
+    monkeypatch.setattr("syncs.settle.SETTLE_CHUNK", 2)
     sync, expenses = _sync_of(pushable_company(), 4, code=2000, text="Completed")
     refused, *written = expenses
     results = {str(refused.pk): _result("ValidationError", "Account 400 is archived")}
     results |= {str(e.pk): _result("Completed") for e in written}
-    settle_chunk = follow._settle_chunk
+    settle_chunk = follow.settle_chunk
     calls = {"n": 0}
 
     def crash_on_the_second_chunk(*args: Any, **kwargs: Any) -> None:
@@ -167,15 +127,15 @@ def test_settling_again_leaves_alone_an_expense_that_moved_on_since_its_chunk_wa
             raise RuntimeError("worker lost")
         settle_chunk(*args, **kwargs)
 
-    monkeypatch.setattr(follow, "_settle_chunk", crash_on_the_second_chunk)
+    monkeypatch.setattr(follow, "settle_chunk", crash_on_the_second_chunk)
     with pytest.raises(RuntimeError):
-        follow._settle(sync, results)
+        follow.sync_settle(sync=sync, results=results)
     assert Expense.objects.get(pk=refused.pk).status == ExpenseStatus.FAILED
     # Before the next poll, the refused expense is fixed and pushed again in a newer sync.
     Expense.objects.filter(pk=refused.pk).update(status=ExpenseStatus.SYNCING)
-    monkeypatch.setattr(follow, "_settle_chunk", settle_chunk)
+    monkeypatch.setattr(follow, "settle_chunk", settle_chunk)
 
-    sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
+    sync = follow.sync_settle(sync=Sync.objects.get(pk=sync.pk), results=results)
 
     # This sync's word on it was given once: the newer sync's expense is left as it is.
     assert Expense.objects.get(pk=refused.pk).status == ExpenseStatus.SYNCING
@@ -191,13 +151,13 @@ def test_settling_again_leaves_alone_an_expense_that_moved_on_since_its_chunk_wa
 def test_duplicate_protection_settles_as_synced_only_what_an_earlier_sync_of_ours_completed():
     """Codat's 5080 refuses a whole dataset when one of its transactions was written before. An
     expense an earlier sync of ours completed is in the ledger already: synced, not failed."""
-    from syncs import follow
+    from syncs import settle as follow
 
     books = pushable_company()
     earlier, (done, refused) = _sync_of(books, 2, code=2000, text="Completed")
-    follow._settle(
-        earlier,
-        {
+    follow.sync_settle(
+        sync=earlier,
+        results={
             str(done.pk): _result("Completed"),
             str(refused.pk): _result("ValidationError", "Account 400 is archived"),
         },
@@ -212,10 +172,10 @@ def test_duplicate_protection_settles_as_synced_only_what_an_earlier_sync_of_our
     message = f"One or more transactions have previously been processed: {done.pk}"
     results = {str(e.pk): _result("ValidationError", message) for e in [done, refused, fresh]}
 
-    follow._settle(duplicate, results)
+    follow.sync_settle(sync=duplicate, results=results)
 
     statuses = dict(Expense.objects.values_list("pk", "status"))
     assert statuses[done.pk] == ExpenseStatus.SYNCED
     assert statuses[refused.pk] == statuses[fresh.pk] == ExpenseStatus.FAILED
     # Only a completion counts: an earlier refusal, or this sync's own results, do not.
-    assert follow._completed_before(duplicate, [str(fresh.pk), str(refused.pk)]) == set()
+    assert not follow.completed_in_other_syncs(duplicate, [str(fresh.pk), str(refused.pk)]).exists()

@@ -26,7 +26,7 @@ def _postgresql_only(settings, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("settlers side by side need PostgreSQL; the PostgreSQL run checks them")
     settings.SYNC_SETTLERS = 2
-    monkeypatch.setattr("syncs.follow.SETTLE_CHUNK", 3)
+    monkeypatch.setattr("syncs.settle.SETTLE_CHUNK", 3)
 
 
 def _completed(expenses: list[Expense]) -> dict[str, Any]:
@@ -44,13 +44,13 @@ def _settled_once(sync: Sync, expenses: list[Expense]) -> None:
 
 
 def test_settlers_hold_their_chunks_at_once_and_settle_each_expense_once(monkeypatch):
-    from syncs import follow
+    from syncs import settle as follow
 
     sync, expenses = _sync_of(pushable_company(), 11, code=2000, text="Completed")
     # Each settler waits inside its first chunk's transaction for the other: if the chunks
     # were settled one after the other, the barrier breaks.
     together = threading.Barrier(2, timeout=20)
-    real_settle = follow._settle_chunk
+    real_settle = follow.settle_chunk
     inside: list[str] = []
 
     def settle_chunk(*args: Any, **kwargs: Any) -> None:
@@ -60,9 +60,9 @@ def test_settlers_hold_their_chunks_at_once_and_settle_each_expense_once(monkeyp
             together.wait()
         real_settle(*args, **kwargs)
 
-    monkeypatch.setattr(follow, "_settle_chunk", settle_chunk)
+    monkeypatch.setattr(follow, "settle_chunk", settle_chunk)
 
-    sync = follow._settle(sync, _completed(expenses))
+    sync = follow.sync_settle(sync=sync, results=_completed(expenses))
 
     assert sorted(inside) == ["sync-settle-0", "sync-settle-1"]
     assert (sync.state, sync.transactions_completed, sync.transactions_failed) == (
@@ -74,10 +74,10 @@ def test_settlers_hold_their_chunks_at_once_and_settle_each_expense_once(monkeyp
 
 
 def test_a_failed_settler_leaves_a_sync_the_next_poll_finishes(monkeypatch):
-    from syncs import follow
+    from syncs import settle as follow
 
     sync, expenses = _sync_of(pushable_company(), 12, code=2000, text="Completed")
-    real_settle = follow._settle_chunk
+    real_settle = follow.settle_chunk
     calls = {"n": 0}
     lock = threading.Lock()
 
@@ -89,10 +89,10 @@ def test_a_failed_settler_leaves_a_sync_the_next_poll_finishes(monkeypatch):
             raise RuntimeError("database went away")
         real_settle(*args, **kwargs)
 
-    monkeypatch.setattr(follow, "_settle_chunk", dies_on_the_second_chunk)
+    monkeypatch.setattr(follow, "settle_chunk", dies_on_the_second_chunk)
     results = _completed(expenses)
     with pytest.raises(RuntimeError, match="database went away"):
-        follow._settle(sync, results)
+        follow.sync_settle(sync=sync, results=results)
 
     # The sync is still followed; what a settler committed stays (the first chunk, and one
     # already under way when the second failed), the failed chunk left nothing behind, and no
@@ -102,8 +102,8 @@ def test_a_failed_settler_leaves_a_sync_the_next_poll_finishes(monkeypatch):
     assert settled in (3, 6)
     assert SyncTransaction.objects.filter(sync=sync).count() == settled
 
-    monkeypatch.setattr(follow, "_settle_chunk", real_settle)
-    sync = follow._settle(Sync.objects.get(pk=sync.pk), results)
+    monkeypatch.setattr(follow, "settle_chunk", real_settle)
+    sync = follow.sync_settle(sync=Sync.objects.get(pk=sync.pk), results=results)
 
     assert (sync.state, sync.transactions_completed) == (SyncState.SUCCEEDED, 12)
     _settled_once(sync, expenses)

@@ -1,23 +1,12 @@
-"""Following a sync to its end and bringing its results home.
-
-The status endpoint is the truth: webhooks only make us poll sooner. When a sync ends, every
-transaction result is fetched (all pages) and each expense becomes synced or failed with
-Codat's message in plain words. Duplicate protection (5080) is read as "already in the ledger"
-only when an earlier sync of ours completed that expense.
-"""
+"""Settling an ended sync: its results kept, its expenses synced or failed."""
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import queue
-import re
-import threading
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from itertools import islice
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -26,7 +15,6 @@ from django.db.models import Count, Field, Model, Q, QuerySet
 from django.utils import timezone
 
 from codat import Exchange
-from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
 from sfe_portal.db import id_array
@@ -44,71 +32,17 @@ from syncs.models import (
     TransactionStatus,
     UploadState,
 )
+from syncs.plain_words import plain_words
+from syncs.side_by_side import SideBySide, read_ahead
 
-LONG_RUNNING_AFTER = timedelta(minutes=10)
-POLL_BASE = timedelta(seconds=2)
-POLL_CAP = timedelta(seconds=60)
+logger = logging.getLogger(__name__)
+
 DUPLICATE_PROTECTION = 5080
 RESULTS_PAGE_SIZE = 5000
 # Rows written or read per statement while settling a sync.
 SETTLE_CHUNK = 1000
 # "Company deleted/de-authorised" (API-NOTES §3.2).
 CONNECTION_LOST_CODES = frozenset({4040, 4220})
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-def poll_delay(poll_count: int) -> timedelta:
-    """2 s, 3 s, 4.5 s, … growing by half each time, never more than a minute."""
-    return min(POLL_CAP, POLL_BASE * (1.5 ** max(0, poll_count)))
-
-
-def sync_poll_due_in(*, sync: Sync, at_least: float = 1.0) -> float:
-    """Seconds until the sync's next poll is due (set by its start or its last poll), never
-    less than `at_least`."""
-    if sync.next_poll_at is None:
-        return max(at_least, POLL_BASE.total_seconds())
-    return max(at_least, (sync.next_poll_at - timezone.now()).total_seconds())
-
-
-def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
-    """Ask Codat how the sync is doing; reconcile it when it has ended."""
-    now = now or timezone.now()
-    if sync.state != SyncState.IN_PROGRESS:
-        return sync
-    client = codat_client(company_id=sync.company_id)
-    status = client.get_sync_status(str(sync.company.codat_company_id), str(sync.codat_sync_id))
-    long_running = status.sync_status_code == 1010 or now - sync.requested_at > LONG_RUNNING_AFTER
-    Sync.objects.filter(pk=sync.pk).update(
-        status_code=status.sync_status_code,
-        status_text=(status.sync_status or "")[:100],
-        error_message=status.error_message or "",
-        exception_message=status.sync_exception_message or "",
-        data_pushed=status.data_pushed,
-        codat_sync_utc=status.sync_utc,
-        last_polled_at=now,
-        poll_count=sync.poll_count + 1,
-        is_long_running=long_running,
-        next_poll_at=now + poll_delay(sync.poll_count + 1) if status.in_progress else None,
-    )
-    sync.refresh_from_db()
-    if status.in_progress:
-        return sync
-    return sync_reconcile(sync=sync)
-
-
-def sync_poll_soon(*, sync: Sync) -> bool:
-    """Ask for the sync to be polled now (a webhook arrived, or support asked); False when it
-    has already ended. The poll is sent after commit, so it sees what the caller wrote."""
-    if sync.state != SyncState.IN_PROGRESS:
-        return False
-    from syncs.tasks import poll_sync  # tasks import this module
-
-    sync_pk = sync.pk
-    transaction.on_commit(lambda: poll_sync.delay(sync_pk))
-    return True
 
 
 def sync_reconcile(*, sync: Sync) -> Sync:
@@ -124,13 +58,14 @@ def sync_reconcile(*, sync: Sync) -> Sync:
     client = codat_client(company_id=sync.company_id, keep_exchanges=exchanges)
     # Codat's largest page: a sync of 10,000 expenses settles in two requests, not a hundred.
     # The next page is fetched (by a thread that only talks HTTP) while this one is settled.
-    results = _read_ahead(
+    results = read_ahead(
         client.iter_sync_transactions(
             str(sync.company.codat_company_id),
             str(sync.codat_sync_id),
             page_size=RESULTS_PAGE_SIZE,
         ),
         ahead=RESULTS_PAGE_SIZE,
+        step=SETTLE_CHUNK,
     )
     try:
         chunks: Iterator[Mapping[str, object]] = (
@@ -150,69 +85,9 @@ def sync_reconcile(*, sync: Sync) -> Sync:
         client.close()
 
 
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_DONE = object()
-
-
-def _read_ahead(
-    items: Iterator[T], *, ahead: int, step: int = SETTLE_CHUNK
-) -> Generator[T, None, None]:
-    """Yield `items` as a thread produces them, about `ahead` at most in advance, handed over
-    `step` at a time (a hand-over per item, two locks each way, cost more than keeping the
-    item). Closing the generator (or leaving it on an error) stops the thread at its next
-    hand-over; what was read before an error is yielded before it is raised."""
-    step = max(1, min(step, ahead))
-    buffer: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead // step))
-    stop = threading.Event()
-
-    def put(value: object) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(value, timeout=0.5)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        batch: list[T] = []
-        try:
-            for item in items:
-                batch.append(item)
-                if len(batch) >= step:
-                    if not put(batch):
-                        return
-                    batch = []
-        except BaseException as error:  # handed to the reader, who raises it
-            if not batch or put(batch):
-                put(_Failed(error))
-            return
-        if not batch or put(batch):
-            put(_DONE)
-
-    reader = threading.Thread(
-        target=contextvars.copy_context().run, args=(produce,), daemon=True, name="read-ahead"
-    )
-    reader.start()
-    try:
-        while True:
-            value = buffer.get()
-            if value is _DONE:
-                return
-            if isinstance(value, _Failed):
-                raise value.error
-            yield from cast("list[T]", value)
-    finally:
-        stop.set()
-        reader.join(timeout=5)
-
-
-def _settle(sync: Sync, results: Mapping[str, object]) -> Sync:
-    """Settle the sync from all its results at once (what `sync_reconcile` does per page)."""
+def sync_settle(*, sync: Sync, results: Mapping[str, object]) -> Sync:
+    """Settle the sync from results already fetched, all at once (what `sync_reconcile` does
+    page by page as it fetches them)."""
     outcome = list(results.items())
     chunks = range(0, len(outcome), SETTLE_CHUNK)
     return _reconcile(sync, (dict(outcome[start : start + SETTLE_CHUNK]) for start in chunks))
@@ -360,12 +235,12 @@ def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
     else:
         # (Inside a caller's transaction, other connections would not see what it holds.)
         for results in chunks:
-            _settle_results(sync, results, with_receipts=with_receipts)
+            settle_results(sync, results, with_receipts=with_receipts)
     return _end(sync, with_receipts=with_receipts)
 
 
 @transaction.atomic
-def _settle_results(sync: Sync, results: Mapping[str, object], *, with_receipts: bool) -> None:
+def settle_results(sync: Sync, results: Mapping[str, object], *, with_receipts: bool) -> None:
     """Keep a chunk of the sync's results and settle its expenses, in one transaction.
 
     A result kept before was settled with its expense in the same transaction, by a pass cut
@@ -375,7 +250,7 @@ def _settle_results(sync: Sync, results: Mapping[str, object], *, with_receipts:
     kept = _keep_results(sync, results)
     if settled_before:
         kept = [row for row in kept if str(row[0]) not in settled_before]
-    _settle_chunk(sync, kept, with_receipts=with_receipts)
+    settle_chunk(sync, kept, with_receipts=with_receipts)
 
 
 def _kept_before(sync: Sync, transaction_ids: list[str]) -> set[str]:
@@ -397,49 +272,16 @@ def _settle_side_by_side(
 
     At most `settlers` chunks wait to be taken. A failed chunk stops the others before their
     next one and is raised once all have stopped: the chunks committed stay settled."""
-    todo: queue.Queue[Mapping[str, object] | None] = queue.Queue(maxsize=settlers)
-    failures: list[BaseException] = []
-    stop = threading.Event()
-
-    def settler() -> None:
-        try:
-            # Taken to the end whatever happens, so that handing over a chunk never blocks.
-            while (results := todo.get()) is not None:
-                if stop.is_set():
-                    continue
-                try:
-                    _settle_results(sync, results, with_receipts=with_receipts)
-                except BaseException as error:  # raised by the caller once all have stopped
-                    failures.append(error)
-                    stop.set()
-        finally:
-            connection.close()  # this thread's own
-
-    threads = [
-        threading.Thread(
-            # Each settler runs in a copy of the caller's context, so its log lines keep the
-            # task's.
-            target=contextvars.copy_context().run,
-            args=(settler,),
-            name=f"sync-settle-{n}",
-            daemon=True,
-        )
-        for n in range(settlers)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
+    with SideBySide(
+        partial(settle_results, sync, with_receipts=with_receipts),
+        threads=settlers,
+        name="sync-settle",
+        backlog=settlers,
+        own_connection=True,
+    ) as settling:
         for results in chunks:
-            if stop.is_set():
+            if not settling.put(results):
                 break
-            todo.put(results)
-    finally:
-        for _ in threads:
-            todo.put(None)
-        for thread in threads:
-            thread.join()
-    if failures:
-        raise failures[0]
 
 
 @transaction.atomic
@@ -456,7 +298,7 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
         )
         .values_list("pk", flat=True)
     )
-    _settle_expenses(
+    settle_expenses(
         sync, [], dict.fromkeys(unanswered, _sync_failure(sync)), with_receipts=with_receipts
     )
     if sync.status_code in CONNECTION_LOST_CODES:
@@ -481,7 +323,7 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
     return sync
 
 
-def _settle_chunk(sync: Sync, chunk: list[_Ours], *, with_receipts: bool) -> None:
+def settle_chunk(sync: Sync, chunk: list[_Ours], *, with_receipts: bool) -> None:
     """Settle the expenses of a chunk of kept results; those already settled are left as
     they are by the (conditional) moves."""
     ids = [str(transaction_id) for transaction_id, _, _ in chunk]
@@ -500,10 +342,10 @@ def _settle_chunk(sync: Sync, chunk: list[_Ours], *, with_receipts: bool) -> Non
             failed[transaction_id] = _sync_failure(sync)
     for expense in Expense.objects.filter(pk__in=list(needs_words)):
         failed[expense.pk] = plain_words(needs_words[str(expense.pk)], expense)
-    _settle_expenses(sync, completed, failed, with_receipts=with_receipts)
+    settle_expenses(sync, completed, failed, with_receipts=with_receipts)
 
 
-def _settle_expenses(
+def settle_expenses(
     sync: Sync, completed: list[object], failed: dict[object, str], *, with_receipts: bool
 ) -> None:
     """Move those of the expenses still syncing to synced or failed (each with its reason);
@@ -592,40 +434,3 @@ def _queue_receipts(sync: Sync, expense_ids: Sequence[object]) -> None:
 
 
 # Codat's messages name ids; the portal names what finance staff see and says what to do.
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(r"Account (?P<account>.+?) is not valid for transaction type (?P<type>\w+)"),
-        "Account {account} does not accept {type_label} transactions — choose an account "
-        "valid for {type_label} and approve again.",
-    ),
-    (
-        re.compile(r"Account (?P<account>.+?) is archived"),
-        "Account {account} was archived in the accounting software — choose another account "
-        "and approve again.",
-    ),
-    (
-        re.compile(r"Account (?P<account>.+?) does not exist"),
-        "Account {account} no longer exists in the accounting software — choose another "
-        "account and approve again.",
-    ),
-    (
-        re.compile(r"Tax rate (?P<rate>.+?) is (not valid|archived|does not exist)"),
-        "Tax rate {rate} cannot be used any more — choose another tax rate and approve again.",
-    ),
-    (
-        re.compile(r"period lock date"),
-        "The accounting period is locked for this date — ask the accountant to reopen it, or "
-        "exclude the expense.",
-    ),
-]
-
-
-def plain_words(message: str, expense: Expense) -> str:
-    """Codat's message, translated where we know it, always followed by Codat's own words."""
-    type_label = TransactionType(expense.type).label
-    for pattern, template in _PATTERNS:
-        match = pattern.search(message)
-        if match:
-            words = template.format(type_label=type_label, **match.groupdict())
-            return f"{words} (Codat: {message})"
-    return f"Codat refused it: {message}" if message else "Codat gave no reason."

@@ -1,0 +1,100 @@
+"""The pipeline, unchanged, over a second generation of the expenses API: one call per batch
+that answers the sync writing it (as Codat's newer Expenses API does), end to end against the
+sandbox: claim → send → follow → settle, each batch followed in a sync of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+import pytest
+
+from codat import CodatClient, PlannedBatch, Submission
+from companies.platforms import Platform
+from expenses.models import Expense, ExpenseStatus
+from syncs.exchanges import codat_client
+from syncs.generation import GENERATIONS
+from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
+from syncs.tasks import push_company
+from tests.integration.sandbox_company import onboard
+from tests.integration.test_push_pipeline import _approved, _ledger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class OneCallPerBatch:
+    """Test-only generation: `send` is one call per batch that answers the sync writing it
+    (made here of the sandbox's v1 calls, which the pipeline never sees)."""
+
+    one_sync_per_batch: ClassVar[bool] = True
+    sent: ClassVar[list[tuple[str, int]]] = []
+
+    def __init__(self, client: CodatClient) -> None:
+        self._client = client
+
+    def send(self, company_id: str, batch: PlannedBatch) -> Submission:
+        dataset_id = self._client.create_expense_dataset(company_id, list(batch.items))
+        sync_id = self._client.initiate_sync(company_id, [dataset_id])
+        self.sent.append((str(batch.key), len(batch.items)))
+        return Submission(sync_id=sync_id)
+
+    def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
+        raise AssertionError("each batch started its own sync: there is nothing to start")
+
+    def find_lost_submission(
+        self,
+        company_id: str,
+        transaction_ids: Collection[str],
+        *,
+        since: datetime,
+        known_sync_ids: Collection[str] = (),
+    ) -> Submission | None:
+        return None
+
+
+@pytest.fixture
+def one_call_generation(monkeypatch, settings):
+    OneCallPerBatch.sent.clear()
+    monkeypatch.setitem(GENERATIONS, "one-call", OneCallPerBatch)
+    settings.CODAT_EXPENSES_API_DEFAULT = "one-call"
+
+
+def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
+    sandbox, one_call_generation
+):
+    books = onboard(Platform.XERO)
+    expenses = _approved(books, 120)
+
+    push_company.delay(books.company.pk)
+
+    syncs = list(Sync.objects.filter(company=books.company).order_by("pk"))
+    batches = list(PushBatch.objects.filter(company=books.company).order_by("created_at"))
+    assert len(batches) == 3
+    assert len(syncs) == 3
+    assert sorted(key for key, _ in OneCallPerBatch.sent) == sorted(str(b.pk) for b in batches)
+    assert sorted(size for _, size in OneCallPerBatch.sent) == [20, 50, 50]
+    for sync in syncs:
+        assert sync.state == SyncState.SUCCEEDED
+        assert sync.batches.count() == 1
+        assert sync.batches.get().state == BatchState.DONE
+        assert sync.transactions_completed == sync.batches.get().items.count()
+    assert len({sync.codat_sync_id for sync in syncs}) == 3
+    assert set(
+        Expense.objects.filter(pk__in=[e.pk for e in expenses]).values_list("status", flat=True)
+    ) == {ExpenseStatus.SYNCED}
+    assert SyncTransaction.objects.filter(company=books.company).count() == 120
+    assert len(_ledger(books)) == 120
+    assert len(codat_client().list_syncs(str(books.company.codat_company_id))) == 3
+
+
+def test_pushing_again_sends_nothing_twice(sandbox, one_call_generation):
+    books = onboard(Platform.XERO)
+    _approved(books, 60)
+
+    push_company.delay(books.company.pk)
+    push_company.delay(books.company.pk)
+
+    assert len(OneCallPerBatch.sent) == 2
+    assert Sync.objects.filter(company=books.company).count() == 2
+    assert len(_ledger(books)) == 60
