@@ -57,10 +57,10 @@ from companies.platforms import (
 from companies.refresh import (
     PollOutcome,
     company_refresh_poll,
-    company_refresh_pull,
     company_refresh_start,
 )
 from companies.services import membership_set_role
+from expenses.recheck import company_refresh_pull_and_recheck
 from syncs.exchanges import codat_session
 
 
@@ -245,7 +245,7 @@ def _demo_company(
         while company_refresh_poll(company=company) == PollOutcome.WAIT and waited < wait_limit_s:
             sleep(0.5)
             waited += 0.5
-        company_refresh_pull(company=company)
+        company_refresh_pull_and_recheck(company=company)
         company.refresh_from_db()
     bank = (
         LedgerAccount.objects.usable()
