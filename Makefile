@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint fmt bench install migrate worker load soak venv
+.PHONY: run test check lint lint-imports fmt bench install migrate worker load soak venv
 
 # Says which Python the targets run on; makes the venv first if it is missing or broken.
 venv:
@@ -31,10 +31,14 @@ run: migrate
 test: $(STAMP)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# The layers contract of pyproject.toml ([tool.importlinter]): which app may import which.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 check: lint test
 

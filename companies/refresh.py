@@ -193,8 +193,10 @@ class Pulled:
 
 
 def company_refresh_pull(*, company: Company, now: datetime | None = None) -> Company:
-    """Read every page of every data type, then write it all in one transaction and recheck the
-    expenses that pointed at something that changed."""
+    """Read every page of every data type, then write it all in one transaction.
+
+    The expenses coded against what changed are rechecked by the layer above:
+    `expenses.recheck.company_refresh_pull_and_recheck` calls this, then the recheck."""
     now = now or timezone.now()
     connection = _accounting_connection(company)
     if company.codat_company_id is None or connection is None:
@@ -218,11 +220,7 @@ def company_refresh_pull(*, company: Company, now: datetime | None = None) -> Co
     except CodatError as error:
         company_record_error(company=company, step=STEP_REFRESH, message=error_in_words(error))
         raise
-    company = master_data_store(company=company, pulled=pulled, now=now)
-    from companies.recoding import company_recheck_expenses
-
-    company_recheck_expenses(company=company)
-    return company
+    return master_data_store(company=company, pulled=pulled, now=now)
 
 
 @transaction.atomic

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Q, QuerySet
+from django.db.models import OuterRef, QuerySet
 
 from companies.models import (
     ROLE_RANK,
@@ -154,85 +153,6 @@ def company_configuration(*, company: Company) -> CompanyConfiguration | None:
 
 def role_allows(role: Role | None, *, needed: Role) -> bool:
     return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
-
-
-@dataclass(frozen=True)
-class CompanyRow:
-    company: Company
-    accounting_connection: Connection | None
-    to_categorize: int
-    ready: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class CompanyOverview:
-    connections: list[Connection]
-    status_counts: list[tuple[str, str, int]]  # (status, label, count) in workflow order
-    members: list[Membership]
-
-
-def company_overview(*, company: Company) -> CompanyOverview:
-    """The company page: live connections, expense counts per status and the members."""
-    from expenses.models import ExpenseStatus
-    from expenses.selectors import expense_status_counts_by_company
-
-    connections = list(company.connections.filter(deleted_at__isnull=True).order_by("kind"))
-    counts = expense_status_counts_by_company(company_ids=[company.pk]).get(company.pk, {})
-    status_counts = [(s.value, s.label, counts.get(s.value, 0)) for s in ExpenseStatus]
-    members = list(company.memberships.select_related("user").order_by("user__username"))
-    return CompanyOverview(connections=connections, status_counts=status_counts, members=members)
-
-
-COMPANIES_PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class CompanyListPage:
-    rows: list[CompanyRow]
-    page: Page[Any]  # its number, the paginator's page count and company count
-
-
-def company_list_overview(
-    *, user: AnyUser, search: str = "", page: int | str = 1, per_page: int = COMPANIES_PER_PAGE
-) -> CompanyListPage:
-    """One page of the companies page: each visible company with its connection and queue
-    counts, by name. A page number out of range gives the last page, a bad one the first.
-
-    Four queries whatever the number of companies: the count, the page's companies, their live
-    accounting connections, and one grouped count over the expenses of those companies.
-    """
-    from expenses.selectors import expense_status_counts_by_company
-
-    companies = company_list_visible(user=user).order_by("name", "pk")
-    if search:
-        companies = companies.filter(Q(name__icontains=search) | Q(codat_company_id__iexact=search))
-    companies = companies.prefetch_related(
-        Prefetch(
-            "connections",
-            queryset=Connection.objects.filter(
-                kind=ConnectionKind.ACCOUNTING, deleted_at__isnull=True
-            ),
-            to_attr="live_accounting_connections",
-        )
-    )
-    shown = Paginator(companies, per_page).get_page(page)
-    listed = list(shown.object_list)
-    counts = expense_status_counts_by_company(company_ids=[c.pk for c in listed])
-    rows = []
-    for company in listed:
-        by_status = counts.get(company.pk, {})
-        connections = company.live_accounting_connections
-        rows.append(
-            CompanyRow(
-                company=company,
-                accounting_connection=connections[0] if connections else None,
-                to_categorize=by_status.get("uncategorized", 0),
-                ready=by_status.get("categorized", 0) + by_status.get("approved", 0),
-                failed=by_status.get("failed", 0),
-            )
-        )
-    return CompanyListPage(rows=rows, page=shown)
 
 
 # --- Connection health and push blockers --------------------------------------------------------

@@ -87,31 +87,6 @@ def membership_set_role(*, company: Company, user: User, role: Role) -> Membersh
     return membership
 
 
-DEMO_USERS = (
-    # username, password, is_superuser: the sign-ins CONTRACTS.md promises.
-    ("admin", "admin", True),
-    ("finance", "finance", False),
-)
-
-
-@transaction.atomic
-def demo_users_ensure() -> list[User]:
-    """Create the demo sign-ins if missing, and reset their passwords; safe to run again."""
-    from django.contrib.auth import get_user_model
-
-    user_model = get_user_model()
-    users = []
-    for username, password, is_superuser in DEMO_USERS:
-        user, _ = user_model.objects.get_or_create(username=username)
-        user.is_superuser = user.is_staff = is_superuser
-        user.is_active = True
-        if not user.check_password(password):
-            user.set_password(password)
-        user.save()
-        users.append(user)
-    return users
-
-
 def company_record_error(*, company: Company, step: str, message: str) -> Company:
     """Keep the last failed step in plain words for the page, outside any rolled-back work."""
     now = timezone.now()

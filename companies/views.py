@@ -44,9 +44,7 @@ from companies.permissions import (
 from companies.platforms import Platform
 from companies.refresh import company_refresh_request
 from companies.selectors import (
-    company_list_overview,
     company_onboarding_progress,
-    company_overview,
     company_settings_overview,
     configuration_notes,
 )
@@ -60,6 +58,7 @@ from companies.staff import (
     permission_refusal,
     staff_write_record,
 )
+from expenses.selectors import company_list_overview, company_overview
 from sfe_portal.http import AuthenticatedHttpRequest, CompanyHttpRequest
 
 

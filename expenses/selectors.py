@@ -1,4 +1,5 @@
-"""Reads about expenses: the queue, its counts and the coding choices a row offers."""
+"""Reads about expenses: the queue, its counts and the coding choices a row offers, the expense
+counts the companies pages show."""
 
 from __future__ import annotations
 
@@ -13,12 +14,23 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
 from django.utils.safestring import mark_safe
 
-from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
+from companies.models import (
+    Company,
+    Connection,
+    ConnectionKind,
+    LedgerAccount,
+    Membership,
+    Supplier,
+    TaxRate,
+    TrackingCategory,
+)
 from companies.platforms import TRANSFER_TYPES, TransactionType
+from companies.selectors import AnyUser, company_list_visible
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.rows import options_html, supplier_label
 from expenses.services import expense_lines_keep
@@ -66,6 +78,83 @@ def expense_status_counts_by_company(*, company_ids: Iterable[int]) -> dict[int,
     for company_id, status, n in rows:
         counts[company_id][status] = n
     return dict(counts)
+
+
+# --- The companies pages: each company with its expense counts ---------------------------------
+
+
+@dataclass(frozen=True)
+class CompanyRow:
+    company: Company
+    accounting_connection: Connection | None
+    to_categorize: int
+    ready: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class CompanyOverview:
+    connections: list[Connection]
+    status_counts: list[tuple[str, str, int]]  # (status, label, count) in workflow order
+    members: list[Membership]
+
+
+def company_overview(*, company: Company) -> CompanyOverview:
+    """The company page: live connections, expense counts per status and the members."""
+    connections = list(company.connections.filter(deleted_at__isnull=True).order_by("kind"))
+    counts = expense_status_counts_by_company(company_ids=[company.pk]).get(company.pk, {})
+    status_counts = [(s.value, s.label, counts.get(s.value, 0)) for s in ExpenseStatus]
+    members = list(company.memberships.select_related("user").order_by("user__username"))
+    return CompanyOverview(connections=connections, status_counts=status_counts, members=members)
+
+
+COMPANIES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class CompanyListPage:
+    rows: list[CompanyRow]
+    page: Page[Any]  # its number, the paginator's page count and company count
+
+
+def company_list_overview(
+    *, user: AnyUser, search: str = "", page: int | str = 1, per_page: int = COMPANIES_PER_PAGE
+) -> CompanyListPage:
+    """One page of the companies page: each visible company with its connection and queue
+    counts, by name. A page number out of range gives the last page, a bad one the first.
+
+    Four queries whatever the number of companies: the count, the page's companies, their live
+    accounting connections, and one grouped count over the expenses of those companies.
+    """
+    companies = company_list_visible(user=user).order_by("name", "pk")
+    if search:
+        companies = companies.filter(Q(name__icontains=search) | Q(codat_company_id__iexact=search))
+    companies = companies.prefetch_related(
+        Prefetch(
+            "connections",
+            queryset=Connection.objects.filter(
+                kind=ConnectionKind.ACCOUNTING, deleted_at__isnull=True
+            ),
+            to_attr="live_accounting_connections",
+        )
+    )
+    shown = Paginator(companies, per_page).get_page(page)
+    listed = list(shown.object_list)
+    counts = expense_status_counts_by_company(company_ids=[c.pk for c in listed])
+    rows = []
+    for company in listed:
+        by_status = counts.get(company.pk, {})
+        connections = company.live_accounting_connections
+        rows.append(
+            CompanyRow(
+                company=company,
+                accounting_connection=connections[0] if connections else None,
+                to_categorize=by_status.get("uncategorized", 0),
+                ready=by_status.get("categorized", 0) + by_status.get("approved", 0),
+                failed=by_status.get("failed", 0),
+            )
+        )
+    return CompanyListPage(rows=rows, page=shown)
 
 
 @dataclass(frozen=True)
@@ -717,105 +806,3 @@ def queue_row(
         expense.has_receipt = Receipt.objects.filter(expense=expense).exists()  # type: ignore[attr-defined]
     suggestion = expense_suggestions(company=company, expenses=[expense], choices=choices)
     return _row(expense, company_context(company=company), choices, suggestion.get(expense.pk))
-
-
-# --- The expense page -------------------------------------------------------------------------
-
-
-@dataclass
-class ReceiptView:
-    receipt: Receipt
-    preview: str  # "image" | "pdf" | "other"
-    uploaded: bool
-
-
-@dataclass
-class ExpenseDetail:
-    expense: Expense
-    lines: list[ExpenseLine]
-    problems: list[Problem]
-    context: CompanyContext
-    choices: CodingChoices
-    receipts: list[ReceiptView]
-    events: list[Any]
-    sync_results: list[Any]
-    payload: str  # the JSON that will be sent, or "" while the expense is not ready
-    reading: list[str]
-    supplier_override_allowed: bool
-    rate_needed: bool
-    # The currency the rate converts from, and the expense in the base currency at its rate.
-    rate_currency: str
-    base_amount: Decimal | None
-    line_total: Decimal
-
-
-def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
-    """Everything the expense page shows, in a fixed number of queries."""
-    import json
-
-    from companies.platforms import ContactKind
-    from expenses.currency_rate import in_base_currency, rate_currency
-    from expenses.ledger import (
-        currency_rate_needed,
-        expense_ledger_reading,
-        expense_to_transaction,
-        ledger_lines,
-    )
-    from expenses.receipts import receipt_preview_kind
-    from syncs.selectors import sync_results_for_expense
-
-    expense = Expense.objects.select_related("company", "supplier_override", "approved_by").get(
-        company=company, pk=expense_id
-    )
-    lines = ledger_lines(expense=expense)
-    ctx = company_context(company=company)
-    problems = expense_problems(expense, lines, ctx)
-    payload = ""
-    if not problems:
-        payload = json.dumps(
-            expense_to_transaction(expense=expense, lines=lines, ctx=ctx).to_api(),
-            indent=2,
-            default=str,
-        )
-    receipts = list(
-        Receipt.objects.filter(expense=expense)
-        .annotate(was_uploaded=Exists(_uploaded_receipts()))
-        .order_by("created_at")
-    )
-    return ExpenseDetail(
-        expense=expense,
-        lines=lines,
-        problems=problems,
-        context=ctx,
-        choices=coding_choices(company=company),
-        receipts=[
-            ReceiptView(r, receipt_preview_kind(r), bool(getattr(r, "was_uploaded", False)))
-            for r in receipts
-        ],
-        events=list(expense.events.select_related("actor").order_by("-created_at", "-id")),
-        sync_results=sync_results_for_expense(expense=expense),
-        payload=payload,
-        reading=expense_ledger_reading(expense=expense, lines=lines, ctx=ctx),
-        supplier_override_allowed=ctx.rules.supplier_per_transaction
-        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER,
-        rate_needed=currency_rate_needed(expense=expense, ctx=ctx),
-        rate_currency=rate_currency(
-            expense_currency=expense.currency,
-            bank_currency=ctx.bank_account_currency,
-            base=ctx.base_currency,
-        ),
-        base_amount=(
-            in_base_currency(expense.amount, expense.currency_rate)
-            if expense.currency_rate is not None
-            and ctx.base_currency
-            and expense.currency != ctx.base_currency
-            else None
-        ),
-        line_total=sum((line.net_amount + line.tax_amount for line in lines), Decimal(0)),
-    )
-
-
-def _uploaded_receipts() -> QuerySet[Any]:
-    from syncs.models import ReceiptUpload, UploadState
-
-    return ReceiptUpload.objects.filter(receipt=OuterRef("pk"), state=UploadState.UPLOADED)

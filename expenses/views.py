@@ -56,9 +56,7 @@ from expenses.selectors import (
     EXPENSE_EXPORT_COLUMNS,
     PAGE_SIZES,
     CodingChoices,
-    ExpenseDetail,
     coding_choices,
-    expense_detail,
     expense_of_company,
     expense_queue,
     queue_counts,
@@ -87,7 +85,7 @@ from sfe_portal.http import CompanyHttpRequest
 from sfe_portal.security import framed_by_own_pages
 from sfe_portal.transitions import IllegalTransition, StaleState
 from syncs.corrections import correction_allowed
-from syncs.selectors import push_panel
+from syncs.selectors import ExpenseDetail, expense_detail, push_panel
 
 
 @require_GET

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "companies",
     "expenses",
     "syncs",
+    "demo",
 ]
 
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)

@@ -1,18 +1,32 @@
-"""Reads about syncs."""
+"""Reads about syncs, and the pages that show an expense or a company's queue together with
+what its syncs did (this app is the lowest layer that may read both)."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from companies.models import Company
-from expenses.models import Expense, ExpenseStatus
-from expenses.selectors import TabCount, queue_counts
+from companies.platforms import ContactKind
+from expenses.currency_rate import in_base_currency, rate_currency
+from expenses.ledger import (
+    currency_rate_needed,
+    expense_ledger_reading,
+    expense_to_transaction,
+    ledger_lines,
+)
+from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
+from expenses.receipts import receipt_preview_kind
+from expenses.selectors import CodingChoices, TabCount, coding_choices, queue_counts
+from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from syncs.models import (
     BatchState,
     PushBatch,
@@ -34,6 +48,93 @@ def sync_results_for_expense(*, expense: Any) -> list[SyncTransaction]:
         .select_related("sync")
         .order_by("-sync__requested_at")
     )
+
+
+# --- The expense page -------------------------------------------------------------------------
+
+
+@dataclass
+class ReceiptView:
+    receipt: Receipt
+    preview: str  # "image" | "pdf" | "other"
+    uploaded: bool
+
+
+@dataclass
+class ExpenseDetail:
+    expense: Expense
+    lines: list[ExpenseLine]
+    problems: list[Problem]
+    context: CompanyContext
+    choices: CodingChoices
+    receipts: list[ReceiptView]
+    events: list[Any]
+    sync_results: list[SyncTransaction]
+    payload: str  # the JSON that will be sent, or "" while the expense is not ready
+    reading: list[str]
+    supplier_override_allowed: bool
+    rate_needed: bool
+    # The currency the rate converts from, and the expense in the base currency at its rate.
+    rate_currency: str
+    base_amount: Decimal | None
+    line_total: Decimal
+
+
+def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
+    """Everything the expense page shows, in a fixed number of queries."""
+    expense = Expense.objects.select_related("company", "supplier_override", "approved_by").get(
+        company=company, pk=expense_id
+    )
+    lines = ledger_lines(expense=expense)
+    ctx = company_context(company=company)
+    problems = expense_problems(expense, lines, ctx)
+    payload = ""
+    if not problems:
+        payload = json.dumps(
+            expense_to_transaction(expense=expense, lines=lines, ctx=ctx).to_api(),
+            indent=2,
+            default=str,
+        )
+    receipts = list(
+        Receipt.objects.filter(expense=expense)
+        .annotate(was_uploaded=Exists(_uploaded_receipts()))
+        .order_by("created_at")
+    )
+    return ExpenseDetail(
+        expense=expense,
+        lines=lines,
+        problems=problems,
+        context=ctx,
+        choices=coding_choices(company=company),
+        receipts=[
+            ReceiptView(r, receipt_preview_kind(r), bool(getattr(r, "was_uploaded", False)))
+            for r in receipts
+        ],
+        events=list(expense.events.select_related("actor").order_by("-created_at", "-id")),
+        sync_results=sync_results_for_expense(expense=expense),
+        payload=payload,
+        reading=expense_ledger_reading(expense=expense, lines=lines, ctx=ctx),
+        supplier_override_allowed=ctx.rules.supplier_per_transaction
+        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER,
+        rate_needed=currency_rate_needed(expense=expense, ctx=ctx),
+        rate_currency=rate_currency(
+            expense_currency=expense.currency,
+            bank_currency=ctx.bank_account_currency,
+            base=ctx.base_currency,
+        ),
+        base_amount=(
+            in_base_currency(expense.amount, expense.currency_rate)
+            if expense.currency_rate is not None
+            and ctx.base_currency
+            and expense.currency != ctx.base_currency
+            else None
+        ),
+        line_total=sum((line.net_amount + line.tax_amount for line in lines), Decimal(0)),
+    )
+
+
+def _uploaded_receipts() -> QuerySet[ReceiptUpload]:
+    return ReceiptUpload.objects.filter(receipt=OuterRef("pk"), state=UploadState.UPLOADED)
 
 
 SYNC_RESULT_EXPORT_COLUMNS = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from companies.models import Company, CompanyStatus
-from companies.services import demo_users_ensure
+from demo.seed import demo_users_ensure
 from sandbox.models import SandboxSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

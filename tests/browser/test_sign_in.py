@@ -2,7 +2,7 @@
 
 import pytest
 
-from companies.services import demo_users_ensure
+from demo.seed import demo_users_ensure
 from tests.factories import CompanyFactory, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

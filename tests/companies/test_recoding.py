@@ -96,7 +96,7 @@ def test_the_recheck_reads_untouched_expenses_in_a_constant_number_of_queries(
     django_assert_max_num_queries,
 ):
     from companies.models import CompanyConfiguration, CompanyStatus
-    from companies.recoding import company_recheck_expenses
+    from expenses.recheck import company_recheck_expenses
     from tests.factories import CompanyFactory, ExpenseLineFactory, LedgerAccountFactory
 
     company = CompanyFactory(status=CompanyStatus.READY)

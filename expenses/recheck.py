@@ -1,15 +1,37 @@
 """After a refresh: expenses not yet synced whose coding points at something the ledger no longer
 offers (vanished, archived or deleted accounts, tax rates or tracking categories, or an account
-that stopped accepting the expense's type) go back to To categorize with the reason."""
+that stopped accepting the expense's type) go back to To categorize with the reason.
+
+The companies app pulls the master data and cannot import expenses (it is the lower layer), so
+the pull and this recheck are put together here, one layer up, in
+`company_refresh_pull_and_recheck`: the refresh task and the demo seed call that."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from companies.refresh import company_refresh_pull
+from expenses.models import Expense, ExpenseLine, ExpenseStatus
+from expenses.services import expense_readiness, expense_refresh_readiness
+from expenses.validation import company_context
 
 # Not yet in a sync: what a refresh may still send back for recoding.
-OPEN_STATUSES = ("uncategorized", "categorized", "approved", "failed")
+OPEN_STATUSES = (
+    ExpenseStatus.UNCATEGORIZED,
+    ExpenseStatus.CATEGORIZED,
+    ExpenseStatus.APPROVED,
+    ExpenseStatus.FAILED,
+)
+
+
+def company_refresh_pull_and_recheck(*, company: Company) -> Company:
+    """Pull the company's master data (`company_refresh_pull`), then recheck the open expenses it
+    may have broken. Every pull that ends a refresh goes through here, so none leaves an expense
+    coded against something the ledger no longer offers."""
+    company = company_refresh_pull(company=company)
+    company_recheck_expenses(company=company)
+    return company
 
 
 def _unusable() -> Q:
@@ -23,10 +45,6 @@ def company_recheck_expenses(*, company: Company) -> int:
     Candidates are found with one query; their lines come in one prefetch and the company's
     validation context is built once, so there are no queries per line.
     """
-    from expenses.models import Expense, ExpenseLine
-    from expenses.services import expense_readiness, expense_refresh_readiness
-    from expenses.validation import company_context
-
     accounts = LedgerAccount.objects.filter(company=company)
     bad_accounts = accounts.filter(_unusable()).values("pk")
     bad_taxes = TaxRate.objects.filter(company=company).filter(_unusable()).values("pk")
@@ -64,7 +82,7 @@ def company_recheck_expenses(*, company: Company) -> int:
     count = 0
     for expense in expenses:
         count += 1
-        if expense.status == "failed":
+        if expense.status == ExpenseStatus.FAILED:
             # A failed expense stays in Failed (its Codat message matters) unless its coding is
             # now wrong, in which case it must be recoded before anything is sent again.
             problems = expense_readiness(expense, ctx)

@@ -1,5 +1,5 @@
-"""The demo seed: one company per platform, onboarded through the real services against the
-embedded sandbox, and a few hundred realistic expenses each, some coded and approved.
+"""The demo seed: the demo sign-ins, one company per platform onboarded through the real services
+against the embedded sandbox, and a few hundred realistic expenses each, some coded and approved.
 
 `make run` seeds before the web server starts, so nothing listens on CODAT_BASE_URL yet. The
 seed therefore gives the Codat client an `InProcessSandboxAdapter`: the same services, client and
@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.db.models import QuerySet
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -57,10 +59,21 @@ from companies.platforms import (
 from companies.refresh import (
     PollOutcome,
     company_refresh_poll,
-    company_refresh_pull,
     company_refresh_start,
 )
 from companies.services import membership_set_role
+from expenses.ingest import expenses_ingest
+from expenses.models import Expense, ExpenseSource
+from expenses.receipts import receipt_add
+from expenses.recheck import company_refresh_pull_and_recheck
+from expenses.services import (
+    ExpenseRefused,
+    LineInput,
+    expense_approve,
+    expense_set_coding,
+    expense_set_lines,
+    split_gross,
+)
 from syncs.exchanges import codat_session
 
 
@@ -123,6 +136,29 @@ def in_process_sandbox() -> Iterator[requests.Session]:
     session.mount(base + "/", InProcessSandboxAdapter())
     with codat_session(session):
         yield session
+
+
+DEMO_USERS = (
+    # username, password, is_superuser: the sign-ins CONTRACTS.md promises.
+    ("admin", "admin", True),
+    ("finance", "finance", False),
+)
+
+
+@transaction.atomic
+def demo_users_ensure() -> list[User]:
+    """Create the demo sign-ins if missing, and reset their passwords; safe to run again."""
+    user_model = get_user_model()
+    users = []
+    for username, password, is_superuser in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.is_superuser = user.is_staff = is_superuser
+        user.is_active = True
+        if not user.check_password(password):
+            user.set_password(password)
+        user.save()
+        users.append(user)
+    return users
 
 
 DEMO_COMPANIES = (
@@ -245,7 +281,7 @@ def _demo_company(
         while company_refresh_poll(company=company) == PollOutcome.WAIT and waited < wait_limit_s:
             sleep(0.5)
             waited += 0.5
-        company_refresh_pull(company=company)
+        company_refresh_pull_and_recheck(company=company)
         company.refresh_from_db()
     bank = (
         LedgerAccount.objects.usable()
@@ -276,9 +312,6 @@ def _default_contact(usable: QuerySet[_Contact], company: Company) -> _Contact |
 
 
 def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -> int:
-    from expenses.ingest import expenses_ingest
-    from expenses.models import Expense, ExpenseSource
-
     rng = random.Random(seed)
     rules = rules_for(company.platform)
     base = company.base_currency
@@ -360,19 +393,10 @@ class _Coding:
 
 
 def _code_demo_expense(
-    expense: Any, approver: User, coding: _Coding, rng: random.Random, position: int
+    expense: Expense, approver: User, coding: _Coding, rng: random.Random, position: int
 ) -> None:
     """A third stays to categorize, a third is coded, a third coded and approved; some are
     split across two lines and some carry a receipt."""
-    from expenses.services import (
-        ExpenseRefused,
-        LineInput,
-        expense_approve,
-        expense_set_coding,
-        expense_set_lines,
-        split_gross,
-    )
-
     plan = position % 3
     if plan == 0:
         return
@@ -416,10 +440,7 @@ def _code_demo_expense(
         pass  # the platform's rules refuse this one: it stays for a person to look at
 
 
-def _attach_receipt(expense: Any, by: User, rng: random.Random) -> None:
-    from expenses.receipts import receipt_add
-    from expenses.services import ExpenseRefused
-
+def _attach_receipt(expense: Expense, by: User, rng: random.Random) -> None:
     if rng.random() < 0.7:
         upload = SimpleUploadedFile(
             f"receipt-{expense.external_id}.png", _png(rng.randint(0, 0xFFFFFF)), "image/png"

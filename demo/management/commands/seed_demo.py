@@ -2,8 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from companies.demo import demo_company_states, demo_seed
-from companies.services import DEMO_USERS, demo_users_ensure
+from demo.seed import DEMO_USERS, demo_company_states, demo_seed, demo_users_ensure
 
 
 class Command(BaseCommand):
