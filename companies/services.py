@@ -18,7 +18,7 @@ from companies.models import (
     Membership,
     Role,
 )
-from sfe_portal.transitions import StaleState, check_transition
+from sfe_portal.transitions import StaleState, check_transition, transition_update
 
 _C = CompanyStatus
 COMPANY_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -47,12 +47,17 @@ def company_transition(*, company: Company, to: CompanyStatus) -> Company:
     current = CompanyStatus(company.status)
     check_transition("Company", COMPANY_TRANSITIONS, current, to)
     now = timezone.now()
-    if (
-        Company.objects.filter(pk=company.pk, status=current).update(
-            status=to, status_changed_at=now, updated_at=now
-        )
-        != 1
-    ):
+    moved = transition_update(
+        Company.objects.filter(pk=company.pk),
+        entity="Company",
+        transitions=COMPANY_TRANSITIONS,
+        to=to,
+        current=current,
+        field="status",
+        status_changed_at=now,
+        updated_at=now,
+    )
+    if moved != 1:
         raise StaleState("Company", current)
     company.status, company.status_changed_at = to, now
     return company
@@ -68,12 +73,17 @@ def connection_set_status(*, connection: Connection, status: ConnectionStatus) -
         connection.last_checked_at = now
         return connection
     check_transition("Connection", CONNECTION_TRANSITIONS, current, status)
-    if (
-        Connection.objects.filter(pk=connection.pk, status=current).update(
-            status=status, status_changed_at=now, last_checked_at=now
-        )
-        != 1
-    ):
+    moved = transition_update(
+        Connection.objects.filter(pk=connection.pk),
+        entity="Connection",
+        transitions=CONNECTION_TRANSITIONS,
+        to=status,
+        current=current,
+        field="status",
+        status_changed_at=now,
+        last_checked_at=now,
+    )
+    if moved != 1:
         raise StaleState("Connection", current)
     connection.status, connection.status_changed_at = status, now
     connection.last_checked_at = now

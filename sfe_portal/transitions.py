@@ -1,6 +1,9 @@
 """State machines: each status field declares its legal moves once, and services check them here."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from django.db.models import QuerySet
 
 
 class IllegalTransition(Exception):
@@ -25,3 +28,29 @@ def check_transition(
     """Raise `IllegalTransition` unless `transitions[current]` allows `target`."""
     if target not in transitions.get(current, frozenset()):
         raise IllegalTransition(entity, str(current), str(target))
+
+
+def transition_update(
+    rows: QuerySet[Any],
+    *,
+    entity: str,
+    transitions: Mapping[str, frozenset[str]],
+    to: str,
+    current: str | Collection[str] | None = None,
+    field: str = "state",
+    **changes: object,
+) -> int:
+    """Move `rows` to `to` in one conditional `UPDATE … WHERE <field> IN (<sources>)`; how many
+    moved. Every status change of the portal goes through here or `check_transition`.
+
+    `current`: the state or states the caller moves from, each checked to allow `to`
+    (`IllegalTransition` otherwise); by default every state `to` may be reached from. Rows in any
+    other state are left as they are, so a row another process moved first is never
+    overwritten."""
+    if current is None:
+        sources = [state for state, targets in transitions.items() if to in targets]
+    else:
+        sources = [current] if isinstance(current, str) else list(current)
+        for source in sources:
+            check_transition(entity, transitions, source, to)
+    return rows.filter(**{f"{field}__in": sources}).update(**{field: to}, **changes)

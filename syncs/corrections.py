@@ -37,6 +37,7 @@ from expenses.validation import Problem, company_context, expense_problems
 from syncs.exchanges import codat_client
 from syncs.initiate import FIRST_POLL_AFTER
 from syncs.models import Sync, SyncKind, SyncState
+from syncs.services import syncs_move
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,10 @@ def sync_send_update(*, sync: Sync) -> Sync:
         )
     except (CodatUnprocessableError, CodatValidationError, CodatNotFoundError) as refused:
         return _undo(sync, refused)
-    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
         state=SyncState.IN_PROGRESS,
+        current=SyncState.INITIATING,
         codat_sync_id=codat_sync_id,
         initiate_requested_at=timezone.now(),
         next_poll_at=timezone.now() + FIRST_POLL_AFTER,
@@ -180,8 +183,12 @@ def _undo(sync: Sync, refused: CodatError) -> Sync:
     previous = sync.configuration_snapshot.get("previous", {})
     expense_lines_replace(expense=expense, lines=_lines_from(expense, previous))
     reason = f"Codat refused the correction: {refused.message}"
-    Sync.objects.filter(pk=sync.pk).update(
-        state=SyncState.FAILED, completed_at=timezone.now(), error_message=reason
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
+        state=SyncState.FAILED,
+        current=SyncState.INITIATING,
+        completed_at=timezone.now(),
+        error_message=reason,
     )
     expense_transition(expense=expense, to=ExpenseStatus.SYNCED, message=reason[:1000])
     sync.refresh_from_db()

@@ -23,6 +23,7 @@ from syncs.models import (
     Sync,
     SyncState,
 )
+from syncs.services import batches_move, syncs_move
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class InitiationInFlight(Exception):
 
 @transaction.atomic
 def sync_close_empty(sync: Sync) -> Sync:
-    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
         state=SyncState.FAILED,
+        current=SyncState.INITIATING,
         completed_at=timezone.now(),
         error_message="Nothing was sent: every batch was refused.",
     )
@@ -120,12 +123,14 @@ def _lost_start(sync: Sync, api: ExpensesApi, *, since: datetime) -> str | None:
 def sync_record_started(sync: Sync, codat_sync_id: str) -> Sync:
     """Codat started the sync: its sent batches and their expenses are in it now."""
     now = timezone.now()
-    Sync.objects.filter(pk=sync.pk, state=SyncState.INITIATING).update(
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
         state=SyncState.IN_PROGRESS,
+        current=SyncState.INITIATING,
         codat_sync_id=codat_sync_id,
         next_poll_at=now + FIRST_POLL_AFTER,
     )
-    sync.batches.filter(state=BatchState.POSTED).update(state=BatchState.SYNC_REQUESTED)
+    batches_move(sync.batches.all(), state=BatchState.SYNC_REQUESTED, current=BatchState.POSTED)
     expenses_bulk_transition(
         expense_ids=list(
             PushBatchItem.objects.filter(
@@ -145,11 +150,18 @@ def sync_record_started(sync: Sync, codat_sync_id: str) -> Sync:
 def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
     """Codat would not start the sync (no valid connections): hand the expenses back."""
     reason = f"Codat would not start the sync: {refused.message}"
-    Sync.objects.filter(pk=sync.pk).update(
-        state=SyncState.FAILED, completed_at=timezone.now(), error_message=reason
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
+        state=SyncState.FAILED,
+        current=SyncState.INITIATING,
+        completed_at=timezone.now(),
+        error_message=reason,
     )
-    sync.batches.filter(state__in=[BatchState.PENDING, BatchState.POSTED]).update(
-        state=BatchState.ABANDONED, last_error=reason
+    batches_move(
+        sync.batches.all(),
+        state=BatchState.ABANDONED,
+        current=[BatchState.PENDING, BatchState.POSTED],
+        last_error=reason,
     )
     expenses_bulk_transition(
         expense_ids=list(

@@ -18,10 +18,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from codat import CodatError, CodatRateLimitedError
-from sfe_portal.transitions import check_transition
 from syncs.exchanges import codat_client
-from syncs.models import UPLOAD_TRANSITIONS, ReceiptUpload, UploadState
-from syncs.services import receipt_upload_transition
+from syncs.models import ReceiptUpload, UploadState
+from syncs.services import receipt_upload_transition, uploads_move
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +51,15 @@ def receipt_upload_claim(*, upload: ReceiptUpload, now: datetime) -> bool:
     current = UploadState(upload.state)
     if current not in (_U.PENDING, _U.FAILED):
         return False
-    check_transition("Receipt upload", UPLOAD_TRANSITIONS, current, _U.UPLOADING)
     claimed = (
-        ReceiptUpload.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            pk=upload.pk,
-            state=current,
-            attempts=upload.attempts,
-        ).update(
+        uploads_move(
+            ReceiptUpload.objects.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+                pk=upload.pk,
+                attempts=upload.attempts,
+            ),
             state=_U.UPLOADING,
+            current=current,
             attempts=F("attempts") + 1,
             # While uploading, next_attempt_at is the end of the claim's lease.
             next_attempt_at=now + CLAIM_LEASE,
@@ -146,11 +145,13 @@ def _codat_words(exc: CodatError) -> str:
 
 
 def _finish(upload: ReceiptUpload, to: UploadState, **changes: object) -> ReceiptUpload:
-    check_transition("Receipt upload", UPLOAD_TRANSITIONS, _U.UPLOADING, to)
     # Only the claim we hold may be settled: the sweeper may have released it meanwhile.
-    settled = ReceiptUpload.objects.filter(
-        pk=upload.pk, state=_U.UPLOADING, attempts=upload.attempts
-    ).update(state=to, **changes)
+    settled = uploads_move(
+        ReceiptUpload.objects.filter(pk=upload.pk, attempts=upload.attempts),
+        state=to,
+        current=_U.UPLOADING,
+        **changes,
+    )
     if settled != 1:
         logger.warning("Receipt upload %s changed while it was being sent", upload.pk)
     upload.refresh_from_db()
@@ -164,15 +165,19 @@ def receipt_uploads_release_stuck(*, now: datetime) -> int:
     Codat may or may not have received the file before the worker died; sending it again is
     the lesser harm (a second copy in the ledger, rather than a receipt missing).
     """
-    stuck = ReceiptUpload.objects.filter(state=_U.UPLOADING, next_attempt_at__lte=now)
+    stuck = ReceiptUpload.objects.filter(next_attempt_at__lte=now)
     # A file that kills its worker every time must not be resent for ever.
-    gave_up = stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+    gave_up = uploads_move(
+        stuck.filter(attempts__gte=MAX_ATTEMPTS),
         state=_U.GAVE_UP,
+        current=_U.UPLOADING,
         last_error=f"The worker stopped while sending this file, {MAX_ATTEMPTS} times.",
         next_attempt_at=None,
     )
-    return gave_up + stuck.update(
+    return gave_up + uploads_move(
+        stuck,
         state=_U.FAILED,
+        current=_U.UPLOADING,
         last_error="The worker stopped while sending this file; it will be sent again.",
         next_attempt_at=now,
     )

@@ -42,6 +42,7 @@ from syncs.exchanges import codat_client, codat_exchanges_observe, codat_lanes_a
 from syncs.generation import expenses_api_for, one_sync_per_batch
 from syncs.initiate import sync_close_empty, sync_initiate, sync_record_started
 from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState
+from syncs.services import batches_move
 from syncs.side_by_side import SideBySide
 
 logger = logging.getLogger(__name__)
@@ -294,10 +295,10 @@ def _record_sent(sent: list[tuple[PushBatch, Submission, list[dict[str, Any]]]])
 def _record_datasets(posted: list[tuple[PushBatch, str]]) -> None:
     # One statement, no transaction of its own: the lanes' answers are recorded together.
     dataset_ids = [When(pk=batch.pk, then=Value(dataset_id)) for batch, dataset_id in posted]
-    PushBatch.objects.filter(
-        pk__in=[batch.pk for batch, _ in posted], state=BatchState.PENDING
-    ).update(
+    batches_move(
+        PushBatch.objects.filter(pk__in=[batch.pk for batch, _ in posted]),
         state=BatchState.POSTED,
+        current=BatchState.PENDING,
         dataset_id=Case(*dataset_ids, output_field=PushBatch._meta.get_field("dataset_id")),
         posted_at=timezone.now(),
         attempts=F("attempts") + 1,
@@ -307,8 +308,12 @@ def _record_datasets(posted: list[tuple[PushBatch, str]]) -> None:
 @transaction.atomic
 def _record_batch_started(batch: PushBatch, codat_sync_id: str) -> None:
     """A batch whose sending started its own sync: recorded sent, and its sync started."""
-    moved = PushBatch.objects.filter(pk=batch.pk, state=BatchState.PENDING).update(
-        state=BatchState.SYNC_REQUESTED, posted_at=timezone.now(), attempts=F("attempts") + 1
+    moved = batches_move(
+        PushBatch.objects.filter(pk=batch.pk),
+        state=BatchState.SYNC_REQUESTED,
+        current=BatchState.PENDING,
+        posted_at=timezone.now(),
+        attempts=F("attempts") + 1,
     )
     if moved and batch.sync is not None:
         sync_record_started(batch.sync, codat_sync_id)
@@ -353,7 +358,9 @@ def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
 
 @transaction.atomic
 def _abandon(batch: PushBatch, *, reason: str) -> None:
-    PushBatch.objects.filter(pk=batch.pk).update(state=BatchState.ABANDONED, last_error=reason)
+    batches_move(
+        PushBatch.objects.filter(pk=batch.pk), state=BatchState.ABANDONED, last_error=reason
+    )
 
 
 @transaction.atomic

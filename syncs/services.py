@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from sfe_portal.transitions import StaleState, check_transition
+from sfe_portal.transitions import StaleState, check_transition, transition_update
 from syncs.models import (
     BATCH_TRANSITIONS,
     SYNC_TRANSITIONS,
@@ -20,17 +23,70 @@ from syncs.models import (
 )
 
 
+def batches_move(
+    rows: QuerySet[PushBatch],
+    *,
+    state: BatchState,
+    current: BatchState | list[BatchState] | None = None,
+    **changes: Any,
+) -> int:
+    """Move the batches among `rows` that may go to `state` (from `current`, when given) in
+    one conditional update; how many moved."""
+    return transition_update(
+        rows,
+        entity="Push batch",
+        transitions=BATCH_TRANSITIONS,
+        to=state,
+        current=current,
+        **changes,
+    )
+
+
+def syncs_move(
+    rows: QuerySet[Sync],
+    *,
+    state: SyncState,
+    current: SyncState | list[SyncState] | None = None,
+    **changes: Any,
+) -> int:
+    """Move the syncs among `rows` that may go to `state` (from `current`, when given) in one
+    conditional update; how many moved."""
+    return transition_update(
+        rows, entity="Sync", transitions=SYNC_TRANSITIONS, to=state, current=current, **changes
+    )
+
+
+def uploads_move(
+    rows: QuerySet[ReceiptUpload],
+    *,
+    state: UploadState,
+    current: UploadState | list[UploadState] | None = None,
+    **changes: Any,
+) -> int:
+    """Move the receipt uploads among `rows` that may go to `state` (from `current`, when
+    given) in one conditional update; how many moved."""
+    return transition_update(
+        rows,
+        entity="Receipt upload",
+        transitions=UPLOAD_TRANSITIONS,
+        to=state,
+        current=current,
+        **changes,
+    )
+
+
 @transaction.atomic
 def batch_transition(*, batch: PushBatch, to: BatchState) -> PushBatch:
     current = BatchState(batch.state)
     check_transition("Push batch", BATCH_TRANSITIONS, current, to)
-    changes: dict[str, object] = {"state": to}
+    changes: dict[str, Any] = {"state": to}
     if to == BatchState.POSTED:
         changes["posted_at"] = timezone.now()
         changes["dataset_id"] = batch.dataset_id
     if to in (BatchState.SYNC_REQUESTED, BatchState.DONE):
         changes["sync"] = batch.sync
-    if PushBatch.objects.filter(pk=batch.pk, state=current).update(**changes) != 1:
+    moved = batches_move(PushBatch.objects.filter(pk=batch.pk), current=current, **changes)
+    if moved != 1:
         raise StaleState("Push batch", current)
     for field, value in changes.items():
         setattr(batch, field, value)
@@ -41,12 +97,12 @@ def batch_transition(*, batch: PushBatch, to: BatchState) -> PushBatch:
 def sync_transition(*, sync: Sync, to: SyncState) -> Sync:
     current = SyncState(sync.state)
     check_transition("Sync", SYNC_TRANSITIONS, current, to)
-    changes: dict[str, object] = {"state": to}
+    changes: dict[str, Any] = {"state": to}
     if to == SyncState.IN_PROGRESS:
         changes["codat_sync_id"] = sync.codat_sync_id
     if to in (SyncState.SUCCEEDED, SyncState.FAILED):
         changes["completed_at"] = timezone.now()
-    if Sync.objects.filter(pk=sync.pk, state=current).update(**changes) != 1:
+    if syncs_move(Sync.objects.filter(pk=sync.pk), current=current, **changes) != 1:
         raise StaleState("Sync", current)
     for field, value in changes.items():
         setattr(sync, field, value)
@@ -57,13 +113,13 @@ def sync_transition(*, sync: Sync, to: SyncState) -> Sync:
 def receipt_upload_transition(*, upload: ReceiptUpload, to: UploadState) -> ReceiptUpload:
     current = UploadState(upload.state)
     check_transition("Receipt upload", UPLOAD_TRANSITIONS, current, to)
-    changes: dict[str, object] = {"state": to}
+    changes: dict[str, Any] = {"state": to}
     if to == UploadState.UPLOADING:
         changes["attempts"] = upload.attempts + 1
     if to == UploadState.UPLOADED:
         changes["uploaded_at"] = timezone.now()
         changes["codat_attachment_id"] = upload.codat_attachment_id
-    if ReceiptUpload.objects.filter(pk=upload.pk, state=current).update(**changes) != 1:
+    if uploads_move(ReceiptUpload.objects.filter(pk=upload.pk), current=current, **changes) != 1:
         raise StaleState("Receipt upload", current)
     for field, value in changes.items():
         setattr(upload, field, value)

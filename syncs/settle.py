@@ -33,6 +33,7 @@ from syncs.models import (
     UploadState,
 )
 from syncs.plain_words import plain_words
+from syncs.services import batches_move, syncs_move
 from syncs.side_by_side import SideBySide, read_ahead
 
 logger = logging.getLogger(__name__)
@@ -311,14 +312,16 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
         failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
     )
     succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
-    Sync.objects.filter(pk=sync.pk, state=SyncState.IN_PROGRESS).update(
+    syncs_move(
+        Sync.objects.filter(pk=sync.pk),
         state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
+        current=SyncState.IN_PROGRESS,
         completed_at=timezone.now(),
         results_fetched_at=timezone.now(),
         transactions_completed=counts["completed"],
         transactions_failed=counts["failed"],
     )
-    sync.batches.filter(state=BatchState.SYNC_REQUESTED).update(state=BatchState.DONE)
+    batches_move(sync.batches.all(), state=BatchState.DONE, current=BatchState.SYNC_REQUESTED)
     sync.refresh_from_db()
     return sync
 
