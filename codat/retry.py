@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from codat.backoff import Backoff
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -21,6 +23,8 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_total_wait: float = 60.0
+    # Each wait shortened at random by up to this fraction (`Backoff`).
+    jitter: float = 0.2
     retry_statuses: frozenset[int] = field(
         default_factory=lambda: frozenset({408, 429, 500, 502, 503, 504})
     )
@@ -46,7 +50,9 @@ class RetryPolicy:
             if delay > self.max_delay:
                 return None
         else:
-            delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+            delay = Backoff(first=self.base_delay, cap=self.max_delay, jitter=self.jitter).delay(
+                attempt - 1
+            )
         if elapsed + delay > self.max_total_wait:
             return None
         return delay

@@ -11,6 +11,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from codat import CodatError
+from codat.backoff import Backoff
 from companies.invitations import invitation_mail_send
 from companies.models import Company
 from companies.onboarding import (
@@ -36,6 +37,10 @@ MAX_RETRIES = 4
 LINK_CHECK_MAX_ATTEMPTS = 450
 LINK_CHECK_MAX_COUNTDOWN = 600
 REFRESH_POLL_MAX_ATTEMPTS = 120
+# The waits between tries: a transient Codat failure, a link not made yet, a refresh not done.
+CODAT_RETRY = Backoff(first=5, cap=300)
+LINK_CHECKS = Backoff(first=2, factor=1.5, cap=LINK_CHECK_MAX_COUNTDOWN)
+REFRESH_POLLS = Backoff(first=2, factor=1.5, cap=30)
 
 _TASK_OPTIONS: dict[str, Any] = {"bind": True, "acks_late": True, "ignore_result": True}
 
@@ -68,7 +73,7 @@ def _run(task: Task, company_id: int, step: Callable[[], Any]) -> Any:
     except CodatError as error:
         transient = getattr(error, "transient", False)
         if transient and _later(task) and task.request.retries < MAX_RETRIES:
-            raise task.retry(countdown=5 * 2**task.request.retries) from error
+            raise task.retry(countdown=CODAT_RETRY.delay(task.request.retries)) from error
         return None
 
 
@@ -94,7 +99,7 @@ def link_check(self: Task, company_id: int, attempt: int = 0) -> None:
     if attempt + 1 >= LINK_CHECK_MAX_ATTEMPTS:
         company_link_wait_expired(company=company)
         return
-    countdown = min(2 * 1.5**attempt, LINK_CHECK_MAX_COUNTDOWN)
+    countdown = LINK_CHECKS.delay(attempt)
     link_check.apply_async((company_id, attempt + 1), countdown=countdown)
 
 
@@ -116,7 +121,7 @@ def refresh_poll(self: Task, company_id: int, attempt: int = 0) -> None:
     if outcome == PollOutcome.PULL:
         refresh_pull.delay(company_id)
     elif outcome == PollOutcome.WAIT and _later(self) and attempt + 1 < REFRESH_POLL_MAX_ATTEMPTS:
-        refresh_poll.apply_async((company_id, attempt + 1), countdown=min(2 + attempt * 2, 30))
+        refresh_poll.apply_async((company_id, attempt + 1), countdown=REFRESH_POLLS.delay(attempt))
 
 
 @shared_task(name="companies.refresh_pull", **_TASK_OPTIONS)
@@ -143,6 +148,7 @@ def configuration_push(self: Task, company_id: int) -> None:
 
 
 MAIL_MAX_RETRIES = 5
+MAIL_RETRY = Backoff(first=30, cap=3600)
 
 
 @shared_task(name="companies.invitation_send", **_TASK_OPTIONS)
@@ -153,7 +159,7 @@ def invitation_send(self: Task, invitation_id: int, site: str) -> None:
         invitation_mail_send(invitation_id=invitation_id, site=site)
     except OSError as error:  # smtplib's errors are OSErrors, as are refused connections
         if _later(self) and self.request.retries < MAIL_MAX_RETRIES:
-            raise self.retry(countdown=30 * 2**self.request.retries) from error
+            raise self.retry(countdown=MAIL_RETRY.delay(self.request.retries)) from error
         logger.warning("Invitation %s could not be e-mailed: %s", invitation_id, error)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from codat.backoff import Backoff
 from syncs.exchanges import codat_client
 from syncs.models import (
     Sync,
@@ -23,9 +24,13 @@ POLL_CAP = timedelta(seconds=60)
 logger = logging.getLogger(__name__)
 
 
+POLLS = Backoff(first=POLL_BASE.total_seconds(), factor=1.5, cap=POLL_CAP.total_seconds())
+
+
 def poll_delay(poll_count: int) -> timedelta:
-    """2 s, 3 s, 4.5 s, … growing by half each time, never more than a minute."""
-    return min(POLL_CAP, POLL_BASE * (1.5 ** max(0, poll_count)))
+    """2 s, 3 s, 4.5 s, … growing by half each time, never more than a minute (each up to a
+    fifth shorter at random: the syncs of a push started together are polled apart)."""
+    return timedelta(seconds=POLLS.delay(poll_count))
 
 
 def sync_poll_due_in(*, sync: Sync, at_least: float = 1.0) -> float:

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from codat import CodatError, CodatRateLimitedError
+from codat.backoff import Backoff
 from syncs.exchanges import codat_client
 from syncs.models import ReceiptUpload, UploadState
 from syncs.services import receipt_upload_transition, uploads_move
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+UPLOAD_BACKOFF = Backoff(first=BACKOFF_BASE.total_seconds(), cap=BACKOFF_CAP.total_seconds())
 # An upload still "uploading" this long after its claim was left by a worker that died (the
 # task time limit is 15 minutes); the sweeper makes it retryable again.
 CLAIM_LEASE = timedelta(minutes=15)
@@ -37,8 +39,9 @@ _U = UploadState
 
 
 def upload_backoff(attempts: int) -> timedelta:
-    """30 s after the first failure, doubling each time, never more than an hour."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    """30 s after the first failure, doubling each time, never more than an hour (each up to a
+    fifth shorter at random)."""
+    return timedelta(seconds=UPLOAD_BACKOFF.delay(attempts - 1))
 
 
 def receipt_upload_claim(*, upload: ReceiptUpload, now: datetime) -> bool:

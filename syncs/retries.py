@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from codat import CodatRateLimitedError, CodatUnavailableError
+from codat.backoff import Backoff
 from syncs.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.initiate import InitiationInFlight
 
@@ -23,6 +24,7 @@ TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)
 MAX_RETRIES = 10
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 300.0
+WORKER_BACKOFF = Backoff(first=BACKOFF_BASE_S, cap=BACKOFF_CAP_S)
 
 T = TypeVar("T")
 
@@ -33,7 +35,7 @@ def retry_in(*, retries: int, exc: Exception) -> float:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         return float(retry_after)
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries)
+    return WORKER_BACKOFF.delay(retries)
 
 
 def send_batches_next_try(*, stalls: int, progressed: bool, exc: Exception) -> tuple[int, float]:

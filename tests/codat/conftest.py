@@ -68,7 +68,7 @@ def make_client(fake_time: FakeTime, exchanges: list[Exchange]) -> Callable[...,
             "timeout": (3.0, 20.0),
             "on_exchange": exchanges.append,
             "retry_policy": RetryPolicy(
-                max_attempts=4, base_delay=1.0, max_delay=8.0, max_total_wait=20.0
+                max_attempts=4, base_delay=1.0, max_delay=8.0, max_total_wait=20.0, jitter=0.0
             ),
             "sleep": fake_time.sleep,
             "clock": fake_time.clock,

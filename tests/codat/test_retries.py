@@ -50,7 +50,7 @@ def test_backoff_doubles_and_is_capped_until_attempts_run_out(
         http.get(company_url(), status=503, json=error_body(503, "maintenance"))
     client = make_client(
         retry_policy=RetryPolicy(
-            max_attempts=5, base_delay=1.0, max_delay=3.0, max_total_wait=100.0
+            max_attempts=5, base_delay=1.0, max_delay=3.0, max_total_wait=100.0, jitter=0.0
         )
     )
 
@@ -97,7 +97,7 @@ def test_the_total_wait_is_bounded_whatever_codat_answers(http, make_client, fak
         )
     client = make_client(
         retry_policy=RetryPolicy(
-            max_attempts=50, base_delay=1.0, max_delay=8.0, max_total_wait=20.0
+            max_attempts=50, base_delay=1.0, max_delay=8.0, max_total_wait=20.0, jitter=0.0
         )
     )
 
@@ -118,7 +118,7 @@ def test_time_spent_waiting_for_answers_counts_against_the_budget(http, make_cli
     http.add_callback(GET, company_url(), callback=slow_failure)
     client = make_client(
         retry_policy=RetryPolicy(
-            max_attempts=10, base_delay=1.0, max_delay=8.0, max_total_wait=20.0
+            max_attempts=10, base_delay=1.0, max_delay=8.0, max_total_wait=20.0, jitter=0.0
         )
     )
 
@@ -205,7 +205,9 @@ def test_policy_rejects_nonsense():
 
 
 def test_policy_delays():
-    policy = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=2.0, max_total_wait=10.0)
+    policy = RetryPolicy(
+        max_attempts=4, base_delay=0.5, max_delay=2.0, max_total_wait=10.0, jitter=0.0
+    )
 
     assert policy.next_delay(1, elapsed=0.0, retry_after=None) == 0.5
     assert policy.next_delay(3, elapsed=0.0, retry_after=None) == 2.0
