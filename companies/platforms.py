@@ -229,6 +229,14 @@ def rules_for(platform: str) -> PlatformRules:
     return PLATFORM_RULES[Platform(platform)]
 
 
+def types_taken_in() -> list[TransactionType]:
+    """The types at least one platform syncs, in Codat's order: what the ingest API accepts.
+
+    An expense of a type its own company's platform refuses is still taken in (and shown as
+    refused); one no platform could ever sync is not."""
+    return [t for t in TransactionType if any(r.supports(t) for r in PLATFORM_RULES.values())]
+
+
 def update_support_sentence() -> str:
     """What v1's update endpoint can correct, for messages: 'v1 updates only Xero payments'."""
     parts = [
