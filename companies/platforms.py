@@ -114,6 +114,10 @@ class PlatformRules:
     def updates(self, transaction_type: str) -> bool:
         return transaction_type in self.updates_supported_types
 
+    def booked_currency(self, *, bank: str, transaction: str) -> str:
+        """The currency the platform records the expense in (`bank` empty: none chosen yet)."""
+        return bank if self.books_in_bank_currency and bank else transaction
+
 
 _S, _C, _N = ContactKind.SUPPLIER, ContactKind.CUSTOMER, ContactKind.NONE
 _PDF, _PNG, _JPEG, _GIF = "application/pdf", "image/png", "image/jpeg", "image/gif"
@@ -267,10 +271,3 @@ def currency_combination_allowed(platform: str, *, base: str, bank: str, transac
     if bank == base:  # a base-currency card spending abroad
         return rules.base_card_abroad
     return False
-
-
-def booked_currency(platform: str, *, bank: str, transaction: str) -> str:
-    """The currency the platform records the expense in (`bank` may be empty: not chosen)."""
-    if rules_for(platform).books_in_bank_currency and bank:
-        return bank
-    return transaction

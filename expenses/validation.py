@@ -19,7 +19,6 @@ from companies.platforms import (
     Platform,
     PlatformRules,
     TransactionType,
-    booked_currency,
     currency_combination_allowed,
     rules_for,
 )
@@ -274,9 +273,7 @@ def _contact_problems(expense: Expense, ctx: CompanyContext, type_label: str) ->
 
 
 def _booked(expense: Expense, ctx: CompanyContext) -> str:
-    return booked_currency(
-        ctx.company.platform, bank=ctx.bank_account_currency, transaction=expense.currency
-    )
+    return ctx.rules.booked_currency(bank=ctx.bank_account_currency, transaction=expense.currency)
 
 
 def _line_problems(

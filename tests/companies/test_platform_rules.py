@@ -293,7 +293,7 @@ def _disagreements(platform: Platform) -> set[str]:
                 )
                 if allowed != (sandbox.currency_problem(base=base, bank=bank, txn=txn) is None):
                     facts.add("currency")
-                booked = bank if portal.books_in_bank_currency else txn
+                booked = portal.booked_currency(bank=bank, transaction=txn)
                 if booked != sandbox.booked_currency(bank=bank, txn=txn):
                     facts.add("booked_currency")
     for transaction_type in ("Payment", "Refund"):
