@@ -1,7 +1,15 @@
 """The accounting platforms we sync to, and what Sync for Expenses v1 lets each of them do.
 
-One table, read by validation, forms and the ledger preview, so a platform rule is written once.
-Sources: Codat's v1 docs as summarised in shared/codat/API-NOTES.md §4.2 and §4.3.
+The portal's one table of platform and transaction-type facts: which types a platform takes, the
+contact each is recorded against, which need a tax rate, which take receipts (and what size and
+formats), which a correction can update, how the ledger names the record. Validation, the ledger
+reading, receipts, corrections, the ingest API's document and the pages read it through
+`rules_for` (or `PLATFORM_RULES`) at call time, so a rule is written once and an override of
+`PLATFORM_RULES` reaches every one of them.
+Sources: Codat's v1 docs as summarised in shared/codat/API-NOTES.md §4 and §7.
+
+The sandbox keeps its own copy (`sandbox/platforms.py`) on purpose: it plays Codat, so the two
+may disagree, and tests/companies/test_platform_rules.py shows where they do.
 """
 
 from __future__ import annotations
@@ -31,15 +39,34 @@ class TransactionType(models.TextChoices):
     ADJUSTMENT_OUT = "AdjustmentOut", "Adjustment out"
 
 
-TRANSFER_TYPES = frozenset({TransactionType.TRANSFER_IN, TransactionType.TRANSFER_OUT})
-ADJUSTMENT_TYPES = frozenset({TransactionType.ADJUSTMENT_IN, TransactionType.ADJUSTMENT_OUT})
+_T = TransactionType
+
+# What a type means, on every platform alike.
+# Transfers move money between two of the company's own accounts.
+TRANSFER_TYPES = frozenset({_T.TRANSFER_IN, _T.TRANSFER_OUT})
+ADJUSTMENT_TYPES = frozenset({_T.ADJUSTMENT_IN, _T.ADJUSTMENT_OUT})
 ALL_TYPES = frozenset(TransactionType)
+# Types that bring money back onto the card (or into the bank account); the rest take it out.
+MONEY_IN_TYPES = frozenset({_T.REFUND, _T.REWARD, _T.CHARGEBACK, _T.TRANSFER_IN, _T.ADJUSTMENT_IN})
 
 
 class ContactKind(models.TextChoices):
     SUPPLIER = "supplier", "Supplier"
     CUSTOMER = "customer", "Customer"
     NONE = "none", "No contact"
+
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiptRules:
+    """What one platform takes as an attachment (API-NOTES §7)."""
+
+    max_bytes: int
+    # Receipt formats by content type, in the order a message names them.
+    content_types: tuple[str, ...]
+    transaction_types: frozenset[TransactionType]
 
 
 @dataclass(frozen=True)
@@ -50,7 +77,20 @@ class PlatformRules:
     no_tax_code: str
     supplier_per_transaction: bool
     needs_default_supplier: bool
+    # Types v1's update endpoint corrects once synced (API-NOTES §4.7).
     updates_supported_types: frozenset[TransactionType]
+    receipts: ReceiptRules
+    # The record the platform shows for money out and for money in, in its own words.
+    money_out_record: str
+    money_in_record: str
+    # Currencies (API-NOTES §4.4), for Payments and Refunds and applied to every type: whether
+    # the platform books in the card account's currency whatever the transaction's; whether a
+    # foreign card may spend in its own currency; whether a base-currency card may spend abroad.
+    books_in_bank_currency: bool
+    foreign_card_in_own_currency: bool
+    base_card_abroad: bool
+    # Codat takes no tax rate on transfers (API-NOTES §4.5), on every v1 platform.
+    types_without_tax_rate: frozenset[TransactionType] = TRANSFER_TYPES
 
     def supports(self, transaction_type: str) -> bool:
         return transaction_type in self.supported_types
@@ -58,10 +98,37 @@ class PlatformRules:
     def contact_for(self, transaction_type: str) -> ContactKind:
         return self.contact_for_type.get(TransactionType(transaction_type), ContactKind.NONE)
 
+    def takes_supplier_override(self, transaction_type: str) -> bool:
+        """Whether an expense of this type may name its own supplier (`contactRef`)."""
+        return (
+            self.supplier_per_transaction
+            and self.contact_for(transaction_type) == ContactKind.SUPPLIER
+        )
 
-_T = TransactionType
+    def needs_tax_rate(self, transaction_type: str) -> bool:
+        return transaction_type not in self.types_without_tax_rate
+
+    def takes_receipts(self, transaction_type: str) -> bool:
+        return transaction_type in self.receipts.transaction_types
+
+    def updates(self, transaction_type: str) -> bool:
+        return transaction_type in self.updates_supported_types
+
+    def booked_currency(self, *, bank: str, transaction: str) -> str:
+        """The currency the platform records the expense in (`bank` empty: none chosen yet)."""
+        return bank if self.books_in_bank_currency and bank else transaction
+
+
 _S, _C, _N = ContactKind.SUPPLIER, ContactKind.CUSTOMER, ContactKind.NONE
+_PDF, _PNG, _JPEG, _GIF = "application/pdf", "image/png", "image/jpeg", "image/gif"
+_WEBP, _TIFF, _BMP, _HEIC = "image/webp", "image/tiff", "image/bmp", "image/heic"
+_PAYMENT_REFUND = frozenset({_T.PAYMENT, _T.REFUND})
+_EXPENSE_TYPES = frozenset({_T.PAYMENT, _T.REFUND, _T.REWARD, _T.CHARGEBACK})
 
+# Receipts: only the receipt formats of each platform's list are taken (spreadsheets, office
+# documents and archives are not receipts), and no platform takes attachments on transfers or
+# adjustments, which are journal-like records with nothing to attach a receipt to.
+# `settings.RECEIPT_MAX_BYTES` caps every platform's size (what the portal is willing to store).
 PLATFORM_RULES: dict[Platform, PlatformRules] = {
     Platform.XERO: PlatformRules(
         supported_types=ALL_TYPES,
@@ -81,6 +148,17 @@ PLATFORM_RULES: dict[Platform, PlatformRules] = {
         supplier_per_transaction=True,
         needs_default_supplier=False,
         updates_supported_types=frozenset({_T.PAYMENT}),
+        # 10 MB as Codat's current docs say; its list has no WebP or HEIC.
+        receipts=ReceiptRules(
+            max_bytes=10 * MB,
+            content_types=(_PDF, _PNG, _JPEG, _GIF, _TIFF, _BMP),
+            transaction_types=_EXPENSE_TYPES,
+        ),
+        money_out_record="a spend money payment",
+        money_in_record="a receive money payment",
+        books_in_bank_currency=True,
+        foreign_card_in_own_currency=True,
+        base_card_abroad=True,
     ),
     Platform.QUICKBOOKS_ONLINE: PlatformRules(
         supported_types=ALL_TYPES,
@@ -98,22 +176,55 @@ PLATFORM_RULES: dict[Platform, PlatformRules] = {
         supplier_per_transaction=True,
         needs_default_supplier=False,
         updates_supported_types=frozenset(),
+        receipts=ReceiptRules(
+            max_bytes=100 * MB,
+            content_types=(_PDF, _PNG, _JPEG, _GIF, _TIFF),
+            transaction_types=_PAYMENT_REFUND,
+        ),
+        money_out_record="an expense",
+        money_in_record="a credit card credit",
+        books_in_bank_currency=False,
+        foreign_card_in_own_currency=True,
+        base_card_abroad=True,
     ),
     Platform.NETSUITE: PlatformRules(
-        supported_types=frozenset({_T.PAYMENT, _T.REFUND}),
+        supported_types=_PAYMENT_REFUND,
         contact_for_type={_T.PAYMENT: _S, _T.REFUND: _S},
         no_tax_code="-7",
         supplier_per_transaction=True,
         needs_default_supplier=False,
         updates_supported_types=frozenset(),
+        # SVG is left out of NetSuite's list: it can carry script. NetSuite files every JPEG
+        # (its list says PJPEG) under one type, so JPEG content is taken.
+        receipts=ReceiptRules(
+            max_bytes=100 * MB,
+            content_types=(_PDF, _PNG, _JPEG, _TIFF, _BMP),
+            transaction_types=_PAYMENT_REFUND,
+        ),
+        money_out_record="a credit card charge",
+        money_in_record="a credit card refund",
+        books_in_bank_currency=False,
+        foreign_card_in_own_currency=False,
+        base_card_abroad=True,
     ),
     Platform.DYNAMICS_365: PlatformRules(
-        supported_types=frozenset({_T.PAYMENT, _T.REFUND, _T.REWARD, _T.CHARGEBACK}),
+        supported_types=_EXPENSE_TYPES,
         contact_for_type={_T.PAYMENT: _N, _T.REFUND: _N, _T.REWARD: _N, _T.CHARGEBACK: _N},
         no_tax_code="",  # Dynamics has no built-in code: the company creates a 0% rate
         supplier_per_transaction=False,
         needs_default_supplier=True,
         updates_supported_types=frozenset(),
+        # No type limits on images.
+        receipts=ReceiptRules(
+            max_bytes=350 * MB,
+            content_types=(_PDF, _PNG, _JPEG, _GIF, _WEBP, _TIFF, _BMP, _HEIC),
+            transaction_types=_EXPENSE_TYPES,
+        ),
+        money_out_record="a card payment",
+        money_in_record="a card refund",
+        books_in_bank_currency=False,
+        foreign_card_in_own_currency=True,
+        base_card_abroad=False,
     ),
 }
 
@@ -122,19 +233,41 @@ def rules_for(platform: str) -> PlatformRules:
     return PLATFORM_RULES[Platform(platform)]
 
 
+def types_taken_in() -> list[TransactionType]:
+    """The types at least one platform syncs, in Codat's order: what the ingest API accepts.
+
+    An expense of a type its own company's platform refuses is still taken in (and shown as
+    refused); one no platform could ever sync is not."""
+    return [t for t in TransactionType if any(r.supports(t) for r in PLATFORM_RULES.values())]
+
+
+def update_support_sentence() -> str:
+    """What v1's update endpoint can correct, for messages: 'v1 updates only Xero payments'."""
+    parts = [
+        Platform(platform).label
+        + " "
+        + ", ".join(t.label.lower() + "s" for t in TransactionType if rules.updates(t))
+        for platform, rules in PLATFORM_RULES.items()
+        if rules.updates_supported_types
+    ]
+    return "v1 updates only " + " and ".join(parts) if parts else "v1 updates nothing"
+
+
 def currency_combination_allowed(platform: str, *, base: str, bank: str, transaction: str) -> bool:
     """Whether the platform books a Payment or Refund in `transaction` currency from a bank
     account in `bank` currency, for a company whose base currency is `base` (API-NOTES §4.4).
 
-    Xero ignores the transaction currency, so only the bank account's currency matters there.
-    Elsewhere two non-base currencies can never meet in one transaction.
+    A platform that books in the bank account's currency ignores the transaction's, so only the
+    bank account's currency matters there. Elsewhere two non-base currencies can never meet in
+    one transaction.
     """
-    if platform == Platform.XERO:
+    rules = rules_for(platform)
+    if rules.books_in_bank_currency:
         return True
     if bank == base and transaction == base:
         return True
     if bank == transaction:  # a foreign card spending in its own currency
-        return platform in (Platform.DYNAMICS_365, Platform.QUICKBOOKS_ONLINE)
+        return rules.foreign_card_in_own_currency
     if bank == base:  # a base-currency card spending abroad
-        return platform in (Platform.NETSUITE, Platform.QUICKBOOKS_ONLINE)
+        return rules.base_card_abroad
     return False

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import FileResponse, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from companies.models import Company
+from companies.platforms import types_taken_in
 from expenses.ingest import (
     MAX_BATCH,
     MAX_BODY_BYTES,
@@ -25,6 +26,7 @@ from sfe_portal.request_body import BodyTooLarge, body_within
 
 logger = logging.getLogger(__name__)
 
+# The written part of the document; `ingest_openapi_document` adds what the rules decide.
 OPENAPI_PATH = Path(__file__).parent / "openapi" / "ingest-v1.json"
 # A batch of flat expenses nests 3 deep. Python's own JSON parser stops at a depth that depends
 # on its version, so the limit is set here: a deeper body is refused alike on every Python.
@@ -155,7 +157,16 @@ def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
     )
 
 
+def ingest_openapi_document() -> dict[str, Any]:
+    """The ingest API's OpenAPI document: the written file, with the transaction types the
+    platform rules take in as the `type` enum."""
+    document: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+    expense_type = document["components"]["schemas"]["Expense"]["properties"]["type"]
+    expense_type["enum"] = [t.value for t in types_taken_in()]
+    return document
+
+
 @login_not_required
 @require_GET
-def ingest_openapi(request: HttpRequest) -> FileResponse:
-    return FileResponse(OPENAPI_PATH.open("rb"), content_type="application/json")
+def ingest_openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(ingest_openapi_document())

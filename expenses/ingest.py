@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from companies.models import Company
-from companies.platforms import TransactionType
+from companies.platforms import types_taken_in
 from expenses.models import (
     MAX_AMOUNT,
     EventKind,
@@ -50,9 +50,13 @@ IDENTITY_FIELDS = (
 )
 
 
+def _type_choices() -> list[tuple[str, str]]:
+    return [(t.value, t.label) for t in types_taken_in()]
+
+
 class IngestExpenseForm(forms.Form):
     external_id = forms.CharField(max_length=200)
-    type = forms.ChoiceField(choices=TransactionType.choices)
+    type = forms.ChoiceField(choices=_type_choices)
     issue_date = forms.DateField(input_formats=["%Y-%m-%d"])
     currency = forms.RegexField(
         regex=r"^[A-Z]{3}$",

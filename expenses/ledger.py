@@ -17,9 +17,9 @@ from django.db.models import Prefetch
 from codat import types as codat
 from companies.models import TrackingCategory
 from companies.platforms import (
+    MONEY_IN_TYPES,
     TRANSFER_TYPES,
     ContactKind,
-    Platform,
     TransactionType,
 )
 from expenses.currency_rate import in_base_currency, rate_phrase
@@ -27,25 +27,6 @@ from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
 from expenses.validation import CompanyContext, expense_problems
 from sfe_portal.prefetch import related
-
-# Types that bring money back onto the card (or into the bank account); the rest take it out.
-MONEY_IN_TYPES = frozenset(
-    {
-        TransactionType.REFUND,
-        TransactionType.REWARD,
-        TransactionType.CHARGEBACK,
-        TransactionType.TRANSFER_IN,
-        TransactionType.ADJUSTMENT_IN,
-    }
-)
-
-# The record each platform shows for money out and money in, in its own words.
-_RECORD_NAMES: dict[Platform, tuple[str, str]] = {
-    Platform.XERO: ("a spend money payment", "a receive money payment"),
-    Platform.QUICKBOOKS_ONLINE: ("an expense", "a credit card credit"),
-    Platform.NETSUITE: ("a credit card charge", "a credit card refund"),
-    Platform.DYNAMICS_365: ("a card payment", "a card refund"),
-}
 
 
 def ledger_lines(*, expense: Expense) -> list[ExpenseLine]:
@@ -78,10 +59,8 @@ def currency_rate_needed(*, expense: Expense, ctx: CompanyContext) -> bool:
 
 
 def _supplier_override_sent(expense: Expense, ctx: CompanyContext) -> bool:
-    return (
-        expense.supplier_override_id is not None
-        and ctx.rules.supplier_per_transaction
-        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER
+    return expense.supplier_override_id is not None and ctx.rules.takes_supplier_override(
+        expense.type
     )
 
 
@@ -175,7 +154,7 @@ def _headline(expense: Expense, ctx: CompanyContext, line_count: int) -> str:
         other = "the accounts on the lines below" if line_count > 1 else "the account below"
         direction = f"into {bank} from {other}" if money_in else f"out of {bank} to {other}"
         return f"{platform} will record a transfer of {amount} {direction} {when}."
-    record = _RECORD_NAMES[Platform(ctx.company.platform)][1 if money_in else 0]
+    record = ctx.rules.money_in_record if money_in else ctx.rules.money_out_record
     account_side = f"into {bank}" if money_in else f"from {bank}"
     contact = _contact_phrase(expense, ctx, money_in)
     return f"{platform} will record {record} of {amount} {account_side} {contact} {when}."
@@ -201,7 +180,9 @@ def _rate_sentence(expense: Expense, ctx: CompanyContext) -> str | None:
     )
 
 
-def _line_sentence(expense: Expense, line: ExpenseLine, position: int, count: int) -> str:
+def _line_sentence(
+    expense: Expense, line: ExpenseLine, ctx: CompanyContext, position: int, count: int
+) -> str:
     amount = f"{line.net_amount:,.2f}"
     account = str(line.account) if line.account else "an account not chosen yet"
     if expense.type == TransactionType.TRANSFER_IN:
@@ -213,7 +194,7 @@ def _line_sentence(expense: Expense, line: ExpenseLine, position: int, count: in
         text = f"{amount} to {account}"
     if line.tax_rate is not None:
         text += f" with {line.tax_rate.name} ({line.tax_amount:,.2f})"
-    elif expense.type not in TRANSFER_TYPES:
+    elif ctx.rules.needs_tax_rate(expense.type):
         text += " with no tax rate chosen yet"
     categories: list[TrackingCategory] = related(line, "tracking_categories")
     tracking = [_tracking_name(category) for category in categories]
@@ -240,7 +221,7 @@ def expense_ledger_reading(
     if not lines:
         sentences.append("It has no lines yet: choose an account and a tax rate.")
     sentences.extend(
-        _line_sentence(expense, line, position, len(lines))
+        _line_sentence(expense, line, ctx, position, len(lines))
         for position, line in enumerate(lines, start=1)
     )
     if expense.notes:

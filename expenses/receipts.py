@@ -1,8 +1,8 @@
 """Receipts: the files finance staff attach to an expense, later uploaded to the ledger.
 
-A receipt is accepted only if the customer's accounting software will take it (API-NOTES §7:
-size, file type and transaction type per platform), judged by the file's own bytes, never by
-the name or the browser's content type. The stored name is the content hash
+A receipt is accepted only if the customer's accounting software will take it (size, file type
+and transaction type per platform: `PlatformRules.receipts`), judged by the file's own bytes,
+never by the name or the browser's content type. The stored name is the content hash
 (`receipt_upload_to`); the user's name is kept only for display.
 """
 
@@ -19,18 +19,11 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from companies.platforms import (
-    ADJUSTMENT_TYPES,
-    ALL_TYPES,
-    TRANSFER_TYPES,
-    Platform,
-    TransactionType,
-)
+from companies.platforms import MB, ReceiptRules, TransactionType, rules_for
 from expenses.models import EventKind, Expense, ExpenseEvent, Receipt
 from expenses.services import ExpenseRefused
 from expenses.validation import Problem
 
-MB = 1024 * 1024
 NAME_MAX = 255
 # Enough bytes to tell every accepted format (and the common impostors) apart.
 HEAD_BYTES = 64
@@ -67,54 +60,6 @@ _KINDS = (
 FILE_KINDS = {kind.key: kind for kind in _KINDS}
 _BY_CONTENT_TYPE = {kind.content_type: kind for kind in _KINDS}
 
-
-@dataclass(frozen=True)
-class ReceiptLimits:
-    """What one platform accepts as an attachment (API-NOTES §7)."""
-
-    max_bytes: int
-    kinds: tuple[str, ...]  # keys of FILE_KINDS, in the order the fix names them
-    transaction_types: frozenset[TransactionType]
-
-
-_T = TransactionType
-_PAYMENT_REFUND = frozenset({_T.PAYMENT, _T.REFUND})
-
-# Only the receipt formats of each platform's list are taken: spreadsheets, office documents and
-# archives are not receipts. Sources, per API-NOTES §7 (Codat's uploading-receipts docs):
-# - Xero: 10 MB, the current docs (2026-04; it was 4 MB in 2023 and 3 MB in 2024). Its list has
-#   PDF, PNG, JPEG/JPG, GIF, TIF/TIFF and BMP; no WebP or HEIC.
-# - QuickBooks Online: 100 MB; PDF, PNG, JPEG/JPG, GIF, TIF; Payment and Refund only.
-# - NetSuite: 100 MB; PDF, PNG, PJPEG/PJPG, TIF/TIFF, BMP (SVG is left out: it can carry
-#   script); Payment and Refund only. A progressive JPEG is a JPEG file, and NetSuite files
-#   every JPEG under one type, so JPEG content is taken.
-# - Dynamics 365 Business Central: 350 MB with no type limits on images; every type it syncs.
-# - No platform takes attachments on transfers or adjustments.
-# `settings.RECEIPT_MAX_BYTES` caps all of them (what the portal is willing to store).
-RECEIPT_LIMITS: dict[Platform, ReceiptLimits] = {
-    Platform.XERO: ReceiptLimits(
-        max_bytes=10 * MB,
-        kinds=("pdf", "png", "jpeg", "gif", "tiff", "bmp"),
-        # Transfers and adjustments are journal-like records with nothing to attach a receipt
-        # to; Codat refuses attachments on them on every platform.
-        transaction_types=ALL_TYPES - TRANSFER_TYPES - ADJUSTMENT_TYPES,
-    ),
-    Platform.QUICKBOOKS_ONLINE: ReceiptLimits(
-        max_bytes=100 * MB,
-        kinds=("pdf", "png", "jpeg", "gif", "tiff"),
-        transaction_types=_PAYMENT_REFUND,
-    ),
-    Platform.NETSUITE: ReceiptLimits(
-        max_bytes=100 * MB,
-        kinds=("pdf", "png", "jpeg", "tiff", "bmp"),
-        transaction_types=_PAYMENT_REFUND,
-    ),
-    Platform.DYNAMICS_365: ReceiptLimits(
-        max_bytes=350 * MB,
-        kinds=("pdf", "png", "jpeg", "gif", "webp", "tiff", "bmp", "heic"),
-        transaction_types=frozenset({_T.PAYMENT, _T.REFUND, _T.REWARD, _T.CHARGEBACK}),
-    ),
-}
 
 _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 _BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
@@ -166,8 +111,8 @@ def _describe_unknown(head: bytes) -> str | None:
     return None
 
 
-def receipt_limits(*, platform: str) -> ReceiptLimits:
-    return RECEIPT_LIMITS[Platform(platform)]
+def receipt_limits(*, platform: str) -> ReceiptRules:
+    return rules_for(platform).receipts
 
 
 def _clean_name(raw: str) -> str:
@@ -216,7 +161,7 @@ def _read(upload: UploadedFile, limit: int) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
-def _size_limit(platform_label: str, limits: ReceiptLimits) -> tuple[int, str]:
+def _size_limit(platform_label: str, limits: ReceiptRules) -> tuple[int, str]:
     portal = settings.RECEIPT_MAX_BYTES
     if portal < limits.max_bytes:
         return portal, f"the portal takes receipts up to {_human_size(portal)}"
@@ -226,32 +171,54 @@ def _size_limit(platform_label: str, limits: ReceiptLimits) -> tuple[int, str]:
     )
 
 
-def _kind_list(limits: ReceiptLimits) -> str:
-    labels = [FILE_KINDS[key].label.split(" ")[0] for key in limits.kinds]
-    return ", ".join(labels[:-1]) + " or " + labels[-1]
+def _kinds(limits: ReceiptRules) -> list[FileKind]:
+    return [_BY_CONTENT_TYPE[content_type] for content_type in limits.content_types]
+
+
+def _listed(words: list[str], conjunction: str) -> str:
+    """'A, B and C'; a single word alone."""
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
+
+
+def _kind_list(limits: ReceiptRules) -> str:
+    return _listed([kind.label.split(" ")[0] for kind in _kinds(limits)], "or")
 
 
 def receipts_refused(*, expense: Expense) -> Problem | None:
     """Why no receipt of this expense can reach its platform, or None when one can: the page
     says so before an upload is offered, and an upload is refused with the same words."""
     company = expense.company
-    limits = receipt_limits(platform=company.platform)
-    if expense.type in limits.transaction_types:
+    rules = rules_for(company.platform)
+    if rules.takes_receipts(expense.type):
         return None
-    labels = [t.label for t in TransactionType if t in limits.transaction_types]
-    accepted = ", ".join(labels[:-1]) + " and " + labels[-1]
+    labels = [t.label for t in TransactionType if rules.takes_receipts(t)]
+    if labels:
+        reach = f"only {_listed(labels, 'and')} receipts reach {company.platform_label}."
+    else:
+        reach = f"{company.platform_label} takes no receipts from Sync for Expenses."
     return Problem(
         "receipt",
         f"{company.platform_label} does not take receipts on "
         f"{TransactionType(expense.type).label} transactions.",
-        f"Keep this receipt in your own records; only {accepted} receipts reach "
-        f"{company.platform_label}.",
+        f"Keep this receipt in your own records; {reach}",
     )
 
 
 def receipt_accepted_formats(*, platform: str) -> str:
-    """'PDF, PNG, JPEG …' and the file chooser's `accept` list, for the upload form."""
+    """'PDF, PNG, JPEG …', for the upload form."""
     return _kind_list(receipt_limits(platform=platform))
+
+
+def receipt_accept_attribute(*, platform: str) -> str:
+    """The file chooser's `accept` list: every name the platform's receipt formats go by."""
+    limits = receipt_limits(platform=platform)
+    return ",".join(
+        "." + extension
+        for kind in _kinds(limits)
+        for extension in [kind.extension, *sorted(kind.extensions - {kind.extension})]
+    )
 
 
 @transaction.atomic
@@ -279,7 +246,7 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
             "Upload a smaller scan or photo, or a compressed PDF.",
         )
     kind = sniff_file_kind(head)
-    if kind is None or kind.key not in limits.kinds:
+    if kind is None or kind.content_type not in limits.content_types:
         shown = _clean_name(upload.name or "")[:80] or "the file"
         what = f"a {kind.label}" if kind else _describe_unknown(head)
         if what is None:

@@ -273,10 +273,7 @@ def _contact_problems(expense: Expense, ctx: CompanyContext, type_label: str) ->
 
 
 def _booked(expense: Expense, ctx: CompanyContext) -> str:
-    """The currency the platform records the expense in: Xero books in the card account's."""
-    if ctx.company.platform == Platform.XERO and ctx.bank_account_currency:
-        return ctx.bank_account_currency
-    return expense.currency
+    return ctx.rules.booked_currency(bank=ctx.bank_account_currency, transaction=expense.currency)
 
 
 def _line_problems(
@@ -322,7 +319,7 @@ def _line_problems(
         )
     tax_rate = line.tax_rate
     if tax_rate is None:
-        if expense.type not in TRANSFER_TYPES:
+        if ctx.rules.needs_tax_rate(expense.type):
             problems.append(
                 Problem(
                     f"{where}.tax_rate",

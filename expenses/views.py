@@ -33,6 +33,7 @@ from expenses.forms import (
 )
 from expenses.models import CategorizationRule, Expense, ExpenseStatus, Receipt
 from expenses.receipts import (
+    receipt_accept_attribute,
     receipt_accepted_formats,
     receipt_add,
     receipt_limits,
@@ -367,6 +368,7 @@ def _render_detail(
         "receipt_limits": receipt_limits(platform=company.platform),
         "receipts_refused": receipts_refused(expense=data.expense),
         "receipt_formats": receipt_accepted_formats(platform=company.platform),
+        "receipt_accept": receipt_accept_attribute(platform=company.platform),
         "correction_refusal": (
             correction_allowed(expense=data.expense)
             if data.expense.status == ExpenseStatus.SYNCED

@@ -1,8 +1,9 @@
 """Correcting an expense that is already in the ledger, through Codat's v1 update endpoint.
 
-v1 allows it only for Xero payments. The new coding is saved when the correction is requested
-and the previous one is kept on the update sync, so a correction Codat refuses is undone and
-the expense reads again exactly as the ledger has it.
+Which platforms and types v1 can update is `PlatformRules.updates_supported_types`. The new
+coding is saved when the correction is requested and the previous one is kept on the update
+sync, so a correction Codat refuses is undone and the expense reads again exactly as the ledger
+has it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from codat import (
     ExpenseTransaction,
     ExpenseUpdate,
 )
-from companies.platforms import Platform, TransactionType, rules_for
+from companies.platforms import Platform, TransactionType, rules_for, update_support_sentence
 from expenses.ledger import expense_to_transaction, ledger_lines
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
 from expenses.services import (
@@ -57,11 +58,11 @@ def correction_allowed(*, expense: Expense) -> Problem | None:
             "Only an expense already in the ledger is corrected this way.",
             "Edit it in the workspace instead.",
         )
-    if expense.type not in rules.updates_supported_types:
+    if not rules.updates(expense.type):
         return Problem(
             "type",
             f"Codat cannot change a synced {TransactionType(expense.type).label.lower()} in "
-            f"{platform}: v1 updates only Xero payments.",
+            f"{platform}: {update_support_sentence()}.",
             f"Correct it in {platform} directly, or ask the customer's accountant to.",
         )
     return None

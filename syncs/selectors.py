@@ -15,7 +15,6 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from companies.models import Company
-from companies.platforms import ContactKind
 from expenses.currency_rate import in_base_currency, rate_currency
 from expenses.ledger import (
     currency_rate_needed,
@@ -73,6 +72,7 @@ class ExpenseDetail:
     payload: str  # the JSON that will be sent, or "" while the expense is not ready
     reading: list[str]
     supplier_override_allowed: bool
+    tax_rate_needed: bool
     rate_needed: bool
     # The currency the rate converts from, and the expense in the base currency at its rate.
     rate_currency: str
@@ -114,8 +114,8 @@ def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
         sync_results=sync_results_for_expense(expense=expense),
         payload=payload,
         reading=expense_ledger_reading(expense=expense, lines=lines, ctx=ctx),
-        supplier_override_allowed=ctx.rules.supplier_per_transaction
-        and ctx.rules.contact_for(expense.type) == ContactKind.SUPPLIER,
+        supplier_override_allowed=ctx.rules.takes_supplier_override(expense.type),
+        tax_rate_needed=ctx.rules.needs_tax_rate(expense.type),
         rate_needed=currency_rate_needed(expense=expense, ctx=ctx),
         rate_currency=rate_currency(
             expense_currency=expense.currency,

@@ -213,7 +213,7 @@ def test_a_company_id_that_is_no_id_answers_the_api_s_json_404(client, company_i
 def test_the_openapi_document_is_served_and_describes_the_endpoint(client):
     response = client.get(reverse("api-openapi"))
 
-    doc = json.loads(b"".join(response.streaming_content))
+    doc = json.loads(response.content)
     assert response["Content-Type"] == "application/json"
 
     assert "/api/v1/companies/{companyId}/expenses" in doc["paths"]

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
-from expenses.api import OPENAPI_PATH
+from expenses.api import ingest_openapi_document
 from expenses.ingest import ingest_token_create
 from expenses.models import Expense
 from tests.factories import CompanyFactory
 
-SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
+SCHEMA = schemathesis.openapi.from_dict(ingest_openapi_document())
 
 
 def _header(response: Any, name: str) -> str:
