@@ -23,8 +23,8 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context
-from sfe_portal.db import id_array
 from sfe_portal.prefetch import keep_related
+from syncs.fast_sql import batch_items_insert, company_share_lock
 from syncs.generation import one_sync_per_batch
 from syncs.models import (
     MAX_BATCH_SIZE,
@@ -305,18 +305,11 @@ def _company_lock(company: Company, *, shared: bool) -> None:
     if not shared:
         Company.objects.select_for_update().filter(pk=company.pk).first()
         return
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {qn(Company._meta.db_table)} "  # noqa: S608
-            f"WHERE {qn(_column(Company, 'id'))} = %s FOR SHARE",
-            [company.pk],
-        )
+    company_share_lock(company.pk)
 
 
-# What validation and the payload read of an expense: building the instances was most of a
-# claim's reads, and half of the columns were never looked at. An expense sent back to coding
-# is read again whole.
+# What validation and the payload read of an expense, and nothing else: a slice reads a
+# thousand. An expense sent back to coding is read again whole.
 _CLAIM_READS = (
     "id",
     "company_id",
@@ -334,9 +327,8 @@ _CLAIM_READS = (
 
 def claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[ExpenseLine]]]:
     """The expenses with what validation and the payload read, in issue-date order: three
-    queries a slice (expenses, lines, tracking links), the company and its chart taken from
-    what the claim already holds. Prefetching did the same in Python with a queryset per
-    expense and per line, which was most of the time a claim took."""
+    queries a slice however many lines it holds (expenses, lines, tracking links), the company
+    and its chart taken from what the claim already holds."""
     expenses = list(
         Expense.objects.filter(pk__any_of=ids)
         .select_related("supplier_override")
@@ -386,8 +378,8 @@ def write_batches(
     chunks = [
         planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
     ]
-    # A row per statement: PostgreSQL's bulk insert sends several rows as arrays, and quoting
-    # each batch's JSON into an array literal (in Python) cost far more than the round trips.
+    # A row per statement: each batch's JSON goes as one parameter, never quoted into an
+    # array literal in Python.
     batches = PushBatch.objects.bulk_create(
         (
             PushBatch(company=company, sync=sync, payload=[item for _, item in chunk])
@@ -399,15 +391,7 @@ def write_batches(
         (batch.pk, pk) for batch, chunk in zip(batches, chunks, strict=True) for pk, _ in chunk
     ]
     if connection.vendor == "postgresql":
-        # Two arrays in one statement: an instance per item cost more than writing them.
-        qn = connection.ops.quote_name
-        sql = (
-            f"INSERT INTO {qn(PushBatchItem._meta.db_table)} "  # noqa: S608
-            f"({qn(_column(PushBatchItem, 'batch'))}, {qn(_column(PushBatchItem, 'expense'))}) "
-            "SELECT * FROM UNNEST(CAST(%s AS uuid[]), CAST(%s AS uuid[]))"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [id_array(b for b, _ in pairs), id_array(e for _, e in pairs)])
+        batch_items_insert(pairs)
         return batches
     PushBatchItem.objects.bulk_create(
         (PushBatchItem(batch_id=batch_id, expense_id=pk) for batch_id, pk in pairs),

@@ -6,24 +6,21 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from itertools import islice
-from typing import Any, NamedTuple, cast
-from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Field, Model, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from codat import Exchange
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
-from sfe_portal.db import id_array
 from syncs.causes import normalise_cause
 from syncs.exchanges import codat_client, codat_exchanges_observe
+from syncs.fast_sql import KEPT_UPDATED, KeptResult, OwnResult, results_upsert
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,
-    PushBatch,
     PushBatchItem,
     ReceiptUpload,
     Sync,
@@ -103,11 +100,7 @@ def _in_sync(sync: Sync) -> Q:
     return in_sync
 
 
-# A kept result of one of the sync's own expenses: (transaction id, status, message).
-_Ours = tuple[Any, str, str]
-
-
-def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[_Ours]:
+def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[OwnResult]:
     """Upsert a chunk of the sync's results, each linked to its expense when it is one of
     this sync's; returns those that are."""
     if not results:
@@ -117,7 +110,7 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[_Ours]:
         status = getattr(result, "status", None) or TransactionStatus.UNKNOWN
         message = getattr(result, "message", None) or ""
         rows.append(
-            _Kept(
+            KeptResult(
                 transaction_id=transaction_id,
                 status=status,
                 message=message,
@@ -126,11 +119,16 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[_Ours]:
             )
         )
     if connection.vendor == "postgresql":
-        return _upsert_unnest(sync, rows)
+        return results_upsert(sync, rows)
+    return results_upsert_orm(sync, rows)
+
+
+def results_upsert_orm(sync: Sync, rows: list[KeptResult]) -> list[OwnResult]:
+    """`fast_sql.results_upsert` through the ORM (SQLite): the same rows, the same answer."""
     ours = {
         str(pk)
         for pk in PushBatchItem.objects.filter(
-            batch__sync=sync, expense_id__in=list(results)
+            batch__sync=sync, expense_id__in=[row.transaction_id for row in rows]
         ).values_list("expense_id", flat=True)
     }
     if sync.update_of_id:
@@ -147,80 +145,11 @@ def _keep_results(sync: Sync, results: Mapping[str, object]) -> list[_Ours]:
         ],
         update_conflicts=True,
         unique_fields=["sync", "transaction_id"],
-        update_fields=[*_KEPT_UPDATED, "company", "fetched_at"],
+        update_fields=[*KEPT_UPDATED, "company", "fetched_at"],
     )
     return [
         (row.transaction_id, row.status, row.message) for row in rows if row.transaction_id in ours
     ]
-
-
-class _Kept(NamedTuple):
-    transaction_id: str
-    status: str
-    message: str
-    cause: str
-    integration_type: str
-
-
-_KEPT_UPDATED = ["expense", "status", "message", "cause", "integration_type"]
-
-
-def _upsert_unnest(sync: Sync, rows: list[_Kept]) -> list[_Ours]:
-    """PostgreSQL: the chunk in one statement, each column sent as one array, each result
-    linked to its expense when one of this sync's batches holds it. Building a model instance
-    per result and preparing every field of each took far longer than the database took to
-    write them."""
-    qn = connection.ops.quote_name
-
-    def column(model: type[Model], name: str) -> str:
-        return qn(cast("Field[Any, Any]", model._meta.get_field(name)).column)
-
-    def table(model: type[Model]) -> str:
-        return qn(model._meta.db_table)
-
-    fields = list(_Kept._fields)
-    kept = ", ".join(f"kept.{name}" for name in fields)
-    targets = ", ".join(
-        column(SyncTransaction, name)
-        for name in ["sync", "company", "expense", *fields, "fetched_at"]
-    )
-    arrays = ", ".join(
-        f"CAST(%s AS {'uuid[]' if name == 'transaction_id' else 'text[]'})" for name in fields
-    )
-    updated = ", ".join(
-        f"{column(SyncTransaction, name)} = EXCLUDED.{column(SyncTransaction, name)}"
-        for name in [*_KEPT_UPDATED, "company", "fetched_at"]
-    )
-    unique = ", ".join(column(SyncTransaction, name) for name in ["sync", "transaction_id"])
-    item, batch = PushBatchItem, PushBatch
-    # Only table and column names from the models are formatted in; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table(SyncTransaction)} ({targets}) "  # noqa: S608
-        f"SELECT %s, %s, CASE WHEN kept.transaction_id = %s OR EXISTS ("
-        f"SELECT 1 FROM {table(item)} JOIN {table(batch)} "
-        f"ON {table(batch)}.{column(batch, 'id')} = {table(item)}.{column(item, 'batch')} "
-        f"WHERE {table(item)}.{column(item, 'expense')} = kept.transaction_id "
-        f"AND {table(batch)}.{column(batch, 'sync')} = %s"
-        f") THEN kept.transaction_id END, {kept}, %s "
-        f"FROM UNNEST({arrays}) AS kept ({', '.join(fields)}) "
-        f"ON CONFLICT ({unique}) DO UPDATE SET {updated} "
-        f"RETURNING {column(SyncTransaction, 'transaction_id')}, "
-        f"{column(SyncTransaction, 'status')}, {column(SyncTransaction, 'message')}, "
-        f"{column(SyncTransaction, 'expense')}"
-    )
-    columns = [
-        # Each id checked to be one before it is written into the array literal.
-        id_array(UUID(v) for v in values) if name == "transaction_id" else list(values)
-        for name, values in zip(fields, zip(*rows, strict=True), strict=True)
-    ]
-    params = [sync.pk, sync.company_id, sync.update_of_id, sync.pk, timezone.now(), *columns]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            (transaction_id, status, message)
-            for transaction_id, status, message, expense_id in cursor.fetchall()
-            if expense_id is not None
-        ]
 
 
 def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
@@ -326,7 +255,7 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
     return sync
 
 
-def settle_chunk(sync: Sync, chunk: list[_Ours], *, with_receipts: bool) -> None:
+def settle_chunk(sync: Sync, chunk: list[OwnResult], *, with_receipts: bool) -> None:
     """Settle the expenses of a chunk of kept results; those already settled are left as
     they are by the (conditional) moves."""
     ids = [str(transaction_id) for transaction_id, _, _ in chunk]
