@@ -61,7 +61,7 @@ from companies.refresh import (
     company_refresh_start,
 )
 from companies.services import membership_set_role
-from syncs.exchanges import codat_session
+from gateway.exchanges import codat_session
 
 
 class InProcessSandboxAdapter(BaseAdapter):

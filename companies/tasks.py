@@ -26,7 +26,7 @@ from companies.refresh import (
     company_refresh_pull,
     company_refresh_start,
 )
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 
 logger = logging.getLogger(__name__)
 

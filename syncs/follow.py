@@ -29,9 +29,9 @@ from codat import Exchange
 from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
+from gateway.exchanges import codat_client, codat_exchanges_observe
 from sfe_portal.db import id_array
 from syncs.causes import normalise_cause
-from syncs.exchanges import codat_client, codat_exchanges_observe
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
     BatchState,

@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from codat import CodatError, CodatRateLimitedError
+from gateway.exchanges import codat_client
 from sfe_portal.transitions import check_transition
-from syncs.exchanges import codat_client
 from syncs.models import UPLOAD_TRANSITIONS, ReceiptUpload, UploadState
 from syncs.services import receipt_upload_transition
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from codat import CodatRateLimitedError, CodatUnavailableError
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.push import InitiationInFlight
 
 TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)

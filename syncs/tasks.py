@@ -14,7 +14,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from companies.models import Company
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.follow import sync_poll, sync_poll_due_in
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push import PushRefused, company_push_turn, sync_send_turn

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from codat import CodatClient, Exchange
+from gateway.models import CodatExchange
+from gateway.redaction import redact
 from sfe_portal.logs import log_context_bind
-from syncs.models import CodatExchange
-from syncs.redaction import redact
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from companies.models import Company
-from syncs.models import CodatCallSlot
+from gateway.models import CodatCallSlot
 
 logger = logging.getLogger(__name__)
 
