@@ -39,7 +39,7 @@ def codat_session(session: requests.Session) -> Iterator[None]:
         _session_override.reset(token)
 
 
-def codat_lanes_allowed() -> bool:
+def codat_threads_allowed() -> bool:
     """Whether calls may run from several threads at once: not on the seed's one in-process
     session, which is not safe to share between threads."""
     return _session_override.get() is None

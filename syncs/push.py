@@ -61,7 +61,8 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context, expense_problems
 from gateway.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
-from gateway.exchanges import codat_client, codat_exchanges_observe, codat_lanes_allowed
+from gateway.exchanges import codat_client, codat_exchanges_observe
+from gateway.exchanges import codat_threads_allowed as codat_lanes_allowed
 from sfe_portal.db import id_array
 from sfe_portal.prefetch import keep_related
 from syncs.models import (
