@@ -1,5 +1,5 @@
 """The portal's line to Codat, kept in the database: every exchange for support, and each
-company's call slots.
+company's call slots with the row that orders taking them.
 
 The gateway sits below the domain apps: a company is referred to by its label only, never
 imported. The exchange log and the call slots keep the tables they were created with in
@@ -76,3 +76,22 @@ class CodatCallSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.holder} until {self.leased_until:%H:%M:%S}"
+
+
+class CodatCallGate(models.Model):
+    """The row a worker locks to count a company's live slots and take one, so two workers
+    never both see the last free slot. One per company, made the first time it is needed."""
+
+    company = models.OneToOneField(
+        "companies.Company",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+
+    class Meta:
+        # A lock and nothing else: nobody views or edits it, so it has no permissions.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Call gate of company {self.company_id}"

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from gateway.call_slots import CallSlotsBusy, call_slot_acquire, call_slot_release, codat_call_slot
-from gateway.models import CodatCallSlot
+from gateway.models import CodatCallGate, CodatCallSlot
 from tests.factories import CompanyFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +92,13 @@ def test_spare_slots_are_taken_only_while_one_stays_free(settings):
         call_slot_acquire(company_id=company.pk, holder="a poll")  # the one left free
 
     assert sorted(CodatCallSlot.objects.values_list("holder", flat=True)) == ["a poll", "task"]
+
+
+def test_a_company_has_one_call_gate_however_many_slots_it_takes(limit_two):
+    company = CompanyFactory()
+
+    for holder in ("a", "b"):
+        call_slot_release(call_slot_acquire(company_id=company.pk, holder=holder))
+    call_slot_acquire(company_id=company.pk, holder="c")
+
+    assert CodatCallGate.objects.filter(company=company).count() == 1
