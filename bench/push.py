@@ -178,7 +178,7 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
 
     from bench._stack import PRODUCTION_WORKER, celery_worker
     from expenses.models import Expense, ExpenseStatus
-    from syncs.models import CodatExchange
+    from gateway.models import CodatExchange
     from syncs.tasks import push_company
 
     logs, queue = stack.logs, stack.queue
@@ -225,7 +225,7 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
 
 def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) -> None:
     """When each kind of Codat call first and last happened, in seconds from the push."""
-    from syncs.models import CodatExchange
+    from gateway.models import CodatExchange
 
     spans: dict[str, list[float]] = {}
     for method, path, at in (

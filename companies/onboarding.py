@@ -27,7 +27,7 @@ from companies.models import (
 from companies.platforms import Platform, rules_for
 from companies.refresh import connection_check, error_in_words
 from companies.services import company_clear_error, company_record_error, company_transition
-from syncs.exchanges import codat_client
+from gateway.exchanges import codat_client
 
 STEP_CREATE = "create"
 # The tag that ties a Codat company to ours (Codat tag keys are at most 27 characters).

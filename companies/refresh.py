@@ -47,7 +47,7 @@ from companies.services import (
     company_transition,
     connection_set_status,
 )
-from syncs.exchanges import codat_client
+from gateway.exchanges import codat_client
 
 logger = logging.getLogger(__name__)
 

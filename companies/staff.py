@@ -62,8 +62,10 @@ REMOVE_MEMBERS = StaffPermission(
 # The groups the data migration creates (companies/migrations/0007_support_groups.py keeps a
 # copy): both may view every model of SUPPORT_APPS; "Support" also works on companies'
 # expenses, connects companies and runs the admin's support actions. Neither manages members:
-# that is granted to a person on purpose, with the membership permissions.
-SUPPORT_APPS = ("accounts", "companies", "expenses", "syncs")
+# that is granted to a person on purpose, with the membership permissions. The gateway's
+# models were syncs' when the groups were made; their permissions moved with them
+# (gateway/migrations/0002_content_types_from_syncs.py).
+SUPPORT_APPS = ("accounts", "gateway", "companies", "expenses", "syncs")
 SUPPORT_GROUPS: dict[str, tuple[str, ...]] = {
     "Support (read-only)": (),
     "Support": (

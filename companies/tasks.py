@@ -27,7 +27,7 @@ from companies.refresh import (
     company_refresh_start,
 )
 from expenses.recheck import company_refresh_pull_and_recheck
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 
 logger = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ from expenses.services import (
     expense_set_lines,
     split_gross,
 )
-from syncs.exchanges import codat_session
+from gateway.exchanges import codat_session
 
 
 class InProcessSandboxAdapter(BaseAdapter):

@@ -58,7 +58,7 @@ def codat_call_figures() -> dict[str, int]:
     """Codat calls the portal made, by outcome, from its exchange log."""
     from django.db.models import Q
 
-    from syncs.models import CodatExchange
+    from gateway.models import CodatExchange
 
     calls = CodatExchange.objects.all()
     return {

@@ -4,7 +4,7 @@ Web requests (Django) and tasks (Celery) report their exceptions and, at
 `SENTRY_TRACES_SAMPLE_RATE`, their timings; the health probes are never traced. Nothing leaves
 unscrubbed: the SDK sends no personal data (its default) and no frame variables, and
 `scrub_event` passes every event and transaction through the redaction the exchange log uses
-(`syncs/redaction.py`: the Codat key and webhook secret in every form they travel in, and
+(`gateway/redaction.py`: the Codat key and webhook secret in every form they travel in, and
 anything named or shaped like a secret: Authorization values and ingest keys), after blanking
 whatever sits under a secret-looking name (headers, cookies, form fields, extra, breadcrumb
 data, contexts).
@@ -52,7 +52,7 @@ def git_commit(base_dir: Path) -> str | None:
 
 
 def _scrub(value: Any) -> Any:
-    from syncs.redaction import redact
+    from gateway.redaction import redact
 
     if isinstance(value, str):
         return redact(value)

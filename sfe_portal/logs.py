@@ -4,7 +4,7 @@ ingest to ledger across web and worker processes.
 The context (request id, user, company, expense, sync, Celery task, Codat correlation id) lives
 in a `ContextVar`, set by `RequestContextMiddleware` for a web request, by the Celery signals
 below for a task (the publisher's request id and company travel in the message headers), and
-by the Codat exchange hook (`syncs/exchanges.py`) for the correlation id. A log call can add
+by the Codat exchange hook (`gateway/exchanges.py`) for the correlation id. A log call can add
 its own with `extra={"expense_id": ...}`. `JsonFormatter` writes one JSON object a line
 (production); `ReadableFormatter` appends `key=value` pairs (development). `RedactFilter`
 takes keys, secrets and Authorization values out of every message first.

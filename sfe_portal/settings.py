@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "accounts",
+    "gateway",
     "companies",
     "expenses",
     "syncs",
@@ -388,8 +389,6 @@ if SANDBOX_ENABLED:
 
 # --- Codat ------------------------------------------------------------------------------------
 CODAT_BASE_URL = env.str("CODAT_BASE_URL", default="http://127.0.0.1:8000/codat-sandbox")
-# The generation of Codat's expenses API companies speak (`syncs/generation.py`).
-CODAT_EXPENSES_API_DEFAULT = env.str("CODAT_EXPENSES_API_DEFAULT", default="v1")
 if SANDBOX_ENABLED and DEBUG:
     CODAT_API_KEY = env.str("CODAT_API_KEY", default=DEV_CODAT_API_KEY)
     CODAT_WEBHOOK_SECRET = env.str("CODAT_WEBHOOK_SECRET", default=DEV_WEBHOOK_SECRET)
@@ -415,6 +414,9 @@ if not CODAT_WEBHOOK_SECRET.startswith("whsec_"):
         "Set CODAT_WEBHOOK_SECRET to the signing secret as Codat shows it, starting with 'whsec_'."
     )
 CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
+# The generation of Codat's expenses API the companies speak (gateway/apis.py lists the known
+# ones; the gateway app refuses to start with any other).
+CODAT_EXPENSES_API_DEFAULT = env.str("CODAT_EXPENSES_API_DEFAULT", default="v1")
 # Datasets one push task posts before queueing the rest behind other companies' work. They go
 # out side by side, one lane per free call slot (three with the defaults), so a turn of 12
 # takes about as long as a turn of 4 did one by one; each turn costs a task of its own.

@@ -23,9 +23,9 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import company_context
+from gateway.apis import one_sync_per_batch
 from sfe_portal.prefetch import keep_related
 from syncs.fast_sql import batch_items_insert, company_share_lock
-from syncs.generation import one_sync_per_batch
 from syncs.models import (
     MAX_BATCH_SIZE,
     PushBatch,

@@ -35,7 +35,7 @@ from expenses.services import (
     expense_transition,
 )
 from expenses.validation import Problem, company_context, expense_problems
-from syncs.exchanges import codat_client
+from gateway.exchanges import codat_client
 from syncs.initiate import FIRST_POLL_AFTER
 from syncs.models import Sync, SyncKind, SyncState
 from syncs.services import syncs_move

@@ -1,5 +1,6 @@
 """What we sent to Codat and what came back: datasets (push batches), syncs, per-transaction
-results, receipt uploads, received webhooks and a log of every exchange for support."""
+results, receipt uploads, received webhooks and the workers' heartbeats. The log of every
+exchange with Codat is the gateway's (`gateway.models.CodatExchange`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
 from companies.models import Company
 from expenses.models import Expense, Receipt
@@ -360,49 +360,6 @@ class WebhookEvent(models.Model):
         return f"{self.event_type} ({self.webhook_id})"
 
 
-class CodatExchange(models.Model):
-    """One request to Codat and its answer, for support. Bodies are truncated, keys never kept."""
-
-    company = models.ForeignKey(
-        Company,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="codat_exchanges",
-        db_index=False,
-    )
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=1000)
-    status = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    correlation_id = models.CharField(max_length=200, blank=True)
-    request_body = models.TextField(blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    # The Idempotency-Key a keyed write was sent with: every attempt of one batch carries the
-    # same key, so support finds them all, and Codat's replay of an answer, by it.
-    idempotency_key = models.CharField(max_length=64, blank=True)
-    # When Codat answered (calls made on HTTP-only threads are recorded a moment later).
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["company", "-created_at"], name="codatexchange_company_idx"),
-            models.Index(fields=["correlation_id"], name="codatexchange_correlation_idx"),
-            # Only keyed writes carry one: reads, the bulk of the table, stay out of it.
-            models.Index(
-                fields=["idempotency_key"],
-                condition=~models.Q(idempotency_key=""),
-                name="codatexchange_idem_key_idx",
-            ),
-            models.Index(fields=["-created_at"], name="codatexchange_recent_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} → {self.status}"
-
-
 class WorkerHeartbeat(models.Model):
     """The last task a worker ran on each queue: proof that the workers are alive."""
 
@@ -412,22 +369,3 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
-
-
-class CodatCallSlot(models.Model):
-    """One of a company's few places to talk to Codat: a task holds one while it makes its calls,
-    so a company never has more calls in flight than `CODAT_MAX_CALLS_PER_COMPANY`. A slot whose
-    holder died frees itself when its lease runs out."""
-
-    company = models.ForeignKey(
-        Company, on_delete=models.CASCADE, related_name="codat_call_slots", db_index=False
-    )
-    holder = models.CharField(max_length=200)
-    acquired_at = models.DateTimeField()
-    leased_until = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["company", "leased_until"], name="callslot_company_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.holder} until {self.leased_until:%H:%M:%S}"

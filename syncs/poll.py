@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from codat.backoff import Backoff
-from syncs.exchanges import codat_client
+from gateway.exchanges import codat_client
 from syncs.models import (
     Sync,
     SyncState,

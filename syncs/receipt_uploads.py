@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from codat import CodatError, CodatRateLimitedError
 from codat.backoff import Backoff
-from syncs.exchanges import codat_client
+from gateway.exchanges import codat_client
 from syncs.models import ReceiptUpload, UploadState
 from syncs.services import receipt_upload_transition, uploads_move
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from codat import CodatRateLimitedError, CodatUnavailableError
 from codat.backoff import Backoff
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.initiate import InitiationInFlight
 
 TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)

@@ -36,10 +36,10 @@ from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseStatus
 from expenses.services import ExpenseRefused, expenses_bulk_transition
 from expenses.validation import CompanyContext, company_context
-from syncs.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
+from gateway.apis import expenses_api_for, one_sync_per_batch
+from gateway.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
+from gateway.exchanges import codat_client, codat_exchanges_observe, codat_threads_allowed
 from syncs.claim import Claim, company_push_claim, expenses_with_lines
-from syncs.exchanges import codat_client, codat_exchanges_observe, codat_lanes_allowed
-from syncs.generation import expenses_api_for, one_sync_per_batch
 from syncs.initiate import sync_close_empty, sync_initiate, sync_record_started
 from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState
 from syncs.services import batches_move
@@ -74,7 +74,7 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
     outgoing = _outgoing(list(pending[:max_batches] if max_batches else pending), ctx)
-    if lanes > 1 and len(outgoing) > 1 and codat_lanes_allowed():
+    if lanes > 1 and len(outgoing) > 1 and codat_threads_allowed():
         sender = BatchSender(company, lanes=min(lanes, len(outgoing)))
         sender.send(outgoing)
         failure = sender.close()
@@ -156,7 +156,7 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
     fails stops sending (the failure is logged): what it did not send stays pending for
     `sync_send`, which also starts the sync once every batch is sent.
     """
-    if lanes < 2 or not codat_lanes_allowed() or one_sync_per_batch(company):
+    if lanes < 2 or not codat_threads_allowed() or one_sync_per_batch(company):
         # The batches go out from the sending turns: one by one with one call slot, each
         # exchange recorded the moment it ends (a lane's are recorded between slices); a
         # turn per sync where each batch starts a sync of its own, which the turn follows.

@@ -15,8 +15,8 @@ from django.utils import timezone
 from codat import Exchange
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
+from gateway.exchanges import codat_client, codat_exchanges_observe
 from syncs.causes import normalise_cause
-from syncs.exchanges import codat_client, codat_exchanges_observe
 from syncs.fast_sql import KEPT_UPDATED, KeptResult, OwnResult, results_upsert
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,

@@ -14,7 +14,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from companies.models import Company
-from syncs.call_slots import CallSlotsBusy, codat_call_slot
+from gateway.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.claim import PushRefused
 from syncs.models import BatchState, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.poll import sync_poll, sync_poll_due_in

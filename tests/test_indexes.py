@@ -19,7 +19,7 @@ _INDEXES = """
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema()
 """
-_OURS = ("accounts", "companies", "expenses", "sandbox", "syncs")
+_OURS = ("accounts", "companies", "expenses", "gateway", "sandbox", "syncs")
 
 
 def _our_tables() -> set[str]:

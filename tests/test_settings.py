@@ -36,6 +36,7 @@ _CLEARED = [
     "CELERY_BROKER_URL",
     "CODAT_API_KEY",
     "CODAT_WEBHOOK_SECRET",
+    "CODAT_EXPENSES_API_DEFAULT",
     "SANDBOX_ENABLED",
     "SANDBOX_IN_PRODUCTION",
     "AWS_STORAGE_BUCKET_NAME",
@@ -141,6 +142,14 @@ def test_a_company_needs_at_least_one_codat_call_slot(tmp_path):
 
     assert result.returncode != 0
     assert "CODAT_MAX_CALLS_PER_COMPANY" in result.stderr
+
+
+def test_an_unknown_expenses_api_generation_is_refused_at_start_naming_the_known_ones(tmp_path):
+    result = _load(tmp_path, CODAT_EXPENSES_API_DEFAULT="v9")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "CODAT_EXPENSES_API_DEFAULT is 'v9': set it to one of v1." in result.stderr
 
 
 def test_an_empty_random_page_cost_leaves_the_servers_own(tmp_path):

@@ -11,7 +11,7 @@ from tests.codat.conformance import REPO_ROOT
 def test_importing_codat_loads_no_django_and_no_app():
     code = (
         "import sys, codat, codat.webhooks, codat.expenses_api\n"
-        "apps = ('django', 'companies', 'expenses', 'syncs', 'sandbox', 'sfe_portal')\n"
+        "apps = ('django', 'gateway', 'companies', 'expenses', 'syncs', 'sandbox', 'sfe_portal')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in apps)\n"
         "print(loaded)\n"
         "sys.exit(1 if loaded else 0)\n"

@@ -188,8 +188,8 @@ def test_a_disconnected_company_is_blocked_even_before_the_check_answers():
 def test_a_refresh_makes_no_codat_call_while_the_company_has_every_call_slot_taken(
     sandbox, ready_company, settings
 ):
-    from syncs.call_slots import call_slot_acquire, call_slot_release
-    from syncs.models import CodatExchange
+    from gateway.call_slots import call_slot_acquire, call_slot_release
+    from gateway.models import CodatExchange
 
     company = ready_company()
     settings.CODAT_MAX_CALLS_PER_COMPANY = 1

@@ -77,7 +77,7 @@ def test_the_daily_refresh_covers_connected_companies_without_a_refresh_under_wa
 def test_an_eager_link_check_looks_once_and_does_not_loop(settings):
     """Without a worker, countdowns mean nothing: the chain stops after one look."""
     from companies import tasks
-    from syncs.models import CodatExchange
+    from gateway.models import CodatExchange
     from tests.factories import ConnectionFactory
 
     settings.CODAT_BASE_URL = "http://127.0.0.1:9/codat"  # nothing listens: a transient failure

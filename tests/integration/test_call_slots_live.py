@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from companies.platforms import Platform
-from syncs.models import CodatCallSlot, CodatExchange, ReceiptUpload, UploadState
+from gateway.models import CodatCallSlot, CodatExchange
+from syncs.models import ReceiptUpload, UploadState
 from syncs.tasks import push_company
 from tests.factories import ReceiptFactory
 from tests.integration.conftest import wait_for

@@ -9,7 +9,8 @@ from django.urls import reverse
 from companies.models import Role
 from companies.platforms import Platform
 from expenses.models import ExpenseStatus
-from syncs.models import CodatExchange, Sync, SyncKind, SyncState
+from gateway.models import CodatExchange
+from syncs.models import Sync, SyncKind, SyncState
 from syncs.retry import sync_retry_failed
 from syncs.tasks import push_company
 from tests.factories import MembershipFactory, UserFactory

@@ -13,8 +13,8 @@ import pytest
 from codat import CodatClient, PlannedBatch, Submission
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
-from syncs.exchanges import codat_client
-from syncs.generation import GENERATIONS
+from gateway.apis import GENERATIONS
+from gateway.exchanges import codat_client
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
 from syncs.tasks import push_company
 from tests.integration.sandbox_company import onboard

@@ -144,7 +144,7 @@ def test_a_crash_after_posting_before_recording_reposts_without_duplicates(sandb
     from codat import PlannedBatch, V1ExpensesApi
     from expenses.ledger import expense_to_transaction, ledger_lines
     from expenses.validation import company_context
-    from syncs.exchanges import codat_client
+    from gateway.exchanges import codat_client
 
     ctx = company_context(company=books.company)
     orphan = [
@@ -179,7 +179,7 @@ def test_a_lost_initiate_answer_adopts_the_sync_instead_of_starting_another(sand
 
     assert resumed.codat_sync_id == codat_sync_id
     syncs = control("GET", f"companies/{books.company.codat_company_id}/ledger")  # noqa: F841
-    from syncs.exchanges import codat_client
+    from gateway.exchanges import codat_client
 
     assert len(codat_client().list_syncs(str(books.company.codat_company_id))) == 1
     sync_poll(sync=resumed)
@@ -268,7 +268,7 @@ def test_a_second_worker_never_initiates_a_sync_the_first_is_starting(sandbox):
     with pytest.raises(InitiationInFlight):
         sync_send(sync=Sync.objects.get(pk=sync.pk))
 
-    from syncs.exchanges import codat_client
+    from gateway.exchanges import codat_client
 
     assert codat_client().list_syncs(str(books.company.codat_company_id)) == []
 
@@ -332,7 +332,7 @@ def test_an_expense_that_left_pushing_after_the_claim_is_not_sent(sandbox):
 
 
 def test_datasets_posted_in_lanes_go_out_once_each(sandbox):
-    from syncs.models import CodatExchange
+    from gateway.models import CodatExchange
 
     books = onboard(Platform.XERO)
     _approved(books, 230)  # five datasets
@@ -374,10 +374,10 @@ def test_a_lane_that_fails_stops_the_turn_and_the_next_turn_posts_the_rest_once(
 def test_a_push_cut_short_between_claim_slices_resumes_and_sends_each_expense_once(
     sandbox, monkeypatch
 ):
+    from gateway.exchanges import codat_client
+    from gateway.models import CodatExchange
     from syncs import claim as push
     from syncs import send
-    from syncs.exchanges import codat_client
-    from syncs.models import CodatExchange
 
     monkeypatch.setattr("syncs.claim.CLAIM_CHUNK", 50)
     books = onboard(Platform.XERO)

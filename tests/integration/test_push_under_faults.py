@@ -5,7 +5,8 @@ import pytest
 
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
-from syncs.models import CodatExchange, Sync, SyncState
+from gateway.models import CodatExchange
+from syncs.models import Sync, SyncState
 from syncs.tasks import poll_sync, push_company
 from tests.integration.sandbox_company import control, onboard
 from tests.integration.test_push_pipeline import _approved, _ledger

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from expenses.models import Receipt
+from gateway.models import CodatExchange
 from sandbox.models import SandboxSettings
-from syncs.models import CodatExchange, ReceiptUpload, Sync, UploadState
+from syncs.models import ReceiptUpload, Sync, UploadState
 from syncs.receipt_uploads import (
     MAX_ATTEMPTS,
     receipt_upload_claim,

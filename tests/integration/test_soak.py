@@ -16,10 +16,11 @@ import pytest
 
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
+from gateway.models import CodatExchange
 from reliability.audit import company_audit, company_unsettled
 from reliability.seed import expenses_bulk
 from reliability.stack import PrivateRedis
-from syncs.models import BatchState, CodatExchange, PushBatch
+from syncs.models import BatchState, PushBatch
 from syncs.tasks import push_company, sweep
 from tests.conftest import require_resource
 from tests.integration.conftest import wait_for

@@ -15,10 +15,11 @@ from django.core.management.base import CommandError
 from companies.models import Connection, ConnectionKind, ConnectionStatus
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
+from gateway.models import CodatExchange
 from reliability.seed import expenses_bulk
 from syncs.claim import company_push_claim
 from syncs.management.commands.sync_now import Command
-from syncs.models import CodatExchange, ReceiptUpload, Sync, SyncState, UploadState
+from syncs.models import ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push_now import WAIT_LIMIT_S
 from syncs.receipt_uploads import receipt_uploads_due
 from syncs.send import sync_send
@@ -194,7 +195,7 @@ def test_an_initiate_codat_turned_away_is_tried_again_at_once(sandbox):
     sync = sync_send(sync=Sync.objects.get(pk=sync.pk))
 
     assert sync.state == SyncState.IN_PROGRESS
-    from syncs.exchanges import codat_client
+    from gateway.exchanges import codat_client
 
     assert len(codat_client().list_syncs(str(books.company.codat_company_id))) == 1
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from companies.models import Invitation, Role
 from expenses.models import CategorizationRule, ExpenseStatus
-from syncs.models import CodatExchange, SyncState, WebhookEvent
+from gateway.models import CodatExchange
+from syncs.models import SyncState, WebhookEvent
 from tests.expenses.conftest import make_books
 from tests.factories import (
     ExpenseFactory,
@@ -177,7 +178,7 @@ PAGES: list[tuple[str, Callable[[Hostile], str], list[str]]] = [
     ),
     (
         "admin exchange",
-        _admin_change("syncs_codatexchange", lambda w: w.exchange.pk),
+        _admin_change("gateway_codatexchange", lambda w: w.exchange.pk),
         ["Exchange"],
     ),
     ("admin webhook", _admin_change("syncs_webhookevent", lambda w: w.webhook.pk), ["Webhook"]),

@@ -16,10 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import include, path, reverse
 
+from gateway.exchanges import codat_client
+from gateway.models import CodatExchange
 from sandbox.models import DeliveryStatus, SandboxWebhookDelivery
 from syncs.claim import company_push_claim
-from syncs.exchanges import codat_client
-from syncs.models import CodatExchange, Sync, SyncState, WebhookEvent
+from syncs.models import Sync, SyncState, WebhookEvent
 from syncs.send import sync_send
 from tests.factories import StaffFactory
 from tests.integration.sandbox_company import control, onboard
@@ -197,7 +198,7 @@ def test_the_console_log_redacts_a_message_that_carries_a_secret(settings, capfd
 
 def test_an_exchange_echoing_the_secret_is_stored_redacted(settings):
     from codat import Exchange
-    from syncs.exchanges import exchange_record
+    from gateway.exchanges import exchange_record
 
     settings.CODAT_API_KEY = CANARY_KEY
     settings.CODAT_WEBHOOK_SECRET = CANARY_SECRET

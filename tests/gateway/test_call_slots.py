@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from syncs.call_slots import CallSlotsBusy, call_slot_acquire, call_slot_release, codat_call_slot
-from syncs.models import CodatCallSlot
+from gateway.call_slots import CallSlotsBusy, call_slot_acquire, call_slot_release, codat_call_slot
+from gateway.models import CodatCallGate, CodatCallSlot
 from tests.factories import CompanyFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_the_block_gives_its_slot_back_even_when_the_work_fails(limit_two):
 
 
 def test_spare_slots_are_taken_only_while_one_stays_free(settings):
-    from syncs.call_slots import call_slots_acquire_free, codat_spare_call_slots
+    from gateway.call_slots import call_slots_acquire_free, codat_spare_call_slots
 
     settings.CODAT_MAX_CALLS_PER_COMPANY = 4
     company = CompanyFactory()
@@ -92,3 +92,13 @@ def test_spare_slots_are_taken_only_while_one_stays_free(settings):
         call_slot_acquire(company_id=company.pk, holder="a poll")  # the one left free
 
     assert sorted(CodatCallSlot.objects.values_list("holder", flat=True)) == ["a poll", "task"]
+
+
+def test_a_company_has_one_call_gate_however_many_slots_it_takes(limit_two):
+    company = CompanyFactory()
+
+    for holder in ("a", "b"):
+        call_slot_release(call_slot_acquire(company_id=company.pk, holder=holder))
+    call_slot_acquire(company_id=company.pk, holder="c")
+
+    assert CodatCallGate.objects.filter(company=company).count() == 1

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from codat import CodatClient, Exchange
+from gateway.models import CodatExchange
+from gateway.redaction import redact
 from sfe_portal.logs import log_context_bind
-from syncs.models import CodatExchange
-from syncs.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def codat_session(session: requests.Session) -> Iterator[None]:
         _session_override.reset(token)
 
 
-def codat_lanes_allowed() -> bool:
+def codat_threads_allowed() -> bool:
     """Whether calls may run from several threads at once: not on the seed's one in-process
     session, which is not safe to share between threads."""
     return _session_override.get() is None

@@ -4,11 +4,13 @@ A task takes a slot before it talks to Codat for a company and gives it back whe
 task that finds every slot taken is queued again a moment later instead of waiting on a worker,
 so one busy company never holds the workers that other companies' work needs. Slots are rows with
 a lease, so a worker killed while holding one blocks nothing for longer than the lease.
+
+Taking slots counts the live ones and then inserts: every worker first locks the company's
+`CodatCallGate` row, so the counts and inserts of two workers never interleave.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from companies.models import Company
-from syncs.models import CodatCallSlot
-
-logger = logging.getLogger(__name__)
+from gateway.models import CodatCallGate, CodatCallSlot
 
 
 class CallSlotsBusy(Exception):
@@ -36,24 +35,49 @@ class CallSlotsBusy(Exception):
         self.retry_in = 2.0
 
 
-def call_slot_acquire(*, company_id: int, holder: str, now: datetime | None = None) -> int:
-    """Take a free slot of the company and return its id, or raise `CallSlotsBusy`."""
-    now = now or timezone.now()
+def _call_gate_lock(company_id: int) -> None:
+    """Lock the company's gate row until the transaction ends, making it the first time.
+
+    A gate made by another worker is waited for, not duplicated: the insert ignores a conflict
+    (on PostgreSQL it waits for the other transaction first) and the locking read that follows
+    finds the row. On SQLite the transaction's write lock already orders the workers."""
+    gate = CodatCallGate.objects.select_for_update().filter(company_id=company_id)
+    if gate.values_list("pk").first() is None:
+        CodatCallGate.objects.bulk_create(
+            [CodatCallGate(company_id=company_id)], ignore_conflicts=True
+        )
+        gate.values_list("pk").first()
+
+
+def _slots_take(
+    *, company_id: int, holder: str, now: datetime, up_to: int, keep_free: int
+) -> list[int]:
+    """Take up to `up_to` of the company's slots while `keep_free` stay free; their ids."""
     limit = settings.CODAT_MAX_CALLS_PER_COMPANY
     with transaction.atomic():
-        # The company row is the lock that orders every worker's count-then-insert.
-        Company.objects.select_for_update().filter(pk=company_id).values_list("pk").first()
-        live = CodatCallSlot.objects.filter(company_id=company_id, leased_until__gt=now)
-        if live.count() >= limit:
-            raise CallSlotsBusy(company_id, limit)
+        _call_gate_lock(company_id)
+        live = CodatCallSlot.objects.filter(company_id=company_id, leased_until__gt=now).count()
+        count = min(up_to, limit - live - keep_free)
+        if count < 1:
+            return []
         CodatCallSlot.objects.filter(company_id=company_id, leased_until__lte=now).delete()
-        slot = CodatCallSlot.objects.create(
-            company_id=company_id,
-            holder=holder[:200],
-            acquired_at=now,
-            leased_until=now + timedelta(seconds=settings.CODAT_CALL_SLOT_LEASE_S),
-        )
-    return slot.pk
+        lease = now + timedelta(seconds=settings.CODAT_CALL_SLOT_LEASE_S)
+        return [
+            CodatCallSlot.objects.create(
+                company_id=company_id, holder=holder[:200], acquired_at=now, leased_until=lease
+            ).pk
+            for _ in range(count)
+        ]
+
+
+def call_slot_acquire(*, company_id: int, holder: str, now: datetime | None = None) -> int:
+    """Take a free slot of the company and return its id, or raise `CallSlotsBusy`."""
+    taken = _slots_take(
+        company_id=company_id, holder=holder, now=now or timezone.now(), up_to=1, keep_free=0
+    )
+    if not taken:
+        raise CallSlotsBusy(company_id, settings.CODAT_MAX_CALLS_PER_COMPANY)
+    return taken[0]
 
 
 def call_slots_acquire_free(
@@ -66,22 +90,9 @@ def call_slots_acquire_free(
     worker died holding these slots until their lease ends) from waiting behind a push."""
     if up_to < 1:
         return []
-    now = now or timezone.now()
-    limit = settings.CODAT_MAX_CALLS_PER_COMPANY
-    with transaction.atomic():
-        Company.objects.select_for_update().filter(pk=company_id).values_list("pk").first()
-        live = CodatCallSlot.objects.filter(company_id=company_id, leased_until__gt=now).count()
-        free = min(up_to, limit - live - 1)
-        if free < 1:
-            return []
-        CodatCallSlot.objects.filter(company_id=company_id, leased_until__lte=now).delete()
-        lease = now + timedelta(seconds=settings.CODAT_CALL_SLOT_LEASE_S)
-        return [
-            CodatCallSlot.objects.create(
-                company_id=company_id, holder=holder[:200], acquired_at=now, leased_until=lease
-            ).pk
-            for _ in range(free)
-        ]
+    return _slots_take(
+        company_id=company_id, holder=holder, now=now or timezone.now(), up_to=up_to, keep_free=1
+    )
 
 
 def call_slot_release(slot_id: int) -> None:

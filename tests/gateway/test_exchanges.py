@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codat import Exchange
+from gateway.exchanges import codat_client
+from gateway.models import CodatExchange
 from sandbox.models import SandboxSettings
-from syncs.exchanges import codat_client
-from syncs.models import CodatExchange
 from tests.factories import CompanyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +56,7 @@ def test_a_failed_exchange_is_recorded_with_its_status(sandbox):
 def test_an_exchange_kept_by_a_thread_is_stored_with_the_time_codat_answered(sandbox, monkeypatch):
     # Posting lanes and the results reader keep their exchanges and the task records them
     # later: the support log still shows when each call happened.
-    from syncs.exchanges import codat_exchange_observe
+    from gateway.exchanges import codat_exchange_observe
 
     company = CompanyFactory()
     kept: list[Exchange] = []
@@ -78,7 +78,7 @@ def test_an_exchange_kept_by_a_thread_is_stored_with_the_time_codat_answered(san
 def test_a_keyed_write_keeps_its_idempotency_key_and_support_finds_every_attempt_by_it(
     db, admin_client
 ):
-    from syncs.exchanges import codat_exchanges_observe, exchange_record
+    from gateway.exchanges import codat_exchanges_observe, exchange_record
 
     key = "5b0f7d57-2a0b-4c4e-9a57-0f0e8f3a1c11"
 
@@ -112,7 +112,7 @@ def test_a_keyed_write_keeps_its_idempotency_key_and_support_finds_every_attempt
         key,
     ]
     page = admin_client.get(
-        reverse("admin:syncs_codatexchange_changelist"), {"q": key}
+        reverse("admin:gateway_codatexchange_changelist"), {"q": key}
     ).content.decode()
     assert page.count("expense-transactions") >= 2
     assert "/syncs/s1/status" not in page

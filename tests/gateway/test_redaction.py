@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from codat import Exchange
-from syncs.exchanges import exchange_record
-from syncs.models import CodatExchange
-from syncs.redaction import REDACTED, redact
+from gateway.exchanges import exchange_record
+from gateway.models import CodatExchange
+from gateway.redaction import REDACTED, could_hold_secret, redact
 
 
 @pytest.mark.parametrize(
@@ -52,20 +52,14 @@ def test_secrets_are_replaced(text, secret):
     ],
 )
 def test_a_text_is_only_kept_unread_when_no_pattern_could_match(text):
-    from syncs.redaction import _redact_patterns
-
-    assert redact(text) == _redact_patterns(text)
-    assert redact(text) != text
+    assert could_hold_secret(text)
+    assert REDACTED in redact(text)
 
 
-def test_a_dataset_body_with_no_secret_name_or_shape_is_kept_without_the_patterns(monkeypatch):
+def test_a_dataset_body_with_no_secret_name_or_shape_is_kept_without_the_patterns():
     body = '{"items": [{"id": "e-1", "merchantName": "Trainline", "lines": [{"netAmount": 1}]}]}'
 
-    def patterns(text):
-        raise AssertionError("the patterns ran over a text no pattern can match")
-
-    monkeypatch.setattr("syncs.redaction._redact_patterns", patterns)
-
+    assert not could_hold_secret(body)
     assert redact(body) == body
 
 
@@ -112,7 +106,7 @@ def test_the_admin_shows_old_rows_redacted_too(admin_client):
         response_body='{"token": "leaked-token"}',
     )
 
-    page = admin_client.get(reverse("admin:syncs_codatexchange_change", args=[row.pk]))
+    page = admin_client.get(reverse("admin:gateway_codatexchange_change", args=[row.pk]))
 
     html = page.content.decode()
     assert page.status_code == 200
@@ -136,7 +130,7 @@ def test_the_exchange_log_filters_by_company_operation_status_and_correlation_id
     CodatExchange.objects.create(
         method="GET", path="/companies/x/syncs/y/status", status=500, correlation_id="corr-poll"
     )
-    url = reverse("admin:syncs_codatexchange_changelist")
+    url = reverse("admin:gateway_codatexchange_changelist")
 
     by_company = admin_client.get(url, {"company__id__exact": acme.pk})
     by_operation = admin_client.get(url, {"operation": "syncs"})

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('companies', '0007_support_groups'),
         ('expenses', '0013_expenseevent_as_staff'),
-        ('syncs', '0011_codat_exchange_idempotency_key'),
+        ('syncs', '0012_exchanges_and_call_slots_to_gateway'),
     ]
 
     operations = [
