@@ -277,7 +277,7 @@ def _record_sent(sent: list[tuple[PushBatch, Submission, list[dict[str, Any]]]])
         if submission.sync_id is not None and not submission.dataset_ids:
             _record_batch_started(batch, submission.sync_id)
         logger.info(
-            "Batch %s of push %s sent with %s expenses (%s)",
+            "Batch %s of push %s posted with %s expenses (%s)",
             batch.pk,
             batch.sync_id,
             len(items),
