@@ -24,7 +24,13 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from codat.client import CodatClient
-from codat.types import ExpenseTransaction, ExpenseTransactionV2, SyncStatus
+from codat.types import (
+    ExpenseTransaction,
+    ExpenseTransactionV2,
+    ExpenseUpdate,
+    ExpenseUpdateV2,
+    SyncStatus,
+)
 
 # The largest page Codat serves of a sync's transactions: one page covers any batch.
 _TRANSACTIONS_PAGE_SIZE = 5000
@@ -71,6 +77,12 @@ class ExpensesApi(Protocol):
     def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
         """Start the sync that writes these sent datasets; its id. Only where
         `one_sync_per_batch` is False."""
+        ...
+
+    def update(
+        self, company_id: str, transaction_id: str, update: ExpenseUpdate | ExpenseUpdateV2
+    ) -> str:
+        """Correct an expense already in the ledger; the id of the sync that rewrites it."""
         ...
 
     def find_lost_submission(
@@ -155,6 +167,13 @@ class V1ExpensesApi:
     def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
         return self._client.initiate_sync(company_id, dataset_ids)
 
+    def update(
+        self, company_id: str, transaction_id: str, update: ExpenseUpdate | ExpenseUpdateV2
+    ) -> str:
+        if not isinstance(update, ExpenseUpdate):
+            raise TypeError("v1 takes an ExpenseUpdate, not an ExpenseUpdateV2")
+        return self._client.update_expense(company_id, transaction_id, update)
+
     def find_lost_submission(
         self,
         company_id: str,
@@ -211,6 +230,13 @@ class ExpensesApiV2:
 
     def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
         raise TypeError("the Expenses API starts a sync per batch as it is sent")
+
+    def update(
+        self, company_id: str, transaction_id: str, update: ExpenseUpdate | ExpenseUpdateV2
+    ) -> str:
+        if not isinstance(update, ExpenseUpdateV2):
+            raise TypeError("the Expenses API takes an ExpenseUpdateV2, not v1's ExpenseUpdate")
+        return self._client.update_expense_transaction(company_id, transaction_id, update).sync_id
 
     def find_lost_submission(
         self,

@@ -35,7 +35,7 @@ from expenses.services import (
     expense_transition,
 )
 from expenses.validation import Problem, company_context, expense_problems
-from gateway.exchanges import codat_client
+from gateway.apis import expenses_api_for
 from syncs.initiate import FIRST_POLL_AFTER
 from syncs.models import Sync, SyncKind, SyncState
 from syncs.services import syncs_move
@@ -157,9 +157,8 @@ def sync_send_update(*, sync: Sync) -> Sync:
         notes=current.notes,
         lines=current.lines,
     )
-    client = codat_client(company_id=sync.company_id)
     try:
-        codat_sync_id = client.update_expense(
+        codat_sync_id = expenses_api_for(sync.company).update(
             str(sync.company.codat_company_id), str(expense.pk), update
         )
     except (CodatUnprocessableError, CodatValidationError, CodatNotFoundError) as refused:

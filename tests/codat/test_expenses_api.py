@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from codat import (
     ExpenseLine,
     ExpensesApi,
     ExpenseTransaction,
+    ExpenseUpdate,
     PlannedBatch,
     Submission,
     V1ExpensesApi,
@@ -85,3 +87,12 @@ def test_a_batch_holds_one_to_fifty_items():
         PlannedBatch(key="k", items=())
     with pytest.raises(ValueError, match="1 to 50"):
         PlannedBatch(key="k", items=tuple(_batch() * 51))
+
+
+def test_update_corrects_a_synced_expense_and_answers_its_sync(http, client):
+    url = company_url(f"/sync/expenses/expense-transactions/{TRANSACTION_ID}")
+    http.put(url, status=202, json={"syncId": SYNC_ID})
+    update = ExpenseUpdate(type="Payment", issue_date=date(2024, 5, 21), currency="GBP")
+
+    assert V1ExpensesApi(client).update(COMPANY_ID, TRANSACTION_ID, update) == SYNC_ID
+    assert len(http.calls) == 1

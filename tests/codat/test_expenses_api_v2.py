@@ -18,6 +18,7 @@ from codat import (
     ExpensesApiV2,
     ExpenseTransaction,
     ExpenseTransactionV2,
+    ExpenseUpdateV2,
     PlannedBatch,
     Submission,
     V1ExpensesApi,
@@ -186,3 +187,18 @@ def test_v1_finds_a_lost_start_as_the_earliest_unknown_sync_since_the_request(ht
 
     assert found == Submission(sync_id=SYNC_ID)
     assert len(http.calls) == 1  # v1 may list a sync's transactions only once it runs
+
+
+def test_update_corrects_a_synced_expense_in_the_generation_s_own_shape(http, client):
+    http.put(f"{EXPENSES_URL}/{TRANSACTION_ID}", status=202, json={"syncId": SYNC_ID})
+    update = ExpenseUpdateV2(
+        type="Payment",
+        issue_date="2024-05-21T00:00:00+00:00",
+        currency="GBP",
+        lines=(ExpenseLineV2(net_amount=Decimal("10.00")),),
+    )
+
+    assert ExpensesApiV2(client).update(COMPANY_ID, TRANSACTION_ID, update) == SYNC_ID
+    with pytest.raises(TypeError):
+        V1ExpensesApi(client).update(COMPANY_ID, TRANSACTION_ID, update)
+    assert len(http.calls) == 1

@@ -42,6 +42,9 @@ class OneCallPerBatch:
     def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
         raise AssertionError("each batch started its own sync: there is nothing to start")
 
+    def update(self, company_id: str, transaction_id: str, update: object) -> str:
+        raise AssertionError("no correction is sent in these tests")
+
     def find_lost_submission(
         self,
         company_id: str,
