@@ -77,7 +77,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     print(f"seeded {options.expenses} approved expenses in {time.monotonic() - started:.1f}s")
     sandbox_control("PUT", "faults", FAULTS)
     # Production sweeps every minute with 2 and 15 minute thresholds; here every 10 s with 30 s
-    # and 130 s, still above the 2 minutes an initiate call may be in flight (push.py).
+    # and 130 s, still above the 2 minutes an initiate call may be in flight (syncs/initiate.py).
     sweeper = Sweeper(every_s=10, stale_poll_s=30, stale_initiating_s=130)
     push_started = time.monotonic()
     push_company.delay(company.pk)

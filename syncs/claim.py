@@ -22,7 +22,7 @@ from companies.selectors import company_push_blockers
 from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
-from expenses.validation import company_context
+from expenses.validation import CompanyContext, company_context
 from gateway.apis import one_sync_per_batch
 from sfe_portal.prefetch import keep_related
 from syncs.fast_sql import batch_items_insert, company_share_lock
@@ -86,7 +86,7 @@ class _Plan:
     """What a claim holds across its slices: the company's chart, read once."""
 
     company: Company
-    ctx: Any
+    ctx: CompanyContext
     # Each batch in a sync of its own (a generation whose one call per batch starts a sync).
     one_sync_per_batch: bool
     accounts: dict[Any, LedgerAccount]

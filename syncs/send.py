@@ -319,7 +319,7 @@ def _record_batch_started(batch: PushBatch, codat_sync_id: str) -> None:
         sync_record_started(batch.sync, codat_sync_id)
 
 
-def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
+def _batch_items(batch: PushBatch, ctx: CompanyContext) -> list[dict[str, Any]]:
     """The batch's dataset items as Codat JSON, without the expenses no longer pushing."""
     if batch.payload is None:
         return [t.to_api() for t in _batch_transactions(batch, ctx)]
@@ -332,7 +332,7 @@ def _batch_items(batch: PushBatch, ctx: Any) -> list[dict[str, Any]]:
     return [item for item in batch.payload if item["id"] not in gone]
 
 
-def _batch_transactions(batch: PushBatch, ctx: Any) -> list[ExpenseTransaction]:
+def _batch_transactions(batch: PushBatch, ctx: CompanyContext) -> list[ExpenseTransaction]:
     """A batch planned before its items were kept: built from its expenses now."""
     ids = list(batch.items.values_list("expense_id", flat=True))
     transactions = []
