@@ -38,7 +38,7 @@ from expenses.validation import Problem, company_context, expense_problems
 from gateway.apis import expenses_api_for
 from syncs.initiate import FIRST_POLL_AFTER
 from syncs.models import Sync, SyncKind, SyncState
-from syncs.services import syncs_move
+from syncs.services import sync_fail_unstarted, syncs_move
 
 
 @dataclass(frozen=True)
@@ -183,13 +183,7 @@ def _undo(sync: Sync, refused: CodatError) -> Sync:
     previous = sync.configuration_snapshot.get("previous", {})
     expense_lines_replace(expense=expense, lines=_lines_from(expense, previous))
     reason = f"Codat refused the correction: {refused.message}"
-    syncs_move(
-        Sync.objects.filter(pk=sync.pk),
-        state=SyncState.FAILED,
-        current=SyncState.INITIATING,
-        completed_at=timezone.now(),
-        error_message=reason,
-    )
+    sync_fail_unstarted(sync=sync, reason=reason)
     expense_transition(expense=expense, to=ExpenseStatus.SYNCED, message=reason[:1000])
     sync.refresh_from_db()
     return sync

@@ -23,7 +23,7 @@ from syncs.models import (
     Sync,
     SyncState,
 )
-from syncs.services import batches_move, syncs_move
+from syncs.services import batches_move, sync_fail_unstarted, syncs_move
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +150,7 @@ def sync_record_started(sync: Sync, codat_sync_id: str) -> Sync:
 def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
     """Codat would not start the sync (no valid connections): hand the expenses back."""
     reason = f"Codat would not start the sync: {refused.message}"
-    syncs_move(
-        Sync.objects.filter(pk=sync.pk),
-        state=SyncState.FAILED,
-        current=SyncState.INITIATING,
-        completed_at=timezone.now(),
-        error_message=reason,
-    )
+    sync_fail_unstarted(sync=sync, reason=reason)
     batches_move(
         sync.batches.all(),
         state=BatchState.ABANDONED,

@@ -75,6 +75,18 @@ def uploads_move(
     )
 
 
+def sync_fail_unstarted(*, sync: Sync, reason: str) -> int:
+    """Codat would not start the sync (or refused the correction it was to carry): it ends
+    failed without ever having started, with the reason."""
+    return syncs_move(
+        Sync.objects.filter(pk=sync.pk),
+        state=SyncState.FAILED,
+        current=SyncState.INITIATING,
+        completed_at=timezone.now(),
+        error_message=reason,
+    )
+
+
 @transaction.atomic
 def batch_transition(*, batch: PushBatch, to: BatchState) -> PushBatch:
     current = BatchState(batch.state)
