@@ -124,20 +124,8 @@ class CompanyAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
-    actions = ["refresh_master_data", "push_now"]
-
-    @admin.action(description="Push approved expenses now", permissions=["change"])
-    def push_now(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
-        from syncs.claim import PushRefused
-        from syncs.push_requests import company_push_request
-
-        for company in queryset:
-            try:
-                waiting = company_push_request(company=company, by=request.user)
-            except PushRefused as refused:
-                self.message_user(request, f"{company.name}: {refused}", messages.WARNING)
-            else:
-                self.message_user(request, f"{company.name}: pushing {waiting} expenses.")
+    # The syncs admin adds "Push now" (syncs/admin.py): the push is a layer above this app.
+    actions = ["refresh_master_data"]
 
     @admin.action(
         description="Refresh mapping options and master data from Codat", permissions=["change"]

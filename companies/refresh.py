@@ -3,8 +3,9 @@ page of every data type the portal codes against and upsert it by Codat id.
 
 The work is split into steps so no step ever sleeps: `company_refresh_start` asks Codat for a
 fetch, `company_refresh_poll` reads `dataStatus` once and says whether to look again, and
-`company_refresh_pull` reads the data and writes it in one transaction. The tasks chain them with
-countdowns; tests call the steps directly.
+`company_refresh_pull` reads the data, writes it in one transaction and announces it
+(`companies.signals.master_data_pulled`: the expenses app rechecks the expenses coded against it).
+The tasks chain them with countdowns; tests call the steps directly.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from companies.services import (
     company_transition,
     connection_set_status,
 )
+from companies.signals import master_data_pulled
 from gateway.exchanges import codat_client
 
 logger = logging.getLogger(__name__)
@@ -195,8 +197,8 @@ class Pulled:
 def company_refresh_pull(*, company: Company, now: datetime | None = None) -> Company:
     """Read every page of every data type, then write it all in one transaction.
 
-    The expenses coded against what changed are rechecked by the layer above:
-    `expenses.recheck.company_refresh_pull_and_recheck` calls this, then the recheck."""
+    Once it is written, `master_data_pulled` is sent: the layer above rechecks the expenses
+    coded against what changed (`companies/signals.py`)."""
     now = now or timezone.now()
     connection = _accounting_connection(company)
     if company.codat_company_id is None or connection is None:
@@ -220,7 +222,9 @@ def company_refresh_pull(*, company: Company, now: datetime | None = None) -> Co
     except CodatError as error:
         company_record_error(company=company, step=STEP_REFRESH, message=error_in_words(error))
         raise
-    return master_data_store(company=company, pulled=pulled, now=now)
+    company = master_data_store(company=company, pulled=pulled, now=now)
+    master_data_pulled.send(sender=Company, company=company)
+    return company
 
 
 @transaction.atomic

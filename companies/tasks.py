@@ -24,9 +24,9 @@ from companies.refresh import (
     PollOutcome,
     company_refresh_due,
     company_refresh_poll,
+    company_refresh_pull,
     company_refresh_start,
 )
-from expenses.recheck import company_refresh_pull_and_recheck
 from gateway.call_slots import CallSlotsBusy, codat_call_slot
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def refresh_pull(self: Task, company_id: int) -> None:
     company = _company(company_id)
     if company is None or company.refresh_started_at is None:
         return  # pulled already by an earlier delivery of this task
-    _run(self, company_id, lambda: company_refresh_pull_and_recheck(company=company))
+    _run(self, company_id, lambda: company_refresh_pull(company=company))
 
 
 @shared_task(name="companies.refresh_all", **_TASK_OPTIONS)

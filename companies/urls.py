@@ -3,9 +3,7 @@ from django.urls import path
 from companies import views
 
 urlpatterns = [
-    path("", views.company_list, name="home"),
     path("companies/connect/", views.company_connect, name="company-connect"),
-    path("companies/<int:company_id>/", views.company_detail, name="company-detail"),
     path(
         "companies/<int:company_id>/onboarding/",
         views.company_onboarding,

@@ -4,8 +4,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
@@ -58,45 +56,7 @@ from companies.staff import (
     permission_refusal,
     staff_write_record,
 )
-from expenses.selectors import company_list_overview, company_overview
 from sfe_portal.http import AuthenticatedHttpRequest, CompanyHttpRequest
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-def company_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:200]
-    listing = company_list_overview(
-        user=request.user, search=search, page=request.GET.get("page", "1")
-    )
-    page = listing.page
-    context = {
-        "rows": listing.rows,
-        "page": page,
-        "search": search,
-        "previous_url": _list_url(search, page.previous_page_number())
-        if page.has_previous()
-        else "",
-        "next_url": _list_url(search, page.next_page_number()) if page.has_next() else "",
-    }
-    template = "companies/list.html#company-list" if request.htmx else "companies/list.html"
-    return render(request, template, context)
-
-
-def _list_url(search: str, page: int) -> str:
-    """A page of the company list, with the search it shows."""
-    query = {"q": search} if search else {}
-    if page > 1:
-        query["page"] = str(page)
-    return reverse("home") + (f"?{urlencode(query)}" if query else "")
-
-
-@require_GET
-@company_member_required()
-def company_detail(request: CompanyHttpRequest, company: Company) -> HttpResponse:
-    overview = company_overview(company=company)
-    context = {"company": company, "overview": overview, "role": request.company_role}
-    return render(request, "companies/detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -59,13 +59,13 @@ from companies.platforms import (
 from companies.refresh import (
     PollOutcome,
     company_refresh_poll,
+    company_refresh_pull,
     company_refresh_start,
 )
 from companies.services import membership_set_role
 from expenses.ingest import expenses_ingest
 from expenses.models import Expense, ExpenseSource
 from expenses.receipts import receipt_add
-from expenses.recheck import company_refresh_pull_and_recheck
 from expenses.services import (
     ExpenseRefused,
     LineInput,
@@ -281,7 +281,7 @@ def _demo_company(
         while company_refresh_poll(company=company) == PollOutcome.WAIT and waited < wait_limit_s:
             sleep(0.5)
             waited += 0.5
-        company_refresh_pull_and_recheck(company=company)
+        company_refresh_pull(company=company)  # the expenses app rechecks on its signal
         company.refresh_from_db()
     bank = (
         LedgerAccount.objects.usable()

@@ -2,16 +2,15 @@
 offers (vanished, archived or deleted accounts, tax rates or tracking categories, or an account
 that stopped accepting the expense's type) go back to To categorize with the reason.
 
-The companies app pulls the master data and cannot import expenses (it is the lower layer), so
-the pull and this recheck are put together here, one layer up, in
-`company_refresh_pull_and_recheck`: the refresh task and the demo seed call that."""
+The companies app pulls the master data and cannot import expenses (it is the lower layer): it
+announces each pull with `companies.signals.master_data_pulled`, connected to
+`recheck_on_master_data_pulled` when the app is ready (`expenses/apps.py`)."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
-from companies.refresh import company_refresh_pull
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import expense_readiness, expense_refresh_readiness
 from expenses.validation import company_context
@@ -25,13 +24,9 @@ OPEN_STATUSES = (
 )
 
 
-def company_refresh_pull_and_recheck(*, company: Company) -> Company:
-    """Pull the company's master data (`company_refresh_pull`), then recheck the open expenses it
-    may have broken. Every pull that ends a refresh goes through here, so none leaves an expense
-    coded against something the ledger no longer offers."""
-    company = company_refresh_pull(company=company)
+def recheck_on_master_data_pulled(sender: object, *, company: Company, **_: object) -> None:
+    """Receiver of `master_data_pulled`: the pull has stored the company's master data."""
     company_recheck_expenses(company=company)
-    return company
 
 
 def _unusable() -> Q:

@@ -3,6 +3,9 @@ from django.urls import path, re_path
 from expenses import api, views
 
 urlpatterns = [
+    # The companies pages: they show expense counts, so they are served by this app.
+    path("", views.company_list, name="home"),
+    path("companies/<int:company_id>/", views.company_detail, name="company-detail"),
     path("api/v1/openapi.json", api.ingest_openapi, name="api-openapi"),
     path(
         "api/v1/companies/<int:company_id>/expenses",

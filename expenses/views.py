@@ -1,5 +1,6 @@
 """The categorization workspace: the queue, inline coding, bulk actions, the expense page,
-merchant rules and history suggestions."""
+merchant rules and history suggestions; and the companies pages, which show each company's
+expense counts (the companies app, a layer below, cannot read them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -58,6 +60,8 @@ from expenses.selectors import (
     PAGE_SIZES,
     CodingChoices,
     coding_choices,
+    company_list_overview,
+    company_overview,
     expense_of_company,
     expense_queue,
     queue_counts,
@@ -82,11 +86,48 @@ from expenses.services import (
 )
 from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
-from sfe_portal.http import CompanyHttpRequest
+from sfe_portal.http import AuthenticatedHttpRequest, CompanyHttpRequest
 from sfe_portal.security import framed_by_own_pages
 from sfe_portal.transitions import IllegalTransition, StaleState
 from syncs.corrections import correction_allowed
 from syncs.selectors import ExpenseDetail, expense_detail, push_panel
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def company_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:200]
+    listing = company_list_overview(
+        user=request.user, search=search, page=request.GET.get("page", "1")
+    )
+    page = listing.page
+    context = {
+        "rows": listing.rows,
+        "page": page,
+        "search": search,
+        "previous_url": _list_url(search, page.previous_page_number())
+        if page.has_previous()
+        else "",
+        "next_url": _list_url(search, page.next_page_number()) if page.has_next() else "",
+    }
+    template = "companies/list.html#company-list" if request.htmx else "companies/list.html"
+    return render(request, template, context)
+
+
+def _list_url(search: str, page: int) -> str:
+    """A page of the company list, with the search it shows."""
+    query = {"q": search} if search else {}
+    if page > 1:
+        query["page"] = str(page)
+    return reverse("home") + (f"?{urlencode(query)}" if query else "")
+
+
+@require_GET
+@company_member_required()
+def company_detail(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    overview = company_overview(company=company)
+    context = {"company": company, "overview": overview, "role": request.company_role}
+    return render(request, "companies/detail.html", context)
 
 
 @require_GET

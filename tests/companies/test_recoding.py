@@ -120,3 +120,25 @@ def test_the_recheck_reads_untouched_expenses_in_a_constant_number_of_queries(
 
     flagged.refresh_from_db()
     assert "archived" in flagged.needs_recoding_reason
+
+
+def test_a_pull_run_on_its_own_rechecks_too(sandbox, ready_company):
+    """The demo seed pulls without the refresh tasks: the recheck follows every pull."""
+    from companies.refresh import company_refresh_pull
+
+    company = ready_company()
+    travel = next(
+        a
+        for a in LedgerAccount.objects.usable().filter(company=company, account_type="Expense")
+        if a.accepts("Payment")
+    )
+    on_archived = _coded(
+        company, travel, TaxRate.objects.usable().get(company=company, code="NONE")
+    )
+
+    sandbox.change_record(company, "chartOfAccounts", travel.codat_id, status="Archived")
+    company_refresh_pull(company=company)
+
+    on_archived.refresh_from_db()
+    assert on_archived.status == ExpenseStatus.UNCATEGORIZED
+    assert "archived" in on_archived.needs_recoding_reason.lower()
