@@ -52,9 +52,9 @@ def test_secrets_are_replaced(text, secret):
     ],
 )
 def test_a_text_is_only_kept_unread_when_no_pattern_could_match(text):
-    from syncs.redaction import _redact_patterns
+    from syncs.redaction import redact_by_pattern
 
-    assert redact(text) == _redact_patterns(text)
+    assert redact(text) == redact_by_pattern(text)
     assert redact(text) != text
 
 
@@ -64,7 +64,7 @@ def test_a_dataset_body_with_no_secret_name_or_shape_is_kept_without_the_pattern
     def patterns(text):
         raise AssertionError("the patterns ran over a text no pattern can match")
 
-    monkeypatch.setattr("syncs.redaction._redact_patterns", patterns)
+    monkeypatch.setattr("syncs.redaction.redact_by_pattern", patterns)
 
     assert redact(body) == body
 
