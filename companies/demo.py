@@ -364,14 +364,8 @@ def _code_demo_expense(
 ) -> None:
     """A third stays to categorize, a third is coded, a third coded and approved; some are
     split across two lines and some carry a receipt."""
-    from expenses.services import (
-        ExpenseRefused,
-        LineInput,
-        expense_approve,
-        expense_set_coding,
-        expense_set_lines,
-        split_gross,
-    )
+    from expenses.coding import LineInput, expense_set_coding, expense_set_lines, split_gross
+    from expenses.services import ExpenseRefused, expense_approve
 
     plan = position % 3
     if plan == 0:

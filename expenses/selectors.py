@@ -1,4 +1,5 @@
-"""Reads about expenses: the queue, its counts and the coding choices a row offers."""
+"""Reads about expenses: an expense's lines as validation reads them, the queue, its counts, the
+coding choices a row offers, the export and the expense page."""
 
 from __future__ import annotations
 
@@ -7,25 +8,34 @@ import binascii
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils.safestring import mark_safe
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TRANSFER_TYPES, TransactionType
+from expenses import fast_sql
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.rows import options_html, supplier_label
-from expenses.services import expense_lines_keep
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.memo import VersionedMemo
-from sfe_portal.prefetch import has_related, related
+from sfe_portal.prefetch import has_related, keep_related, related
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -52,6 +62,70 @@ SORTS = {
     "largest": ("-amount", "-id"),
     "smallest": ("amount", "id"),
 }
+
+
+# --- An expense's lines, as validation reads them -----------------------------------------------
+
+
+def expense_lines(expense: Expense) -> list[ExpenseLine]:
+    """The expense's lines with everything validation reads: kept or prefetched ones if any,
+    else read once and kept (sfe_portal.prefetch), so the steps of one change (describe before
+    and after, recheck) share the read. A replacement keeps the new lines."""
+    if has_related(expense, "lines"):
+        return related(expense, "lines")
+    lines = list(expense.lines.select_related("account", "tax_rate").order_by("position"))
+    expense_lines_keep(expense, lines)
+    return lines
+
+
+def expense_lines_keep(
+    expense: Expense,
+    lines: list[ExpenseLine],
+    tracked: Mapping[int, list[TrackingCategory]] | None = None,
+) -> None:
+    """Keep `lines` as the expense's lines (sfe_portal.prefetch), each with its tracking categories
+    (from `tracked` by line id, else read here in one query)."""
+    if tracked is None:
+        tracked = lines_tracking([line.pk for line in lines])
+    for line in lines:
+        keep_related(line, "tracking_categories", tracked.get(line.pk, []))
+    keep_related(expense, "lines", lines)
+
+
+def lines_tracking(line_ids: Sequence[int]) -> dict[int, list[TrackingCategory]]:
+    """The tracking categories of each of the lines, by line id, in name order."""
+    tracked: dict[int, list[TrackingCategory]] = {}
+    if not line_ids:
+        return tracked
+    links = (
+        ExpenseLine.tracking_categories.through.objects.filter(
+            expenseline_id__any_of=list(line_ids)
+        )
+        .select_related("trackingcategory")
+        .order_by("trackingcategory__name", "trackingcategory_id")
+    )
+    for link in links:
+        tracked.setdefault(link.expenseline_id, []).append(link.trackingcategory)
+    return tracked
+
+
+def expenses_with_lines(*, company: Company, expense_ids: Sequence[uuid.UUID]) -> list[Expense]:
+    """The company's expenses with these ids, with everything a change of each reads (its
+    company, supplier override, lines and their records), for actions on many at once."""
+    lines = Prefetch(
+        "lines",
+        queryset=ExpenseLine.objects.select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("position"),
+    )
+    return list(
+        Expense.objects.filter(company=company, pk__in=list(expense_ids))
+        .select_related("company", "supplier_override")
+        .prefetch_related(lines)
+    )
+
+
+# --- The queue --------------------------------------------------------------------------------
 
 
 def expense_status_counts_by_company(*, company_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -281,12 +355,11 @@ def _read_coding_choices(company: Company) -> CodingChoices:
 
 def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense]:
     """The expenses of `qs` with what a queue row shows besides them: supplier override,
-    receipt flag, lines with their coding. Two queries, assembled here (prefetching did the
-    same with a related manager and a filtered queryset per expense and per line, which cost
-    more than the queries themselves): the expenses, then their lines joined to their
-    tracking links. The records the lines point at are the choices' own (read once per master
-    data version); only records no longer offered, and supplier overrides, are read, in one
-    query of their kind."""
+    receipt flag, lines with their coding. Two queries, assembled here (prefetching builds a
+    related manager and a filtered queryset per expense and per line, for up to 200 rows a
+    page): the expenses, then their lines joined to their tracking links. The records the
+    lines point at are the choices' own (read once per master data version); only records no
+    longer offered, and supplier overrides, are read, in one query of their kind."""
     expenses: list[Expense] = list(
         qs.annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
     )
@@ -451,68 +524,13 @@ def expense_queue(
     )
 
 
-def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expense]:
-    qs = Expense.objects.filter(company=company)
-    return qs.filter(status__in=statuses) if statuses else qs
-
-
-def _capped_counts(
-    querysets: dict[str, tuple[QuerySet[Expense], int | None]],
-) -> dict[str, int]:
-    """Each queryset's size up to its cap + 1 (None: exact), all in one round trip: a scalar
-    subquery per count, each reading at most cap + 1 index entries however big the company."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for qs, cap in querysets.values():
-        limited = qs.order_by().values("pk")
-        if cap is not None:
-            limited = limited[: cap + 1]
-        sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
-        # Only SQL the ORM compiled is joined here; every value stays a bound parameter.
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608
-        params.extend(part_params)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return dict(zip(querysets, row, strict=True))
-
-
-# What the counts statement counts, in order: each tab (capped), then the approved (exact).
-_COUNTED: list[tuple[tuple[str, ...], bool]] = [
-    *((statuses, True) for _, statuses in TABS.values()),
-    ((_S.APPROVED,), False),
-]
-
-
-def _tab_counts_sql() -> str:
-    """One statement counting every tab up to COUNT_CAP + 1 and the approved expenses
-    exactly: a scalar subquery each, along the queue index. Written once from TABS (the ORM
-    took longer to compile the eight subqueries than PostgreSQL took to run them)."""
-    parts = []
-    for statuses, capped in _COUNTED:
-        where = "company_id = %s"
-        if statuses:
-            where += " AND status IN (" + ", ".join(["%s"] * len(statuses)) + ")"
-        limit = " LIMIT %s" if capped else ""
-        parts.append(
-            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {Expense._meta.db_table} "  # noqa: S608
-            f"WHERE {where}{limit}) AS counted)"
-        )
-    return "SELECT " + ", ".join(parts)
-
-
-_TAB_COUNTS_SQL = _tab_counts_sql()
-
-
 def queue_counts(*, company: Company) -> tuple[list[TabCount], int]:
     """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap, and the
     exact number of approved expenses (the push button's), in one query."""
-    params: list[Any] = []
-    for statuses, capped in _COUNTED:
-        params += [company.pk, *statuses, *([COUNT_CAP + 1] if capped else [])]
-    with connection.cursor() as cursor:
-        cursor.execute(_TAB_COUNTS_SQL, params)
-        *counts, approved = cursor.fetchone()
+    counted = [(statuses, COUNT_CAP) for _, statuses in TABS.values()]
+    *counts, approved = fast_sql.expense_counts_by_statuses(
+        company_id=company.pk, counted=[*counted, ((_S.APPROVED,), None)]
+    )
     tabs = [
         TabCount(key, label, count, COUNT_CAP)
         for (key, (label, _)), count in zip(TABS.items(), counts, strict=True)
@@ -523,8 +541,8 @@ def queue_counts(*, company: Company) -> tuple[list[TabCount], int]:
 def queue_matching_count(*, company: Company, filters: QueueFilters) -> MatchingCount:
     """What "select all matching" would act on. Asked for only when the bulk bar opens: with a
     text filter it reads every match, which a page view should not pay for."""
-    counts = _capped_counts({"matching": (_filtered(company, filters), BULK_LIMIT)})
-    return MatchingCount(counts["matching"], BULK_LIMIT)
+    matching = _filtered(company, filters).order_by()[: BULK_LIMIT + 1].count()
+    return MatchingCount(matching, BULK_LIMIT)
 
 
 def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:

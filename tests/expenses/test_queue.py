@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from companies.models import Role
+from expenses.bulk import expenses_bulk_code
+from expenses.coding import expense_set_coding
 from expenses.models import Expense, ExpenseStatus, searched
-from expenses.services import expense_set_coding, expenses_bulk_code
 from syncs.models import PushBatch
 from tests.expenses.conftest import make_books
 from tests.factories import (
