@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 
 from companies.models import LedgerAccount, TaxRate, TrackingCategory
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseLine
@@ -157,18 +157,7 @@ def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
 
 
 def _delete_lines(expense: Expense) -> None:
-    """Two statements, instead of the ORM's delete, which first reads the lines to collect
-    their tracking links (nothing else refers to a line)."""
-    line = ExpenseLine._meta.db_table
-    through = ExpenseLine.tracking_categories.through._meta.db_table
-    expense_id = Expense._meta.pk.get_db_prep_value(expense.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {through} WHERE expenseline_id IN "  # noqa: S608 - model table names
-            f"(SELECT id FROM {line} WHERE expense_id = %s)",
-            [expense_id],
-        )
-        cursor.execute(f"DELETE FROM {line} WHERE expense_id = %s", [expense_id])  # noqa: S608
+    expense.lines.all().delete()
 
 
 @transaction.atomic
