@@ -98,9 +98,7 @@ def lines_tracking(line_ids: Sequence[int]) -> dict[int, list[TrackingCategory]]
     if not line_ids:
         return tracked
     links = (
-        ExpenseLine.tracking_categories.through.objects.filter(
-            expenseline_id__any_of=list(line_ids)
-        )
+        ExpenseLine.tracking_categories.through.objects.filter(expenseline_id__in=list(line_ids))
         .select_related("trackingcategory")
         .order_by("trackingcategory__name", "trackingcategory_id")
     )
@@ -371,7 +369,7 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
     # A line with several tracking categories comes once per category; the first one counts.
     lines: dict[Any, ExpenseLine] = {}
     for row in (
-        ExpenseLine.objects.filter(expense_id__any_of=list(lines_of))
+        ExpenseLine.objects.filter(expense_id__in=list(lines_of))
         .annotate(tracking_id=F("tracking_categories"))
         .order_by("position")
     ):
@@ -619,7 +617,7 @@ def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
     accounts: dict[Any, list[str]] = defaultdict(list)
     tax_rates: dict[Any, list[str]] = defaultdict(list)
     for expense_id, code, account, tax_rate in (
-        ExpenseLine.objects.filter(expense_id__any_of=ids)
+        ExpenseLine.objects.filter(expense_id__in=ids)
         .order_by("expense_id", "position")
         .values_list("expense_id", "account__nominal_code", "account__name", "tax_rate__name")
     ):
@@ -628,9 +626,7 @@ def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
         if tax_rate is not None:
             tax_rates[expense_id].append(tax_rate)
     tracking: dict[Any, list[str]] = defaultdict(list)
-    links = ExpenseLine.tracking_categories.through.objects.filter(
-        expenseline__expense_id__any_of=ids
-    )
+    links = ExpenseLine.tracking_categories.through.objects.filter(expenseline__expense_id__in=ids)
     for expense_id, name, parent in links.order_by(
         "expenseline__position", "trackingcategory__name"
     ).values_list(
