@@ -12,13 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import (
     Count,
     DecimalField,
     Exists,
     F,
+    ForeignKey,
     Model,
     OuterRef,
     Prefetch,
@@ -30,12 +31,14 @@ from django.utils.safestring import mark_safe
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TRANSFER_TYPES, TransactionType
 from expenses import fast_sql
-from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
+from expenses.models import Expense, ExpenseEvent, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.rows import options_html, supplier_label
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.memo import VersionedMemo
 from sfe_portal.prefetch import has_related, keep_related, related
+
+_M = TypeVar("_M", bound=Model)
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -364,10 +367,10 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
     if not expenses:
         return expenses
     _attach(expenses, "supplier_override", Supplier, {})
-    lines_of: dict[Any, list[ExpenseLine]] = {e.pk: [] for e in expenses}
-    tracking_ids: dict[Any, list[int]] = defaultdict(list)
+    lines_of: dict[uuid.UUID, list[ExpenseLine]] = {e.pk: [] for e in expenses}
+    tracking_ids: dict[int, list[int]] = defaultdict(list)
     # A line with several tracking categories comes once per category; the first one counts.
-    lines: dict[Any, ExpenseLine] = {}
+    lines: dict[int, ExpenseLine] = {}
     for row in (
         ExpenseLine.objects.filter(expense_id__in=list(lines_of))
         .annotate(tracking_id=F("tracking_categories"))
@@ -395,7 +398,9 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
     return expenses
 
 
-def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -> dict[Any, Any]:
+def _records(
+    queryset: QuerySet[_M], ids: set[int | None], known: Mapping[int, _M]
+) -> dict[int, _M]:
     """The records with these ids: from `known`, the others read in one query."""
     if missing := ids - known.keys() - {None}:
         return {**known, **queryset.in_bulk(list(missing))}
@@ -403,13 +408,14 @@ def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -
 
 
 def _attach(
-    instances: list[Any], name: str, model: type[Model], known: Mapping[Any, Model]
+    instances: Sequence[Model], name: str, model: type[_M], known: Mapping[int, _M]
 ) -> None:
     """Give each instance its `name` record, as select_related would have: from `known` by
     id, the others read in one query."""
     if not instances:
         return
     field = instances[0]._meta.get_field(name)
+    assert isinstance(field, ForeignKey)
     records = _records(
         model._default_manager.all(), {getattr(i, field.attname) for i in instances}, known
     )
@@ -614,8 +620,8 @@ def expenses_export_rows(
 
 def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
     ids = [row["id"] for row in page]
-    accounts: dict[Any, list[str]] = defaultdict(list)
-    tax_rates: dict[Any, list[str]] = defaultdict(list)
+    accounts: dict[uuid.UUID, list[str]] = defaultdict(list)
+    tax_rates: dict[uuid.UUID, list[str]] = defaultdict(list)
     for expense_id, code, account, tax_rate in (
         ExpenseLine.objects.filter(expense_id__in=ids)
         .order_by("expense_id", "position")
@@ -625,7 +631,7 @@ def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
             accounts[expense_id].append(f"{code} {account}" if code else account)
         if tax_rate is not None:
             tax_rates[expense_id].append(tax_rate)
-    tracking: dict[Any, list[str]] = defaultdict(list)
+    tracking: dict[uuid.UUID, list[str]] = defaultdict(list)
     links = ExpenseLine.tracking_categories.through.objects.filter(expenseline__expense_id__in=ids)
     for expense_id, name, parent in links.order_by(
         "expenseline__position", "trackingcategory__name"
@@ -751,7 +757,7 @@ class ExpenseDetail:
     context: CompanyContext
     choices: CodingChoices
     receipts: list[ReceiptView]
-    events: list[Any]
+    events: list[ExpenseEvent]
     sync_results: list[Any]
     payload: str  # the JSON that will be sent, or "" while the expense is not ready
     reading: list[str]
