@@ -405,7 +405,7 @@ def company_onboarding_progress(*, company: Company) -> OnboardingProgress:
 @dataclass(frozen=True)
 class CompanySettings:
     connections: list[Connection]
-    configuration: Any
+    configuration: CompanyConfiguration | None
     members: list[Membership]
     notes: dict[str, str]
     refreshing: bool

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
+from uuid import UUID
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet
 
 from companies.models import Company
@@ -27,7 +29,7 @@ from syncs.models import (
 )
 
 
-def sync_results_for_expense(*, expense: Any) -> list[SyncTransaction]:
+def sync_results_for_expense(*, expense: Expense) -> list[SyncTransaction]:
     """Every result Codat gave for this expense, newest sync first, with its sync loaded."""
     return list(
         SyncTransaction.objects.filter(expense=expense)
@@ -257,10 +259,8 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     )
 
 
-def company_syncs_page(*, company: Company, page: int | str = 1, per_page: int = 25) -> Any:
+def company_syncs_page(*, company: Company, page: int | str = 1, per_page: int = 25) -> Page[Sync]:
     """The company's syncs, newest first, one page."""
-    from django.core.paginator import Paginator
-
     syncs = Sync.objects.filter(company=company).order_by("-requested_at", "-pk")
     return Paginator(syncs, per_page).get_page(page)
 
@@ -277,7 +277,7 @@ class SyncDetail:
     batches: Sequence[PushBatch]
     results: list[ResultRow]
     uploads: list[ReceiptUpload]
-    expense_ids: list[Any]
+    expense_ids: list[UUID]
     failed_now: int  # the sync's expenses that are failed today (what a retry would look at)
 
     @property
@@ -287,7 +287,7 @@ class SyncDetail:
         return [(key.replace("_", " ").capitalize(), value) for key, value in snapshot.items()]
 
 
-def sync_expense_ids(*, sync: Sync) -> list[Any]:
+def sync_expense_ids(*, sync: Sync) -> list[UUID]:
     ids = list(PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True))
     if sync.update_of_id:
         ids.append(sync.update_of_id)
