@@ -668,23 +668,6 @@ class CodatClient:
             extra={"query": query},
         )
 
-    def list_bank_accounts(
-        self,
-        company_id: str,
-        connection_id: str,
-        *,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        query: str | None = None,
-    ) -> Page[BankAccount]:
-        return self._page(
-            self._bank_accounts_path(company_id, connection_id),
-            BankAccount.from_api,
-            page=page,
-            page_size=page_size,
-            extra={"query": query},
-        )
-
     def iter_bank_accounts(
         self,
         company_id: str,
@@ -726,22 +709,6 @@ class CodatClient:
             extra={"query": query},
         )
 
-    def list_customers(
-        self,
-        company_id: str,
-        *,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        query: str | None = None,
-    ) -> Page[Customer]:
-        return self._page(
-            self._data_path(company_id, "customers"),
-            Customer.from_api,
-            page=page,
-            page_size=page_size,
-            extra={"query": query},
-        )
-
     def iter_customers(
         self, company_id: str, *, query: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[Customer]:
@@ -752,44 +719,12 @@ class CodatClient:
             extra={"query": query},
         )
 
-    def list_tracking_categories(
-        self,
-        company_id: str,
-        *,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        query: str | None = None,
-    ) -> Page[TrackingCategory]:
-        return self._page(
-            self._data_path(company_id, "trackingCategories"),
-            TrackingCategory.from_api,
-            page=page,
-            page_size=page_size,
-            extra={"query": query},
-        )
-
     def iter_tracking_categories(
         self, company_id: str, *, query: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[TrackingCategory]:
         return self._walk(
             self._data_path(company_id, "trackingCategories"),
             TrackingCategory.from_api,
-            page_size=page_size,
-            extra={"query": query},
-        )
-
-    def list_tax_rates(
-        self,
-        company_id: str,
-        *,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        query: str | None = None,
-    ) -> Page[TaxRate]:
-        return self._page(
-            self._data_path(company_id, "taxRates"),
-            TaxRate.from_api,
-            page=page,
             page_size=page_size,
             extra={"query": query},
         )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import connection
-from django.db.models import OuterRef, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from companies.models import (
     ROLE_RANK,
@@ -16,14 +14,10 @@ from companies.models import (
     CompanyConfiguration,
     Connection,
     ConnectionKind,
-    Customer,
-    LedgerAccount,
     Membership,
     Role,
-    Supplier,
 )
 from companies.staff import is_support, staff_company_role
-from sfe_portal.db import ModelRow
 
 AnyUser = User | AnonymousUser
 
@@ -52,87 +46,48 @@ def company_visible_with_role(
     company; everyone else's from their membership."""
     if not user.is_authenticated or not user.is_active:
         return None, None
-    low, high = connection.ops.integer_field_range(Company._meta.pk.get_internal_type())
-    if not low <= company_id <= high:
-        return None, None  # an id no row can have, as the ORM's lookup would answer
     member = not is_support(user)
     staff_role = None if member else staff_company_role(user)
     if not member and staff_role is None:
         return None, None
-    params: list[Any] = [*ConnectionKind.values]
+    companies = Company.objects.select_related(
+        "configuration__bank_account", "configuration__supplier", "configuration__customer"
+    ).annotate(
+        **{
+            f"{kind}_connection_status": Subquery(
+                _live_connection_rows(OuterRef("pk"))
+                .filter(kind=kind)
+                .order_by("-pk")
+                .values("status")[:1]
+            )
+            for kind in ConnectionKind
+        }
+    )
+    company: Company | None
     if member:
-        params.append(user.pk)
-    params.append(company_id)
-    with connection.cursor() as cursor:
-        cursor.execute(_visible_company_sql(member=member), params)
-        row = cursor.fetchone()
-    if row is None:
+        found = (
+            companies.filter(pk=company_id, memberships__user=user)
+            .annotate(member_role=F("memberships__role"))
+            .first()
+        )
+        company, role = found, Role(found.member_role) if found is not None else None
+    else:
+        company, role = companies.filter(pk=company_id).first(), staff_role
+    if company is None or role is None:
         return None, None
-    (company, configuration, bank_account, supplier, customer), rest = _VISIBLE_ROW.read(row)
-    *connection_statuses, member_role = rest
-    role = Role(member_role) if member else staff_role
-    assert role is not None  # a staff account without a role returned above
-    if configuration is not None:
-        # As select_related would have left them: reading the records costs no query.
-        CompanyConfiguration.bank_account.field.set_cached_value(configuration, bank_account)
-        CompanyConfiguration.supplier.field.set_cached_value(configuration, supplier)
-        CompanyConfiguration.customer.field.set_cached_value(configuration, customer)
-        CompanyConfiguration.company.field.set_cached_value(configuration, company)
+    try:
+        configuration: CompanyConfiguration | None = company.configuration
+    except CompanyConfiguration.DoesNotExist:
+        configuration = None
     statuses = {
         kind: status
-        for kind, status in zip(ConnectionKind, connection_statuses, strict=True)
-        if status is not None
+        for kind in ConnectionKind
+        if (status := getattr(company, f"{kind}_connection_status")) is not None
     }
     # Reads that several parts of one page make (the banner, the push panel) are kept here for
     # the request; code outside a request never sees this and reads afresh.
     setattr(company, _REQUEST_READS, {"configuration": configuration, "statuses": statuses})
     return company, role
-
-
-_VISIBLE_ROW = ModelRow(
-    (Company, "c"),
-    (CompanyConfiguration, "cf"),
-    (LedgerAccount, "ba"),
-    (Supplier, "su"),
-    (Customer, "cu"),
-)
-
-
-@functools.cache
-def _visible_company_sql(*, member: bool) -> str:
-    """The statement behind company_visible_with_role, written once per process. Parameters:
-    each connection kind, then the user's id (members only), then the company's id."""
-    table = {
-        model: connection.ops.quote_name(model._meta.db_table)
-        for model in (
-            Company,
-            CompanyConfiguration,
-            LedgerAccount,
-            Supplier,
-            Customer,
-            Connection,
-            Membership,
-        )
-    }
-    # The newest live connection of each kind counts.
-    newest = (
-        f"(SELECT x.status FROM {table[Connection]} x WHERE x.company_id = c.id "  # noqa: S608
-        "AND x.deleted_at IS NULL AND x.kind = %s ORDER BY x.id DESC LIMIT 1)"
-    )
-    statuses = ", ".join(newest for _ in ConnectionKind)
-    membership = (
-        f"JOIN {table[Membership]} m ON m.company_id = c.id AND m.user_id = %s " if member else ""
-    )
-    # Table names come from the models; every value is a parameter.
-    return (
-        f"SELECT {_VISIBLE_ROW.columns()}, {statuses}, {'m.role' if member else 'NULL'} "  # noqa: S608
-        f"FROM {table[Company]} c {membership}"
-        f"LEFT JOIN {table[CompanyConfiguration]} cf ON cf.company_id = c.id "
-        f"LEFT JOIN {table[LedgerAccount]} ba ON ba.id = cf.bank_account_id "
-        f"LEFT JOIN {table[Supplier]} su ON su.id = cf.supplier_id "
-        f"LEFT JOIN {table[Customer]} cu ON cu.id = cf.customer_id "
-        "WHERE c.id = %s"
-    )
 
 
 _REQUEST_READS = "_request_reads"
@@ -370,7 +325,7 @@ def company_onboarding_progress(*, company: Company) -> OnboardingProgress:
 @dataclass(frozen=True)
 class CompanySettings:
     connections: list[Connection]
-    configuration: Any
+    configuration: CompanyConfiguration | None
     members: list[Membership]
     notes: dict[str, str]
     refreshing: bool

@@ -63,17 +63,11 @@ from companies.refresh import (
     company_refresh_start,
 )
 from companies.services import membership_set_role
+from expenses.coding import LineInput, expense_set_coding, expense_set_lines, split_gross
 from expenses.ingest import expenses_ingest
 from expenses.models import Expense, ExpenseSource
 from expenses.receipts import receipt_add
-from expenses.services import (
-    ExpenseRefused,
-    LineInput,
-    expense_approve,
-    expense_set_coding,
-    expense_set_lines,
-    split_gross,
-)
+from expenses.services import ExpenseRefused, expense_approve
 from gateway.exchanges import codat_session
 
 

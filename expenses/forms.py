@@ -11,12 +11,12 @@ from django.http import QueryDict
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
+from expenses.coding import LineInput
 from expenses.currency_rate import RATE_MEANING
 from expenses.models import CategorizationRule, RuleMatch
 from expenses.rows import supplier_label
 from expenses.rules import RuleInput, rule_account_type_error, rule_amount_range_error
 from expenses.selectors import PAGE_SIZE, PAGE_SIZES, SORTS, TABS, CodingChoices, QueueFilters
-from expenses.services import LineInput
 from sfe_portal.form_fields import (
     ListedRecordField,
     ListedRecordsField,

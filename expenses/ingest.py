@@ -31,7 +31,7 @@ from expenses.models import (
     IngestToken,
     acted_as_staff,
 )
-from expenses.services import rules_apply, rules_for_company
+from expenses.rules import rules_apply, rules_for_company
 
 MAX_BATCH = 1000
 # The largest request body the API reads (published in openapi/ingest-v1.json). A thousand

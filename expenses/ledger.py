@@ -32,7 +32,7 @@ from sfe_portal.prefetch import related
 def ledger_lines(*, expense: Expense) -> list[ExpenseLine]:
     """The expense's lines loaded for the payload and the reading, tracking parents included.
 
-    Both functions below also accept the lines of `expenses.services.expense_lines`; with those
+    Both functions below also accept the lines of `expenses.selectors.expense_lines`; with those
     the reading names tracking categories without their parent rather than query for it.
     """
     return list(

@@ -383,6 +383,20 @@ class CategorizationRule(models.Model):
     def __str__(self) -> str:
         return f"{self.get_match_display()} '{self.pattern}'"
 
+    def matches(self, expense: Expense) -> bool:
+        """Whether the rule's condition holds for `expense` (merchant compared case-blind)."""
+        merchant = expense.merchant_name.casefold().strip()
+        pattern = self.pattern.casefold().strip()
+        if self.match == RuleMatch.EQUALS and merchant != pattern:
+            return False
+        if self.match == RuleMatch.CONTAINS and pattern not in merchant:
+            return False
+        if self.transaction_type and self.transaction_type != expense.type:
+            return False
+        if self.min_amount is not None and expense.amount < self.min_amount:
+            return False
+        return self.max_amount is None or expense.amount <= self.max_amount
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", "Created"

@@ -1,4 +1,5 @@
-"""Merchant rules: the rules page's reads, and the writes that edit, order and run rules.
+"""Merchant rules: which rule codes an expense and coding by it, the rules page's reads, and
+the writes that edit, order and run rules.
 
 Precedence is one order everywhere (`rules_for_company`): lower priority numbers first, then
 older rules; the first active rule that matches an expense codes it. What a rule "would code
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,8 +22,18 @@ from django.db.models import Prefetch
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
-from expenses.models import CategorizationRule, Expense, ExpenseLine, ExpenseStatus, RuleMatch
-from expenses.services import ExpenseRefused, rule_first_match, rules_apply, rules_for_company
+from expenses.coding import expense_set_coding
+from expenses.models import (
+    CategorizationRule,
+    EventKind,
+    Expense,
+    ExpenseEvent,
+    ExpenseStatus,
+    RuleMatch,
+)
+from expenses.selectors import expenses_with_lines
+from expenses.services import ExpenseRefused
+from sfe_portal.prefetch import related
 from sfe_portal.transitions import StaleState
 
 # The newest uncategorized expenses the page counts against and a run looks at. Reading only
@@ -36,6 +47,53 @@ PRECEDENCE = (
     "Rules are tried top to bottom; the first that matches codes the expense; lower priority "
     "numbers come first, then older rules."
 )
+
+
+def rules_for_company(*, company: Company) -> list[CategorizationRule]:
+    """Active rules in precedence order: lowest priority number first, then oldest first."""
+    return list(
+        CategorizationRule.objects.filter(company=company, is_active=True)
+        .select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("priority", "id")
+    )
+
+
+def rule_first_match(
+    rules: Sequence[CategorizationRule], expense: Expense
+) -> CategorizationRule | None:
+    return next((rule for rule in rules if rule.matches(expense)), None)
+
+
+@transaction.atomic
+def rules_apply(
+    *, expenses: Iterable[Expense], rules: Sequence[CategorizationRule], by: User | None = None
+) -> int:
+    """Code each uncategorized expense with the first rule that matches it; returns how many."""
+    applied = 0
+    for expense in expenses:
+        if expense.status != ExpenseStatus.UNCATEGORIZED:
+            continue
+        rule = rule_first_match(rules, expense)
+        if rule is None:
+            continue
+        expense_set_coding(
+            expense=expense,
+            by=by,
+            account=rule.account,
+            tax_rate=rule.tax_rate,
+            tracking=related(rule, "tracking_categories"),
+            source=f"rule #{rule.pk}",
+        )
+        ExpenseEvent.objects.create(
+            expense=expense,
+            kind=EventKind.RULE_APPLIED,
+            actor=by,
+            message=f"Rule '{rule}' applied",
+            data={"rule_id": rule.pk},
+        )
+        applied += 1
+    return applied
 
 
 def rule_condition(rule: CategorizationRule) -> str:
@@ -294,17 +352,7 @@ class RuleRun:
 
 
 def _run(company: Company, ids: Sequence[uuid.UUID], by: User | None) -> RuleRun:
-    lines = Prefetch(
-        "lines",
-        queryset=ExpenseLine.objects.select_related("account", "tax_rate")
-        .prefetch_related("tracking_categories")
-        .order_by("position"),
-    )
-    expenses = (
-        Expense.objects.filter(company=company, pk__in=list(ids))
-        .select_related("company", "supplier_override")
-        .prefetch_related(lines)
-    )
+    expenses = expenses_with_lines(company=company, expense_ids=ids)
     # Precedence is decided again here, with the rules as they are now.
     rules = rules_for_company(company=company)
     run = RuleRun(matched=len(ids))

@@ -1,5 +1,5 @@
-"""Reads about expenses: the queue, its counts and the coding choices a row offers, the expense
-counts the companies pages show."""
+"""Reads about expenses: an expense's lines as validation reads them, the queue, its counts, the
+coding choices a row offers, the export, the expense counts the companies pages show."""
 
 from __future__ import annotations
 
@@ -8,15 +8,25 @@ import binascii
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
-from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    ForeignKey,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils.safestring import mark_safe
 
 from companies.models import (
@@ -31,13 +41,15 @@ from companies.models import (
 )
 from companies.platforms import TRANSFER_TYPES, TransactionType
 from companies.selectors import AnyUser, company_list_visible
+from expenses import fast_sql
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt, searched
 from expenses.rows import options_html, supplier_label
-from expenses.services import expense_lines_keep
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.memo import VersionedMemo
-from sfe_portal.prefetch import has_related, related
+from sfe_portal.prefetch import has_related, keep_related, related
+
+_M = TypeVar("_M", bound=Model)
 
 # Tab counts above this are shown as "1,000+": an exact count of a big tab reads every one
 # of its index entries, on every page view.
@@ -64,6 +76,68 @@ SORTS = {
     "largest": ("-amount", "-id"),
     "smallest": ("amount", "id"),
 }
+
+
+# --- An expense's lines, as validation reads them -----------------------------------------------
+
+
+def expense_lines(expense: Expense) -> list[ExpenseLine]:
+    """The expense's lines with everything validation reads: kept or prefetched ones if any,
+    else read once and kept (sfe_portal.prefetch), so the steps of one change (describe before
+    and after, recheck) share the read. A replacement keeps the new lines."""
+    if has_related(expense, "lines"):
+        return related(expense, "lines")
+    lines = list(expense.lines.select_related("account", "tax_rate").order_by("position"))
+    expense_lines_keep(expense, lines)
+    return lines
+
+
+def expense_lines_keep(
+    expense: Expense,
+    lines: list[ExpenseLine],
+    tracked: Mapping[int, list[TrackingCategory]] | None = None,
+) -> None:
+    """Keep `lines` as the expense's lines (sfe_portal.prefetch), each with its tracking categories
+    (from `tracked` by line id, else read here in one query)."""
+    if tracked is None:
+        tracked = lines_tracking([line.pk for line in lines])
+    for line in lines:
+        keep_related(line, "tracking_categories", tracked.get(line.pk, []))
+    keep_related(expense, "lines", lines)
+
+
+def lines_tracking(line_ids: Sequence[int]) -> dict[int, list[TrackingCategory]]:
+    """The tracking categories of each of the lines, by line id, in name order."""
+    tracked: dict[int, list[TrackingCategory]] = {}
+    if not line_ids:
+        return tracked
+    links = (
+        ExpenseLine.tracking_categories.through.objects.filter(expenseline_id__in=list(line_ids))
+        .select_related("trackingcategory")
+        .order_by("trackingcategory__name", "trackingcategory_id")
+    )
+    for link in links:
+        tracked.setdefault(link.expenseline_id, []).append(link.trackingcategory)
+    return tracked
+
+
+def expenses_with_lines(*, company: Company, expense_ids: Sequence[uuid.UUID]) -> list[Expense]:
+    """The company's expenses with these ids, with everything a change of each reads (its
+    company, supplier override, lines and their records), for actions on many at once."""
+    lines = Prefetch(
+        "lines",
+        queryset=ExpenseLine.objects.select_related("account", "tax_rate")
+        .prefetch_related("tracking_categories")
+        .order_by("position"),
+    )
+    return list(
+        Expense.objects.filter(company=company, pk__in=list(expense_ids))
+        .select_related("company", "supplier_override")
+        .prefetch_related(lines)
+    )
+
+
+# --- The queue --------------------------------------------------------------------------------
 
 
 def expense_status_counts_by_company(*, company_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -370,24 +444,23 @@ def _read_coding_choices(company: Company) -> CodingChoices:
 
 def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense]:
     """The expenses of `qs` with what a queue row shows besides them: supplier override,
-    receipt flag, lines with their coding. Two queries, assembled here (prefetching did the
-    same with a related manager and a filtered queryset per expense and per line, which cost
-    more than the queries themselves): the expenses, then their lines joined to their
-    tracking links. The records the lines point at are the choices' own (read once per master
-    data version); only records no longer offered, and supplier overrides, are read, in one
-    query of their kind."""
+    receipt flag, lines with their coding. Two queries, assembled here (prefetching builds a
+    related manager and a filtered queryset per expense and per line, for up to 200 rows a
+    page): the expenses, then their lines joined to their tracking links. The records the
+    lines point at are the choices' own (read once per master data version); only records no
+    longer offered, and supplier overrides, are read, in one query of their kind."""
     expenses: list[Expense] = list(
         qs.annotate(has_receipt=Exists(Receipt.objects.filter(expense=OuterRef("pk"))))
     )
     if not expenses:
         return expenses
     _attach(expenses, "supplier_override", Supplier, {})
-    lines_of: dict[Any, list[ExpenseLine]] = {e.pk: [] for e in expenses}
-    tracking_ids: dict[Any, list[int]] = defaultdict(list)
+    lines_of: dict[uuid.UUID, list[ExpenseLine]] = {e.pk: [] for e in expenses}
+    tracking_ids: dict[int, list[int]] = defaultdict(list)
     # A line with several tracking categories comes once per category; the first one counts.
-    lines: dict[Any, ExpenseLine] = {}
+    lines: dict[int, ExpenseLine] = {}
     for row in (
-        ExpenseLine.objects.filter(expense_id__any_of=list(lines_of))
+        ExpenseLine.objects.filter(expense_id__in=list(lines_of))
         .annotate(tracking_id=F("tracking_categories"))
         .order_by("position")
     ):
@@ -413,7 +486,9 @@ def _row_expenses(qs: QuerySet[Expense], choices: CodingChoices) -> list[Expense
     return expenses
 
 
-def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -> dict[Any, Any]:
+def _records(
+    queryset: QuerySet[_M], ids: set[int | None], known: Mapping[int, _M]
+) -> dict[int, _M]:
     """The records with these ids: from `known`, the others read in one query."""
     if missing := ids - known.keys() - {None}:
         return {**known, **queryset.in_bulk(list(missing))}
@@ -421,13 +496,14 @@ def _records(queryset: QuerySet[Any], ids: set[Any], known: Mapping[Any, Any]) -
 
 
 def _attach(
-    instances: list[Any], name: str, model: type[Model], known: Mapping[Any, Model]
+    instances: Sequence[Model], name: str, model: type[_M], known: Mapping[int, _M]
 ) -> None:
     """Give each instance its `name` record, as select_related would have: from `known` by
     id, the others read in one query."""
     if not instances:
         return
     field = instances[0]._meta.get_field(name)
+    assert isinstance(field, ForeignKey)
     records = _records(
         model._default_manager.all(), {getattr(i, field.attname) for i in instances}, known
     )
@@ -540,68 +616,13 @@ def expense_queue(
     )
 
 
-def _tab_queryset(company: Company, statuses: tuple[str, ...]) -> QuerySet[Expense]:
-    qs = Expense.objects.filter(company=company)
-    return qs.filter(status__in=statuses) if statuses else qs
-
-
-def _capped_counts(
-    querysets: dict[str, tuple[QuerySet[Expense], int | None]],
-) -> dict[str, int]:
-    """Each queryset's size up to its cap + 1 (None: exact), all in one round trip: a scalar
-    subquery per count, each reading at most cap + 1 index entries however big the company."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for qs, cap in querysets.values():
-        limited = qs.order_by().values("pk")
-        if cap is not None:
-            limited = limited[: cap + 1]
-        sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
-        # Only SQL the ORM compiled is joined here; every value stays a bound parameter.
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608
-        params.extend(part_params)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return dict(zip(querysets, row, strict=True))
-
-
-# What the counts statement counts, in order: each tab (capped), then the approved (exact).
-_COUNTED: list[tuple[tuple[str, ...], bool]] = [
-    *((statuses, True) for _, statuses in TABS.values()),
-    ((_S.APPROVED,), False),
-]
-
-
-def _tab_counts_sql() -> str:
-    """One statement counting every tab up to COUNT_CAP + 1 and the approved expenses
-    exactly: a scalar subquery each, along the queue index. Written once from TABS (the ORM
-    took longer to compile the eight subqueries than PostgreSQL took to run them)."""
-    parts = []
-    for statuses, capped in _COUNTED:
-        where = "company_id = %s"
-        if statuses:
-            where += " AND status IN (" + ", ".join(["%s"] * len(statuses)) + ")"
-        limit = " LIMIT %s" if capped else ""
-        parts.append(
-            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {Expense._meta.db_table} "  # noqa: S608
-            f"WHERE {where}{limit}) AS counted)"
-        )
-    return "SELECT " + ", ".join(parts)
-
-
-_TAB_COUNTS_SQL = _tab_counts_sql()
-
-
 def queue_counts(*, company: Company) -> tuple[list[TabCount], int]:
     """Each tab's size, counted only up to COUNT_CAP + 1 so a huge tab stays cheap, and the
     exact number of approved expenses (the push button's), in one query."""
-    params: list[Any] = []
-    for statuses, capped in _COUNTED:
-        params += [company.pk, *statuses, *([COUNT_CAP + 1] if capped else [])]
-    with connection.cursor() as cursor:
-        cursor.execute(_TAB_COUNTS_SQL, params)
-        *counts, approved = cursor.fetchone()
+    counted = [(statuses, COUNT_CAP) for _, statuses in TABS.values()]
+    *counts, approved = fast_sql.expense_counts_by_statuses(
+        company_id=company.pk, counted=[*counted, ((_S.APPROVED,), None)]
+    )
     tabs = [
         TabCount(key, label, count, COUNT_CAP)
         for (key, (label, _)), count in zip(TABS.items(), counts, strict=True)
@@ -612,8 +633,8 @@ def queue_counts(*, company: Company) -> tuple[list[TabCount], int]:
 def queue_matching_count(*, company: Company, filters: QueueFilters) -> MatchingCount:
     """What "select all matching" would act on. Asked for only when the bulk bar opens: with a
     text filter it reads every match, which a page view should not pay for."""
-    counts = _capped_counts({"matching": (_filtered(company, filters), BULK_LIMIT)})
-    return MatchingCount(counts["matching"], BULK_LIMIT)
+    matching = _filtered(company, filters).order_by()[: BULK_LIMIT + 1].count()
+    return MatchingCount(matching, BULK_LIMIT)
 
 
 def queue_matching_ids(*, company: Company, filters: QueueFilters, limit: int) -> list[uuid.UUID]:
@@ -687,10 +708,10 @@ def expenses_export_rows(
 
 def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
     ids = [row["id"] for row in page]
-    accounts: dict[Any, list[str]] = defaultdict(list)
-    tax_rates: dict[Any, list[str]] = defaultdict(list)
+    accounts: dict[uuid.UUID, list[str]] = defaultdict(list)
+    tax_rates: dict[uuid.UUID, list[str]] = defaultdict(list)
     for expense_id, code, account, tax_rate in (
-        ExpenseLine.objects.filter(expense_id__any_of=ids)
+        ExpenseLine.objects.filter(expense_id__in=ids)
         .order_by("expense_id", "position")
         .values_list("expense_id", "account__nominal_code", "account__name", "tax_rate__name")
     ):
@@ -698,10 +719,8 @@ def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
             accounts[expense_id].append(f"{code} {account}" if code else account)
         if tax_rate is not None:
             tax_rates[expense_id].append(tax_rate)
-    tracking: dict[Any, list[str]] = defaultdict(list)
-    links = ExpenseLine.tracking_categories.through.objects.filter(
-        expenseline__expense_id__any_of=ids
-    )
+    tracking: dict[uuid.UUID, list[str]] = defaultdict(list)
+    links = ExpenseLine.tracking_categories.through.objects.filter(expenseline__expense_id__in=ids)
     for expense_id, name, parent in links.order_by(
         "expenseline__position", "trackingcategory__name"
     ).values_list(

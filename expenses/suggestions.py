@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from expenses import fast_sql
 from expenses.models import (
     CODED_STATUSES,
     CategorizationRule,
@@ -28,7 +29,6 @@ from expenses.models import (
     ExpenseLine,
     ExpenseStatus,
 )
-from expenses.services import rule_first_match
 
 if TYPE_CHECKING:
     from expenses.selectors import CodingChoices
@@ -69,7 +69,7 @@ def expense_suggestions(
         )
     )
     # A merchant a rule covers is coded by the rule; suggesting otherwise would contradict it.
-    wanted = [e for e in wanted if rule_first_match(rules, e) is None]
+    wanted = [e for e in wanted if not any(rule.matches(e) for rule in rules)]
     if not wanted:
         return {}
     history = _history(company, {e.merchant_key for e in wanted})
@@ -102,46 +102,27 @@ def expense_suggestions(
 _Row = tuple[int, str, int, int | None, int | None]
 
 
-def _history_rows(company: Company, keys: set[str]) -> Iterable[_Row]:
+def coded_history_rows(*, company_id: int, keys: Sequence[str], per_merchant: int) -> list[_Row]:
     """(line id, merchant key, account id, tax rate id, tracking category id or None) of the
-    first lines of each key's HISTORY_PER_MERCHANT most recently dated coded expenses, newest
-    first; a line with several tracking categories comes once per category."""
-    if connection.vendor == "postgresql":
-        # One short index scan per merchant (expense_merchant_history_idx), whatever the
-        # company's size, and a plan that does not grow with the number of merchants.
-        expense, line = Expense._meta.db_table, ExpenseLine._meta.db_table
-        through = ExpenseLine.tracking_categories.through._meta.db_table
-        sql = f"""
-            SELECT l.id, e.merchant_key, l.account_id, l.tax_rate_id, t.trackingcategory_id
-            FROM unnest(%s::text[]) AS k(key)
-            CROSS JOIN LATERAL (
-                SELECT id, merchant_key, issue_date FROM {expense}
-                WHERE company_id = %s AND merchant_key = k.key AND status = ANY(%s)
-                ORDER BY issue_date DESC, id DESC LIMIT %s
-            ) AS e
-            JOIN {line} AS l ON l.expense_id = e.id AND l.position = 0
-                AND l.account_id IS NOT NULL
-            LEFT JOIN {through} AS t ON t.expenseline_id = l.id
-            ORDER BY e.issue_date DESC, e.id DESC
-        """  # noqa: S608 - table names come from the models; every value is a parameter
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql, [sorted(keys), company.pk, list(CODED_STATUSES), HISTORY_PER_MERCHANT]
-            )
-            return cursor.fetchall()
-    # Elsewhere (SQLite): number each merchant's coded expenses, newest first.
+    first lines of each key's `per_merchant` most recently dated coded expenses, newest first;
+    a line with several tracking categories comes once per category.
+
+    The ORM's version: a window numbers each merchant's coded expenses. PostgreSQL reads the
+    same rows with `expenses.fast_sql.coded_history_rows`."""
     recent = Window(
         RowNumber(),
         partition_by=[F("merchant_key")],
         order_by=[F("issue_date").desc(), F("id").desc()],
     )
     ids = (
-        Expense.objects.filter(company=company, status__in=CODED_STATUSES, merchant_key__in=keys)
+        Expense.objects.filter(
+            company_id=company_id, status__in=CODED_STATUSES, merchant_key__in=keys
+        )
         .annotate(recent=recent)
-        .filter(recent__lte=HISTORY_PER_MERCHANT)
+        .filter(recent__lte=per_merchant)
         .values("id")
     )
-    return (
+    return list(
         ExpenseLine.objects.filter(expense_id__in=ids, position=0, account__isnull=False)
         .order_by("-expense__issue_date", "-expense_id")
         .values_list(
@@ -154,7 +135,9 @@ def _history(company: Company, keys: set[str]) -> dict[str, Counter[_Coding]]:
     """How often each coding was used per merchant key, over its recent coded expenses."""
     lines: dict[int, tuple[str, int, int | None]] = {}
     tracking_of: dict[int, set[int]] = defaultdict(set)
-    for line_id, key, account_id, tax_id, category_id in _history_rows(company, keys):
+    read = fast_sql.coded_history_rows if connection.vendor == "postgresql" else coded_history_rows
+    rows = read(company_id=company.pk, keys=sorted(keys), per_merchant=HISTORY_PER_MERCHANT)
+    for line_id, key, account_id, tax_id, category_id in rows:
         lines.setdefault(line_id, (key, account_id, tax_id))
         if category_id is not None:
             tracking_of[line_id].add(category_id)

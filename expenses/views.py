@@ -23,6 +23,14 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from companies.models import Company, Role
 from companies.permissions import company_member_required
+from expenses.bulk import (
+    BulkOutcome,
+    expenses_bulk_approve,
+    expenses_bulk_code,
+    expenses_bulk_exclude,
+)
+from expenses.coding import UNSET, expense_set_coding, expense_set_lines
+from expenses.details import expense_update_details
 from expenses.export import csv_response, xlsx_response
 from expenses.forms import (
     BulkActionForm,
@@ -71,18 +79,10 @@ from expenses.selectors import (
     queue_row,
 )
 from expenses.services import (
-    UNSET,
-    BulkOutcome,
     ExpenseRefused,
     expense_approve,
     expense_exclude,
     expense_restore,
-    expense_set_coding,
-    expense_set_lines,
-    expense_update_details,
-    expenses_bulk_approve,
-    expenses_bulk_code,
-    expenses_bulk_exclude,
 )
 from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem

@@ -22,9 +22,9 @@ def freeze_startup_objects(**_: object) -> None:
     """Take what the process loaded at start-up out of the cyclic collector's sight.
 
     Django, Celery and the apps' modules make some 160,000 objects that live as long as the
-    process, and every full collection walked them all: the few that a push's claim set off
-    (10,000 payloads built) took a fifth of its time. Frozen (`gc.freeze`), they are never
-    walked again; what tasks make is collected as before.
+    process, and a full collection walks them all; a push's claim, which builds a payload per
+    expense, sets off several. Frozen (`gc.freeze`), they are never walked again; what tasks
+    make is collected as before.
     """
     gc.freeze()
 

@@ -24,7 +24,7 @@ def _date(value: date | None, format_string: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _date_text(value: date, format_string: str, language: str | None) -> str:
-    # A page shows the same few hundred dates over and over; each took 20 µs to format.
+    # A page shows the same few hundred dates over and over: each is formatted once.
     return dateformat.format(value, format_string)
 
 

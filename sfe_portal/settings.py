@@ -144,7 +144,7 @@ if env.str("DATABASE_URL", default=""):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The data a page or a push reads is in memory or on SSD, where PostgreSQL's default cost
     # of a random read (four times a sequential one) is a spinning disk's. With it, below ~100,000
-    # expenses the planner read the whole table for each thousand expenses a push moves, where
+    # expenses the planner reads the whole table for each thousand expenses a push moves, where
     # their primary key finds them in a fraction of the time. Empty: the server's own setting.
     RANDOM_PAGE_COST = env.str("DATABASE_RANDOM_PAGE_COST", default="1.1")
     if RANDOM_PAGE_COST and DATABASES["default"]["ENGINE"].endswith("postgresql"):

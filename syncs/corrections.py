@@ -26,14 +26,10 @@ from codat import (
     ExpenseUpdate,
 )
 from companies.platforms import Platform, TransactionType, rules_for, update_support_sentence
+from expenses.coding import LineInput, expense_lines_replace
 from expenses.ledger import expense_to_transaction, ledger_lines
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
-from expenses.services import (
-    ExpenseRefused,
-    LineInput,
-    expense_lines_replace,
-    expense_transition,
-)
+from expenses.services import ExpenseRefused, expense_transition
 from expenses.validation import Problem, company_context, expense_problems
 from gateway.apis import expenses_api_for
 from syncs.initiate import FIRST_POLL_AFTER

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
+from uuid import UUID
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from companies.models import Company
@@ -26,8 +27,8 @@ from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
 from expenses.receipts import receipt_preview_kind
 from expenses.selectors import CodingChoices, TabCount, coding_choices, queue_counts
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
+from syncs import fast_sql
 from syncs.models import (
-    BatchState,
     PushBatch,
     PushBatchItem,
     ReceiptUpload,
@@ -40,7 +41,7 @@ from syncs.models import (
 )
 
 
-def sync_results_for_expense(*, expense: Any) -> list[SyncTransaction]:
+def sync_results_for_expense(*, expense: Expense) -> list[SyncTransaction]:
     """Every result Codat gave for this expense, newest sync first, with its sync loaded."""
     return list(
         SyncTransaction.objects.filter(expense=expense)
@@ -275,41 +276,6 @@ class PushPanel:
         return self.recent[:1]
 
 
-@cache
-def _recent_syncs_sql() -> str:
-    """The company's latest syncs with their progress counted per sync, as one statement. Raw
-    SQL: built by the ORM, seven correlated counts cost more to compile (~5 ms) than to run."""
-    sync, batch = Sync._meta.db_table, PushBatch._meta.db_table
-    item, expense = PushBatchItem._meta.db_table, Expense._meta.db_table
-    upload = ReceiptUpload._meta.db_table
-    items = f"FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id WHERE ib.sync_id = s.id"
-    expense_of = f"JOIN {expense} e ON e.id = i.expense_id"
-    return f"""
-        SELECT s.*,
-            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id) AS batches_total,
-            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id AND b.state <> %(pending)s)
-                AS batches_posted,
-            (SELECT COUNT(*) {items}) AS expenses,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(synced)s) AS synced,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(failed)s) AS failed,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(pushing)s) AS pushing,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(syncing)s) AS syncing,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id) AS receipts_total,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(uploaded)s)
-                AS receipts_uploaded,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(gave_up)s)
-                AS receipts_gave_up
-        FROM {sync} s
-        WHERE s.company_id = %(company)s
-        ORDER BY s.requested_at DESC
-        LIMIT %(limit)s
-    """  # noqa: S608 - table names come from the models; every value is a parameter
-
-
 def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None = None) -> PushPanel:
     """The workspace's push button and the progress of the company's latest syncs, read from
     our own tables only (a page never waits on Codat), the syncs and their progress in one
@@ -318,33 +284,9 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     from syncs.claim import push_blockers
     from syncs.push_requests import company_push_requested
 
-    params = {
-        "company": company.pk,
-        "limit": recent,
-        "pending": BatchState.PENDING,
-        "synced": ExpenseStatus.SYNCED,
-        "failed": ExpenseStatus.FAILED,
-        "pushing": ExpenseStatus.PUSHING,
-        "syncing": ExpenseStatus.SYNCING,
-        "uploaded": UploadState.UPLOADED,
-        "gave_up": UploadState.GAVE_UP,
-    }
-    syncs: list[Any] = list(Sync.objects.raw(_recent_syncs_sql(), params))
     progress = [
-        SyncProgress(
-            sync=s,
-            batches_total=s.batches_total,
-            batches_posted=s.batches_posted,
-            expenses=s.expenses,
-            synced=s.synced,
-            failed=s.failed,
-            receipts_total=s.receipts_total,
-            receipts_uploaded=s.receipts_uploaded,
-            pushing=s.pushing,
-            syncing=s.syncing,
-            receipts_gave_up=s.receipts_gave_up,
-        )
-        for s in syncs
+        SyncProgress(sync=s, **{name: getattr(s, name) for name in fast_sql.PROGRESS_COUNTS})
+        for s in fast_sql.recent_syncs_with_progress(company_id=company.pk, recent=recent)
     ]
     tabs: list[TabCount] = []
     if ready_to_push is None:
@@ -359,10 +301,8 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     )
 
 
-def company_syncs_page(*, company: Company, page: int | str = 1, per_page: int = 25) -> Any:
+def company_syncs_page(*, company: Company, page: int | str = 1, per_page: int = 25) -> Page[Sync]:
     """The company's syncs, newest first, one page."""
-    from django.core.paginator import Paginator
-
     syncs = Sync.objects.filter(company=company).order_by("-requested_at", "-pk")
     return Paginator(syncs, per_page).get_page(page)
 
@@ -379,7 +319,7 @@ class SyncDetail:
     batches: Sequence[PushBatch]
     results: list[ResultRow]
     uploads: list[ReceiptUpload]
-    expense_ids: list[Any]
+    expense_ids: list[UUID]
     failed_now: int  # the sync's expenses that are failed today (what a retry would look at)
 
     @property
@@ -389,7 +329,7 @@ class SyncDetail:
         return [(key.replace("_", " ").capitalize(), value) for key, value in snapshot.items()]
 
 
-def sync_expense_ids(*, sync: Sync) -> list[Any]:
+def sync_expense_ids(*, sync: Sync) -> list[UUID]:
     ids = list(PushBatchItem.objects.filter(batch__sync=sync).values_list("expense_id", flat=True))
     if sync.update_of_id:
         ids.append(sync.update_of_id)

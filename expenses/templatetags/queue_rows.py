@@ -32,8 +32,8 @@ def queue_rows(context: template.Context, rows: Sequence[Any]) -> SafeString:
 @register.simple_tag
 def filter_select(bound: BoundField) -> SafeString:
     """The field's <select> with its current value selected, as `{{ form.field }}` renders a
-    plain Select, written out here: the widget's templates (one per option) took a quarter
-    of the page's own template time."""
+    plain Select, written out here: the queue page shows three on every view, and the widget
+    renders a template of its own for each option."""
     value = str(bound.value() or "")
     options = "".join(
         f'<option value="{conditional_escape(key)}"{" selected" if str(key) == value else ""}>'

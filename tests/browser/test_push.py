@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from companies.models import Role
 from companies.platforms import Platform
+from expenses.coding import LineInput, expense_set_lines
 from expenses.models import Expense, ExpenseStatus
-from expenses.services import LineInput, expense_set_lines
 from sandbox.models import SandboxSettings
 from syncs.models import Sync, SyncState
 from tests.factories import ExpenseFactory, MembershipFactory, UserFactory

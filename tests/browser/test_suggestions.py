@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from companies.models import Role
+from expenses.coding import expense_set_coding
 from expenses.models import ExpenseStatus
-from expenses.services import expense_set_coding
 from tests.browser.test_queue import _sign_in
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, UserFactory

@@ -24,11 +24,12 @@ from companies.platforms import (
     types_taken_in,
 )
 from expenses.api import OPENAPI_PATH
+from expenses.coding import expense_set_coding
 from expenses.ingest import expenses_ingest
 from expenses.ledger import expense_ledger_reading, ledger_lines
 from expenses.models import Expense, ExpenseStatus
 from expenses.receipts import FILE_KINDS, receipt_add
-from expenses.services import ExpenseRefused, expense_set_coding
+from expenses.services import ExpenseRefused
 from expenses.validation import company_context, expense_problems
 from sandbox.platforms import PLATFORMS as SANDBOX_PLATFORMS
 from syncs.corrections import correction_allowed

@@ -8,8 +8,9 @@ from django.contrib.auth.models import User
 
 from companies import tasks
 from companies.models import LedgerAccount, TaxRate
+from expenses.coding import expense_set_coding
 from expenses.models import ExpenseStatus
-from expenses.services import expense_approve, expense_set_coding
+from expenses.services import expense_approve
 from tests.factories import ExpenseFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -84,8 +84,9 @@ def test_seed_demo_restores_a_changed_demo_password():
 
 def _pushable_once_coded(expense, company, choices):
     """Whether some account and tax rate the expense's queue row offers make it ready."""
+    from expenses.coding import expense_set_coding
     from expenses.selectors import queue_row
-    from expenses.services import ExpenseRefused, expense_readiness, expense_set_coding
+    from expenses.services import ExpenseRefused, expense_readiness
 
     row = queue_row(company=company, expense_id=expense.pk, choices=choices)
     for account in row.account_options[:3]:

@@ -4,21 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from expenses.coding import LineInput, expense_set_coding, expense_set_lines, split_gross
 from expenses.models import CategorizationRule, EventKind, Expense, ExpenseStatus, RuleMatch
-from expenses.services import (
-    ExpenseRefused,
-    LineInput,
-    expense_approve,
-    expense_exclude,
-    expense_lines,
-    expense_restore,
-    expense_set_coding,
-    expense_set_lines,
-    rule_first_match,
-    rules_apply,
-    rules_for_company,
-    split_gross,
-)
+from expenses.rules import rule_first_match, rules_apply, rules_for_company
+from expenses.selectors import expense_lines
+from expenses.services import ExpenseRefused, expense_approve, expense_exclude, expense_restore
 from sfe_portal.prefetch import related
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, TrackingCategoryFactory, UserFactory

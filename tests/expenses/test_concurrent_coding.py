@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import connections, transaction
 
+from expenses.coding import LineInput, expense_lines_replace
 from expenses.models import Expense, ExpenseLine
-from expenses.services import LineInput, expense_lines_replace
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, ExpenseLineFactory
 

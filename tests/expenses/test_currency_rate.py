@@ -13,17 +13,13 @@ from django.urls import reverse
 
 from companies.models import Role
 from companies.platforms import Platform
+from expenses.coding import LineInput, expense_set_lines
 from expenses.csv_import import expenses_import_csv
+from expenses.details import expense_update_details
 from expenses.ingest import expenses_ingest
 from expenses.ledger import expense_ledger_reading, expense_to_transaction, ledger_lines
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseSource, ExpenseStatus
-from expenses.services import (
-    LineInput,
-    expense_approve,
-    expense_readiness,
-    expense_set_lines,
-    expense_update_details,
-)
+from expenses.services import expense_approve, expense_readiness
 from expenses.validation import company_context
 from tests.expenses.conftest import make_books
 from tests.factories import MembershipFactory

@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from companies.models import Role
+from expenses.coding import expense_set_coding
 from expenses.models import EventKind, ExpenseStatus
-from expenses.services import expense_set_coding
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, SupplierFactory
 

@@ -7,9 +7,11 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from companies.models import CompanyConfiguration
 from companies.platforms import PLATFORM_RULES, ContactKind, Platform, TransactionType
+from expenses.coding import LineInput, expense_set_lines
 from expenses.ledger import expense_ledger_reading, expense_to_transaction, ledger_lines
 from expenses.models import Expense
-from expenses.services import ExpenseRefused, LineInput, expense_lines, expense_set_lines
+from expenses.selectors import expense_lines
+from expenses.services import ExpenseRefused
 from expenses.validation import company_context
 from tests.codat_openapi import V1_DOCUMENT, read_document
 from tests.expenses.conftest import make_books

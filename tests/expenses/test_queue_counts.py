@@ -8,8 +8,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from expenses.coding import expense_set_coding
 from expenses.models import Expense, ExpenseStatus
-from expenses.services import expense_set_coding
 from tests.factories import ExpenseFactory
 from tests.syncs.dashboard_data import pushable_company
 

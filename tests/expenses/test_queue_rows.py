@@ -91,7 +91,7 @@ def test_records_no_longer_offered_still_show_on_their_rows_for_one_query_each_k
     client, books, member, django_assert_max_num_queries
 ):
     from companies.models import SourceStatus
-    from expenses.services import expense_set_coding
+    from expenses.coding import expense_set_coding
     from tests.expenses.test_queue import QUEUE_PAGE_MAX_QUERIES
     from tests.factories import LedgerAccountFactory, SupplierFactory
 
@@ -173,7 +173,7 @@ def test_a_line_with_several_tracking_categories_shows_each_once(
     client, books, member, tracking, django_assert_max_num_queries
 ):
     from companies.models import SourceStatus
-    from expenses.services import expense_set_coding
+    from expenses.coding import expense_set_coding
     from tests.expenses.test_queue import QUEUE_PAGE_MAX_QUERIES
     from tests.factories import TrackingCategoryFactory
 

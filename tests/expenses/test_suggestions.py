@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from companies.models import Role, SourceStatus
+from expenses.coding import expense_set_coding
 from expenses.models import CategorizationRule, EventKind, Expense, ExpenseStatus, merchant_key
 from expenses.selectors import coding_choices
-from expenses.services import expense_set_coding
 from expenses.suggestions import expense_suggestions
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory, TrackingCategoryFactory

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from companies.models import CompanyConfiguration, SourceStatus
 from companies.platforms import Platform
-from expenses.services import LineInput, expense_readiness, expense_set_lines
+from expenses.coding import LineInput, expense_set_lines
+from expenses.services import expense_readiness
 from expenses.validation import company_context, expense_problems
 from tests.expenses.conftest import make_books
 from tests.factories import (

@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from companies.platforms import Platform
+from expenses.coding import LineInput, expense_set_lines
 from expenses.ingest import ingest_token_create
 from expenses.models import Expense, ExpenseStatus
-from expenses.services import LineInput, expense_approve, expense_set_lines
+from expenses.services import expense_approve
 from sfe_portal.logs import log_context_scope
 from syncs.models import Sync
 from syncs.tasks import push_company

@@ -12,15 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from companies.models import LedgerAccount, TaxRate
 from companies.platforms import TRANSFER_TYPES, Platform, TransactionType, rules_for
+from expenses.coding import expense_set_coding
 from expenses.ingest import expenses_ingest
 from expenses.models import Expense, ExpenseStatus
 from expenses.receipts import receipt_add
-from expenses.services import (
-    ExpenseRefused,
-    expense_approve,
-    expense_readiness,
-    expense_set_coding,
-)
+from expenses.services import ExpenseRefused, expense_approve, expense_readiness
 from syncs.tasks import push_company
 from tests.factories import UserFactory
 from tests.integration.sandbox_company import onboard

@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from companies.platforms import Platform
+from expenses.coding import LineInput, expense_set_lines
 from expenses.models import ExpenseStatus
-from expenses.services import LineInput, expense_approve, expense_set_lines
+from expenses.services import expense_approve
 from sandbox.models import SandboxSettings
 from syncs.claim import PushRefused, company_push_claim
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
