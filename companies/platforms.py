@@ -28,6 +28,13 @@ class Platform(models.TextChoices):
     DYNAMICS_365 = "trji", "Dynamics 365 Business Central"
 
 
+class ApiGeneration(models.TextChoices):
+    """The generation of Codat's expenses API a company speaks (`gateway.apis.GENERATIONS`)."""
+
+    V1 = "v1", "Sync for Expenses v1"
+    EXPENSES = "expenses", "Expenses (newer)"
+
+
 class TransactionType(models.TextChoices):
     PAYMENT = "Payment", "Payment"
     REFUND = "Refund", "Refund"

@@ -124,6 +124,7 @@ def expense_correct_request(*, expense: Expense, lines: Sequence[LineInput], by:
     sync = Sync.objects.create(
         company=expense.company,
         kind=SyncKind.UPDATE,
+        expenses_api=expense.company.expenses_api,
         update_of=expense,
         configuration_snapshot={"previous": previous},
     )
@@ -158,7 +159,7 @@ def sync_send_update(*, sync: Sync) -> Sync:
         lines=current.lines,
     )
     try:
-        codat_sync_id = expenses_api_for(sync.company).update(
+        codat_sync_id = expenses_api_for(sync.company, generation=sync.expenses_api).update(
             str(sync.company.codat_company_id), str(expense.pk), update
         )
     except (CodatUnprocessableError, CodatValidationError, CodatNotFoundError) as refused:

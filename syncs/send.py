@@ -70,12 +70,12 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     """
     company = sync.company
     client = codat_client(company_id=company.pk)
-    api = expenses_api_for(company, client)
+    api = expenses_api_for(company, client, generation=sync.expenses_api)
     ctx = company_context(company=company)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
     outgoing = _outgoing(list(pending[:max_batches] if max_batches else pending), ctx)
     if lanes > 1 and len(outgoing) > 1 and codat_threads_allowed():
-        sender = BatchSender(company, lanes=min(lanes, len(outgoing)))
+        sender = BatchSender(company, sync.expenses_api, lanes=min(lanes, len(outgoing)))
         sender.send(outgoing)
         failure = sender.close()
         if failure is not None:
@@ -134,7 +134,8 @@ def _outgoing(batches: Sequence[PushBatch], ctx: CompanyContext) -> list[Outgoin
 
 
 def _planned(batch: PushBatch, items: list[dict[str, Any]]) -> PlannedBatch:
-    return PlannedBatch(key=str(batch.pk), items=tuple(items))
+    # A v1 dataset carries no key: its id stands in, and v1 sends none.
+    return PlannedBatch(key=str(batch.idempotency_key or batch.pk), items=tuple(items))
 
 
 def _send_one(api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]]) -> None:
@@ -161,13 +162,20 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
         # exchange recorded the moment it ends (a lane's are recorded between slices); a
         # turn per sync where each batch starts a sync of its own, which the turn follows.
         return company_push_claim(company=company)
-    sender = BatchSender(company, lanes=lanes)
+    sender = BatchSender(company, company.expenses_api, lanes=lanes)
     # Slices side by side need a connection per thread and row locks that can be shared.
     claimers = settings.PUSH_CLAIMERS if connection.vendor == "postgresql" else 1
 
     def send_claimed(batches: list[PushBatch]) -> None:
-        # Freshly claimed: every item is pushing, exactly as planned.
-        sender.send([(batch, batch.payload) for batch in batches if batch.payload])
+        # Freshly claimed: every item is pushing, exactly as planned. A batch of another
+        # generation (the company was switched as the claim began) waits for its sending turn.
+        sender.send(
+            [
+                (batch, batch.payload)
+                for batch in batches
+                if batch.payload and batch.expenses_api == sender.generation
+            ]
+        )
 
     try:
         claim = company_push_claim(company=company, on_batches=send_claimed, claimers=claimers)
@@ -202,8 +210,10 @@ class BatchSender:
     more batches are handed over, and on `close`.
     """
 
-    def __init__(self, company: Company, *, lanes: int) -> None:
+    def __init__(self, company: Company, generation: str, *, lanes: int) -> None:
         self.company = company
+        # The generation the batches handed over were written through.
+        self.generation = generation
         self.codat_company = str(company.codat_company_id)
         self.exchanges: list[Exchange] = []
         self.observed = 0
@@ -233,7 +243,7 @@ class BatchSender:
             client = codat_client(company_id=self.company.pk, keep_exchanges=self.exchanges)
             with self.answered:
                 self.clients.append(client)
-            api = self.local.api = expenses_api_for(self.company, client)
+            api = self.local.api = expenses_api_for(self.company, client, self.generation)
         return api
 
     def _send(self, work: Outgoing) -> None:

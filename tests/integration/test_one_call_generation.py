@@ -57,10 +57,10 @@ class OneCallPerBatch:
 
 
 @pytest.fixture
-def one_call_generation(monkeypatch, settings):
+def one_call_generation(monkeypatch):
+    """The test-only generation stands in for v1, the generation the companies speak."""
     OneCallPerBatch.sent.clear()
-    monkeypatch.setitem(GENERATIONS, "one-call", OneCallPerBatch)
-    settings.CODAT_EXPENSES_API_DEFAULT = "one-call"
+    monkeypatch.setitem(GENERATIONS, "v1", OneCallPerBatch)
 
 
 def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
@@ -75,7 +75,10 @@ def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
     batches = list(PushBatch.objects.filter(company=books.company).order_by("created_at"))
     assert len(batches) == 3
     assert len(syncs) == 3
-    assert sorted(key for key, _ in OneCallPerBatch.sent) == sorted(str(b.pk) for b in batches)
+    # Each batch went out under the key the claim wrote for it.
+    assert sorted(key for key, _ in OneCallPerBatch.sent) == sorted(
+        str(b.idempotency_key) for b in batches
+    )
     assert sorted(size for _, size in OneCallPerBatch.sent) == [20, 50, 50]
     for sync in syncs:
         assert sync.state == SyncState.SUCCEEDED
