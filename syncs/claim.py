@@ -20,7 +20,7 @@ from companies.models import (
     TrackingCategory,
 )
 from companies.selectors import company_push_blockers
-from expenses.ledger import expense_to_transaction
+from expenses.ledger import expense_item
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import CompanyContext, company_context
@@ -268,7 +268,7 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     items: list[tuple[Any, dict[str, Any]]] = []
     for expense, lines in claim_reads(plan, ids):
         try:
-            item = expense_to_transaction(expense=expense, lines=lines, ctx=plan.ctx).to_api()
+            item = expense_item(expense=expense, lines=lines, ctx=plan.ctx)
         except ExpenseRefused:
             # The chart changed since approval: back to coding, with the reason. Never pushed.
             whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)

@@ -50,7 +50,8 @@ class Change:
 
 def correction_allowed(*, expense: Expense) -> Problem | None:
     """Why this expense cannot be corrected through Codat, or None when it can."""
-    rules = rules_for(expense.company.platform)
+    api = expense.company.expenses_api
+    rules = rules_for(expense.company.platform, api)
     platform = Platform(expense.company.platform).label
     if expense.status != ExpenseStatus.SYNCED:
         return Problem(
@@ -62,7 +63,7 @@ def correction_allowed(*, expense: Expense) -> Problem | None:
         return Problem(
             "type",
             f"Codat cannot change a synced {TransactionType(expense.type).label.lower()} in "
-            f"{platform}: {update_support_sentence()}.",
+            f"{platform}: {update_support_sentence(api)}.",
             f"Correct it in {platform} directly, or ask the customer's accountant to.",
         )
     return None

@@ -10,7 +10,9 @@ import pytest
 
 from companies.models import Company
 from companies.platforms import ApiGeneration
+from expenses.ledger import expense_item, ledger_lines
 from expenses.models import ExpenseStatus
+from expenses.validation import company_context
 from syncs.claim import company_push_claim
 from syncs.models import PushBatch, Sync
 from tests.syncs.dashboard_data import coded_expense, pushable_company
@@ -69,3 +71,22 @@ def test_the_claim_plans_for_the_generation_the_company_speaks_under_its_lock():
     sync = Sync.objects.get(company=books.company)
     assert sync.expenses_api == ApiGeneration.EXPENSES
     assert sync.batches.get().idempotency_key is not None
+
+
+def test_the_newer_generation_plans_its_own_items_and_sends_a_transfer_back_to_coding():
+    books = pushable_company()
+    _speaks(books.company, ApiGeneration.EXPENSES)
+    payment = coded_expense(books, status=ExpenseStatus.APPROVED)
+    transfer = coded_expense(books, status=ExpenseStatus.APPROVED, type="TransferOut")
+    ctx = company_context(company=books.company)
+
+    claim = company_push_claim(company=books.company)
+
+    assert (claim.claimed, claim.sent_back) == (1, 1)
+    [item] = Sync.objects.get(company=books.company).batches.get().payload
+    assert item == expense_item(expense=payment, lines=ledger_lines(expense=payment), ctx=ctx)
+    transfer.refresh_from_db()
+    assert transfer.status == ExpenseStatus.UNCATEGORIZED
+    assert transfer.needs_recoding_reason.startswith(
+        "Codat's Expenses API takes Xero transfers through an endpoint of their own"
+    )
