@@ -12,6 +12,7 @@ neither queries.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +134,28 @@ def expense_to_transaction_v2(
         notes=expense.notes or None,
         lines=tuple(_line_payload_v2(line) for line in lines),
     )
+
+
+def expense_to_update(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> codat.ExpenseUpdate | codat.ExpenseUpdateV2:
+    """The body of the update endpoint, in the generation `ctx` has the rules of, that makes
+    the expense in the ledger what a push would send now: every field of its item but `id`."""
+    if ctx.rules.api == ApiGeneration.V1:
+        v1 = expense_to_transaction(expense=expense, lines=lines, ctx=ctx)
+        return codat.ExpenseUpdate(
+            type=v1.type,
+            issue_date=v1.issue_date,
+            currency=v1.currency,
+            currency_rate=v1.currency_rate,
+            contact=v1.contact,
+            merchant_name=v1.merchant_name,
+            notes=v1.notes,
+            lines=v1.lines,
+        )
+    newer = expense_to_transaction_v2(expense=expense, lines=lines, ctx=ctx)
+    shared = {field.name: getattr(newer, field.name) for field in fields(codat.ExpenseUpdateV2)}
+    return codat.ExpenseUpdateV2(**shared)
 
 
 _BUILDERS: dict[str, Callable[..., codat.ExpenseTransaction | codat.ExpenseTransactionV2]] = {

@@ -58,12 +58,14 @@ class CompanyContext:
     default_customer_name: str = ""
 
 
-def company_context(*, company: Company) -> CompanyContext:
+def company_context(*, company: Company, api: str | None = None) -> CompanyContext:
+    """The company's context under the rules of generation `api` (a sync's stamp), else of the
+    generation it speaks."""
     config = company_configuration(company=company)
     bank = config.bank_account if config else None
     return CompanyContext(
         company=company,
-        rules=rules_for(company.platform, company.expenses_api),
+        rules=rules_for(company.platform, api or company.expenses_api),
         platform_label=Platform(company.platform).label,
         base_currency=company.base_currency,
         bank_account_currency=(bank.currency if bank else "") or company.base_currency,

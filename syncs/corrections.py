@@ -1,9 +1,10 @@
-"""Correcting an expense that is already in the ledger, through Codat's v1 update endpoint.
+"""Correcting an expense that is already in the ledger, through the update endpoint of the
+generation of Codat's expenses API the company speaks.
 
-Which platforms and types v1 can update is `PlatformRules.updates_supported_types`. The new
-coding is saved when the correction is requested and the previous one is kept on the update
-sync, so a correction Codat refuses is undone and the expense reads again exactly as the ledger
-has it.
+Which platforms and types each generation can update is `PlatformRules.updates_supported_types`.
+The new coding is saved when the correction is requested and the previous one is kept on the
+update sync, so a correction Codat refuses is undone and the expense reads again exactly as the
+ledger has it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from codat import (
     CodatNotFoundError,
     CodatUnprocessableError,
     CodatValidationError,
-    ExpenseTransaction,
-    ExpenseUpdate,
 )
 from companies.platforms import Platform, TransactionType, rules_for, update_support_sentence
-from expenses.ledger import expense_to_transaction, ledger_lines
+from expenses.ledger import expense_item, expense_to_update, ledger_lines
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
 from expenses.services import (
     ExpenseRefused,
@@ -69,13 +68,10 @@ def correction_allowed(*, expense: Expense) -> Problem | None:
     return None
 
 
-def _transaction(expense: Expense) -> ExpenseTransaction:
-    ctx = company_context(company=expense.company)
-    return expense_to_transaction(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
-
-
 def _payload(expense: Expense) -> dict[str, Any]:
-    return _transaction(expense).to_api()
+    """The expense as the company's generation writes it (what a correction makes of it)."""
+    ctx = company_context(company=expense.company)
+    return expense_item(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
 
 
 def _flatten(payload: dict[str, Any]) -> dict[str, str]:
@@ -148,17 +144,10 @@ def sync_send_update(*, sync: Sync) -> Sync:
     if sync.state != SyncState.INITIATING or sync.update_of is None:
         return sync
     expense = sync.update_of
-    current = _transaction(expense)
-    update = ExpenseUpdate(
-        type=current.type,
-        issue_date=current.issue_date,
-        currency=current.currency,
-        currency_rate=current.currency_rate,
-        contact=current.contact,
-        merchant_name=current.merchant_name,
-        notes=current.notes,
-        lines=current.lines,
-    )
+    # In the generation the correction was requested in (the sync's), whatever the company
+    # speaks since.
+    ctx = company_context(company=expense.company, api=sync.expenses_api)
+    update = expense_to_update(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
     try:
         codat_sync_id = expenses_api_for(sync.company, generation=sync.expenses_api).update(
             str(sync.company.codat_company_id), str(expense.pk), update

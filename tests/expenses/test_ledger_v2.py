@@ -6,12 +6,14 @@ from decimal import Decimal
 
 import pytest
 
+from codat import ExpenseUpdate, ExpenseUpdateV2
 from companies.models import Company
 from companies.platforms import ApiGeneration, ContactKind, Platform, TransactionType, rules_for
 from expenses.ledger import (
     expense_item,
     expense_to_transaction,
     expense_to_transaction_v2,
+    expense_to_update,
     ledger_lines,
 )
 from expenses.models import Expense
@@ -134,6 +136,39 @@ def test_the_item_is_built_for_the_generation_the_company_speaks():
     assert _item(newer, new_expense) == (
         expense_to_transaction_v2(expense=new_expense, lines=new_lines, ctx=newer_ctx).to_api()
     )
+
+
+def test_a_correction_sends_every_field_of_the_item_but_its_id():
+    books = _newer_books(Platform.QUICKBOOKS_ONLINE)
+    expense = _coded(books, supplier_override=SupplierFactory(company=books.company))
+    ctx = company_context(company=books.company)
+    lines = ledger_lines(expense=expense)
+
+    update = expense_to_update(expense=expense, lines=lines, ctx=ctx)
+
+    assert isinstance(update, ExpenseUpdateV2)
+    item = expense_item(expense=expense, lines=lines, ctx=ctx)
+    assert update.to_api() == {name: value for name, value in item.items() if name != "id"}
+    validator = strict_validator(
+        EXPENSES_DOCUMENT,
+        request="UpdateExpenseRequest",
+        closed=("UpdateExpenseRequest", "ExpenseTransactionLine", "ExpenseContactRef"),
+    )
+    errors = sorted(validator.iter_errors(update.to_api()), key=str)
+    assert errors == [], "\n".join(e.message for e in errors)
+
+
+def test_a_v1_correction_is_v1s_update():
+    books = make_books()
+    expense = _coded(books)
+
+    update = expense_to_update(
+        expense=expense,
+        lines=ledger_lines(expense=expense),
+        ctx=company_context(company=books.company),
+    )
+
+    assert isinstance(update, ExpenseUpdate)
 
 
 def test_an_expense_not_ready_is_refused_before_any_item_is_built():
