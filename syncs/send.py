@@ -75,7 +75,7 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     company = sync.company
     client = codat_client(company_id=company.pk)
     api = expenses_api_for(company, client, generation=sync.expenses_api)
-    ctx = company_context(company=company)
+    ctx = company_context(company=company, api=sync.expenses_api)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
     outgoing = _outgoing(list(pending[:max_batches] if max_batches else pending), ctx)
     # Lanes send datasets, which write nothing; a batch that writes goes out on its own turn.
