@@ -11,7 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
+from gateway.apis import expenses_api_generation
 from sfe_portal.db import choices_check
 
 
@@ -25,10 +26,23 @@ class CompanyStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+def default_expenses_api() -> str:
+    """A new company speaks the deployment's generation, `CODAT_EXPENSES_API_DEFAULT`."""
+    return expenses_api_generation()
+
+
 class Company(models.Model):
     name = models.CharField(max_length=200)
     codat_company_id = models.UUIDField(null=True, blank=True, unique=True)
     platform = models.CharField(max_length=4, choices=Platform.choices)
+    # The generation of Codat's expenses API the company's next push is written through; each
+    # sync and batch keeps the one it was written through (`Sync.expenses_api`).
+    expenses_api = models.CharField(
+        "expenses API",
+        max_length=8,
+        choices=ApiGeneration.choices,
+        default=default_expenses_api,
+    )
     base_currency = models.CharField(max_length=3, blank=True)
     status = models.CharField(
         max_length=24, choices=CompanyStatus.choices, default=CompanyStatus.NEW
@@ -61,6 +75,7 @@ class Company(models.Model):
         constraints = [
             choices_check("platform", Platform, "company_platform_valid"),
             choices_check("status", CompanyStatus, "company_status_valid"),
+            choices_check("expenses_api", ApiGeneration, "company_expenses_api_valid"),
             models.CheckConstraint(
                 condition=Q(base_currency="") | Q(base_currency__regex=r"^[A-Z]{3}$"),
                 name="company_base_currency_iso",

@@ -1,4 +1,5 @@
-"""The accounting platforms we sync to, and what Sync for Expenses v1 lets each of them do.
+"""The accounting platforms we sync to, and what each generation of Codat's expenses API lets
+each of them do.
 
 The portal's one table of platform and transaction-type facts: which types a platform takes, the
 contact each is recorded against, which need a tax rate, which take receipts (and what size and
@@ -6,7 +7,11 @@ formats), which a correction can update, how the ledger names the record. Valida
 reading, receipts, corrections, the ingest API's document and the pages read it through
 `rules_for` (or `PLATFORM_RULES`) at call time, so a rule is written once and an override of
 `PLATFORM_RULES` reaches every one of them.
-Sources: Codat's v1 docs as summarised in shared/codat/API-NOTES.md §4 and §7.
+Sources: Codat's v1 docs as summarised in shared/codat/API-NOTES.md §4 and §7; for the newer
+"Expenses" generation, its OpenAPI document as summarised in shared/codat/EXPENSES-API-NOTES.md
+§1 and §3.2. `PLATFORM_RULES` holds v1's facts and `NEWER_GENERATION` only what the newer
+generation changes of them, so a fact both share is written once; `rules_for(platform, api=…)`
+puts them together.
 
 The sandbox keeps its own copy (`sandbox/platforms.py`) on purpose: it plays Codat, so the two
 may disagree, and tests/companies/test_platform_rules.py shows where they do.
@@ -14,7 +19,7 @@ may disagree, and tests/companies/test_platform_rules.py shows where they do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import models
 
@@ -26,6 +31,13 @@ class Platform(models.TextChoices):
     QUICKBOOKS_ONLINE = "qhyg", "QuickBooks Online"
     NETSUITE = "akxx", "Oracle NetSuite"
     DYNAMICS_365 = "trji", "Dynamics 365 Business Central"
+
+
+class ApiGeneration(models.TextChoices):
+    """The generation of Codat's expenses API a company speaks (`gateway.apis.GENERATIONS`)."""
+
+    V1 = "v1", "Sync for Expenses v1"
+    EXPENSES = "expenses", "Expenses (newer)"
 
 
 class TransactionType(models.TextChoices):
@@ -69,8 +81,13 @@ class ReceiptRules:
     transaction_types: frozenset[TransactionType]
 
 
+# How messages name each generation.
+_API_NAMES = {ApiGeneration.V1: "Sync for Expenses", ApiGeneration.EXPENSES: "Codat's Expenses API"}
+
+
 @dataclass(frozen=True)
 class PlatformRules:
+    # The types the portal sends the platform through the generation's expense endpoint.
     supported_types: frozenset[TransactionType]
     # Which contact the platform records each type against (API-NOTES §4.3).
     contact_for_type: dict[TransactionType, ContactKind]
@@ -91,9 +108,28 @@ class PlatformRules:
     base_card_abroad: bool
     # Codat takes no tax rate on transfers (API-NOTES §4.5), on every v1 platform.
     types_without_tax_rate: frozenset[TransactionType] = TRANSFER_TYPES
+    # The generation of Codat's expenses API these rules are for.
+    api: ApiGeneration = ApiGeneration.V1
+    # Types the generation takes from the platform through an endpoint of their own, which the
+    # portal does not send to yet (the newer generation's transfers).
+    types_elsewhere: frozenset[TransactionType] = frozenset()
 
     def supports(self, transaction_type: str) -> bool:
         return transaction_type in self.supported_types
+
+    def type_refusal(self, transaction_type: str, *, platform_label: str) -> tuple[str, str]:
+        """Why an expense of an unsupported type cannot be sent, and what to do instead."""
+        if transaction_type in self.types_elsewhere:
+            return (
+                f"{_API_NAMES[self.api]} takes {platform_label} transfers through an endpoint "
+                "of their own, which the portal does not send to yet.",
+                f"Exclude this expense, or record it in {platform_label} by hand.",
+            )
+        label = TransactionType(transaction_type).label
+        return (
+            f"{platform_label} does not accept {label} transactions from {_API_NAMES[self.api]}.",
+            "Exclude this expense and record it in the accounting software by hand.",
+        )
 
     def contact_for(self, transaction_type: str) -> ContactKind:
         return self.contact_for_type.get(TransactionType(transaction_type), ContactKind.NONE)
@@ -229,8 +265,45 @@ PLATFORM_RULES: dict[Platform, PlatformRules] = {
 }
 
 
-def rules_for(platform: str) -> PlatformRules:
-    return PLATFORM_RULES[Platform(platform)]
+@dataclass(frozen=True)
+class NewerGeneration:
+    """What Codat's newer Expenses API changes of a platform's v1 rules (EXPENSES-API-NOTES
+    §3.2). Its expense endpoint takes only Payment, Refund, Reward and Chargeback, of the
+    types the platform took in v1; transfers and adjustments have endpoints of their own."""
+
+    # Types its update endpoint corrects once synced.
+    updates_supported_types: frozenset[TransactionType]
+    # Types taken through an endpoint of their own on this platform.
+    types_elsewhere: frozenset[TransactionType] = frozenset()
+
+
+# Transfers: Xero (create only) and QuickBooks Online; NetSuite and Dynamics take none.
+# Adjustments: the spec's QuickBooks Desktop only (Codat's overview also lists Xero, QBO and
+# Dynamics): the safer reading, none of ours, until Codat confirms (EXPENSES-API-NOTES §5 q3).
+NEWER_GENERATION: dict[Platform, NewerGeneration] = {
+    Platform.XERO: NewerGeneration(frozenset({_T.PAYMENT}), types_elsewhere=TRANSFER_TYPES),
+    Platform.QUICKBOOKS_ONLINE: NewerGeneration(
+        frozenset({_T.PAYMENT}), types_elsewhere=TRANSFER_TYPES
+    ),
+    Platform.NETSUITE: NewerGeneration(frozenset({_T.PAYMENT})),
+    Platform.DYNAMICS_365: NewerGeneration(frozenset()),
+}
+
+
+def rules_for(platform: str, api: str = ApiGeneration.V1) -> PlatformRules:
+    """The platform's rules in the generation `api` (a company's `expenses_api`)."""
+    rules = PLATFORM_RULES[Platform(platform)]
+    if ApiGeneration(api) == ApiGeneration.V1:
+        return rules
+    newer = NEWER_GENERATION[Platform(platform)]
+    supported = rules.supported_types & _EXPENSE_TYPES
+    return replace(
+        rules,
+        api=ApiGeneration.EXPENSES,
+        supported_types=supported,
+        updates_supported_types=newer.updates_supported_types & supported,
+        types_elsewhere=newer.types_elsewhere & rules.supported_types,
+    )
 
 
 def types_taken_in() -> list[TransactionType]:
@@ -241,16 +314,22 @@ def types_taken_in() -> list[TransactionType]:
     return [t for t in TransactionType if any(r.supports(t) for r in PLATFORM_RULES.values())]
 
 
-def update_support_sentence() -> str:
-    """What v1's update endpoint can correct, for messages: 'v1 updates only Xero payments'."""
+def update_support_sentence(api: str = ApiGeneration.V1) -> str:
+    """What the generation's update endpoint can correct, for messages: 'v1 updates only Xero
+    payments'."""
+    every = {platform: rules_for(platform, api) for platform in PLATFORM_RULES}
     parts = [
         Platform(platform).label
         + " "
         + ", ".join(t.label.lower() + "s" for t in TransactionType if rules.updates(t))
-        for platform, rules in PLATFORM_RULES.items()
+        for platform, rules in every.items()
         if rules.updates_supported_types
     ]
-    return "v1 updates only " + " and ".join(parts) if parts else "v1 updates nothing"
+    name = "v1" if ApiGeneration(api) == ApiGeneration.V1 else _API_NAMES[ApiGeneration(api)]
+    if not parts:
+        return f"{name} updates nothing"
+    listed = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    return f"{name} updates only {listed}"
 
 
 def currency_combination_allowed(platform: str, *, base: str, bank: str, transaction: str) -> bool:

@@ -1,16 +1,20 @@
 """What an expense becomes in Codat and in the customer's ledger.
 
-`expense_to_transaction` builds the exact `ExpenseTransaction` the push sends; the detail page's
-payload preview shows its `to_api()`. `expense_ledger_reading` says the same thing in the words
-an accountant uses. Both read only what they are given (the expense with its supplier override
+`expense_to_transaction` builds the exact `ExpenseTransaction` a v1 push sends, and
+`expense_to_transaction_v2` the `ExpenseTransactionV2` of Codat's newer Expenses API;
+`expense_item` is the JSON of the one the company's generation sends, which the claim plans and
+the detail page's payload preview shows. `expense_ledger_reading` says the same thing in the
+words an accountant uses. Both read only what they are given (the expense with its supplier override
 loaded, its lines with accounts, tax rates and tracking loaded, and a `CompanyContext`), so
 neither queries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Prefetch
 
@@ -19,6 +23,7 @@ from companies.models import TrackingCategory
 from companies.platforms import (
     MONEY_IN_TYPES,
     TRANSFER_TYPES,
+    ApiGeneration,
     ContactKind,
     TransactionType,
 )
@@ -64,10 +69,25 @@ def _supplier_override_sent(expense: Expense, ctx: CompanyContext) -> bool:
     )
 
 
+def _ready(expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext) -> str | None:
+    """Refuse `expense` with its problems unless it is ready; the Codat id of the supplier it
+    names when that is sent."""
+    problems = expense_problems(expense, lines, ctx)
+    if problems:
+        raise ExpenseRefused(problems)
+    if _supplier_override_sent(expense, ctx) and expense.supplier_override is not None:
+        return expense.supplier_override.codat_id
+    return None
+
+
+def _rate_sent(expense: Expense, ctx: CompanyContext) -> Decimal | None:
+    return expense.currency_rate if currency_rate_needed(expense=expense, ctx=ctx) else None
+
+
 def expense_to_transaction(
     *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
 ) -> codat.ExpenseTransaction:
-    """The dataset item for `expense`, exactly as the push sends it.
+    """The dataset item for `expense`, exactly as a v1 push sends it.
 
     Refused with the problems when the expense is not ready, so no half-coded payload is ever
     built. `currencyRate` is sent only when the expense or the card account is foreign: a rate
@@ -76,25 +96,79 @@ def expense_to_transaction(
     per transaction and records this type against a supplier; everywhere else Codat uses the
     configured supplier or customer. Empty merchant names and notes are left out.
     """
-    problems = expense_problems(expense, lines, ctx)
-    if problems:
-        raise ExpenseRefused(problems)
-    contact = None
-    if _supplier_override_sent(expense, ctx) and expense.supplier_override is not None:
-        contact = codat.ContactRef(id=expense.supplier_override.codat_id)
+    supplier_id = _ready(expense, lines, ctx)
     return codat.ExpenseTransaction(
         id=str(expense.pk),
         type=expense.type,
         issue_date=expense.issue_date,
         currency=expense.currency,
-        currency_rate=(
-            expense.currency_rate if currency_rate_needed(expense=expense, ctx=ctx) else None
-        ),
-        contact=contact,
+        currency_rate=_rate_sent(expense, ctx),
+        contact=codat.ContactRef(id=supplier_id) if supplier_id is not None else None,
         merchant_name=expense.merchant_name or None,
         notes=expense.notes or None,
         lines=tuple(_line_payload(line) for line in lines),
     )
+
+
+def expense_to_transaction_v2(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> codat.ExpenseTransactionV2:
+    """The create-expense-transactions item for `expense` in Codat's newer Expenses API,
+    exactly as the push sends it: the same checks and choices as `expense_to_transaction`
+    (validation under the newer generation's rules refuses the types it does not take here),
+    the supplier override as `contactRef` with `type`.
+
+    No `bankAccountRef`: the spec makes it optional, and without it Codat books from the
+    configured bank account, as in v1. Every line carries its tax amount and account, which
+    the spec leaves optional, so the ledger gets exactly what was coded.
+    """
+    supplier_id = _ready(expense, lines, ctx)
+    return codat.ExpenseTransactionV2(
+        id=str(expense.pk),
+        type=expense.type,
+        issue_date=expense.issue_date,
+        currency=expense.currency,
+        currency_rate=_rate_sent(expense, ctx),
+        supplier_id=supplier_id,
+        merchant_name=expense.merchant_name or None,
+        notes=expense.notes or None,
+        lines=tuple(_line_payload_v2(line) for line in lines),
+    )
+
+
+def expense_to_update(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> codat.ExpenseUpdate | codat.ExpenseUpdateV2:
+    """The body of the update endpoint, in the generation `ctx` has the rules of, that makes
+    the expense in the ledger what a push would send now: every field of its item but `id`."""
+    if ctx.rules.api == ApiGeneration.V1:
+        v1 = expense_to_transaction(expense=expense, lines=lines, ctx=ctx)
+        return codat.ExpenseUpdate(
+            type=v1.type,
+            issue_date=v1.issue_date,
+            currency=v1.currency,
+            currency_rate=v1.currency_rate,
+            contact=v1.contact,
+            merchant_name=v1.merchant_name,
+            notes=v1.notes,
+            lines=v1.lines,
+        )
+    newer = expense_to_transaction_v2(expense=expense, lines=lines, ctx=ctx)
+    shared = {field.name: getattr(newer, field.name) for field in fields(codat.ExpenseUpdateV2)}
+    return codat.ExpenseUpdateV2(**shared)
+
+
+_BUILDERS: dict[str, Callable[..., codat.ExpenseTransaction | codat.ExpenseTransactionV2]] = {
+    ApiGeneration.V1: expense_to_transaction,
+    ApiGeneration.EXPENSES: expense_to_transaction_v2,
+}
+
+
+def expense_item(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> dict[str, Any]:
+    """The JSON item a push sends for `expense` in the generation `ctx` has the rules of."""
+    return _BUILDERS[ctx.rules.api](expense=expense, lines=lines, ctx=ctx).to_api()
 
 
 def _line_payload(line: ExpenseLine) -> codat.ExpenseLine:
@@ -107,6 +181,17 @@ def _line_payload(line: ExpenseLine) -> codat.ExpenseLine:
         tax_rate_id=line.tax_rate.codat_id if line.tax_rate else None,
         # An empty tuple is left out of the JSON: Codat wants no property rather than [].
         tracking_ids=tuple(c.codat_id for c in related(line, "tracking_categories")),
+    )
+
+
+def _line_payload_v2(line: ExpenseLine) -> codat.ExpenseLineV2:
+    v1 = _line_payload(line)
+    return codat.ExpenseLineV2(
+        net_amount=v1.net_amount,
+        tax_amount=v1.tax_amount,
+        account_id=v1.account_id,
+        tax_rate_id=v1.tax_rate_id,
+        tracking_refs=tuple(codat.TrackingRef(id=tracking_id) for tracking_id in v1.tracking_ids),
     )
 
 

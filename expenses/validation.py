@@ -58,12 +58,14 @@ class CompanyContext:
     default_customer_name: str = ""
 
 
-def company_context(*, company: Company) -> CompanyContext:
+def company_context(*, company: Company, api: str | None = None) -> CompanyContext:
+    """The company's context under the rules of generation `api` (a sync's stamp), else of the
+    generation it speaks."""
     config = company_configuration(company=company)
     bank = config.bank_account if config else None
     return CompanyContext(
         company=company,
-        rules=rules_for(company.platform),
+        rules=rules_for(company.platform, api or company.expenses_api),
         platform_label=Platform(company.platform).label,
         base_currency=company.base_currency,
         bank_account_currency=(bank.currency if bank else "") or company.base_currency,
@@ -94,7 +96,7 @@ def expense_problems(
     its first problem, and "no coding yet" must not hide a blocker that coding won't lift."""
     problems: list[Problem] = []
     type_label = TransactionType(expense.type).label
-    problems += _type_problems(expense, ctx, type_label)
+    problems += _type_problems(expense, ctx)
     problems += _currency_problems(expense, ctx)
     problems += _contact_problems(expense, ctx, type_label)
     problems += _amount_problems(expense, lines)
@@ -103,16 +105,11 @@ def expense_problems(
     return problems
 
 
-def _type_problems(expense: Expense, ctx: CompanyContext, type_label: str) -> list[Problem]:
+def _type_problems(expense: Expense, ctx: CompanyContext) -> list[Problem]:
     if ctx.rules.supports(expense.type):
         return []
     return [
-        Problem(
-            "type",
-            f"{ctx.platform_label} does not accept {type_label} transactions from "
-            "Sync for Expenses.",
-            "Exclude this expense and record it in the accounting software by hand.",
-        )
+        Problem("type", *ctx.rules.type_refusal(expense.type, platform_label=ctx.platform_label))
     ]
 
 

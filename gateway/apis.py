@@ -1,8 +1,9 @@
 """Which generation of Codat's expenses API a company speaks: decided here and nowhere else.
 
-The pipeline asks `expenses_api_for(company)` and talks to whatever `ExpensesApi` it gets. Every
-company speaks `CODAT_EXPENSES_API_DEFAULT` for now; a generation is added by registering its
-implementation in `GENERATIONS`.
+The pipeline asks `expenses_api_for(company)` and talks to whatever `ExpensesApi` it gets: the
+generation the company speaks (`Company.expenses_api`, `CODAT_EXPENSES_API_DEFAULT` for a new
+company), or the one a sync or batch was written through, passed as `generation`, so a row is
+always carried on by the API that wrote it, whatever the company speaks since.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from codat import CodatClient, ExpensesApi, V1ExpensesApi
+from codat import CodatClient, ExpensesApi, ExpensesApiV2, V1ExpensesApi
 from gateway.exchanges import codat_client
 
 
@@ -26,18 +27,24 @@ class Generation(Protocol):
     def __call__(self, client: CodatClient) -> ExpensesApi: ...
 
 
-GENERATIONS: dict[str, Generation] = {"v1": V1ExpensesApi}
+# Keyed by the values of `companies.platforms.ApiGeneration` (the gateway imports no app).
+GENERATIONS: dict[str, Generation] = {"v1": V1ExpensesApi, "expenses": ExpensesApiV2}
 
 
 class CompanyRef(Protocol):
-    """What the gateway needs of a company: the portal's id (the gateway imports no app)."""
+    """What the gateway needs of a company: the portal's id and the generation it speaks (the
+    gateway imports no app)."""
 
     @property
     def pk(self) -> int: ...
 
+    @property
+    def expenses_api(self) -> str: ...
+
 
 def expenses_api_generation() -> str:
-    """The configured generation, refused with the values that would do when unknown."""
+    """The configured generation for new companies, refused with the values that would do when
+    unknown."""
     generation: str = settings.CODAT_EXPENSES_API_DEFAULT
     if generation not in GENERATIONS:
         known = ", ".join(sorted(GENERATIONS))
@@ -47,12 +54,23 @@ def expenses_api_generation() -> str:
     return generation
 
 
-def expenses_api_for(company: CompanyRef, client: CodatClient | None = None) -> ExpensesApi:
-    """The expenses API `company` speaks, over `client` (a thread's own, say) or a client
-    that logs against the company."""
-    return GENERATIONS[expenses_api_generation()](client or codat_client(company_id=company.pk))
+def _generation(company: CompanyRef, generation: str | None) -> Generation:
+    name = generation or company.expenses_api
+    try:
+        return GENERATIONS[name]
+    except KeyError:
+        raise ValueError(f"no expenses API generation is called {name!r}") from None
 
 
-def one_sync_per_batch(company: CompanyRef) -> bool:
-    """Whether each batch `company` sends starts a sync of its own (see `ExpensesApi`)."""
-    return GENERATIONS[expenses_api_generation()].one_sync_per_batch
+def expenses_api_for(
+    company: CompanyRef, client: CodatClient | None = None, generation: str | None = None
+) -> ExpensesApi:
+    """The expenses API of `generation` (a sync's or batch's stamp), else the one `company`
+    speaks, over `client` (a thread's own, say) or a client that logs against the company."""
+    return _generation(company, generation)(client or codat_client(company_id=company.pk))
+
+
+def one_sync_per_batch(company: CompanyRef, generation: str | None = None) -> bool:
+    """Whether each batch sent through `generation`, else the company's, starts a sync of its
+    own (see `ExpensesApi`)."""
+    return _generation(company, generation).one_sync_per_batch

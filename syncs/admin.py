@@ -96,11 +96,22 @@ class PushBatchItemAdmin(admin.ModelAdmin):
 @admin.register(PushBatch)
 class PushBatchAdmin(admin.ModelAdmin):
     list_display = ["id", "company", "state", "dataset_link", "sync_link", "attempts", "created_at"]
-    list_filter = ["state"]
-    search_fields = ["id", "dataset_id", "company__name", "sync__codat_sync_id"]
+    list_filter = ["state", "expenses_api"]
+    search_fields = ["id", "dataset_id", "idempotency_key", "company__name", "sync__codat_sync_id"]
     list_select_related = ["company", "sync"]
     raw_id_fields = ["company", "sync"]
-    readonly_fields = ["state", "dataset_id", "attempts", "last_error", "claimed_at", "posted_at"]
+    # The generation and key are what the batch was written and sent under: never edited.
+    readonly_fields = [
+        "state",
+        "expenses_api",
+        "dataset_id",
+        "idempotency_key",
+        "key_first_sent_at",
+        "attempts",
+        "last_error",
+        "claimed_at",
+        "posted_at",
+    ]
     inlines = [PushBatchItemInline]
 
     @admin.display(description="Sync", ordering="sync__requested_at")
@@ -163,6 +174,7 @@ class SyncAdmin(admin.ModelAdmin):
         StuckFilter,
         "state",
         "kind",
+        "expenses_api",
         "status_code",
         "is_long_running",
         "company__platform",
@@ -173,6 +185,7 @@ class SyncAdmin(admin.ModelAdmin):
     raw_id_fields = ["company"]
     readonly_fields = [
         "codat_sync_id",
+        "expenses_api",
         "state",
         "status_code",
         "status_text",

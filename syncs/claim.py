@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,7 +20,7 @@ from companies.models import (
     TrackingCategory,
 )
 from companies.selectors import company_push_blockers
-from expenses.ledger import expense_to_transaction
+from expenses.ledger import expense_item
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_refresh_readiness, expenses_bulk_transition
 from expenses.validation import CompanyContext, company_context
@@ -86,8 +87,11 @@ class _Plan:
     """What a claim holds across its slices: the company's chart, read once."""
 
     company: Company
+    # The generation the claim writes its syncs and batches through (the company's, as read
+    # under its row lock), with what it decides: the rules validation applies, the item's
+    # builder, and whether each batch is a sync of its own (one call per batch writes it).
+    generation: str
     ctx: CompanyContext
-    # Each batch in a sync of its own (a generation whose one call per batch starts a sync).
     one_sync_per_batch: bool
     accounts: dict[Any, LedgerAccount]
     tax_rates: dict[Any, TaxRate]
@@ -101,6 +105,13 @@ class _Plan:
     request_ended: bool = False
     # Slices claimed side by side share the plan: its counts and set change under this lock.
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def speak(self, generation: str) -> None:
+        """Plan for `generation`: the company was switched since the claim read it."""
+        self.company.expenses_api = generation
+        self.generation = generation
+        self.ctx = company_context(company=self.company)
+        self.one_sync_per_batch = one_sync_per_batch(self.company)
 
     def count(self, *, claimed: int = 0, sent_back: int = 0) -> None:
         with self.lock:
@@ -159,6 +170,7 @@ def company_push_claim(
         raise PushRefused(blockers[0])
     plan = _Plan(
         company=company,
+        generation=company.expenses_api,
         ctx=company_context(company=company),
         one_sync_per_batch=one_sync_per_batch(company),
         # The company's chart is read once, not once per line: every line of a push shares it.
@@ -167,8 +179,9 @@ def company_push_claim(
         tracking={t.pk: t for t in TrackingCategory.objects.filter(company=company)},
     )
     size = _slice_size(FIRST_CLAIM_SLICE)
-    # Slices side by side add batches to the one sync a claim makes first.
-    side_by_side = claimers > 1 and not plan.one_sync_per_batch
+    # Slices side by side add batches to the one sync a claim makes first (known once the
+    # first slice has read the generation under the lock).
+    side_by_side = claimers > 1
     while True:
         step = claim_slice(plan, size)
         if step.batches and on_batches is not None:
@@ -181,7 +194,7 @@ def company_push_claim(
             )
             first = step.sync if step.sync is not None or not waiting else waiting[0]
             return Claim(sync=first, claimed=plan.claimed, sent_back=plan.sent_back, syncs=waiting)
-        if side_by_side:
+        if side_by_side and not plan.one_sync_per_batch:
             side_by_side = False
             _claim_side_by_side(plan, claimers, on_batches)
         size = _slice_size(CLAIM_CHUNK)
@@ -232,7 +245,9 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     only adds whole batches to the sync claiming, and is done (for its thread) when it finds
     fewer than `size` expenses; it never makes the sync or ends the claim."""
     company = plan.company
-    _company_lock(company, shared=shared)
+    generation = _company_lock(company, shared=shared)
+    if generation is not None and generation != plan.generation:
+        plan.speak(generation)
     if not shared and not plan.request_ended:
         # Ended in the commit that makes the sync: a reader sees the request or the sync.
         push_request_end(company)
@@ -253,7 +268,7 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     items: list[tuple[Any, dict[str, Any]]] = []
     for expense, lines in claim_reads(plan, ids):
         try:
-            transaction_ = expense_to_transaction(expense=expense, lines=lines, ctx=plan.ctx)
+            item = expense_item(expense=expense, lines=lines, ctx=plan.ctx)
         except ExpenseRefused:
             # The chart changed since approval: back to coding, with the reason. Never pushed.
             whole = Expense.objects.select_related("supplier_override").get(pk=expense.pk)
@@ -263,7 +278,7 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
             else:
                 plan.count(sent_back=1)
             continue
-        items.append((expense.pk, transaction_.to_api()))
+        items.append((expense.pk, item))
     if shared or not last:
         # The rest stays approved: the next slice reads it first and fills its batch.
         items = items[: len(items) - len(items) % MAX_BATCH_SIZE]
@@ -282,14 +297,14 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
         if planned:
             if plan.one_sync_per_batch:
                 for start in range(0, len(planned), MAX_BATCH_SIZE):
-                    own = _sync_create(company)
+                    own = _sync_create(company, plan.generation)
                     step.sync = step.sync or own
                     step.batches += write_batches(
-                        company, own, planned[start : start + MAX_BATCH_SIZE]
+                        company, own, planned[start : start + MAX_BATCH_SIZE], keyed=True
                     )
             else:
                 if step.sync is None:
-                    step.sync = _sync_create(company)
+                    step.sync = _sync_create(company, plan.generation)
                 step.batches = write_batches(company, step.sync, planned)
     if last and not shared:
         # The claim is complete: every sync it made may be started.
@@ -299,13 +314,16 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     return step
 
 
-def _company_lock(company: Company, *, shared: bool) -> None:
+def _company_lock(company: Company, *, shared: bool) -> str | None:
     """The company row lock a claim slice holds to its commit: alone, or shared with the
-    other slices side by side (which a slice alone waits for, and they for it)."""
+    other slices side by side (which a slice alone waits for, and they for it). Alone, the
+    generation the company speaks, read under the lock: a switch of generation takes the same
+    lock, so it never falls in the middle of a slice."""
     if not shared:
-        Company.objects.select_for_update().filter(pk=company.pk).first()
-        return
+        locked = Company.objects.select_for_update().filter(pk=company.pk)
+        return locked.values_list("expenses_api", flat=True).first()
     company_share_lock(company.pk)
+    return None
 
 
 # What validation and the payload read of an expense, and nothing else: a slice reads a
@@ -373,8 +391,14 @@ def claim_reads(plan: _Plan, ids: list[Any]) -> list[tuple[Expense, list[Expense
 
 
 def write_batches(
-    company: Company, sync: Sync, planned: list[tuple[Any, dict[str, Any]]]
+    company: Company,
+    sync: Sync,
+    planned: list[tuple[Any, dict[str, Any]]],
+    *,
+    keyed: bool = False,
 ) -> list[PushBatch]:
+    """The planned items written into batches of `sync`, in its generation. `keyed`: sending a
+    batch writes to the ledger, so each gets its `Idempotency-Key` now, before any call."""
     chunks = [
         planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
     ]
@@ -382,7 +406,13 @@ def write_batches(
     # array literal in Python.
     batches = PushBatch.objects.bulk_create(
         (
-            PushBatch(company=company, sync=sync, payload=[item for _, item in chunk])
+            PushBatch(
+                company=company,
+                sync=sync,
+                payload=[item for _, item in chunk],
+                expenses_api=sync.expenses_api,
+                idempotency_key=uuid.uuid4() if keyed else None,
+            )
             for chunk in chunks
         ),
         batch_size=1,
@@ -404,13 +434,14 @@ def _column(model: type[Model], name: str) -> str:
     return cast("Field[Any, Any]", model._meta.get_field(name)).column
 
 
-def _sync_create(company: Company) -> Sync:
+def _sync_create(company: Company, generation: str) -> Sync:
     config = CompanyConfiguration.objects.select_related(
         "bank_account", "supplier", "customer"
     ).get(company=company)
     return Sync.objects.create(
         company=company,
         kind=SyncKind.PUSH,
+        expenses_api=generation,
         claiming=True,
         configuration_snapshot={
             "bank_account": _snapshot(config.bank_account),

@@ -1,9 +1,10 @@
-"""Correcting an expense that is already in the ledger, through Codat's v1 update endpoint.
+"""Correcting an expense that is already in the ledger, through the update endpoint of the
+generation of Codat's expenses API the company speaks.
 
-Which platforms and types v1 can update is `PlatformRules.updates_supported_types`. The new
-coding is saved when the correction is requested and the previous one is kept on the update
-sync, so a correction Codat refuses is undone and the expense reads again exactly as the ledger
-has it.
+Which platforms and types each generation can update is `PlatformRules.updates_supported_types`.
+The new coding is saved when the correction is requested and the previous one is kept on the
+update sync, so a correction Codat refuses is undone and the expense reads again exactly as the
+ledger has it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from codat import (
     CodatNotFoundError,
     CodatUnprocessableError,
     CodatValidationError,
-    ExpenseTransaction,
-    ExpenseUpdate,
 )
 from companies.platforms import Platform, TransactionType, rules_for, update_support_sentence
 from expenses.coding import LineInput, expense_lines_replace
-from expenses.ledger import expense_to_transaction, ledger_lines
+from expenses.ledger import expense_item, expense_to_update, ledger_lines
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
 from expenses.services import ExpenseRefused, expense_transition
 from expenses.validation import Problem, company_context, expense_problems
@@ -46,7 +45,8 @@ class Change:
 
 def correction_allowed(*, expense: Expense) -> Problem | None:
     """Why this expense cannot be corrected through Codat, or None when it can."""
-    rules = rules_for(expense.company.platform)
+    api = expense.company.expenses_api
+    rules = rules_for(expense.company.platform, api)
     platform = Platform(expense.company.platform).label
     if expense.status != ExpenseStatus.SYNCED:
         return Problem(
@@ -58,19 +58,16 @@ def correction_allowed(*, expense: Expense) -> Problem | None:
         return Problem(
             "type",
             f"Codat cannot change a synced {TransactionType(expense.type).label.lower()} in "
-            f"{platform}: {update_support_sentence()}.",
+            f"{platform}: {update_support_sentence(api)}.",
             f"Correct it in {platform} directly, or ask the customer's accountant to.",
         )
     return None
 
 
-def _transaction(expense: Expense) -> ExpenseTransaction:
-    ctx = company_context(company=expense.company)
-    return expense_to_transaction(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
-
-
 def _payload(expense: Expense) -> dict[str, Any]:
-    return _transaction(expense).to_api()
+    """The expense as the company's generation writes it (what a correction makes of it)."""
+    ctx = company_context(company=expense.company)
+    return expense_item(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
 
 
 def _flatten(payload: dict[str, Any]) -> dict[str, str]:
@@ -120,6 +117,7 @@ def expense_correct_request(*, expense: Expense, lines: Sequence[LineInput], by:
     sync = Sync.objects.create(
         company=expense.company,
         kind=SyncKind.UPDATE,
+        expenses_api=expense.company.expenses_api,
         update_of=expense,
         configuration_snapshot={"previous": previous},
     )
@@ -142,19 +140,12 @@ def sync_send_update(*, sync: Sync) -> Sync:
     if sync.state != SyncState.INITIATING or sync.update_of is None:
         return sync
     expense = sync.update_of
-    current = _transaction(expense)
-    update = ExpenseUpdate(
-        type=current.type,
-        issue_date=current.issue_date,
-        currency=current.currency,
-        currency_rate=current.currency_rate,
-        contact=current.contact,
-        merchant_name=current.merchant_name,
-        notes=current.notes,
-        lines=current.lines,
-    )
+    # In the generation the correction was requested in (the sync's), whatever the company
+    # speaks since.
+    ctx = company_context(company=expense.company, api=sync.expenses_api)
+    update = expense_to_update(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
     try:
-        codat_sync_id = expenses_api_for(sync.company).update(
+        codat_sync_id = expenses_api_for(sync.company, generation=sync.expenses_api).update(
             str(sync.company.codat_company_id), str(expense.pk), update
         )
     except (CodatUnprocessableError, CodatValidationError, CodatNotFoundError) as refused:

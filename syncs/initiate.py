@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from codat import (
@@ -19,6 +20,7 @@ from expenses.models import ExpenseStatus
 from expenses.services import expenses_bulk_transition
 from syncs.models import (
     BatchState,
+    PushBatch,
     PushBatchItem,
     Sync,
     SyncState,
@@ -144,6 +146,22 @@ def sync_record_started(sync: Sync, codat_sync_id: str) -> Sync:
     )
     sync.refresh_from_db()
     return sync
+
+
+@transaction.atomic
+def batch_record_started(batch: PushBatch, codat_sync_id: str) -> None:
+    """A batch whose sending started its own sync: recorded sent, and its sync started. Only
+    a batch still pending moves, so a sync recorded twice (a replayed answer, an adoption) is
+    recorded once."""
+    moved = batches_move(
+        PushBatch.objects.filter(pk=batch.pk),
+        state=BatchState.SYNC_REQUESTED,
+        current=BatchState.PENDING,
+        posted_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    if moved and batch.sync is not None:
+        sync_record_started(batch.sync, codat_sync_id)
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from companies.models import Company
+from companies.platforms import ApiGeneration
 from expenses.models import Expense, Receipt
 from sfe_portal.db import choices_check
 
@@ -62,12 +63,24 @@ class PushBatch(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     posted_at = models.DateTimeField(null=True, blank=True)
+    # The generation the batch was planned for and is always sent through (its sync's).
+    expenses_api = models.CharField(
+        "expenses API", max_length=8, choices=ApiGeneration.choices, default=ApiGeneration.V1
+    )
+    # Where sending the batch writes to the ledger (a generation with one sync per batch): the
+    # `Idempotency-Key` it is sent under, written by the claim before any call, and when it was
+    # first sent under it. Codat replays the key's first answer for 90 minutes, so a resend
+    # within them cannot write twice; past them, or after an answered 5xx, the batch's sync is
+    # looked for before the key is replaced. Empty where a send writes nothing (a v1 dataset).
+    idempotency_key = models.UUIDField(null=True, blank=True, editable=False)
+    key_first_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "push batches"
         ordering = ["-created_at"]
         constraints = [
             choices_check("state", BatchState, "pushbatch_state_valid"),
+            choices_check("expenses_api", ApiGeneration, "pushbatch_expenses_api_valid"),
             models.CheckConstraint(
                 condition=~Q(state=_B.POSTED) | Q(dataset_id__isnull=False),
                 name="pushbatch_posted_has_dataset",
@@ -129,6 +142,12 @@ class Sync(models.Model):
     # Recorded as "initiating" before the HTTP call, so a crash can find and adopt the sync.
     codat_sync_id = models.UUIDField(null=True, blank=True, unique=True)
     kind = models.CharField(max_length=8, choices=SyncKind.choices, default=SyncKind.PUSH)
+    # The generation the sync was written through: it is followed, corrected and its receipts
+    # sent through the same one, whatever the company speaks since. Rows from before the
+    # newer generation were all v1.
+    expenses_api = models.CharField(
+        "expenses API", max_length=8, choices=ApiGeneration.choices, default=ApiGeneration.V1
+    )
     # For an update sync: the synced expense it corrects (v1 updates carry no dataset).
     update_of = models.ForeignKey(
         Expense, on_delete=models.PROTECT, null=True, blank=True, related_name="update_syncs"
@@ -165,6 +184,7 @@ class Sync(models.Model):
         constraints = [
             choices_check("kind", SyncKind, "sync_kind_valid"),
             choices_check("state", SyncState, "sync_state_valid"),
+            choices_check("expenses_api", ApiGeneration, "sync_expenses_api_valid"),
             models.CheckConstraint(
                 condition=Q(state=_S.INITIATING)
                 | Q(state=_S.FAILED)

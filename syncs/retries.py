@@ -14,12 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from codat import CodatRateLimitedError, CodatUnavailableError
+from codat import CodatIdempotencyInFlightError, CodatRateLimitedError, CodatUnavailableError
 from codat.backoff import Backoff
 from gateway.call_slots import CallSlotsBusy, codat_call_slot
 from syncs.initiate import InitiationInFlight
 
-TRANSIENT = (CodatUnavailableError, CodatRateLimitedError, InitiationInFlight)
+# A 409 to a keyed write: the first request with the key is still running.
+TRANSIENT = (
+    CodatUnavailableError,
+    CodatRateLimitedError,
+    CodatIdempotencyInFlightError,
+    InitiationInFlight,
+)
 # Tries in a row that may fail before the work is left to the sweeper.
 MAX_RETRIES = 10
 BACKOFF_BASE_S = 5.0

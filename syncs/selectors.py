@@ -19,8 +19,8 @@ from companies.models import Company
 from expenses.currency_rate import in_base_currency, rate_currency
 from expenses.ledger import (
     currency_rate_needed,
+    expense_item,
     expense_ledger_reading,
-    expense_to_transaction,
     ledger_lines,
 )
 from expenses.models import Expense, ExpenseLine, ExpenseStatus, Receipt
@@ -92,9 +92,7 @@ def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
     payload = ""
     if not problems:
         payload = json.dumps(
-            expense_to_transaction(expense=expense, lines=lines, ctx=ctx).to_api(),
-            indent=2,
-            default=str,
+            expense_item(expense=expense, lines=lines, ctx=ctx), indent=2, default=str
         )
     receipts = list(
         Receipt.objects.filter(expense=expense)

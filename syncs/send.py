@@ -1,11 +1,12 @@
 """Sending a push's batches to Codat, side by side on the company's call slots.
 
-Each batch goes out as it was planned (`PlannedBatch`: its items' JSON and its id as the key),
-through the company's `ExpensesApi`. What comes back is recorded only on a batch still
-pending, so a batch posted by two workers is recorded once. A batch posted but not recorded is
-posted again on retry: a v1 dataset writes nothing until initiated, and the newer API replays
-its first answer to the same key. The items are not checked again: an account archived since
-the claim is Codat's to refuse, and the expense then fails with Codat's words like any refusal.
+Each batch goes out as it was planned (`PlannedBatch`: its items' JSON and its key), through
+the `ExpensesApi` of the generation it was written through. What comes back is recorded only on
+a batch still pending, so a batch posted by two workers is recorded once. A v1 dataset posted
+but not recorded is posted again on retry: it writes nothing until initiated. A batch whose
+sending writes to the ledger goes out under its `Idempotency-Key` as `syncs.idempotency` says,
+so it is written once. The items are not checked again: an account archived since the claim is
+Codat's to refuse, and the expense then fails with Codat's words like any refusal.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from django.utils import timezone
 from codat import (
     CodatClient,
     CodatError,
+    CodatIdempotencyConflictError,
+    CodatIdempotentServerError,
     CodatValidationError,
     Exchange,
     ExpensesApi,
@@ -40,7 +43,8 @@ from gateway.apis import expenses_api_for, one_sync_per_batch
 from gateway.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
 from gateway.exchanges import codat_client, codat_exchanges_observe, codat_threads_allowed
 from syncs.claim import Claim, company_push_claim, expenses_with_lines
-from syncs.initiate import sync_close_empty, sync_initiate, sync_record_started
+from syncs.idempotency import batch_key_ready, batch_key_settle
+from syncs.initiate import batch_record_started, sync_close_empty, sync_initiate
 from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState
 from syncs.services import batches_move
 from syncs.side_by_side import SideBySide
@@ -70,12 +74,13 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     """
     company = sync.company
     client = codat_client(company_id=company.pk)
-    api = expenses_api_for(company, client)
-    ctx = company_context(company=company)
+    api = expenses_api_for(company, client, generation=sync.expenses_api)
+    ctx = company_context(company=company, api=sync.expenses_api)
     pending = sync.batches.filter(state=BatchState.PENDING).order_by("created_at")
     outgoing = _outgoing(list(pending[:max_batches] if max_batches else pending), ctx)
-    if lanes > 1 and len(outgoing) > 1 and codat_threads_allowed():
-        sender = BatchSender(company, lanes=min(lanes, len(outgoing)))
+    # Lanes send datasets, which write nothing; a batch that writes goes out on its own turn.
+    if lanes > 1 and len(outgoing) > 1 and codat_threads_allowed() and not api.one_sync_per_batch:
+        sender = BatchSender(company, sync.expenses_api, lanes=min(lanes, len(outgoing)))
         sender.send(outgoing)
         failure = sender.close()
         if failure is not None:
@@ -134,14 +139,33 @@ def _outgoing(batches: Sequence[PushBatch], ctx: CompanyContext) -> list[Outgoin
 
 
 def _planned(batch: PushBatch, items: list[dict[str, Any]]) -> PlannedBatch:
-    return PlannedBatch(key=str(batch.pk), items=tuple(items))
+    # A v1 dataset carries no key: its id stands in, and v1 sends none.
+    return PlannedBatch(key=str(batch.idempotency_key or batch.pk), items=tuple(items))
 
 
 def _send_one(api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]]) -> None:
+    """Send one batch; a batch whose sending writes goes under its key (`syncs.idempotency`)."""
+    keyed = batch.idempotency_key is not None
+    if keyed and not batch_key_ready(api, batch, items):
+        return
     try:
         sent = api.send(str(batch.company.codat_company_id), _planned(batch, items))
     except CodatValidationError as refused:
         _fail_batch(batch, refused)
+        return
+    except CodatIdempotentServerError as unknown:
+        # The outcome is unknown, and Codat answers the key the same way for 90 minutes.
+        if not batch_key_settle(api, batch, items, why=str(unknown)):
+            raise  # a transient failure: the next turn, under the new key, comes after a wait
+        return
+    except CodatIdempotencyConflictError as conflict:
+        logger.error(
+            "Batch %s was sent under a key Codat holds for another body: %s",
+            batch.pk,
+            conflict,
+            extra={"company_id": batch.company_id, "sync_id": batch.sync_id},
+        )
+        batch_key_settle(api, batch, items, why=str(conflict))
         return
     _record_sent([(batch, sent, items)])
 
@@ -161,13 +185,20 @@ def company_push(*, company: Company, lanes: int = 1) -> Claim:
         # exchange recorded the moment it ends (a lane's are recorded between slices); a
         # turn per sync where each batch starts a sync of its own, which the turn follows.
         return company_push_claim(company=company)
-    sender = BatchSender(company, lanes=lanes)
+    sender = BatchSender(company, company.expenses_api, lanes=lanes)
     # Slices side by side need a connection per thread and row locks that can be shared.
     claimers = settings.PUSH_CLAIMERS if connection.vendor == "postgresql" else 1
 
     def send_claimed(batches: list[PushBatch]) -> None:
-        # Freshly claimed: every item is pushing, exactly as planned.
-        sender.send([(batch, batch.payload) for batch in batches if batch.payload])
+        # Freshly claimed: every item is pushing, exactly as planned. A batch of another
+        # generation (the company was switched as the claim began) waits for its sending turn.
+        sender.send(
+            [
+                (batch, batch.payload)
+                for batch in batches
+                if batch.payload and batch.expenses_api == sender.generation
+            ]
+        )
 
     try:
         claim = company_push_claim(company=company, on_batches=send_claimed, claimers=claimers)
@@ -202,8 +233,10 @@ class BatchSender:
     more batches are handed over, and on `close`.
     """
 
-    def __init__(self, company: Company, *, lanes: int) -> None:
+    def __init__(self, company: Company, generation: str, *, lanes: int) -> None:
         self.company = company
+        # The generation the batches handed over were written through.
+        self.generation = generation
         self.codat_company = str(company.codat_company_id)
         self.exchanges: list[Exchange] = []
         self.observed = 0
@@ -233,7 +266,7 @@ class BatchSender:
             client = codat_client(company_id=self.company.pk, keep_exchanges=self.exchanges)
             with self.answered:
                 self.clients.append(client)
-            api = self.local.api = expenses_api_for(self.company, client)
+            api = self.local.api = expenses_api_for(self.company, client, self.generation)
         return api
 
     def _send(self, work: Outgoing) -> None:
@@ -275,7 +308,7 @@ def _record_sent(sent: list[tuple[PushBatch, Submission, list[dict[str, Any]]]])
         _record_datasets(datasets)
     for batch, submission, items in sent:
         if submission.sync_id is not None and not submission.dataset_ids:
-            _record_batch_started(batch, submission.sync_id)
+            batch_record_started(batch, submission.sync_id)
         logger.info(
             "Batch %s of push %s posted with %s expenses (%s)",
             batch.pk,
@@ -303,20 +336,6 @@ def _record_datasets(posted: list[tuple[PushBatch, str]]) -> None:
         posted_at=timezone.now(),
         attempts=F("attempts") + 1,
     )
-
-
-@transaction.atomic
-def _record_batch_started(batch: PushBatch, codat_sync_id: str) -> None:
-    """A batch whose sending started its own sync: recorded sent, and its sync started."""
-    moved = batches_move(
-        PushBatch.objects.filter(pk=batch.pk),
-        state=BatchState.SYNC_REQUESTED,
-        current=BatchState.PENDING,
-        posted_at=timezone.now(),
-        attempts=F("attempts") + 1,
-    )
-    if moved and batch.sync is not None:
-        sync_record_started(batch.sync, codat_sync_id)
 
 
 def _batch_items(batch: PushBatch, ctx: CompanyContext) -> list[dict[str, Any]]:

@@ -149,7 +149,7 @@ def test_an_unknown_expenses_api_generation_is_refused_at_start_naming_the_known
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
-    assert "CODAT_EXPENSES_API_DEFAULT is 'v9': set it to one of v1." in result.stderr
+    assert "CODAT_EXPENSES_API_DEFAULT is 'v9': set it to one of expenses, v1." in result.stderr
 
 
 def test_an_empty_random_page_cost_leaves_the_servers_own(tmp_path):

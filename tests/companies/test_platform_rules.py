@@ -16,6 +16,7 @@ from codat.types import TRANSACTION_TYPES
 from companies.models import Role
 from companies.platforms import (
     PLATFORM_RULES,
+    TRANSFER_TYPES,
     ContactKind,
     Platform,
     TransactionType,
@@ -309,3 +310,39 @@ def test_the_portal_and_the_sandbox_agree_but_where_they_say_they_differ(platfor
     known = {fact for key, fact in KNOWN_DIFFERENCES if key == platform.value}
 
     assert _disagreements(platform) == known
+
+
+# --- The newer generation -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_the_newer_generation_agrees_with_the_sandbox_on_types_updates_and_transfers(platform):
+    portal, sandbox = rules_for(platform, "expenses"), SANDBOX_PLATFORMS[platform.value].newer
+
+    assert portal.api == "expenses"
+    assert portal.supported_types == sandbox.expense_types
+    assert portal.updates_supported_types == ({"Payment"} if sandbox.updates else set())
+    assert bool(portal.types_elsewhere) == sandbox.transfer_create
+    assert portal.types_elsewhere <= TRANSFER_TYPES
+
+
+def test_a_v1_fact_the_newer_generation_shares_is_written_once(override):
+    override(Platform.DYNAMICS_365, supported_types=frozenset({TransactionType.PAYMENT}))
+
+    assert rules_for(Platform.DYNAMICS_365, "expenses").supported_types == {"Payment"}
+
+
+@pytest.mark.django_db
+def test_corrections_name_what_the_companys_generation_updates():
+    books = make_books(Platform.DYNAMICS_365)
+    books.company.expenses_api = "expenses"
+    books.company.save(update_fields=["expenses_api"])
+    expense = ExpenseFactory(company=books.company, type="Payment", status=ExpenseStatus.SYNCED)
+
+    refusal = correction_allowed(expense=expense)
+
+    assert refusal is not None
+    assert (
+        "Codat's Expenses API updates only Xero payments, QuickBooks Online payments and "
+        "Oracle NetSuite payments" in refusal.message
+    )

@@ -1,5 +1,6 @@
 """Fix and retry: failed items go out again in a new dataset with the same id, and a synced
-Xero payment is corrected through the update endpoint — refused in plain words elsewhere."""
+Xero payment is corrected through the update endpoint — refused in plain words elsewhere; a
+company on the newer Expenses API corrects through its update endpoint."""
 
 from decimal import Decimal
 
@@ -41,6 +42,22 @@ def _correction_form(expense, account, **extra):
         "lines-0-tax_amount": str(line.tax_amount),
         **extra,
     }
+
+
+def _another_payment_account(books, expense):
+    return next(
+        a
+        for a in books.accounts.values()
+        if "Payment" in a.valid_transaction_types
+        and a.pk != expense.lines.get().account_id
+        and a.is_usable
+    )
+
+
+def _correction_page(client, books, expense) -> str:
+    """The expense's correction page, for an approver logged in on `client`."""
+    client.force_login(MembershipFactory(company=books.company, role=Role.APPROVER).user)
+    return reverse("expense-correct", args=[books.company.pk, expense.pk])
 
 
 def test_retry_failed_items_sends_them_again_once_the_cause_is_fixed(sandbox):
@@ -88,15 +105,8 @@ def test_correct_a_synced_xero_payment_after_seeing_the_difference(client, sandb
     books = onboard(Platform.XERO)
     [expense] = _approved(books, 1)
     push_company.delay(books.company.pk)
-    other = next(
-        a
-        for a in books.accounts.values()
-        if "Payment" in a.valid_transaction_types
-        and a.pk != expense.lines.get().account_id
-        and a.is_usable
-    )
-    client.force_login(MembershipFactory(company=books.company, role=Role.APPROVER).user)
-    url = reverse("expense-correct", args=[books.company.pk, expense.pk])
+    other = _another_payment_account(books, expense)
+    url = _correction_page(client, books, expense)
 
     preview = client.post(url, _correction_form(expense, other))
 
@@ -172,3 +182,25 @@ def test_a_correction_codat_refuses_is_undone(client, sandbox):
     assert update.state == SyncState.FAILED
     assert "Codat refused the correction" in update.error_message
     assert Decimal(expense.amount) > 0
+
+
+def test_a_synced_quickbooks_payment_is_corrected_through_the_newer_update_endpoint(
+    client, sandbox, settings
+):
+    # v1 updates only Xero payments; the newer generation also QuickBooks Online's.
+    settings.CODAT_EXPENSES_API_DEFAULT = "expenses"  # the portal's company and the sandbox's
+    books = onboard(Platform.QUICKBOOKS_ONLINE)
+    [expense] = _approved(books, 1)
+    push_company.delay(books.company.pk)
+    other = _another_payment_account(books, expense)
+    url = _correction_page(client, books, expense)
+
+    client.post(url, _correction_form(expense, other, confirm="yes"))
+
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.SYNCED, expense.failure_message
+    update = Sync.objects.get(kind=SyncKind.UPDATE)
+    assert (update.expenses_api, update.state) == ("expenses", SyncState.SUCCEEDED)
+    [record] = _ledger(books)
+    assert record["lines"][0]["accountId"] == other.codat_id
+    assert (record["version"], record["api"]) == (2, "expenses")

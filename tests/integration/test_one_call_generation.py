@@ -4,63 +4,42 @@ sandbox: claim → send → follow → settle, each batch followed in a sync of 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
 from typing import ClassVar
 
 import pytest
 
-from codat import CodatClient, PlannedBatch, Submission
+from codat import PlannedBatch, Submission
 from companies.platforms import Platform
 from expenses.models import Expense, ExpenseStatus
 from gateway.apis import GENERATIONS
 from gateway.exchanges import codat_client
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
 from syncs.tasks import push_company
+from tests.generations import StubGeneration
 from tests.integration.sandbox_company import onboard
 from tests.integration.test_push_pipeline import _approved, _ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class OneCallPerBatch:
+class OneCallPerBatch(StubGeneration):
     """Test-only generation: `send` is one call per batch that answers the sync writing it
     (made here of the sandbox's v1 calls, which the pipeline never sees)."""
 
-    one_sync_per_batch: ClassVar[bool] = True
     sent: ClassVar[list[tuple[str, int]]] = []
 
-    def __init__(self, client: CodatClient) -> None:
-        self._client = client
-
     def send(self, company_id: str, batch: PlannedBatch) -> Submission:
-        dataset_id = self._client.create_expense_dataset(company_id, list(batch.items))
-        sync_id = self._client.initiate_sync(company_id, [dataset_id])
+        dataset_id = self.client.create_expense_dataset(company_id, list(batch.items))
+        sync_id = self.client.initiate_sync(company_id, [dataset_id])
         self.sent.append((str(batch.key), len(batch.items)))
         return Submission(sync_id=sync_id)
 
-    def start(self, company_id: str, dataset_ids: Sequence[str]) -> str:
-        raise AssertionError("each batch started its own sync: there is nothing to start")
-
-    def update(self, company_id: str, transaction_id: str, update: object) -> str:
-        raise AssertionError("no correction is sent in these tests")
-
-    def find_lost_submission(
-        self,
-        company_id: str,
-        transaction_ids: Collection[str],
-        *,
-        since: datetime,
-        known_sync_ids: Collection[str] = (),
-    ) -> Submission | None:
-        return None
-
 
 @pytest.fixture
-def one_call_generation(monkeypatch, settings):
+def one_call_generation(monkeypatch):
+    """The test-only generation stands in for v1, the generation the companies speak."""
     OneCallPerBatch.sent.clear()
-    monkeypatch.setitem(GENERATIONS, "one-call", OneCallPerBatch)
-    settings.CODAT_EXPENSES_API_DEFAULT = "one-call"
+    monkeypatch.setitem(GENERATIONS, "v1", OneCallPerBatch)
 
 
 def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
@@ -75,7 +54,10 @@ def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
     batches = list(PushBatch.objects.filter(company=books.company).order_by("created_at"))
     assert len(batches) == 3
     assert len(syncs) == 3
-    assert sorted(key for key, _ in OneCallPerBatch.sent) == sorted(str(b.pk) for b in batches)
+    # Each batch went out under the key the claim wrote for it.
+    assert sorted(key for key, _ in OneCallPerBatch.sent) == sorted(
+        str(b.idempotency_key) for b in batches
+    )
     assert sorted(size for _, size in OneCallPerBatch.sent) == [20, 50, 50]
     for sync in syncs:
         assert sync.state == SyncState.SUCCEEDED
