@@ -9,6 +9,7 @@ import pytest
 from codat import ExpenseUpdate, ExpenseUpdateV2
 from companies.models import Company
 from companies.platforms import ApiGeneration, ContactKind, Platform, TransactionType, rules_for
+from expenses.coding import LineInput, expense_set_lines
 from expenses.ledger import (
     expense_item,
     expense_to_transaction,
@@ -17,7 +18,7 @@ from expenses.ledger import (
     ledger_lines,
 )
 from expenses.models import Expense
-from expenses.services import ExpenseRefused, LineInput, expense_set_lines
+from expenses.services import ExpenseRefused
 from expenses.validation import company_context, expense_problems
 from tests.codat_openapi import EXPENSES_DOCUMENT, strict_validator
 from tests.expenses.conftest import make_books
