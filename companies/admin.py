@@ -112,12 +112,15 @@ class CompanyAdmin(admin.ModelAdmin):
         "codat_company_id",
         "master_data_refreshed_at",
         "auto_push",
+        "expenses_api",
         "portal_links",
     ]
-    list_filter = ["platform", "status", "auto_push"]
+    list_filter = ["platform", "status", "auto_push", "expenses_api"]
     search_fields = ["name", "codat_company_id"]
     readonly_fields = [
         "codat_company_id",
+        # Switched only by the cut-over, which checks that nothing is in flight first.
+        "expenses_api",
         "portal_links",
         "status_changed_at",
         "created_at",

@@ -502,3 +502,20 @@ def test_no_admin_link_for_staff_without_the_permission_nor_for_members(client):
         response = _expense_page(client, user, expense)
         assert response.status_code == 200
         assert admin_url not in response.content.decode()
+
+
+def test_a_company_s_expenses_api_generation_is_not_switched_from_its_change_form(admin_client):
+    from tests.factories import CompanyFactory
+
+    company = CompanyFactory(name="Harbour Ltd")
+    url = reverse("admin:companies_company_change", args=[company.pk])
+    page = admin_client.get(url)
+    data = _posted_back(page)
+    data["expenses_api"] = "expenses"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    company.refresh_from_db()
+    assert company.expenses_api == "v1"
+    assert "Sync for Expenses v1" in page.content.decode()
