@@ -215,6 +215,7 @@ def _seed(vendor: str) -> tuple[int, int, float]:
             "is_long_running": False,
             "claiming": False,
             "configuration_snapshot": "{}",
+            "expenses_api": "v1",
             "poll_count": 1,
         }
         fixed_result = {"integration_type": ""}
