@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import OuterRef, QuerySet
 
+from companies.fast_sql import company_visible_row
 from companies.models import (
     ROLE_RANK,
     Company,
@@ -46,44 +48,19 @@ def company_visible_with_role(
     company; everyone else's from their membership."""
     if not user.is_authenticated or not user.is_active:
         return None, None
+    low, high = connection.ops.integer_field_range(Company._meta.pk.get_internal_type())
+    if not low <= company_id <= high:
+        return None, None  # an id no row can have, as the ORM's lookup would answer
     member = not is_support(user)
     staff_role = None if member else staff_company_role(user)
     if not member and staff_role is None:
         return None, None
-    companies = Company.objects.select_related(
-        "configuration__bank_account", "configuration__supplier", "configuration__customer"
-    ).annotate(
-        **{
-            f"{kind}_connection_status": Subquery(
-                _live_connection_rows(OuterRef("pk"))
-                .filter(kind=kind)
-                .order_by("-pk")
-                .values("status")[:1]
-            )
-            for kind in ConnectionKind
-        }
-    )
-    company: Company | None
-    if member:
-        found = (
-            companies.filter(pk=company_id, memberships__user=user)
-            .annotate(member_role=F("memberships__role"))
-            .first()
-        )
-        company, role = found, Role(found.member_role) if found is not None else None
-    else:
-        company, role = companies.filter(pk=company_id).first(), staff_role
-    if company is None or role is None:
+    found = company_visible_row(company_id=company_id, user_id=user.pk if member else None)
+    if found is None:
         return None, None
-    try:
-        configuration: CompanyConfiguration | None = company.configuration
-    except CompanyConfiguration.DoesNotExist:
-        configuration = None
-    statuses = {
-        kind: status
-        for kind in ConnectionKind
-        if (status := getattr(company, f"{kind}_connection_status")) is not None
-    }
+    company, configuration, statuses, member_role = found
+    role = Role(member_role) if member_role is not None else staff_role
+    assert role is not None  # a staff account without a role returned above
     # Reads that several parts of one page make (the banner, the push panel) are kept here for
     # the request; code outside a request never sees this and reads afresh.
     setattr(company, _REQUEST_READS, {"configuration": configuration, "statuses": statuses})

@@ -1,4 +1,5 @@
-"""`any_of`: the IN lookup with its values sent as one array parameter on PostgreSQL."""
+"""`any_of`: the IN lookup with its values sent as one array parameter on PostgreSQL; and
+`ModelRow`: instances read from a hand-written join as the ORM would have read them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from companies.models import LedgerAccount, TaxRate
 from expenses.models import Expense, ExpenseLine
+from sfe_portal.db import ModelRow
 from tests.factories import (
     ExpenseFactory,
     ExpenseLineFactory,
+    LedgerAccountFactory,
+    TaxRateFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +84,38 @@ def test_any_of_writes_ids_as_one_array_literal_of_the_columns_type():
     integers, uuids = (query["sql"] for query in queries.captured_queries)
     assert f"= ANY(CAST('{{{expense.company_id},{10**9}}}' AS bigint[]))" in integers
     assert f"= ANY(CAST('{{{expense.pk},{other}}}' AS uuid[]))" in uuids
+
+
+def _fields(instance):
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_a_model_row_reads_instances_as_the_orm_does_and_none_for_a_missed_join():
+    # JSON, booleans, decimals, dates and UUID-free text: the conversions differ by database.
+    account = LedgerAccountFactory(
+        is_bank_account=True, valid_transaction_types=["Payment", "Refund"]
+    )
+    rate = TaxRateFactory(company=account.company)
+    reader = ModelRow((LedgerAccount, "a"), (TaxRate, "t"))
+    accounts, rates = LedgerAccount._meta.db_table, TaxRate._meta.db_table
+    sql = (
+        f"SELECT {reader.columns()}, 42 FROM {accounts} a "
+        f"LEFT JOIN {rates} t ON t.id = %s WHERE a.id = %s"
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [rate.pk, account.pk])
+        found = cursor.fetchone()
+        cursor.execute(sql, [-1, account.pk])
+        missed = cursor.fetchone()
+
+    (read_account, read_rate), rest = reader.read(found)
+    assert _fields(read_account) == _fields(LedgerAccount.objects.get(pk=account.pk))
+    assert _fields(read_rate) == _fields(TaxRate.objects.get(pk=rate.pk))
+    assert read_account._state.adding is False
+    assert list(rest) == [42]
+    (_, no_rate), _ = reader.read(missed)
+    assert no_rate is None
 
 
 def test_postgresql_connections_cost_random_reads_as_on_ssd():
