@@ -7,7 +7,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import EventKind, ExpenseEvent, ExpenseStatus, Receipt
 from expenses.receipts import (
     receipt_add,
@@ -120,6 +120,22 @@ def test_file_over_xeros_limit_is_refused_naming_the_limit(settings):
     assert "smaller" in problem.fix
     assert not Receipt.objects.exists()
     assert not default_storage.exists("receipts")
+
+
+def test_xero_in_the_newer_generation_takes_the_documents_smaller_limit(settings):
+    """The newer document gives Xero 3 MB where Codat's docs say 10: the smaller one holds, so
+    the portal refuses what Codat might turn away after the portal took it."""
+    settings.RECEIPT_MAX_BYTES = 500 * MB
+    content = PDF + b"\x00" * (3 * MB + 1 - len(PDF))
+    newer = CompanyFactory(platform=Platform.XERO, expenses_api=ApiGeneration.EXPENSES)
+
+    with pytest.raises(ExpenseRefused) as refused:
+        receipt_add(
+            expense=ExpenseFactory(company=newer), upload=_upload("b.pdf", content), by=None
+        )
+
+    assert "Xero takes attachments up to 3 MB" in _problem(refused).message
+    assert receipt_add(expense=_expense(Platform.XERO), upload=_upload("b.pdf", content), by=None)
 
 
 def test_same_size_file_is_taken_by_quickbooks_with_its_larger_limit(settings):
