@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Final
 
 from django.contrib.auth.models import User
@@ -19,15 +19,15 @@ from companies.models import LedgerAccount, TaxRate, TrackingCategory
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseLine
 from expenses.selectors import expense_lines, expense_lines_keep
 from expenses.services import (
+    ExpenseRefused,
     expense_ensure_editable,
     expense_ensure_same_company,
     expense_refresh_readiness,
     refused_if_changed_meanwhile,
 )
 from expenses.validation import Problem
+from sfe_portal.money import precision_problem, to_precision
 from sfe_portal.prefetch import forget_related, related
-
-CENT = Decimal("0.01")
 
 
 class Unset(enum.Enum):
@@ -49,18 +49,21 @@ class LineInput:
     description: str = ""
 
 
-def split_gross(gross: Decimal, tax_rate: TaxRate | None) -> tuple[Decimal, Decimal]:
-    """Net and tax of a tax-inclusive card amount at the rate's effective percentage."""
+def split_gross(
+    gross: Decimal, tax_rate: TaxRate | None, currency: str = "GBP"
+) -> tuple[Decimal, Decimal]:
+    """Net and tax of a tax-inclusive card amount at the rate's effective percentage, the tax
+    rounded to the currency's minor unit (none for JPY, a thousandth for BHD)."""
     rate = tax_rate.effective_rate if tax_rate else Decimal(0)
-    tax = (gross * rate / (Decimal(100) + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+    tax = to_precision(gross * rate / (Decimal(100) + rate), currency)
     return gross - tax, tax
 
 
-def _describe_lines(lines: Iterable[ExpenseLine]) -> list[dict[str, Any]]:
+def _describe_lines(lines: Iterable[ExpenseLine], currency: str) -> list[dict[str, Any]]:
     return [
         {
-            "net": str(line.net_amount),
-            "tax": str(line.tax_amount),
+            "net": str(to_precision(line.net_amount, currency)),
+            "tax": str(to_precision(line.tax_amount, currency)),
             "account": line.account.codat_id if line.account else None,
             "tax_rate": line.tax_rate.codat_id if line.tax_rate else None,
             "tracking": sorted(c.codat_id for c in related(line, "tracking_categories")),
@@ -85,9 +88,11 @@ def _set_lines(
     *, expense: Expense, lines: Sequence[LineInput], by: User | None, source: str
 ) -> list[Problem]:
     expense_ensure_editable(expense)
-    before = _describe_lines(expense_lines(expense))
+    before = _describe_lines(expense_lines(expense), expense.currency)
     _lines_replace(expense=expense, lines=lines)
-    after = _describe_lines(expense_lines(expense))  # the new lines, kept: the recheck reads them
+    after = _describe_lines(
+        expense_lines(expense), expense.currency
+    )  # the new lines, kept: the recheck reads them
     if before != after:
         ExpenseEvent.objects.create(
             expense=expense,
@@ -98,6 +103,18 @@ def _set_lines(
         )
     with refused_if_changed_meanwhile():
         return expense_refresh_readiness(expense=expense, by=by, edited=before != after)
+
+
+def _ensure_currency_precision(expense: Expense, lines: Sequence[LineInput]) -> None:
+    """Refuses a line amount with more decimals than the expense's currency has."""
+    problems = [
+        Problem(f"lines[{index}].{name}", problem, "Correct the amount and save again.")
+        for index, line in enumerate(lines)
+        for name, amount in (("net_amount", line.net_amount), ("tax_amount", line.tax_amount))
+        if (problem := precision_problem(amount, expense.currency))
+    ]
+    if problems:
+        raise ExpenseRefused(problems)
 
 
 _REFRESHED_FIELDS = [
@@ -115,6 +132,7 @@ def expense_lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> No
 
 
 def _lines_replace(*, expense: Expense, lines: Sequence[LineInput]) -> None:
+    _ensure_currency_precision(expense, lines)
     for line in lines:
         expense_ensure_same_company(expense, [line.account, line.tax_rate, *line.tracking], "lines")
     # Two people coding one row at once take turns here: without the row lock both would
@@ -184,7 +202,7 @@ def expense_set_coding(
         new_tax = line.tax_rate if tax_rate is UNSET else tax_rate
         net, tax = line.net_amount, line.tax_amount
         if (tax_rate is not UNSET and new_tax != line.tax_rate) or not line.pk:
-            net, tax = split_gross(line.net_amount + line.tax_amount, new_tax)
+            net, tax = split_gross(line.net_amount + line.tax_amount, new_tax, expense.currency)
         inputs.append(
             LineInput(
                 net_amount=net,

@@ -9,9 +9,9 @@ ingest API, the CSV import, the validation and the ledger preview all say it thi
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
+from sfe_portal.money import to_precision
 
 # The field's meaning in one sentence, for help texts and the published ingest document.
 RATE_MEANING = (
@@ -39,6 +39,6 @@ def rate_fix(*, foreign: str, base: str) -> str:
     )
 
 
-def in_base_currency(amount: Decimal, rate: Decimal) -> Decimal:
-    """The foreign `amount` in the base currency, to the cent."""
-    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+def in_base_currency(amount: Decimal, rate: Decimal, base: str = "GBP") -> Decimal:
+    """The foreign `amount` in the base currency, to the base currency's minor unit."""
+    return to_precision(amount * rate, base)

@@ -23,6 +23,7 @@ from sfe_portal.form_fields import (
     RecordChoiceField,
     RecordMultipleChoiceField,
 )
+from sfe_portal.money import MAX_MINOR_UNITS
 
 
 class QueueFilterForm(forms.Form):
@@ -129,11 +130,12 @@ class ExpenseLineForm(forms.Form):
     account = RecordChoiceField(queryset=LedgerAccount.objects.none(), required=False)
     tax_rate = RecordChoiceField(queryset=TaxRate.objects.none(), required=False)
     tracking = TrackingField(queryset=TrackingCategory.objects.none(), required=False)
+    # Decimals as the expense's currency has them: checked by the coding service.
     net_amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, max_value=5_000_000
+        max_digits=15, decimal_places=MAX_MINOR_UNITS, min_value=0, max_value=5_000_000
     )
     tax_amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, max_value=5_000_000, initial=0
+        max_digits=15, decimal_places=MAX_MINOR_UNITS, min_value=0, max_value=5_000_000, initial=0
     )
     description = forms.CharField(max_length=500, required=False)
 

@@ -32,6 +32,7 @@ from expenses.models import (
     acted_as_staff,
 )
 from expenses.rules import rules_apply, rules_for_company
+from sfe_portal.money import MAX_MINOR_UNITS, precision_problem
 
 MAX_BATCH = 1000
 # The largest request body the API reads (published in openapi/ingest-v1.json). A thousand
@@ -62,7 +63,8 @@ class IngestExpenseForm(forms.Form):
         regex=r"^[A-Z]{3}$",
         error_messages={"invalid": "Use a three-letter ISO 4217 code in capitals, e.g. GBP."},
     )
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, max_value=MAX_AMOUNT)
+    # Decimals as the currency has them: checked in `clean` once the currency is known.
+    amount = forms.DecimalField(max_digits=15, decimal_places=MAX_MINOR_UNITS, max_value=MAX_AMOUNT)
     # What one unit of `currency` is worth in the base currency (expenses/currency_rate.py).
     currency_rate = forms.DecimalField(
         max_digits=24, decimal_places=9, required=False, min_value=Decimal("0.000000001")
@@ -80,6 +82,15 @@ class IngestExpenseForm(forms.Form):
                 "(or Chargeback, Reward) with a positive amount."
             )
         return amount
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        amount, currency = cleaned.get("amount"), cleaned.get("currency")
+        if amount is not None and currency:
+            problem = precision_problem(amount, currency)
+            if problem:
+                self.add_error("amount", problem)
+        return cleaned
 
 
 @dataclass

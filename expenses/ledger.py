@@ -31,6 +31,7 @@ from expenses.currency_rate import in_base_currency, rate_phrase
 from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
 from expenses.validation import CompanyContext, expense_problems
+from sfe_portal.money import format_amount, format_money
 from sfe_portal.prefetch import related
 
 
@@ -198,10 +199,6 @@ def _line_payload_v2(line: ExpenseLine) -> codat.ExpenseLineV2:
 # --- The reading ------------------------------------------------------------------------------
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
-
-
 def _quoted(name: str) -> str:
     return f"'{name}'"
 
@@ -231,7 +228,7 @@ def _contact_phrase(expense: Expense, ctx: CompanyContext, money_in: bool) -> st
 
 def _headline(expense: Expense, ctx: CompanyContext, line_count: int) -> str:
     platform = ctx.platform_label
-    amount = _money(expense.amount, expense.currency)
+    amount = format_money(expense.amount, expense.currency)
     bank = _quoted(ctx.bank_account_name) if ctx.bank_account_name else "the card account"
     when = f"on {expense.issue_date.day} {expense.issue_date:%B %Y}"
     money_in = expense.type in MONEY_IN_TYPES
@@ -258,17 +255,17 @@ def _rate_sentence(expense: Expense, ctx: CompanyContext) -> str | None:
             f"The card account is in {bank}; the rate {rate_phrase(rate, foreign=bank, base=base)}"
             " goes with it."
         )
-    in_base = in_base_currency(expense.amount, rate)
+    in_base = in_base_currency(expense.amount, rate, base)
     return (
         f"At {rate_phrase(rate, foreign=expense.currency, base=base)}, that is "
-        f"{_money(in_base, base)} in the company's base currency."
+        f"{format_money(in_base, base)} in the company's base currency."
     )
 
 
 def _line_sentence(
     expense: Expense, line: ExpenseLine, ctx: CompanyContext, position: int, count: int
 ) -> str:
-    amount = f"{line.net_amount:,.2f}"
+    amount = format_amount(line.net_amount, expense.currency)
     account = str(line.account) if line.account else "an account not chosen yet"
     if expense.type == TransactionType.TRANSFER_IN:
         text = f"{amount} from {account}"

@@ -18,6 +18,7 @@ from django.db.models.lookups import IContains
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
 from sfe_portal.db import choices_check
+from sfe_portal.money import MAX_MINOR_UNITS
 
 # Codat accepts amounts from 0 to 5,000,000; the direction of money comes from the type.
 MAX_AMOUNT = Decimal("5000000")
@@ -38,9 +39,25 @@ def merchant_key(name: str) -> str:
     return _STORE_NUMBER.sub("", text).strip()[:300] or text[:300]
 
 
+class MoneyField(models.DecimalField):
+    """An amount stored with as many decimals as the currency with the most has
+    (sfe_portal.money: BHD's three), read back with two unless it needs the third: a pound
+    amount reads 12.50 wherever it is shown as it is (admin, exports), a dinar 12.345."""
+
+    def from_db_value(self, value: Decimal | None, *args: Any) -> Decimal | None:
+        if value is None:
+            return None
+        two = value.quantize(_CENT)
+        return two if two == value else value
+
+
+_CENT = Decimal("0.01")
+
+
 def money_field(**kwargs: Any) -> models.DecimalField[Decimal, Decimal]:
-    """A non-negative amount in a currency's major unit, to the cent."""
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    """A non-negative amount in a currency's major unit; pages write it with its currency's
+    decimals (sfe_portal.money)."""
+    return MoneyField(max_digits=15, decimal_places=MAX_MINOR_UNITS, **kwargs)
 
 
 class ExpenseStatus(models.TextChoices):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.template import engines
@@ -128,10 +127,3 @@ def queue_rows_html(
         }
     )
     return mark_safe(html)  # noqa: S308 - the template escapes every value (autoescape)
-
-
-def money(value: Decimal | None) -> str:
-    """An amount with two decimals and thousands separators, as the queue shows it."""
-    if value is None or value == "":
-        return ""
-    return f"{Decimal(value):,.2f}"

@@ -47,6 +47,7 @@ from expenses.rows import options_html, supplier_label
 from expenses.suggestions import Suggestion, expense_suggestions
 from expenses.validation import CompanyContext, Problem, company_context, expense_problems
 from sfe_portal.memo import VersionedMemo
+from sfe_portal.money import to_precision
 from sfe_portal.prefetch import has_related, keep_related, related
 
 _M = TypeVar("_M", bound=Model)
@@ -736,7 +737,7 @@ def _export_page(page: list[dict[str, Any]]) -> Iterator[list[Any]]:
             row["issue_date"],
             row["merchant_name"],
             row["type"],
-            row["amount"],
+            to_precision(row["amount"], row["currency"]),
             row["currency"],
             row["currency_rate"],
             status_label.get(row["status"], row["status"]),

@@ -25,6 +25,7 @@ from companies.platforms import (
 from companies.selectors import company_configuration
 from expenses.currency_rate import rate_currency, rate_fix
 from expenses.models import MAX_AMOUNT, MAX_LINES, MAX_TRACKING_REFS, Expense, ExpenseLine
+from sfe_portal.money import format_money
 from sfe_portal.prefetch import related
 
 
@@ -82,10 +83,6 @@ def company_context(*, company: Company, api: str | None = None) -> CompanyConte
     )
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
-
-
 def expense_problems(
     expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
 ) -> list[Problem]:
@@ -141,8 +138,8 @@ def _amount_problems(expense: Expense, lines: Sequence[ExpenseLine]) -> list[Pro
         problems.append(
             Problem(
                 "lines",
-                f"The lines add up to {_money(total, expense.currency)} but the expense is "
-                f"{_money(expense.amount, expense.currency)}.",
+                f"The lines add up to {format_money(total, expense.currency)} but the expense is "
+                f"{format_money(expense.amount, expense.currency)}.",
                 "Change the line amounts so that net plus tax adds up to the total.",
             )
         )

@@ -87,6 +87,7 @@ from expenses.services import (
 from expenses.suggestions import expense_suggestions
 from expenses.validation import Problem
 from sfe_portal.http import AuthenticatedHttpRequest, CompanyHttpRequest
+from sfe_portal.money import to_precision
 from sfe_portal.security import framed_by_own_pages
 from sfe_portal.transitions import IllegalTransition, StaleState
 from syncs.corrections import correction_allowed
@@ -359,19 +360,25 @@ def detail(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID)
         data = expense_detail(company=company, expense_id=expense_id)
     except Expense.DoesNotExist as exc:
         raise Http404("No such expense in this company.") from exc
+    currency = data.expense.currency
     lines_formset = ExpenseLineFormSet(
         initial=[
             {
                 "account": line.account_id,
                 "tax_rate": line.tax_rate_id,
                 "tracking": [c.pk for c in line.tracking_categories.all()],
-                "net_amount": line.net_amount,
-                "tax_amount": line.tax_amount,
+                "net_amount": to_precision(line.net_amount, currency),
+                "tax_amount": to_precision(line.tax_amount, currency),
                 "description": line.description,
             }
             for line in data.lines
         ]
-        or [{"net_amount": data.expense.amount, "tax_amount": Decimal(0)}],
+        or [
+            {
+                "net_amount": to_precision(data.expense.amount, currency),
+                "tax_amount": to_precision(Decimal(0), currency),
+            }
+        ],
         form_kwargs={"company": company},
         prefix="lines",
     )
@@ -482,7 +489,9 @@ def details(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
         return redirect(_detail_url(company, expense.pk))
     data = expense_detail(company=company, expense_id=expense.pk)
     lines_formset = ExpenseLineFormSet(
-        initial=[{"net_amount": expense.amount}], form_kwargs={"company": company}, prefix="lines"
+        initial=[{"net_amount": to_precision(expense.amount, expense.currency)}],
+        form_kwargs={"company": company},
+        prefix="lines",
     )
     messages.error(request, "Nothing was saved: correct the fields marked below.")
     return _render_detail(request, company, data, lines_formset, form, status=400)

@@ -12,6 +12,8 @@ from django.utils import dateformat
 from django.utils.translation import get_language
 from jinja2 import Environment, StrictUndefined
 
+from sfe_portal.money import format_amount
+
 
 def _date(value: date | None, format_string: str) -> str:
     """Django's `date` filter for a date: the same format characters and month names."""
@@ -29,11 +31,9 @@ def _date_text(value: date, format_string: str, language: str | None) -> str:
 
 
 def environment(**options: Any) -> Environment:
-    from expenses.rows import money
-
     if settings.TESTING:
         # A misspelt name fails the test that renders it instead of rendering as nothing.
         options["undefined"] = StrictUndefined
     env = Environment(**options)  # noqa: S701 - Django's backend passes autoescape=True
-    env.filters.update({"date": _date, "money": money})
+    env.filters.update({"date": _date, "money": format_amount})
     return env

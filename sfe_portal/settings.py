@@ -125,6 +125,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "companies.context_processors.company_banner",
             ],
+            # Amounts as each currency counts them, in every template.
+            "builtins": ["sfe_portal.money_tags"],
         },
     },
     {

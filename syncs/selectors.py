@@ -122,7 +122,7 @@ def expense_detail(*, company: Company, expense_id: uuid.UUID) -> ExpenseDetail:
             base=ctx.base_currency,
         ),
         base_amount=(
-            in_base_currency(expense.amount, expense.currency_rate)
+            in_base_currency(expense.amount, expense.currency_rate, ctx.base_currency)
             if expense.currency_rate is not None
             and ctx.base_currency
             and expense.currency != ctx.base_currency

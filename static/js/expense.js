@@ -9,7 +9,15 @@
     const currency = form.dataset.currency;
     const sumOut = form.querySelector("[data-sum]");
     const totalForms = form.querySelector("input[name$='-TOTAL_FORMS']");
-    const cents = (value) => Math.round(Number(value || 0) * 100);
+    // Amounts are added in the currency's minor units (none for JPY, thousandths for BHD).
+    const digits = Number(form.dataset.minorUnits ?? 2);
+    const scale = 10 ** digits;
+    const minor = (value) => Math.round(Number(value || 0) * scale);
+    const shownAmount = (units) =>
+      (units / scale).toLocaleString("en-GB", {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
 
     function renumber() {
       const lines = Array.from(list.querySelectorAll("[data-line]"));
@@ -26,17 +34,17 @@
 
     function updateSum() {
       const sum = Array.from(list.querySelectorAll("[data-amount]")).reduce(
-        (acc, field) => acc + cents(field.value),
+        (acc, field) => acc + minor(field.value),
         0,
       );
-      const diff = cents(total) - sum;
-      const shown = (sum / 100).toFixed(2);
+      const diff = minor(total) - sum;
+      const shown = shownAmount(sum);
       if (diff === 0) {
         sumOut.textContent = `Lines add up to ${shown} ${currency}, the expense's total.`;
         sumOut.className = "sum ok";
       } else {
         const word = diff > 0 ? "left to allocate" : "too much";
-        sumOut.textContent = `Lines add up to ${shown} of ${total.toFixed(2)} ${currency}: ${(Math.abs(diff) / 100).toFixed(2)} ${word}.`;
+        sumOut.textContent = `Lines add up to ${shown} of ${shownAmount(minor(total))} ${currency}: ${shownAmount(Math.abs(diff))} ${word}.`;
         sumOut.className = "sum off";
       }
     }

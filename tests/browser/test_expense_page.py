@@ -73,6 +73,23 @@ def test_split_an_expense_into_three_lines_with_the_sum_check(page, signed_in):
     assert [str(line.net_amount) for line in expense.lines.all()] == ["10.00", "15.00", "5.00"]
 
 
+def test_the_sum_check_counts_yen_in_whole_yen(page, signed_in):
+    books = signed_in
+    expense = ExpenseFactory(
+        company=books.company, currency="JPY", amount=Decimal(12000), merchant_name="Lawson"
+    )
+    page.goto(f"/companies/{books.company.pk}/expenses/{expense.pk}/")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("12,000 JPY")
+    page.get_by_role("button", name="Add a line").click()
+    lines = page.locator("[data-line]")
+    lines.nth(0).get_by_label("Net", exact=True).fill("9000")
+    lines.nth(1).get_by_label("Net", exact=True).fill("2500")
+    expect(page.locator("[data-sum]")).to_have_text(
+        "Lines add up to 11,500 of 12,000 JPY: 500 left to allocate."
+    )
+
+
 def test_upload_a_receipt_and_see_it_previewed(page, signed_in):
     books = signed_in
     expense = ExpenseFactory(company=books.company, merchant_name="Taxi")

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from django.urls import reverse
 
-from expenses.rows import _PageParts, money
+from expenses.rows import _PageParts
+from sfe_portal.money import format_amount
 from tests.factories import ExpenseFactory
 
 
@@ -61,7 +62,7 @@ def test_one_render_escapes_a_list_once_and_marks_each_rows_choice_on_its_own():
     [(Decimal("1234.5"), "1,234.50"), (Decimal("0"), "0.00"), (Decimal("5000000"), "5,000,000.00")],
 )
 def test_amounts_show_two_decimals_and_thousands_separators(amount, shown):
-    assert money(amount) == shown
+    assert format_amount(amount, "GBP") == shown
 
 
 @pytest.mark.django_db
