@@ -11,3 +11,7 @@ class AccountsConfig(AppConfig):
         from accounts.session_timeout import stamp_on_sign_in
 
         user_logged_in.connect(stamp_on_sign_in, dispatch_uid="accounts.session_timeout")
+
+        from accounts.time_zones import remember_on_sign_in
+
+        user_logged_in.connect(remember_on_sign_in, dispatch_uid="accounts.time_zones")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import SignInLockout
+from accounts.time_zones import time_zone_names
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -57,3 +59,21 @@ class SignInForm(ThrottledSignInMixin, AuthenticationForm):
 
 class AdminSignInForm(ThrottledSignInMixin, AdminAuthenticationForm):
     pass
+
+
+class PersonalSettingsForm(forms.Form):
+    """A person's own settings: the time zone their dates and times are shown in."""
+
+    time_zone = forms.ChoiceField(
+        required=False,
+        label="Time zone",
+        choices=lambda: (
+            [("", f"The portal's default ({settings.TIME_ZONE})")]
+            + [(name, name.replace("_", " ")) for name in time_zone_names()]
+        ),
+        error_messages={
+            "invalid_choice": (
+                "“%(value)s” is not a time zone: choose one from the list, e.g. Europe/London."
+            )
+        },
+    )

@@ -46,3 +46,19 @@ class SignInLockout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} {self.key} locked until {self.until:%Y-%m-%d %H:%M}"
+
+
+class Profile(models.Model):
+    """What a person sets for themselves: the time zone every date and time is shown in."""
+
+    user = models.OneToOneField(
+        "auth.User", on_delete=models.CASCADE, related_name="profile", primary_key=True
+    )
+    # An IANA name ("Europe/London"); empty means the portal's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "profile"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone or 'default time zone'})"

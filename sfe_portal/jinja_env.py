@@ -4,11 +4,11 @@ language (the queue's rows, see expenses/rows.py). Autoescaping is on, as in eve
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 from django.utils.translation import get_language
 from jinja2 import Environment, StrictUndefined
 
@@ -21,6 +21,8 @@ def _date(value: date | None, format_string: str) -> str:
         return ""
     if type(value) is date:  # not a datetime: its text depends on nothing but the language
         return _date_text(value, format_string, get_language())
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)  # the person's zone, as Django's own filter does
     return dateformat.format(value, format_string)
 
 

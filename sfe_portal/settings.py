@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Signs out idle and too-old sessions (after auth, messages and htmx: it uses all three).
     "accounts.session_timeout.SessionTimeoutMiddleware",
+    # Each person's own time zone for every date and time shown.
+    "accounts.time_zones.UserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "sfe_portal.urls"

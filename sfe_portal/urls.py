@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from accounts.views import SignInView
+from accounts.views import SignInView, personal_settings
 from sfe_portal.favicon import favicon
 from sfe_portal.health import healthz, readyz
 from syncs.webhook_views import codat_webhook
@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/settings/", personal_settings, name="personal-settings"),
     path("admin/", admin.site.urls),
     path("webhooks/codat/", codat_webhook, name="codat-webhook"),
     path("", include("companies.urls")),

@@ -73,8 +73,9 @@ CSRF_EXEMPT = {
     "sandbox:": "Codat's API surface, API key, no cookies",
 }
 # Pages every signed-in user may open whatever their companies (the rest of the non-company
-# pages, a staff dashboard for example, must refuse a plain member).
-OPEN_TO_ANY_SIGNED_IN = {"home", "logout", "login", "admin:login"}
+# pages, a staff dashboard for example, must refuse a plain member). Personal settings change
+# only the signed-in person's own profile (their time zone), view-only staff's included.
+OPEN_TO_ANY_SIGNED_IN = {"home", "logout", "login", "admin:login", "personal-settings"}
 
 
 @dataclass(frozen=True)
