@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
+from companies.models import Company
 from companies.platforms import MB, ReceiptRules, TransactionType, rules_for
 from expenses.models import EventKind, Expense, ExpenseEvent, Receipt
 from expenses.services import ExpenseRefused
@@ -111,8 +112,9 @@ def _describe_unknown(head: bytes) -> str | None:
     return None
 
 
-def receipt_limits(*, platform: str) -> ReceiptRules:
-    return rules_for(platform).receipts
+def receipt_limits(*, company: Company) -> ReceiptRules:
+    """What the company's platform takes as a receipt, in the generation the company speaks."""
+    return rules_for(company.platform, company.expenses_api).receipts
 
 
 def _clean_name(raw: str) -> str:
@@ -190,14 +192,14 @@ def receipts_refused(*, expense: Expense) -> Problem | None:
     """Why no receipt of this expense can reach its platform, or None when one can: the page
     says so before an upload is offered, and an upload is refused with the same words."""
     company = expense.company
-    rules = rules_for(company.platform)
+    rules = rules_for(company.platform, company.expenses_api)
     if rules.takes_receipts(expense.type):
         return None
     labels = [t.label for t in TransactionType if rules.takes_receipts(t)]
     if labels:
         reach = f"only {_listed(labels, 'and')} receipts reach {company.platform_label}."
     else:
-        reach = f"{company.platform_label} takes no receipts from Sync for Expenses."
+        reach = f"{company.platform_label} takes no receipts from {rules.api_name}."
     return Problem(
         "receipt",
         f"{company.platform_label} does not take receipts on "
@@ -206,14 +208,14 @@ def receipts_refused(*, expense: Expense) -> Problem | None:
     )
 
 
-def receipt_accepted_formats(*, platform: str) -> str:
+def receipt_accepted_formats(*, company: Company) -> str:
     """'PDF, PNG, JPEG …', for the upload form."""
-    return _kind_list(receipt_limits(platform=platform))
+    return _kind_list(receipt_limits(company=company))
 
 
-def receipt_accept_attribute(*, platform: str) -> str:
+def receipt_accept_attribute(*, company: Company) -> str:
     """The file chooser's `accept` list: every name the platform's receipt formats go by."""
-    limits = receipt_limits(platform=platform)
+    limits = receipt_limits(company=company)
     return ",".join(
         "." + extension
         for kind in _kinds(limits)
@@ -232,7 +234,7 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
     """
     company = expense.company
     platform_label = company.platform_label
-    limits = receipt_limits(platform=company.platform)
+    limits = receipt_limits(company=company)
     refused = receipts_refused(expense=expense)
     if refused is not None:
         raise ExpenseRefused([refused])
