@@ -1,6 +1,7 @@
 """A company's pages read its platform's rules in the generation of Codat's expenses API it
 speaks, and say which one that is: the configuration notes, the receipts an expense can carry,
-and a small label on the company list, the company page and the queue."""
+and a small label on the company list and on the company's own pages (overview, queue, settings,
+syncs)."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def _label(page: str) -> list[str]:
     return re.findall(r'data-expenses-api="(\w+)"[^>]*>([^<]+)</span>', page)
 
 
-def test_the_list_the_company_page_and_the_queue_label_each_companys_generation(client):
+def test_the_list_and_each_company_page_label_the_companys_generation(client):
     v1, newer = _xero_pair()
     user = MembershipFactory(company=v1, role=Role.APPROVER).user
     MembershipFactory(company=newer, user=user, role=Role.APPROVER)
@@ -85,7 +86,5 @@ def test_the_list_the_company_page_and_the_queue_label_each_companys_generation(
         ("expenses", "Expenses API"),
     ]
     for company, label in ((v1, "Sync for Expenses v1"), (newer, "Expenses API")):
-        assert _label(_page(client, "company-detail", company.pk)) == [
-            (company.expenses_api, label)
-        ]
-        assert _label(_page(client, "expense-queue", company.pk)) == [(company.expenses_api, label)]
+        for name in ("company-detail", "expense-queue", "company-settings", "sync-list"):
+            assert _label(_page(client, name, company.pk)) == [(company.expenses_api, label)], name
