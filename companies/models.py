@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from companies.platforms import ApiGeneration, Platform
+from companies.platforms import API_LABELS, ApiGeneration, Platform
 from gateway.apis import expenses_api_generation
 from sfe_portal.db import choices_check
 
@@ -90,6 +90,11 @@ class Company(models.Model):
     @property
     def platform_label(self) -> str:
         return Platform(self.platform).label
+
+    @property
+    def expenses_api_label(self) -> str:
+        """The generation of Codat's expenses API the company speaks: 'Expenses API'."""
+        return API_LABELS[ApiGeneration(self.expenses_api)]
 
 
 class ConnectionKind(models.TextChoices):

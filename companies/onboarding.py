@@ -154,7 +154,7 @@ def company_configuration_save(
     by: User,
 ) -> CompanyConfiguration:
     """Save the configuration here and send it to Codat after commit."""
-    rules = rules_for(company.platform)
+    rules = rules_for(company.platform, company.expenses_api)
     for record in (bank_account, supplier, customer):
         if record is not None and record.company_id != company.pk:
             raise ConfigurationRefused("bank_account", "Choose records of this company.")

@@ -83,6 +83,9 @@ class ReceiptRules:
 
 # How messages name each generation.
 _API_NAMES = {ApiGeneration.V1: "Sync for Expenses", ApiGeneration.EXPENSES: "Codat's Expenses API"}
+# How the pages label the generation a company speaks, beside its platform (Codat's product
+# names; the choices' labels are the admin's).
+API_LABELS = {ApiGeneration.V1: "Sync for Expenses v1", ApiGeneration.EXPENSES: "Expenses API"}
 
 
 @dataclass(frozen=True)
@@ -347,15 +350,18 @@ def update_support_sentence(api: str = ApiGeneration.V1) -> str:
     return f"{name} updates only {listed}"
 
 
-def currency_combination_allowed(platform: str, *, base: str, bank: str, transaction: str) -> bool:
+def currency_combination_allowed(
+    platform: str, *, base: str, bank: str, transaction: str, api: str = ApiGeneration.V1
+) -> bool:
     """Whether the platform books a Payment or Refund in `transaction` currency from a bank
-    account in `bank` currency, for a company whose base currency is `base` (API-NOTES §4.4).
+    account in `bank` currency, for a company whose base currency is `base` (API-NOTES §4.4),
+    in the generation `api` (a company's `expenses_api`).
 
     A platform that books in the bank account's currency ignores the transaction's, so only the
     bank account's currency matters there. Elsewhere two non-base currencies can never meet in
     one transaction.
     """
-    rules = rules_for(platform)
+    rules = rules_for(platform, api)
     if rules.books_in_bank_currency:
         return True
     if bank == base and transaction == base:

@@ -180,12 +180,13 @@ def company_push_blockers(*, company: Company) -> list[str]:
 # --- Onboarding and settings pages --------------------------------------------------------------
 
 
-def configuration_notes(*, platform: str) -> dict[str, str]:
-    """What each configuration field means on the platform (API-NOTES §4.3), next to the field."""
-    from companies.platforms import ContactKind, Platform, TransactionType, rules_for
+def configuration_notes(*, company: Company) -> dict[str, str]:
+    """What each configuration field means on the company's platform (API-NOTES §4.3), in the
+    generation it speaks, next to the field."""
+    from companies.platforms import ContactKind, TransactionType, rules_for
 
-    rules = rules_for(platform)
-    label = Platform(platform).label
+    rules = rules_for(company.platform, company.expenses_api)
+    label = company.platform_label
 
     def types_using(kind: ContactKind) -> str:
         names = [
@@ -320,6 +321,6 @@ def company_settings_overview(*, company: Company) -> CompanySettings:
         connections=list(_live_connections(company).values()),
         configuration=config,
         members=list(company.memberships.select_related("user").order_by("user__username")),
-        notes=configuration_notes(platform=company.platform),
+        notes=configuration_notes(company=company),
         refreshing=company.refresh_started_at is not None,
     )

@@ -108,7 +108,7 @@ def company_onboarding(request: CompanyHttpRequest, company: Company) -> HttpRes
         if progress.needs_configuration and can_configure
         else None,
         "configure_refusal": "" if can_configure else permission_refusal(ACT_ON_EVERY_COMPANY),
-        "notes": configuration_notes(platform=company.platform),
+        "notes": configuration_notes(company=company),
     }
     template = "companies/onboarding.html#progress" if request.htmx else "companies/onboarding.html"
     return render(request, template, context)

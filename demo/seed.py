@@ -1,5 +1,6 @@
 """The demo seed: the demo sign-ins, one company per platform onboarded through the real services
-against the embedded sandbox, and a few hundred realistic expenses each, some coded and approved.
+against the embedded sandbox on Sync for Expenses v1, one more on Codat's newer Expenses API, and
+a few hundred realistic expenses each, some coded and approved.
 
 `make run` seeds before the web server starts, so nothing listens on CODAT_BASE_URL yet. The
 seed therefore gives the Codat client an `InProcessSandboxAdapter`: the same services, client and
@@ -51,6 +52,7 @@ from companies.onboarding import (
     company_link_check,
 )
 from companies.platforms import (
+    ApiGeneration,
     Platform,
     TransactionType,
     currency_combination_allowed,
@@ -155,11 +157,14 @@ def demo_users_ensure() -> list[User]:
     return users
 
 
+# Name, platform and the generation of Codat's expenses API the company speaks: one company
+# per platform on v1, and one on the newer generation beside a v1 company of the same platform.
 DEMO_COMPANIES = (
-    ("Harbour Coffee Ltd", Platform.XERO),
-    ("Northwind Outfitters Inc", Platform.QUICKBOOKS_ONLINE),
-    ("Bluebird Logistics Corp", Platform.NETSUITE),
-    ("Alpenrose Handels GmbH", Platform.DYNAMICS_365),
+    ("Harbour Coffee Ltd", Platform.XERO, ApiGeneration.V1),
+    ("Northwind Outfitters Inc", Platform.QUICKBOOKS_ONLINE, ApiGeneration.V1),
+    ("Bluebird Logistics Corp", Platform.NETSUITE, ApiGeneration.V1),
+    ("Alpenrose Handels GmbH", Platform.DYNAMICS_365, ApiGeneration.V1),
+    ("Kestrel Design Ltd", Platform.XERO, ApiGeneration.EXPENSES),
 )
 
 MERCHANTS = {
@@ -226,9 +231,15 @@ def demo_seed(
     approver = next(u for u in users if not u.is_superuser)
     support = next(u for u in users if u.is_superuser)
     with in_process_sandbox() as session:
-        for index, (name, platform) in enumerate(DEMO_COMPANIES):
+        for index, (name, platform, api) in enumerate(DEMO_COMPANIES):
             company = _demo_company(
-                name, platform, support, session=session, sleep=sleep, wait_limit_s=wait_limit_s
+                name,
+                platform,
+                api,
+                support,
+                session=session,
+                sleep=sleep,
+                wait_limit_s=wait_limit_s,
             )
             membership_set_role(company=company, user=approver, role=Role.APPROVER)
             summary.companies += 1
@@ -241,6 +252,7 @@ def demo_seed(
 def _demo_company(
     name: str,
     platform: Platform,
+    api: ApiGeneration,
     support: User,
     *,
     session: requests.Session,
@@ -248,22 +260,26 @@ def _demo_company(
     wait_limit_s: float,
 ) -> Company:
     company, _ = Company.objects.get_or_create(
-        name=name, defaults={"platform": platform, "status": CompanyStatus.NEW}
+        name=name, defaults={"platform": platform, "status": CompanyStatus.NEW, "expenses_api": api}
     )
     if company.status == CompanyStatus.READY:
         return company
     company_codat_create(company=company)
+    if company.expenses_api == ApiGeneration.EXPENSES:
+        # The Codat company moves to the Expenses product before its data is pulled, so its
+        # mapping options come in the newer generation's shape.
+        _sandbox_control(
+            session, "PUT", f"companies/{company.codat_company_id}/api", json={"api": api}
+        )
     accounting = company.connections.get(kind=ConnectionKind.ACCOUNTING, deleted_at__isnull=True)
     if not accounting.is_linked:
         # The customer's click on the Link page, through the sandbox's control surface.
-        key = base64.b64encode(settings.CODAT_API_KEY.encode()).decode("ascii")
-        answer = session.post(
-            f"{settings.CODAT_BASE_URL.rstrip('/')}/_sandbox/companies/"
-            f"{company.codat_company_id}/connections/{accounting.codat_connection_id}/authorize",
-            headers={"Authorization": f"Basic {key}"},
-            timeout=10,
+        _sandbox_control(
+            session,
+            "POST",
+            f"companies/{company.codat_company_id}/connections/"
+            f"{accounting.codat_connection_id}/authorize",
         )
-        answer.raise_for_status()
     company_link_check(company=company)
     company.refresh_from_db()
     if company.master_data_refreshed_at is None:
@@ -297,6 +313,21 @@ def _demo_company(
     return company
 
 
+def _sandbox_control(
+    session: requests.Session, method: str, path: str, json: object = None
+) -> None:
+    """A call to the sandbox's control surface (`_sandbox/…`), with the API key."""
+    key = base64.b64encode(settings.CODAT_API_KEY.encode()).decode("ascii")
+    answer = session.request(
+        method,
+        f"{settings.CODAT_BASE_URL.rstrip('/')}/_sandbox/{path}",
+        json=json,
+        headers={"Authorization": f"Basic {key}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+
+
 def _default_contact(usable: QuerySet[_Contact], company: Company) -> _Contact | None:
     usable = usable.order_by("name")
     return (
@@ -307,7 +338,8 @@ def _default_contact(usable: QuerySet[_Contact], company: Company) -> _Contact |
 
 def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -> int:
     rng = random.Random(seed)
-    rules = rules_for(company.platform)
+    api = company.expenses_api
+    rules = rules_for(company.platform, api)
     base = company.base_currency
     # Only the currencies the platform books from the company's base-currency card.
     foreign = [
@@ -315,10 +347,18 @@ def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -
         for c in ("USD", "EUR", "GBP", "CAD")
         if c != base
         and (base, c) in RATES
-        and currency_combination_allowed(company.platform, base=base, bank=base, transaction=c)
+        and currency_combination_allowed(
+            company.platform, base=base, bank=base, transaction=c, api=api
+        )
     ]
     supported = [t for t in TransactionType if rules.supports(t)]
-    refused = [t for t in TransactionType if not rules.supports(t)]
+    # A v1 company shows a few types its platform refuses; the newer-generation company shows
+    # only what its generation takes on the platform.
+    refused = (
+        [t for t in TransactionType if not rules.supports(t)] if api == ApiGeneration.V1 else []
+    )
+    # Per company (the v1 ids as they always were, so an earlier seed is recognised).
+    prefix = f"demo-{company.platform}" + ("" if api == ApiGeneration.V1 else f"-{api}")
     items = []
     for i in range(count):
         roll = rng.random()
@@ -332,7 +372,7 @@ def _demo_expenses(company: Company, approver: User, *, count: int, seed: int) -
         amount = Decimal(rng.randint(150, 45000)) / 100
         items.append(
             {
-                "external_id": f"demo-{company.platform}-{i:04d}",
+                "external_id": f"{prefix}-{i:04d}",
                 "type": kind.value,
                 "issue_date": (
                     date(2026, 11, 20) - timedelta(days=rng.randint(0, 120))
@@ -499,8 +539,8 @@ def _pdf(text: str) -> bytes:
 
 
 def demo_company_states() -> Mapping[str, str]:
-    return dict(
-        Company.objects.filter(name__in=[n for n, _ in DEMO_COMPANIES]).values_list(
-            "name", "status"
-        )
-    )
+    """Each demo company's status and the generation it speaks: 'ready · Expenses API'."""
+    return {
+        company.name: f"{company.status} · {company.expenses_api_label}"
+        for company in Company.objects.filter(name__in=[n for n, _, _ in DEMO_COMPANIES])
+    }

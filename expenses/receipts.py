@@ -19,7 +19,8 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from companies.platforms import MB, ApiGeneration, ReceiptRules, TransactionType, rules_for
+from companies.models import Company
+from companies.platforms import MB, ReceiptRules, TransactionType, rules_for
 from expenses.models import EventKind, Expense, ExpenseEvent, Receipt
 from expenses.services import ExpenseRefused
 from expenses.validation import Problem
@@ -111,10 +112,9 @@ def _describe_unknown(head: bytes) -> str | None:
     return None
 
 
-def receipt_limits(*, platform: str, api: str = ApiGeneration.V1) -> ReceiptRules:
-    """What the platform takes as a receipt through the generation `api` (a company's
-    `expenses_api`)."""
-    return rules_for(platform, api).receipts
+def receipt_limits(*, company: Company) -> ReceiptRules:
+    """What the company's platform takes as a receipt, in the generation the company speaks."""
+    return rules_for(company.platform, company.expenses_api).receipts
 
 
 def _clean_name(raw: str) -> str:
@@ -208,14 +208,14 @@ def receipts_refused(*, expense: Expense) -> Problem | None:
     )
 
 
-def receipt_accepted_formats(*, platform: str, api: str = ApiGeneration.V1) -> str:
+def receipt_accepted_formats(*, company: Company) -> str:
     """'PDF, PNG, JPEG …', for the upload form."""
-    return _kind_list(receipt_limits(platform=platform, api=api))
+    return _kind_list(receipt_limits(company=company))
 
 
-def receipt_accept_attribute(*, platform: str, api: str = ApiGeneration.V1) -> str:
+def receipt_accept_attribute(*, company: Company) -> str:
     """The file chooser's `accept` list: every name the platform's receipt formats go by."""
-    limits = receipt_limits(platform=platform, api=api)
+    limits = receipt_limits(company=company)
     return ",".join(
         "." + extension
         for kind in _kinds(limits)
@@ -234,7 +234,7 @@ def receipt_add(*, expense: Expense, upload: UploadedFile, by: User | None) -> R
     """
     company = expense.company
     platform_label = company.platform_label
-    limits = receipt_limits(platform=company.platform, api=company.expenses_api)
+    limits = receipt_limits(company=company)
     refused = receipts_refused(expense=expense)
     if refused is not None:
         raise ExpenseRefused([refused])

@@ -172,7 +172,7 @@ def _currency_problems(expense: Expense, ctx: CompanyContext) -> list[Problem]:
             )
         )
     if bank and not currency_combination_allowed(
-        ctx.company.platform, base=base, bank=bank, transaction=expense.currency
+        ctx.company.platform, base=base, bank=bank, transaction=expense.currency, api=ctx.rules.api
     ):
         problems.append(
             Problem(

@@ -413,14 +413,10 @@ def _render_detail(
         "details_form": details_form,
         "can_code": request.company_role in (Role.BOOKKEEPER, Role.APPROVER),
         "can_approve": request.company_role == Role.APPROVER,
-        "receipt_limits": receipt_limits(platform=company.platform, api=company.expenses_api),
+        "receipt_limits": receipt_limits(company=company),
         "receipts_refused": receipts_refused(expense=data.expense),
-        "receipt_formats": receipt_accepted_formats(
-            platform=company.platform, api=company.expenses_api
-        ),
-        "receipt_accept": receipt_accept_attribute(
-            platform=company.platform, api=company.expenses_api
-        ),
+        "receipt_formats": receipt_accepted_formats(company=company),
+        "receipt_accept": receipt_accept_attribute(company=company),
         "correction_refusal": (
             correction_allowed(expense=data.expense)
             if data.expense.status == ExpenseStatus.SYNCED

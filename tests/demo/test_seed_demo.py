@@ -1,6 +1,7 @@
-"""`seed_demo`: the demo sign-ins, four companies onboarded through the real services against
-the embedded sandbox (in-process, as `make run` seeds before any server listens), and their
-expenses; running it twice changes nothing."""
+"""`seed_demo`: the demo sign-ins, a company on each platform on Sync for Expenses v1 and one on
+Codat's newer Expenses API, onboarded through the real services against the embedded sandbox
+(in-process, as `make run` seeds before any server listens), and their expenses; running it
+twice changes nothing."""
 
 import pytest
 from django.contrib.auth import authenticate
@@ -15,11 +16,13 @@ from companies.models import (
     Membership,
     Role,
 )
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus, Receipt
 from sandbox.models import SandboxSettings
 
 pytestmark = pytest.mark.django_db
+
+NEWER = "Kestrel Design Ltd"  # the demo company on Codat's newer Expenses API
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +43,7 @@ def _snapshot():
     }
 
 
-def test_seed_demo_creates_four_ready_companies_and_twice_changes_nothing(capsys):
+def test_seed_demo_creates_five_ready_companies_and_twice_changes_nothing(capsys):
     call_command("seed_demo", expenses=30)
     first = _snapshot()
     call_command("seed_demo", expenses=30)
@@ -53,7 +56,9 @@ def test_seed_demo_creates_four_ready_companies_and_twice_changes_nothing(capsys
     assert authenticate(username="admin", password="admin").is_staff
     finance = authenticate(username="finance", password="finance")
     configs = CompanyConfiguration.objects.select_related("company")
-    assert sorted(c.company.platform for c in configs) == sorted(Platform.values)
+    assert sorted((c.company.platform, c.company.expenses_api) for c in configs) == sorted(
+        [(p, ApiGeneration.V1) for p in Platform.values] + [(Platform.XERO, ApiGeneration.EXPENSES)]
+    )
     for config in configs:
         assert config.company.status == CompanyStatus.READY
         assert config.saved_to_codat_at is not None
@@ -64,11 +69,14 @@ def test_seed_demo_creates_four_ready_companies_and_twice_changes_nothing(capsys
     )
     assert statuses[ExpenseStatus.UNCATEGORIZED] > 0
     assert statuses[ExpenseStatus.APPROVED] > 0
-    assert Expense.objects.count() == 4 * 30
+    assert Expense.objects.count() == 5 * 30
     assert Expense.objects.exclude(currency_rate=None).exists()
     assert Expense.objects.annotate(n=Count("lines")).filter(n__gt=1).exists()
     assert first["receipts"] > 0
-    assert "finance / finance" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "finance / finance" in out
+    assert "Kestrel Design Ltd: ready · Expenses API" in out
+    assert "Harbour Coffee Ltd: ready · Sync for Expenses v1" in out
 
 
 def test_seed_demo_restores_a_changed_demo_password():
@@ -101,28 +109,79 @@ def _pushable_once_coded(expense, company, choices):
     return False
 
 
+def _codable(company, choices):
+    """How many of the company's uncategorized expenses there are, and how many some choice
+    their queue rows offer makes ready."""
+    uncategorized = pushable = 0
+    for expense in Expense.objects.filter(
+        company=company, status=ExpenseStatus.UNCATEGORIZED
+    ).select_related("company", "supplier_override"):
+        uncategorized += 1
+        pushable += _pushable_once_coded(expense, company, choices)
+    return uncategorized, pushable
+
+
 def test_the_demo_configuration_fits_each_base_currency_and_its_spend_can_be_coded():
     from companies.models import Company
     from expenses.selectors import coding_choices
-    from expenses.validation import company_context
     from syncs.claim import push_blockers
 
     call_command("seed_demo", expenses=60)
 
-    uncategorized = pushable = 0
+    codable = {}
     for company in Company.objects.all():
         config = company.configuration
         assert config.bank_account.currency == company.base_currency, company
         assert config.supplier.default_currency in ("", company.base_currency), company
         assert push_blockers(company=company) == [], company
-        ctx = company_context(company=company)
-        choices = coding_choices(company=company)
-        for expense in Expense.objects.filter(
-            company=company, status=ExpenseStatus.UNCATEGORIZED
-        ).select_related("company", "supplier_override"):
-            assert ctx.base_currency
-            uncategorized += 1
-            pushable += _pushable_once_coded(expense, company, choices)
+        codable[company.name] = _codable(company, coding_choices(company=company))
 
-    assert uncategorized >= 40
-    assert pushable / uncategorized >= 0.9, (pushable, uncategorized)
+    uncategorized = sum(n for n, _ in codable.values())
+    pushable = sum(n for _, n in codable.values())
+    assert uncategorized >= 50
+    assert pushable / uncategorized >= 0.9, codable
+    # The newer-generation company on its own, under its generation's rules.
+    uncategorized, pushable = codable[NEWER]
+    assert uncategorized >= 15
+    assert pushable / uncategorized >= 0.9, codable
+
+
+def test_the_newer_generation_company_speaks_it_here_and_in_the_sandbox_and_is_ready_to_push():
+    from companies.models import Company
+    from companies.platforms import rules_for
+    from expenses.services import expense_readiness
+    from sandbox.models import SandboxCompany
+    from syncs.claim import push_blockers
+
+    call_command("seed_demo", expenses=60)
+
+    company = Company.objects.get(name=NEWER)
+    assert (company.platform, company.expenses_api) == (Platform.XERO, ApiGeneration.EXPENSES)
+    assert company.status == CompanyStatus.READY
+    assert push_blockers(company=company) == []
+    config = company.configuration
+    assert config.saved_to_codat_at is not None
+    assert config.bank_account.is_bank_account
+    assert config.bank_account.currency == company.base_currency
+    # Codat's company moved to the Expenses product before the pull: its mapping options came
+    # in the newer shape, which names only the four expense types.
+    sandbox_company = SandboxCompany.objects.get(pk=company.codat_company_id)
+    assert sandbox_company.expenses_api == ApiGeneration.EXPENSES
+    expense_types = {"Payment", "Refund", "Reward", "Chargeback"}
+    accounts = LedgerAccount.objects.filter(company=company)
+    assert set().union(*(a.valid_transaction_types for a in accounts)) == expense_types
+    # Only types the generation takes on Xero, several of them, in every state.
+    rules = rules_for(company.platform, company.expenses_api)
+    expenses = Expense.objects.filter(company=company)
+    types = set(expenses.values_list("type", flat=True))
+    assert types <= rules.supported_types
+    assert len(types) > 1
+    assert {
+        ExpenseStatus.UNCATEGORIZED,
+        ExpenseStatus.CATEGORIZED,
+        ExpenseStatus.APPROVED,
+    } <= set(expenses.values_list("status", flat=True))
+    approved = list(expenses.filter(status=ExpenseStatus.APPROVED).select_related("company"))
+    assert approved
+    assert [e for e in approved if expense_readiness(e)] == []
+    assert Receipt.objects.filter(expense__company=company).exists()

@@ -1,6 +1,7 @@
 """`sync_now --wait` runs the push pipeline here and now against the sandbox over HTTP, rides out
 Codat's transient failures (5xx, 429) with the worker's backoff, follows every sync to its end,
-and exits non-zero naming the companies whose expenses could not all be pushed.
+and exits non-zero naming the companies whose expenses could not all be pushed, each company
+through the generation of Codat's expenses API it speaks.
 
 The command's waits go to a clock that moves only when slept on (`FakeTime`), so no test really
 waits them."""
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from companies.models import Connection, ConnectionKind, ConnectionStatus
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus
 from gateway.models import CodatExchange
 from reliability.seed import expenses_bulk
@@ -26,7 +27,7 @@ from syncs.send import sync_send
 from tests.codat.conftest import FakeTime
 from tests.factories import ReceiptFactory
 from tests.integration.sandbox_company import control, onboard
-from tests.integration.test_push_pipeline import _ledger
+from tests.integration.test_push_pipeline import _approved, _ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -224,3 +225,43 @@ def test_a_receipt_turned_away_is_left_to_the_worker_and_the_line_says_so(sandbo
     # The worker's sweeper sends it once its backoff is over; the command did not wait for it.
     assert receipt_uploads_due(now=upload.next_attempt_at) == [upload.pk]
     assert sum(clock.sleeps) < 30
+
+
+def test_sync_now_wait_pushes_a_v1_company_and_a_newer_generation_one_alike(sandbox, settings):
+    """Each company is written through its own generation (in the portal and the sandbox
+    alike), under the same faults, and reported on the same line."""
+    settings.CODAT_EXPENSES_API_DEFAULT = ApiGeneration.V1
+    v1 = onboard(Platform.XERO, name="Alder Bakery")
+    settings.CODAT_EXPENSES_API_DEFAULT = ApiGeneration.EXPENSES
+    newer = onboard(Platform.XERO, name="Birch Studio")
+    assert (v1.company.expenses_api, newer.company.expenses_api) == ("v1", "expenses")
+    approved = {
+        books.company.pk: _approved(books, 40) + _approved(books, 30, type="Refund")
+        for books in (v1, newer)
+    }
+    _faults(**FAULTS, seed=5)
+
+    lines, error = _sync_now("--wait")
+
+    assert (lines, error) == (
+        [
+            "Alder Bakery: pushed 70, synced 70, failed 0, receipts uploaded 0",
+            "Birch Studio: pushed 70, synced 70, failed 0, receipts uploaded 0",
+        ],
+        None,
+    )
+    for books in (v1, newer):
+        company, expenses = books.company, approved[books.company.pk]
+        assert _statuses(books) == {ExpenseStatus.SYNCED}
+        ledger = _ledger(books)
+        # Each approved expense in the ledger exactly once, written through its generation.
+        assert sorted(r["transactionId"] for r in ledger) == sorted(str(e.pk) for e in expenses)
+        assert {r["api"] for r in ledger} == {company.expenses_api}
+        assert set(Sync.objects.filter(company=company).values_list("expenses_api", "state")) == {
+            (company.expenses_api, SyncState.SUCCEEDED)
+        }
+    # v1: one sync of two datasets; the newer generation: one sync per batch of 50.
+    assert Sync.objects.filter(company=v1.company).count() == 1
+    assert Sync.objects.filter(company=newer.company).count() == 2
+    statuses = set(CodatExchange.objects.values_list("status", flat=True))
+    assert {429, 503} <= statuses, "the faults must really have been hit"

@@ -8,7 +8,8 @@ from demo.seed import DEMO_USERS, demo_company_states, demo_seed, demo_users_ens
 class Command(BaseCommand):
     help = (
         "Create the demo sign-ins, one company per platform onboarded against the embedded "
-        "sandbox, and their expenses. Running it twice changes nothing."
+        "sandbox on Sync for Expenses v1 and one on Codat's newer Expenses API, and their "
+        "expenses. Running it twice changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
