@@ -103,6 +103,9 @@ class _Plan:
     passed_over: set[Any] = field(default_factory=set)
     # Whether the company's push request was ended by this claim's first slice.
     request_ended: bool = False
+    # What every sync of this push carries (`Sync.push_id`): a claim resumed after a crash
+    # takes the one of the sync it continues.
+    push_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # Slices claimed side by side share the plan: its counts and set change under this lock.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -255,6 +258,8 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     sync = Sync.objects.filter(company=company, state=SyncState.INITIATING).first()
     if sync is not None and not sync.claiming:
         return _Slice(sync=sync, done=True)
+    if sync is not None and sync.push_id is not None:
+        plan.push_id = sync.push_id
     if shared and sync is None:
         return _Slice(sync=None, done=True)
     approved = Expense.objects.select_for_update(skip_locked=True).filter(
@@ -297,14 +302,14 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
         if planned:
             if plan.one_sync_per_batch:
                 for start in range(0, len(planned), MAX_BATCH_SIZE):
-                    own = _sync_create(company, plan.generation)
+                    own = _sync_create(company, plan.generation, plan.push_id)
                     step.sync = step.sync or own
                     step.batches += write_batches(
                         company, own, planned[start : start + MAX_BATCH_SIZE], keyed=True
                     )
             else:
                 if step.sync is None:
-                    step.sync = _sync_create(company, plan.generation)
+                    step.sync = _sync_create(company, plan.generation, plan.push_id)
                 step.batches = write_batches(company, step.sync, planned)
     if last and not shared:
         # The claim is complete: every sync it made may be started.
@@ -434,7 +439,7 @@ def _column(model: type[Model], name: str) -> str:
     return cast("Field[Any, Any]", model._meta.get_field(name)).column
 
 
-def _sync_create(company: Company, generation: str) -> Sync:
+def _sync_create(company: Company, generation: str, push_id: uuid.UUID) -> Sync:
     config = CompanyConfiguration.objects.select_related(
         "bank_account", "supplier", "customer"
     ).get(company=company)
@@ -442,6 +447,7 @@ def _sync_create(company: Company, generation: str) -> Sync:
         company=company,
         kind=SyncKind.PUSH,
         expenses_api=generation,
+        push_id=push_id,
         claiming=True,
         configuration_snapshot={
             "bank_account": _snapshot(config.bank_account),

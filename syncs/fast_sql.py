@@ -26,6 +26,7 @@ from syncs.models import (
     PushBatchItem,
     ReceiptUpload,
     Sync,
+    SyncState,
     SyncTransaction,
     UploadState,
 )
@@ -127,8 +128,11 @@ def results_upsert(sync: Sync, rows: list[KeptResult]) -> list[OwnResult]:
         ]
 
 
-# What `recent_syncs_with_progress` counts for each sync, as attributes of the same names.
+# What `recent_syncs_with_progress` counts for each push, as attributes of the same names.
 PROGRESS_COUNTS = (
+    "syncs_total",
+    "syncs_initiating",
+    "syncs_in_progress",
     "batches_total",
     "batches_posted",
     "expenses",
@@ -147,45 +151,61 @@ def _recent_syncs_sql() -> str:
     sync, batch = Sync._meta.db_table, PushBatch._meta.db_table
     item, expense = PushBatchItem._meta.db_table, Expense._meta.db_table
     upload = ReceiptUpload._meta.db_table
-    items = f"FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id WHERE ib.sync_id = s.id"
-    expense_of = f"JOIN {expense} e ON e.id = i.expense_id"
+    # The syncs of the push whose newest sync is `s`: itself, and those sharing its push id.
+    members = (
+        f"(SELECT m.id FROM {sync} m WHERE m.id = s.id "  # noqa: S608 - table names only
+        f"OR (s.push_id IS NOT NULL AND m.push_id = s.push_id))"
+    )
+    pushed = f"FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id"
+    items = f"{pushed} WHERE ib.sync_id IN {members}"
+    of_status = f"{pushed} JOIN {expense} e ON e.id = i.expense_id WHERE ib.sync_id IN {members}"
     return f"""
         SELECT s.*,
-            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id) AS batches_total,
-            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id = s.id AND b.state <> %(pending)s)
-                AS batches_posted,
+            (SELECT COUNT(*) FROM {sync} p WHERE p.id IN {members}) AS syncs_total,
+            (SELECT COUNT(*) FROM {sync} p WHERE p.id IN {members} AND p.state = %(initiating)s)
+                AS syncs_initiating,
+            (SELECT COUNT(*) FROM {sync} p WHERE p.id IN {members} AND p.state = %(in_progress)s)
+                AS syncs_in_progress,
+            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id IN {members}) AS batches_total,
+            (SELECT COUNT(*) FROM {batch} b WHERE b.sync_id IN {members}
+                AND b.state <> %(pending)s) AS batches_posted,
             (SELECT COUNT(*) {items}) AS expenses,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(synced)s) AS synced,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(failed)s) AS failed,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(pushing)s) AS pushing,
-            (SELECT COUNT(*) FROM {item} i JOIN {batch} ib ON ib.id = i.batch_id {expense_of}
-                WHERE ib.sync_id = s.id AND e.status = %(syncing)s) AS syncing,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id) AS receipts_total,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(uploaded)s)
-                AS receipts_uploaded,
-            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id = s.id AND u.state = %(gave_up)s)
-                AS receipts_gave_up
+            (SELECT COUNT(*) {of_status} AND e.status = %(synced)s) AS synced,
+            (SELECT COUNT(*) {of_status} AND e.status = %(failed)s) AS failed,
+            (SELECT COUNT(*) {of_status} AND e.status = %(pushing)s) AS pushing,
+            (SELECT COUNT(*) {of_status} AND e.status = %(syncing)s) AS syncing,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id IN {members}) AS receipts_total,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id IN {members}
+                AND u.state = %(uploaded)s) AS receipts_uploaded,
+            (SELECT COUNT(*) FROM {upload} u WHERE u.sync_id IN {members}
+                AND u.state = %(gave_up)s) AS receipts_gave_up,
+            (SELECT MIN(p.requested_at) FROM {sync} p WHERE p.id IN {members}) AS started_at
         FROM {sync} s
         WHERE s.company_id = %(company)s
-        ORDER BY s.requested_at DESC
+            AND (s.push_id IS NULL OR NOT EXISTS (
+                SELECT 1 FROM {sync} later WHERE later.push_id = s.push_id
+                    AND (later.requested_at > s.requested_at
+                        OR (later.requested_at = s.requested_at AND later.id > s.id))))
+        ORDER BY s.requested_at DESC, s.id DESC
         LIMIT %(limit)s
     """  # noqa: S608
 
 
 def recent_syncs_with_progress(*, company_id: int, recent: int) -> list[Any]:
-    """The company's `recent` latest syncs, newest first, each with its progress counted
-    (`PROGRESS_COUNTS`, attributes a `Sync`'s type does not know): its batches, those posted,
-    its expenses, those synced, failed, pushing and syncing, its receipt uploads, those done
-    and those given up.
+    """The company's `recent` latest pushes (and corrections), newest first, each as its newest
+    sync with the progress of all the push's syncs counted (`PROGRESS_COUNTS` and
+    `started_at`, attributes a `Sync`'s type does not know): its syncs and those still being
+    sent or written, its batches, those posted, its expenses, those synced, failed, pushing and
+    syncing, its receipt uploads, those done and those given up. A push through a generation
+    that starts a sync per batch is one row however many syncs it made.
 
     One statement written once per process: every queue page shows the push panel, and the
-    ORM would compile the ten correlated counts anew on each."""
+    ORM would compile the correlated counts anew on each."""
     params = {
         "company": company_id,
         "limit": recent,
+        "initiating": SyncState.INITIATING,
+        "in_progress": SyncState.IN_PROGRESS,
         "pending": BatchState.PENDING,
         "synced": ExpenseStatus.SYNCED,
         "failed": ExpenseStatus.FAILED,

@@ -161,6 +161,9 @@ class Sync(models.Model):
     is_long_running = models.BooleanField(default=False)
     # The configuration in force when the sync was initiated (bank account, supplier, customer).
     configuration_snapshot = models.JSONField(default=dict, blank=True)
+    # The push this sync is part of: every sync one claim makes shares it (a push through a
+    # generation that starts a sync per batch is many syncs). None for corrections.
+    push_id = models.UUIDField(null=True, blank=True, editable=False)
     requested_at = models.DateTimeField(auto_now_add=True)
     # Written (and committed) just before initiate-sync is sent: after a crash, a sync Codat
     # started after this moment and that we do not know is ours, and is adopted.
@@ -202,6 +205,10 @@ class Sync(models.Model):
         ]
         indexes = [
             models.Index(fields=["company", "-requested_at"], name="sync_company_recent_idx"),
+            # The syncs of one push, gathered for the push panel.
+            models.Index(
+                fields=["push_id"], name="sync_push_idx", condition=Q(push_id__isnull=False)
+            ),
             models.Index(fields=["state", "next_poll_at"], name="sync_polling_idx"),
             # The dashboard reads every figure of a date range from this index alone.
             models.Index(

@@ -7,13 +7,14 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.utils.dateparse import parse_datetime
 
 from companies.models import Company
 from expenses.currency_rate import in_base_currency, rate_currency
@@ -34,7 +35,6 @@ from syncs.models import (
     ReceiptUpload,
     Sync,
     SyncKind,
-    SyncState,
     SyncTransaction,
     TransactionStatus,
     UploadState,
@@ -185,6 +185,9 @@ def sync_transactions_export_rows(*, results: QuerySet[SyncTransaction]) -> Iter
 
 @dataclass(frozen=True)
 class SyncProgress:
+    """A push (all the syncs one claim made: one, or one per batch in a generation that
+    starts a sync per batch) or a correction, as its newest sync and counts over them all."""
+
     sync: Sync
     batches_total: int
     batches_posted: int
@@ -196,14 +199,17 @@ class SyncProgress:
     pushing: int = 0
     syncing: int = 0
     receipts_gave_up: int = 0  # uploads that need support's attention: no longer tried
+    syncs_total: int = 1
+    syncs_initiating: int = 0  # being sent to Codat (or not started yet)
+    syncs_in_progress: int = 0  # Codat is writing them
+    started_at: datetime | None = None  # when the push's first sync was made
 
     @property
     def in_flight(self) -> bool:
         """A push whose expenses are not settled yet (an update of one synced expense is not
         a push, and receipts still uploading do not hold up the next push)."""
-        return self.sync.kind == SyncKind.PUSH and self.sync.state in (
-            SyncState.INITIATING,
-            SyncState.IN_PROGRESS,
+        return self.sync.kind == SyncKind.PUSH and bool(
+            self.syncs_initiating + self.syncs_in_progress
         )
 
     @property
@@ -216,10 +222,13 @@ class SyncProgress:
 
     @property
     def stage(self) -> str:
-        """Where the sync is, in words finance staff use."""
-        if self.sync.state == SyncState.INITIATING:
+        """Where the push is, in words finance staff use."""
+        if self.syncs_initiating:
             return f"Sending batches to Codat ({self.batches_posted} of {self.batches_total})"
-        if self.sync.state == SyncState.IN_PROGRESS:
+        if self.syncs_in_progress:
+            if self.syncs_total > 1:
+                done = self.syncs_total - self.syncs_in_progress
+                return f"Codat is writing to the ledger ({done} of {self.syncs_total} syncs done)"
             code = (
                 f" — {self.sync.status_text} ({self.sync.status_code})"
                 if self.sync.status_code
@@ -274,6 +283,14 @@ class PushPanel:
         return self.recent[:1]
 
 
+def _datetime(value: datetime | str | None) -> datetime | None:
+    """A time a raw statement computed: SQLite hands it back as text."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
+    return value
+
+
 def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None = None) -> PushPanel:
     """The workspace's push button and the progress of the company's latest syncs, read from
     our own tables only (a page never waits on Codat), the syncs and their progress in one
@@ -283,7 +300,11 @@ def push_panel(*, company: Company, recent: int = 3, ready_to_push: int | None =
     from syncs.push_requests import company_push_requested
 
     progress = [
-        SyncProgress(sync=s, **{name: getattr(s, name) for name in fast_sql.PROGRESS_COUNTS})
+        SyncProgress(
+            sync=s,
+            started_at=_datetime(s.started_at),
+            **{name: getattr(s, name) for name in fast_sql.PROGRESS_COUNTS},
+        )
         for s in fast_sql.recent_syncs_with_progress(company_id=company.pk, recent=recent)
     ]
     tabs: list[TabCount] = []

@@ -14,6 +14,7 @@ from expenses.models import Expense, ExpenseStatus
 from gateway.apis import GENERATIONS
 from gateway.exchanges import codat_client
 from syncs.models import BatchState, PushBatch, Sync, SyncState, SyncTransaction
+from syncs.selectors import push_panel
 from syncs.tasks import push_company
 from tests.generations import StubGeneration
 from tests.integration.sandbox_company import onboard
@@ -71,6 +72,15 @@ def test_each_batch_is_one_call_and_a_sync_of_its_own_followed_to_the_ledger(
     assert SyncTransaction.objects.filter(company=books.company).count() == 120
     assert len(_ledger(books)) == 120
     assert len(codat_client().list_syncs(str(books.company.codat_company_id))) == 3
+    # The push panel shows the push as one, counting all three syncs.
+    assert len({sync.push_id for sync in syncs}) == 1
+    [shown] = push_panel(company=books.company).shown
+    assert (shown.stage, shown.expenses, shown.synced, shown.syncs_total) == (
+        "Finished",
+        120,
+        120,
+        3,
+    )
 
 
 def test_pushing_again_sends_nothing_twice(sandbox, one_call_generation):
