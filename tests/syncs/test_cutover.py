@@ -10,31 +10,26 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from companies.models import Company, ExpensesApiSwitch, LedgerAccount, SwitchChannel
+from companies.models import Company, ExpensesApiSwitch, SwitchChannel
 from companies.platforms import ApiGeneration
 from expenses.models import EventKind, Expense, ExpenseEvent, ExpenseStatus
-from expenses.services import expense_readiness
-from expenses.validation import company_context
 from syncs import v1_shutdown
 from syncs.claim import PushRefused, company_push_claim, push_blockers
 from syncs.cutover import company_in_flight, expenses_api_switch
 from syncs.models import BatchState, PushBatch, ReceiptUpload, Sync, SyncState, UploadState
 from syncs.push_requests import company_push_request
 from tests.factories import (
-    ExpenseFactory,
-    ExpenseLineFactory,
-    LedgerAccountFactory,
     ReceiptFactory,
     StaffFactory,
 )
 from tests.fake_clock import FakeClock
+from tests.syncs.cutover_data import coded_as, other_side, speaks, status_of
 from tests.syncs.dashboard_data import coded_expense, pushable_company
 
 pytestmark = pytest.mark.django_db
@@ -53,45 +48,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 @pytest.fixture
 def books(clock: FakeClock) -> Any:
     return pushable_company(name="Harbour Coffee Ltd")
-
-
-def _other_side(books: Any, name: str = "Suspense") -> LedgerAccount:
-    """An account that takes the types v1 sends against the card's other side."""
-    return LedgerAccountFactory(
-        company=books.company,
-        name=name,
-        account_type="Liability",
-        valid_transaction_types=["TransferIn", "TransferOut", "AdjustmentIn", "AdjustmentOut"],
-    )
-
-
-def _coded(books: Any, *, status: str, type: str, account: LedgerAccount, **fields: Any) -> Any:
-    """An expense of `type` coded on `account`, valid in v1."""
-    expense = ExpenseFactory(
-        company=books.company,
-        status=status,
-        type=type,
-        amount=Decimal("12.00"),
-        approved_at=timezone.now(),
-        **fields,
-    )
-    ExpenseLineFactory(
-        expense=expense,
-        account=account,
-        tax_rate=None if type.startswith("Transfer") else books.no_tax,
-        net_amount=Decimal("12.00"),
-        tax_amount=Decimal("0.00"),
-    )
-    assert expense_readiness(expense, company_context(company=books.company)) == []
-    return expense
-
-
-def _status(expense: Any) -> str:
-    return Expense.objects.values_list("status", flat=True).get(pk=expense.pk)
-
-
-def _speaks(company: Company) -> str:
-    return Company.objects.values_list("expenses_api", flat=True).get(pk=company.pk)
 
 
 # --- Refused while anything is in flight --------------------------------------------------------
@@ -149,8 +105,8 @@ def _expense_on_its_way(books: Any) -> None:
 def test_a_company_with_anything_in_flight_is_refused_naming_it_and_the_fix(
     books, in_flight, words
 ):
-    adjustment = _coded(
-        books, status=ExpenseStatus.APPROVED, type="AdjustmentIn", account=_other_side(books)
+    adjustment = coded_as(
+        books, status=ExpenseStatus.APPROVED, type="AdjustmentIn", account=other_side(books)
     )
     in_flight(books)
 
@@ -160,9 +116,9 @@ def test_a_company_with_anything_in_flight_is_refused_naming_it_and_the_fix(
     assert f"Harbour Coffee Ltd still has work in flight with Codat: {words}." in report.refusal
     assert f"manage.py sync_now --company {books.company.pk} --wait" in report.refusal
     assert report.lines()[0] == f"Not moved: {report.refusal}"
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
     assert ExpensesApiSwitch.objects.count() == 0
-    assert _status(adjustment) == ExpenseStatus.APPROVED
+    assert status_of(adjustment) == ExpenseStatus.APPROVED
     assert not ExpenseEvent.objects.filter(expense=adjustment).exists()
 
 
@@ -186,8 +142,8 @@ def test_nothing_in_flight_reads_as_nothing(books):
 @pytest.fixture
 def history(books: Any) -> dict[str, Any]:
     """A Xero company with v1 history: synced, failed and approved expenses, all valid in v1."""
-    other = _other_side(books)
-    savings = _other_side(books, name="Savings")
+    other = other_side(books)
+    savings = other_side(books, name="Savings")
     synced_sync = Sync.objects.create(
         company=books.company,
         state=SyncState.SUCCEEDED,
@@ -196,14 +152,14 @@ def history(books: Any) -> dict[str, Any]:
     )
     return {
         "payment": coded_expense(books, status=ExpenseStatus.APPROVED),
-        "adjustment": _coded(
+        "adjustment": coded_as(
             books, status=ExpenseStatus.APPROVED, type="AdjustmentIn", account=other
         ),
         "failed_payment": coded_expense(books, status=ExpenseStatus.FAILED),
-        "failed_transfer": _coded(
+        "failed_transfer": coded_as(
             books, status=ExpenseStatus.FAILED, type="TransferIn", account=savings
         ),
-        "synced_adjustment": _coded(
+        "synced_adjustment": coded_as(
             books, status=ExpenseStatus.SYNCED, type="AdjustmentOut", account=other
         ),
         "v1_sync": synced_sync,
@@ -227,8 +183,8 @@ def test_a_dry_run_reports_what_would_go_back_to_coding_and_changes_nothing(book
     assert "2 expenses would go back to coding" in text
     assert "Xero does not accept Adjustment in transactions from Codat's Expenses API" in text
     assert "Dry run: nothing was changed." in text
-    assert _speaks(books.company) == ApiGeneration.V1
-    assert [_status(history[k]) for k in ("adjustment", "failed_transfer")] == [
+    assert speaks(books.company) == ApiGeneration.V1
+    assert [status_of(history[k]) for k in ("adjustment", "failed_transfer")] == [
         ExpenseStatus.APPROVED,
         ExpenseStatus.FAILED,
     ]
@@ -243,7 +199,7 @@ def test_a_dry_run_says_what_is_in_flight_too(books, history):
 
     assert report.lines()[0].startswith("Would not move: Harbour Coffee Ltd still has work in")
     assert len(report.sent_back) == 2
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
 
 
 def test_the_switch_sends_what_the_newer_generation_refuses_back_to_coding_with_the_reason(
@@ -257,7 +213,7 @@ def test_the_switch_sends_what_the_newer_generation_refuses_back_to_coding_with_
         )
 
     assert not report.refused
-    assert _speaks(books.company) == ApiGeneration.EXPENSES
+    assert speaks(books.company) == ApiGeneration.EXPENSES
     assert books.company.expenses_api == ApiGeneration.EXPENSES
     adjustment = Expense.objects.get(pk=history["adjustment"].pk)
     assert adjustment.status == ExpenseStatus.UNCATEGORIZED
@@ -276,10 +232,10 @@ def test_the_switch_sends_what_the_newer_generation_refuses_back_to_coding_with_
     assert transfer.status == ExpenseStatus.UNCATEGORIZED
     assert "transfers through an endpoint of their own" in transfer.needs_recoding_reason
     # What the newer generation takes stays where it was: it goes out on the next push.
-    assert _status(history["payment"]) == ExpenseStatus.APPROVED
-    assert _status(history["failed_payment"]) == ExpenseStatus.FAILED
+    assert status_of(history["payment"]) == ExpenseStatus.APPROVED
+    assert status_of(history["failed_payment"]) == ExpenseStatus.FAILED
     # Nothing synced is touched, and the v1 sync keeps its stamp.
-    assert _status(history["synced_adjustment"]) == ExpenseStatus.SYNCED
+    assert status_of(history["synced_adjustment"]) == ExpenseStatus.SYNCED
     assert not ExpenseEvent.objects.filter(expense=history["synced_adjustment"]).exists()
     assert Sync.objects.get(pk=history["v1_sync"].pk).expenses_api == ApiGeneration.V1
     # The mapping options are read again once the switch is committed.
@@ -346,12 +302,12 @@ def test_moving_back_to_v1_is_allowed_before_the_shutdown_and_refused_from_it(bo
         "Codat switched Sync for Expenses v1 off on 1 May 2027: Harbour Coffee Ltd cannot be "
         "moved back to it."
     )
-    assert _speaks(books.company) == ApiGeneration.EXPENSES
+    assert speaks(books.company) == ApiGeneration.EXPENSES
 
     moved = expenses_api_switch(books.company, "v1", by_user=None, clock=lambda: BEFORE_SHUTDOWN)
 
     assert not moved.refused
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
 
 
 def test_the_shutdown_day_follows_the_setting(books, clock, settings):
@@ -449,4 +405,4 @@ def test_a_switch_asked_while_a_claim_slice_holds_the_lock_checks_after_it(monke
     report = asked["report"]
     assert report.refused
     assert "1 sync not finished; 1 batch not settled; 3 expenses on their way" in report.refusal
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,17 +15,13 @@ from django.core.management.base import CommandError
 
 from companies.models import Company, ExpensesApiSwitch, SwitchChannel
 from companies.platforms import ApiGeneration
-from expenses.models import ExpenseStatus
 from syncs.management.commands.expenses_api import Command
 from syncs.models import Sync, SyncState
 from tests.factories import (
     CompanyFactory,
-    ExpenseFactory,
-    ExpenseLineFactory,
-    LedgerAccountFactory,
     StaffFactory,
 )
-from tests.syncs.dashboard_data import coded_expense, pushable_company
+from tests.syncs.cutover_data import speaks, v1_company_with_an_adjustment
 
 pytestmark = pytest.mark.django_db
 
@@ -41,26 +36,7 @@ def _run(*args: str, clock: Any = lambda: BEFORE_SHUTDOWN) -> str:
 
 @pytest.fixture
 def books() -> Any:
-    books = pushable_company(name="Harbour Coffee Ltd")
-    coded_expense(books, status=ExpenseStatus.APPROVED)
-    suspense = LedgerAccountFactory(
-        company=books.company, name="Suspense", valid_transaction_types=["AdjustmentIn"]
-    )
-    adjustment = ExpenseFactory(
-        company=books.company, status=ExpenseStatus.APPROVED, type="AdjustmentIn"
-    )
-    ExpenseLineFactory(
-        expense=adjustment,
-        account=suspense,
-        tax_rate=books.no_tax,
-        net_amount=Decimal("12.00"),
-        tax_amount=Decimal("0.00"),
-    )
-    return books
-
-
-def _speaks(company: Company) -> str:
-    return Company.objects.values_list("expenses_api", flat=True).get(pk=company.pk)
+    return v1_company_with_an_adjustment()
 
 
 def test_a_dry_run_prints_what_would_happen_and_changes_nothing(books):
@@ -74,7 +50,7 @@ def test_a_dry_run_prints_what_would_happen_and_changes_nothing(books):
         "Exclude this expense and record it in the accounting software by hand.",
         "Dry run: nothing was changed.",
     ]
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
     assert not ExpensesApiSwitch.objects.exists()
 
 
@@ -91,7 +67,7 @@ def test_the_company_is_found_by_its_portal_id_codat_id_or_name(books, by):
     assert out.splitlines()[0] == (
         "Harbour Coffee Ltd moved from Sync for Expenses v1 to the newer Expenses API."
     )
-    assert _speaks(books.company) == ApiGeneration.EXPENSES
+    assert speaks(books.company) == ApiGeneration.EXPENSES
     switch = ExpensesApiSwitch.objects.get()
     assert (switch.via, switch.switched_by, switch.switched_at) == (
         SwitchChannel.COMMAND,
@@ -123,7 +99,7 @@ def test_a_company_with_something_in_flight_exits_1_saying_what_and_the_fix(book
         "Let it finish first (the worker carries it on), or finish it here with manage.py "
         f"sync_now --company {books.company.pk} --wait; then move the company again."
     )
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
 
 
 def test_run_from_the_command_line_a_refusal_is_exit_status_1(books, capsys):
@@ -175,4 +151,4 @@ def test_bad_input_is_refused_naming_the_option_and_the_fix(books):
         _run("--company", str(books.company.pk), "--to", "expenses", "--by", "ghost")
     with pytest.raises(CommandError, match="argument --to: invalid choice: 'v2'"):
         _run("--company", str(books.company.pk), "--to", "v2")
-    assert _speaks(books.company) == ApiGeneration.V1
+    assert speaks(books.company) == ApiGeneration.V1
