@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from companies.models import Company, Role, SwitchChannel
 from companies.permissions import company_member_required
@@ -135,7 +135,10 @@ def expenses_api_move(request: CompanyHttpRequest, company: Company) -> HttpResp
     to = _move_target(request, company)
     if to is None:
         messages.error(request, "To: choose v1 or expenses (the newer Expenses API).")
-        return redirect("company-settings", company.pk)
+        settings_page = reverse("company-settings", args=[company.pk])
+        if request.htmx:
+            return HttpResponseClientRedirect(settings_page)
+        return redirect(settings_page)
     moving = request.method == "POST"
     report = expenses_api_switch(
         company, to, by_user=request.user, dry_run=not moving, via=SwitchChannel.PORTAL

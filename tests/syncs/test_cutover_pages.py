@@ -185,6 +185,8 @@ def test_the_confirmation_moves_the_company_and_records_who(client, books):
     body = response.content.decode()
     assert "Harbour Coffee Ltd moved from Sync for Expenses v1 to the newer Expenses API." in body
     assert "1 expense went back to coding" in body
+    # What the company speaks, shown above the button, is swapped too.
+    assert 'id="expenses-api-speaks" hx-swap-oob="true">Expenses (newer)' in body
     assert speaks(books.company) == ApiGeneration.EXPENSES
     switch = ExpensesApiSwitch.objects.get()
     assert (switch.switched_by, switch.via, switch.switched_at) == (
