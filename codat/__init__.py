@@ -4,6 +4,7 @@ from codat.client import DEFAULT_TIMEOUT, CodatClient, Exchange
 from codat.errors import (
     CodatAuthError,
     CodatError,
+    CodatGoneError,
     CodatIdempotencyConflictError,
     CodatIdempotencyInFlightError,
     CodatIdempotentServerError,
@@ -81,6 +82,7 @@ __all__ = [
     "CodatAuthError",
     "CodatClient",
     "CodatError",
+    "CodatGoneError",
     "CodatIdempotencyConflictError",
     "CodatIdempotencyInFlightError",
     "CodatIdempotentServerError",

@@ -102,6 +102,12 @@ class CodatNotFoundError(CodatError):
     """404: the company, connection, sync or transaction does not exist (or no longer does)."""
 
 
+class CodatGoneError(CodatError):
+    """410: the operation is switched off for good, as Codat does with an API it retires (Sync
+    for Expenses v1's dataset and initiate-sync from 2027-05-01). Trying again cannot help: the
+    caller moves to the operation that replaced it."""
+
+
 class CodatNotReadyError(CodatError):
     """409: the data type has not been fetched yet or is still syncing; refresh and wait."""
 
@@ -160,6 +166,7 @@ _BY_STATUS: dict[int, type[CodatError]] = {
     404: CodatNotFoundError,
     408: CodatUnavailableError,
     409: CodatNotReadyError,
+    410: CodatGoneError,
     422: CodatUnprocessableError,
     429: CodatRateLimitedError,
 }
@@ -172,6 +179,7 @@ _DEFAULT_MESSAGES = {
     404: "Codat could not find the resource",
     408: "Codat timed out waiting for the request",
     409: "Codat has not fetched this data yet",
+    410: "Codat no longer offers this operation",
     422: "Codat cannot process this request for the company",
     429: "Codat's rate limit was reached",
 }

@@ -15,6 +15,7 @@ from companies.models import (
     CompanyConfiguration,
     Connection,
     Customer,
+    ExpensesApiSwitch,
     Invitation,
     LedgerAccount,
     Membership,
@@ -22,6 +23,7 @@ from companies.models import (
     TaxRate,
     TrackingCategory,
 )
+from companies.selectors import companies_still_on_v1
 
 
 def tracking_options_for(
@@ -102,6 +104,43 @@ class CompanyConfigurationInline(admin.StackedInline):
     readonly_fields = ["saved_to_codat_at", "updated_by", "updated_at"]
 
 
+class ExpensesApiSwitchInline(admin.TabularInline):
+    """Who moved the company between Codat's expenses APIs, and when: written by the cut-over
+    only, never here."""
+
+    model = ExpensesApiSwitch
+    extra = 0
+    fields = readonly_fields = (
+        "switched_at",
+        "from_api",
+        "to_api",
+        "switched_by",
+        "via",
+        "sent_back_to_coding",
+    )
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StillOnV1Filter(admin.SimpleListFilter):
+    """The dashboard's "still on v1" tile: companies to move before Codat switches v1 off
+    (archived ones never push, so they are not counted)."""
+
+    title = "still to move to the newer Expenses API"
+    parameter_name = "to_move"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("v1", "Still on Sync for Expenses v1")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "v1":
+            return queryset.filter(companies_still_on_v1())
+        return queryset
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
     list_display = [
@@ -115,7 +154,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "expenses_api",
         "portal_links",
     ]
-    list_filter = ["platform", "status", "auto_push", "expenses_api"]
+    list_filter = ["platform", "status", "auto_push", "expenses_api", StillOnV1Filter]
     search_fields = ["name", "codat_company_id"]
     readonly_fields = [
         "codat_company_id",
@@ -126,7 +165,12 @@ class CompanyAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [ConnectionInline, CompanyConfigurationInline, MembershipInline]
+    inlines = [
+        ConnectionInline,
+        CompanyConfigurationInline,
+        MembershipInline,
+        ExpensesApiSwitchInline,
+    ]
     # The syncs admin adds "Push now" (syncs/admin.py): the push is a layer above this app.
     actions = ["refresh_master_data"]
 
@@ -159,6 +203,34 @@ class CompanyAdmin(admin.ModelAdmin):
             reverse("company-detail", args=[obj.pk]),
             reverse("sync-list", args=[obj.pk]),
         )
+
+
+@admin.register(ExpensesApiSwitch)
+class ExpensesApiSwitchAdmin(admin.ModelAdmin):
+    """The cut-over's record: read only (the cut-over writes it, `manage.py expenses_api`)."""
+
+    list_display = [
+        "company",
+        "from_api",
+        "to_api",
+        "switched_at",
+        "switched_by",
+        "via",
+        "sent_back_to_coding",
+    ]
+    list_filter = ["to_api", "via"]
+    search_fields = ["company__name", "company__codat_company_id", "switched_by__username"]
+    list_select_related = ["company", "switched_by"]
+    date_hierarchy = "switched_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Connection)

@@ -97,6 +97,73 @@ class Company(models.Model):
         return API_LABELS[ApiGeneration(self.expenses_api)]
 
 
+class SwitchChannel(models.TextChoices):
+    PORTAL = "portal", "Company settings page"
+    ADMIN = "admin", "Admin action"
+    COMMAND = "command", "manage.py expenses_api"
+
+
+class ExpensesApiSwitch(models.Model):
+    """A company moved from one generation of Codat's expenses API to the other by the cut-over
+    (`syncs.cutover`): who did it, when, from where, and what went back to coding because the
+    new generation refuses it. Rows are only ever added."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="expenses_api_switches", db_index=False
+    )
+    from_api = models.CharField("from", max_length=8, choices=ApiGeneration.choices)
+    to_api = models.CharField("to", max_length=8, choices=ApiGeneration.choices)
+    # Empty when run from the command line without naming an account.
+    switched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    via = models.CharField(max_length=8, choices=SwitchChannel.choices)
+    switched_at = models.DateTimeField()
+    sent_back_to_coding = models.PositiveIntegerField(default=0)
+    # What the switch did, in the words the command and the page showed.
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "expenses API switch"
+        verbose_name_plural = "expenses API switches"
+        ordering = ["-switched_at", "-id"]
+        constraints = [
+            choices_check("from_api", ApiGeneration, "expensesapiswitch_from_valid"),
+            choices_check("to_api", ApiGeneration, "expensesapiswitch_to_valid"),
+            choices_check("via", SwitchChannel, "expensesapiswitch_via_valid"),
+            models.CheckConstraint(
+                condition=~Q(from_api=models.F("to_api")), name="expensesapiswitch_moves"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["company", "-switched_at"], name="expensesapiswitch_company_idx"),
+            # Deleting a user clears the switches that name them; the others are not indexed.
+            models.Index(
+                fields=["switched_by"],
+                condition=Q(switched_by__isnull=False),
+                name="expensesapiswitch_by_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.company} · {self.get_from_api_display()} → {self.get_to_api_display()} "
+            f"({self.switched_at:%Y-%m-%d %H:%M})"
+        )
+
+    @property
+    def by_label(self) -> str:
+        """Who switched, as pages name them."""
+        if self.switched_by is not None:
+            return self.switched_by.get_username()
+        return self.get_via_display()
+
+
 class ConnectionKind(models.TextChoices):
     ACCOUNTING = "accounting", "Accounting"
     PARTNER_EXPENSE = "partner_expense", "Partner expense"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
-from django.db.models import OuterRef, QuerySet
+from django.db.models import OuterRef, Q, QuerySet
 
 from companies.fast_sql import company_visible_row
 from companies.models import (
@@ -16,9 +16,11 @@ from companies.models import (
     CompanyConfiguration,
     Connection,
     ConnectionKind,
+    ExpensesApiSwitch,
     Membership,
     Role,
 )
+from companies.platforms import ApiGeneration
 from companies.staff import is_support, staff_company_role
 
 AnyUser = User | AnonymousUser
@@ -177,6 +179,28 @@ def company_push_blockers(*, company: Company) -> list[str]:
     return blockers
 
 
+# --- The generation of Codat's expenses API ---------------------------------------------------
+
+
+def companies_still_on_v1() -> Q:
+    """The companies to move to the newer Expenses API before Codat switches v1 off: on v1 and
+    not archived (an archived company never pushes)."""
+    from companies.models import CompanyStatus
+
+    return Q(expenses_api=ApiGeneration.V1) & ~Q(status=CompanyStatus.ARCHIVED)
+
+
+def company_last_switch(*, company: Company) -> ExpensesApiSwitch | None:
+    """The company's latest move between generations, with who made it; None if it never
+    moved."""
+    return (
+        ExpensesApiSwitch.objects.filter(company=company)
+        .select_related("switched_by")
+        .order_by("-switched_at", "-pk")
+        .first()
+    )
+
+
 # --- Onboarding and settings pages --------------------------------------------------------------
 
 
@@ -307,6 +331,7 @@ class CompanySettings:
     members: list[Membership]
     notes: dict[str, str]
     refreshing: bool
+    last_switch: ExpensesApiSwitch | None = None
 
 
 def company_settings_overview(*, company: Company) -> CompanySettings:
@@ -323,4 +348,5 @@ def company_settings_overview(*, company: Company) -> CompanySettings:
         members=list(company.memberships.select_related("user").order_by("user__username")),
         notes=configuration_notes(company=company),
         refreshing=company.refresh_started_at is not None,
+        last_switch=company_last_switch(company=company),
     )

@@ -4,15 +4,31 @@ that stopped accepting the expense's type) go back to To categorize with the rea
 
 The companies app pulls the master data and cannot import expenses (it is the lower layer): it
 announces each pull with `companies.signals.master_data_pulled`, connected to
-`recheck_on_master_data_pulled` when the app is ready (`expenses/apps.py`)."""
+`recheck_on_master_data_pulled` when the app is ready (`expenses/apps.py`).
+
+Before a company moves to another generation of Codat's expenses API: the approved and failed
+expenses that generation's rules refuse (`expenses_refused_under`), and sending them back to
+coding with the reason (`expenses_send_back`)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.models import User
 from django.db.models import Prefetch, Q
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
+from companies.platforms import TransactionType
 from expenses.models import Expense, ExpenseLine, ExpenseStatus
-from expenses.services import expense_readiness, expense_refresh_readiness
+from expenses.services import (
+    expense_readiness,
+    expense_refresh_readiness,
+    expenses_bulk_transition,
+)
 from expenses.validation import company_context
 
 # Not yet in a sync: what a refresh may still send back for recoding.
@@ -31,6 +47,23 @@ def recheck_on_master_data_pulled(sender: object, *, company: Company, **_: obje
 
 def _unusable() -> Q:
     return ~Q(status="Active") | Q(is_deleted=True) | Q(missing_since__isnull=False)
+
+
+def _with_lines(ids: Iterable[Any]) -> list[Expense]:
+    """The expenses with what validation reads, their lines in one prefetch."""
+    return list(
+        Expense.objects.filter(pk__in=ids)
+        .select_related("company", "supplier_override")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ExpenseLine.objects.select_related("account", "tax_rate")
+                .prefetch_related("tracking_categories")
+                .order_by("position"),
+            )
+        )
+        .order_by("pk")
+    )
 
 
 def company_recheck_expenses(*, company: Company) -> int:
@@ -60,19 +93,7 @@ def company_recheck_expenses(*, company: Company) -> int:
         .values("pk")
         .distinct()
     )
-    expenses = (
-        Expense.objects.filter(pk__in=candidate_ids)
-        .select_related("company", "supplier_override")
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=ExpenseLine.objects.select_related("account", "tax_rate")
-                .prefetch_related("tracking_categories")
-                .order_by("position"),
-            )
-        )
-        .order_by("pk")
-    )
+    expenses = _with_lines(candidate_ids)
     ctx = company_context(company=company)
     count = 0
     for expense in expenses:
@@ -85,3 +106,82 @@ def company_recheck_expenses(*, company: Company) -> int:
             continue
         expense_refresh_readiness(expense=expense, ctx=ctx)
     return count
+
+
+# What a move between generations re-validates: what the next push would claim (approved) or
+# send again once retried (failed). Synced expenses and those on their way are never read.
+REVALIDATED = (ExpenseStatus.APPROVED, ExpenseStatus.FAILED)
+# Expenses read and checked per query while re-validating.
+REVALIDATE_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class RefusedExpense:
+    """An approved or failed expense a generation's rules refuse, with the first reason."""
+
+    expense_id: UUID
+    status: str
+    label: str  # how the expense is named in a report: merchant, amount, type, date
+    reason: str  # the first problem and its fix
+
+
+def expenses_refused_under(*, company: Company, api: str) -> list[RefusedExpense]:
+    """The company's approved and failed expenses that the rules of generation `api` refuse,
+    in id order. Reads only: a thousand expenses and their lines a few queries at a time."""
+    ctx = company_context(company=company, api=api)
+    ids = list(
+        Expense.objects.filter(company=company, status__in=REVALIDATED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    refused = []
+    for start in range(0, len(ids), REVALIDATE_CHUNK):
+        for expense in _with_lines(ids[start : start + REVALIDATE_CHUNK]):
+            problems = expense_readiness(expense, ctx)
+            if problems:
+                refused.append(
+                    RefusedExpense(
+                        expense_id=expense.pk,
+                        status=expense.status,
+                        label=_label(expense),
+                        reason=str(problems[0]),
+                    )
+                )
+    return refused
+
+
+def _label(expense: Expense) -> str:
+    name = expense.merchant_name or expense.external_id
+    kind = TransactionType(expense.type).label
+    return f"{name} · {expense.amount} {expense.currency} · {kind} · {expense.issue_date:%d %b %Y}"
+
+
+def expenses_send_back(
+    *,
+    refused: Sequence[RefusedExpense],
+    why: str,
+    by: User | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Move the `refused` expenses still approved or failed to To categorize, each with
+    `why: <its reason>` on its trail and its reason as what needs recoding; how many moved.
+
+    Expenses of one status and reason move together (`expenses_bulk_transition`), so a thousand
+    AdjustmentIns refused alike are one statement, not a thousand."""
+    groups: dict[tuple[str, str], list[UUID]] = defaultdict(list)
+    for item in refused:
+        groups[(item.status, item.reason)].append(item.expense_id)
+    moved = 0
+    for (status, reason), ids in groups.items():
+        moved += len(
+            expenses_bulk_transition(
+                expense_ids=ids,
+                current=ExpenseStatus(status),
+                to=ExpenseStatus.UNCATEGORIZED,
+                by=by,
+                message=f"{why}: {reason}",
+                data=data,
+                extra={"needs_recoding_reason": reason[:500]},
+            )
+        )
+    return moved

@@ -9,6 +9,7 @@ without the variables it cannot guess, and says which one is missing.
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +422,18 @@ CODAT_TIMEOUT_S = env.float("CODAT_TIMEOUT_S", default=30.0)
 # The generation of Codat's expenses API the companies speak (gateway/apis.py lists the known
 # ones; the gateway app refuses to start with any other).
 CODAT_EXPENSES_API_DEFAULT = env.str("CODAT_EXPENSES_API_DEFAULT", default="v1")
+# The day Codat switches Sync for Expenses v1 off (its product-lifecycle post): from then a v1
+# company's push is refused with the cut-over as the fix, and a company can no longer be moved
+# back to v1. The dashboard counts down to it.
+try:
+    CODAT_V1_SHUTDOWN_DATE = date.fromisoformat(
+        env.str("CODAT_V1_SHUTDOWN_DATE", default="2027-05-01").strip()
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "Set CODAT_V1_SHUTDOWN_DATE to a date as YYYY-MM-DD (Codat's: 2027-05-01), or leave it "
+        "unset."
+    ) from None
 # Datasets one push task posts before queueing the rest behind other companies' work. They go
 # out side by side, one lane per free call slot (three with the defaults), so a turn of 12
 # takes about as long as a turn of 4 did one by one; each turn costs a task of its own.

@@ -1,19 +1,23 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from companies.admin import CompanyAdmin
-from companies.models import Company
+from companies.models import Company, SwitchChannel
+from companies.platforms import ApiGeneration
 from companies.staff import ACT_ON_EVERY_COMPANY
 from expenses.export import csv_response
 from gateway.admin import company_syncs_link
 from syncs.claim import PushRefused
+from syncs.cutover import expenses_api_switch
 from syncs.models import (
     PushBatch,
     PushBatchItem,
@@ -38,6 +42,9 @@ def _sync_link(sync: Sync | None) -> SafeString | str:
     return format_html('<a href="{}">{}</a>', url, sync.codat_sync_id or f"#{sync.pk}")
 
 
+# Companies one "Move to the newer Expenses API" takes: each is checked (and moved) in turn.
+MOVE_AT_ONCE = 100
+
 # Django's way for one app to extend another's admin: register a subclass in its place. The
 # companies admin cannot offer the push itself, the pipeline being a layer above it.
 admin.site.unregister(Company)
@@ -47,7 +54,7 @@ admin.site.unregister(Company)
 class CompanyPushAdmin(CompanyAdmin):
     """The companies admin, with the push of the selected companies' approved expenses."""
 
-    actions = [*(CompanyAdmin.actions or ()), "push_now"]
+    actions = [*(CompanyAdmin.actions or ()), "push_now", "move_to_newer_expenses_api"]
 
     @admin.action(description="Push approved expenses now", permissions=["change"])
     def push_now(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
@@ -58,6 +65,41 @@ class CompanyPushAdmin(CompanyAdmin):
                 self.message_user(request, f"{company.name}: {refused}", messages.WARNING)
             else:
                 self.message_user(request, f"{company.name}: pushing {waiting} expenses.")
+
+    @admin.action(description="Move to the newer Expenses API…", permissions=["change"])
+    def move_to_newer_expenses_api(
+        self, request: HttpRequest, queryset: QuerySet[Company]
+    ) -> TemplateResponse | None:
+        """Shows each company's dry run first; the confirmation moves those that can move now
+        (`syncs.cutover`), each recorded on its admin history."""
+        companies = list(queryset.order_by("name")[:MOVE_AT_ONCE])
+        if "apply" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Move to the newer Expenses API",
+                "reports": [
+                    expenses_api_switch(company, ApiGeneration.EXPENSES, by_user=None, dry_run=True)
+                    for company in companies
+                ],
+                "more": max(0, queryset.count() - len(companies)),
+                "selected": [str(company.pk) for company in companies],
+                "action": "move_to_newer_expenses_api",
+            }
+            return TemplateResponse(
+                request, "admin/companies/company/move_to_newer_api.html", context
+            )
+        user = request.user
+        assert isinstance(user, User)  # the admin only serves signed-in staff
+        for company in companies:
+            report = expenses_api_switch(
+                company, ApiGeneration.EXPENSES, by_user=user, via=SwitchChannel.ADMIN
+            )
+            level = messages.WARNING if report.refused else messages.SUCCESS
+            self.message_user(request, " ".join(report.lines()), level)
+            if report.switch is not None:
+                self.log_change(request, company, report.lines()[0])
+        return None
 
 
 class StuckFilter(admin.SimpleListFilter):

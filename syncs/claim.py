@@ -36,6 +36,7 @@ from syncs.models import (
     SyncState,
 )
 from syncs.side_by_side import SideBySide
+from syncs.v1_shutdown import v1_push_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ class PushRefused(Exception):
 
 
 def push_blockers(*, company: Company) -> list[str]:
-    """What stops the company from pushing, in plain words with the fix."""
-    return company_push_blockers(company=company)
+    """What stops the company from pushing, in plain words with the fix: first, once Codat has
+    switched v1 off, a company still on v1 (its fix is the cut-over)."""
+    retired = v1_push_refusal(company=company)
+    blockers = company_push_blockers(company=company)
+    return [retired, *blockers] if retired else blockers
 
 
 def expenses_with_lines(ids: Sequence[Any]) -> list[Expense]:
@@ -248,7 +252,7 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     only adds whole batches to the sync claiming, and is done (for its thread) when it finds
     fewer than `size` expenses; it never makes the sync or ends the claim."""
     company = plan.company
-    generation = _company_lock(company, shared=shared)
+    generation = company_claim_lock(company, shared=shared)
     if generation is not None and generation != plan.generation:
         plan.speak(generation)
     if not shared and not plan.request_ended:
@@ -319,11 +323,12 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     return step
 
 
-def _company_lock(company: Company, *, shared: bool) -> str | None:
+def company_claim_lock(company: Company, *, shared: bool = False) -> str | None:
     """The company row lock a claim slice holds to its commit: alone, or shared with the
     other slices side by side (which a slice alone waits for, and they for it). Alone, the
-    generation the company speaks, read under the lock: a switch of generation takes the same
-    lock, so it never falls in the middle of a slice."""
+    generation the company speaks, read under the lock: the cut-over (`syncs.cutover`) takes
+    the same lock alone to check that nothing is in flight and switch, so no slice falls
+    between its check and its switch."""
     if not shared:
         locked = Company.objects.select_for_update().filter(pk=company.pk)
         return locked.values_list("expenses_api", flat=True).first()

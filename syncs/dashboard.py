@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from companies.models import Company, CompanyStatus
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus
 from syncs.health import HEALTH_FORMULA, HealthInputs, health_score
 from syncs.models import (
@@ -29,6 +29,7 @@ from syncs.models import (
     WorkerHeartbeat,
 )
 from syncs.poll import LONG_RUNNING_AFTER
+from syncs.v1_shutdown import V1Countdown, v1_countdown
 
 LONG_RUNNING_CODE = 1010
 # Beat sends a heartbeat every minute; three missed ones mean the queue has no live worker.
@@ -156,6 +157,8 @@ class Dashboard:
     health_page: Page[CompanyHealth]
     sort: str
     heartbeats: list[Heartbeat]
+    # The companies (of the platform filter) still on v1, and the days Codat leaves them.
+    v1: V1Countdown
     health_formula: str = HEALTH_FORMULA
     sorts: dict[str, str] = field(default_factory=lambda: dict(SORTS))
 
@@ -232,7 +235,13 @@ def _health(
     filters: DashboardFilters, now: datetime, backlog: dict[int, datetime]
 ) -> list[CompanyHealth]:
     companies = Company.objects.exclude(status=CompanyStatus.ARCHIVED).only(
-        "id", "name", "platform", "status", "codat_company_id", "master_data_refreshed_at"
+        "id",
+        "name",
+        "platform",
+        "status",
+        "codat_company_id",
+        "master_data_refreshed_at",
+        "expenses_api",
     )
     if filters.platform:
         companies = companies.filter(platform=filters.platform)
@@ -347,10 +356,14 @@ def dashboard_build(
     page: int | str = 1,
     per_page: int = 25,
 ) -> Dashboard:
-    """Every figure of the dashboard for the filters, computed at `now`."""
+    """Every figure of the dashboard for the filters, computed at `now`; the v1 countdown on
+    the clock that decides when v1 pushes are refused (`syncs.v1_shutdown.clock`), so the two
+    never disagree."""
     backlog = dict(backlog_oldest(filters))
     sort = sort if sort in SORTS else "score"
     rows = _sorted(_health(filters, now, backlog), sort)
+    # Every company the health table reads (not archived, of the platform): none is read again.
+    on_v1 = sum(1 for row in rows if row.company.expenses_api == ApiGeneration.V1)
     health_page = Paginator(rows, per_page).get_page(page)
     _fill_last_syncs(list(health_page.object_list))
     chart = _chart(filters)
@@ -363,6 +376,7 @@ def dashboard_build(
         health_page=health_page,
         sort=sort,
         heartbeats=heartbeats(now=now),
+        v1=v1_countdown(companies=on_v1),
     )
 
 

@@ -81,9 +81,11 @@ def _drilldowns(filters: DashboardFilters) -> dict[str, str]:
         failures["sync__status_code"] = str(filters.status_code)
     stuck = {"stuck": "yes"}
     backlog = {"status__exact": "approved"}
+    on_v1 = {"to_move": "v1"}
     if filters.platform:
         stuck["company__platform__exact"] = filters.platform
         backlog["company__platform__exact"] = filters.platform
+        on_v1["platform__exact"] = filters.platform
     return {
         "syncs": url("admin:syncs_sync_changelist", syncs),
         "succeeded": url("admin:syncs_sync_changelist", {**syncs, "state__exact": "succeeded"}),
@@ -101,6 +103,7 @@ def _drilldowns(filters: DashboardFilters) -> dict[str, str]:
         "failures": url("admin:syncs_synctransaction_changelist", failures),
         "stuck": url("admin:syncs_sync_changelist", stuck),
         "backlog": url("admin:expenses_expense_changelist", backlog),
+        "still_on_v1": url("admin:companies_company_changelist", on_v1),
     }
 
 

@@ -10,12 +10,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from codat import (
-    CodatError,
+    CodatGoneError,
     CodatRateLimitedError,
     CodatUnavailableError,
     CodatUnprocessableError,
     ExpensesApi,
 )
+from companies.platforms import ApiGeneration
 from expenses.models import ExpenseStatus
 from expenses.services import expenses_bulk_transition
 from syncs.models import (
@@ -25,6 +26,7 @@ from syncs.models import (
     Sync,
     SyncState,
 )
+from syncs.plain_words import v1_retired_by_codat
 from syncs.services import batches_move, sync_fail_unstarted, syncs_move
 
 logger = logging.getLogger(__name__)
@@ -89,7 +91,9 @@ def sync_initiate(sync: Sync, api: ExpensesApi, dataset_ids: list[str]) -> Sync:
     try:
         codat_sync_id = api.start(codat_company, dataset_ids)
     except CodatUnprocessableError as refused:
-        return _refused_by_codat(sync, refused)
+        return sync_refused_by_codat(
+            sync, reason=f"Codat would not start the sync: {refused.message}"
+        )
     except (CodatRateLimitedError, CodatUnavailableError) as failure:
         if failure.status in TURNED_AWAY:
             # No sync can have started: the next try initiates at once, instead of waiting
@@ -164,10 +168,18 @@ def batch_record_started(batch: PushBatch, codat_sync_id: str) -> None:
         sync_record_started(batch.sync, codat_sync_id)
 
 
+def gone_in_words(sync: Sync, gone: CodatGoneError) -> str:
+    """A call of the sync's push Codat answered as switched off for good (410), in words that
+    say what to do: for a v1 push, move the company to the newer API."""
+    if sync.expenses_api == ApiGeneration.V1:
+        return v1_retired_by_codat(sync.company, message=gone.message)
+    return f"Codat no longer offers this operation: {gone.message}"
+
+
 @transaction.atomic
-def _refused_by_codat(sync: Sync, refused: CodatError) -> Sync:
-    """Codat would not start the sync (no valid connections): hand the expenses back."""
-    reason = f"Codat would not start the sync: {refused.message}"
+def sync_refused_by_codat(sync: Sync, *, reason: str) -> Sync:
+    """Codat would not take the push (no valid connections; v1 switched off) before writing
+    anything: the sync ends unstarted with `reason`, and its expenses are approved again."""
     sync_fail_unstarted(sync=sync, reason=reason)
     batches_move(
         sync.batches.all(),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
+from companies.models import Company
 from companies.platforms import TransactionType
 from expenses.models import Expense
 
@@ -44,3 +46,30 @@ def plain_words(message: str, expense: Expense) -> str:
             words = template.format(type_label=type_label, **match.groupdict())
             return f"{words} (Codat: {message})"
     return f"Codat refused it: {message}" if message else "Codat gave no reason."
+
+
+def move_to_newer_api(company: Company) -> str:
+    """The fix for a company Codat no longer serves in v1: the cut-over, where support runs it."""
+    return (
+        f"move {company.name} to the newer Expenses API (Companies → {company.name} → Settings "
+        f"→ “Move to the newer Expenses API”, or manage.py expenses_api --company {company.pk} "
+        "--to expenses)"
+    )
+
+
+def v1_off_on(on: date) -> str:
+    return f"Codat switched Sync for Expenses v1 off on {on.day} {on:%B %Y}"
+
+
+def v1_switched_off(company: Company, *, on: date) -> str:
+    """Why a company still on v1 cannot push from the day Codat switched v1 off."""
+    return f"{v1_off_on(on)}: {move_to_newer_api(company)}."
+
+
+def v1_retired_by_codat(company: Company, *, message: str) -> str:
+    """A v1 call Codat answered as a retired API does (410): nothing of the push was written."""
+    return (
+        f"Codat switched Sync for Expenses v1 off (Codat: {message}): "
+        f"{move_to_newer_api(company)}. Nothing was written: the expenses are approved again "
+        "and go out through the newer API once the company is moved."
+    )

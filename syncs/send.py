@@ -25,6 +25,7 @@ from django.utils import timezone
 from codat import (
     CodatClient,
     CodatError,
+    CodatGoneError,
     CodatIdempotencyConflictError,
     CodatIdempotentServerError,
     CodatValidationError,
@@ -44,7 +45,13 @@ from gateway.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_
 from gateway.exchanges import codat_client, codat_exchanges_observe, codat_threads_allowed
 from syncs.claim import Claim, company_push_claim, expenses_with_lines
 from syncs.idempotency import batch_key_ready, batch_key_settle
-from syncs.initiate import batch_record_started, sync_close_empty, sync_initiate
+from syncs.initiate import (
+    batch_record_started,
+    gone_in_words,
+    sync_close_empty,
+    sync_initiate,
+    sync_refused_by_codat,
+)
 from syncs.models import BatchState, PushBatch, PushBatchItem, Sync, SyncState
 from syncs.services import batches_move
 from syncs.side_by_side import SideBySide
@@ -70,8 +77,17 @@ def sync_send(*, sync: Sync, max_batches: int | None = None, lanes: int = 1) -> 
     sync is started for all the datasets (`sync_initiate`).
 
     Transient Codat failures (5xx, 429, timeouts) propagate so the task retries later; refusals
-    are recorded on the expenses with Codat's words.
+    are recorded on the expenses with Codat's words. A call Codat answers as switched off for
+    good (410: v1 retired) ends the sync unstarted and approves its expenses again, naming the
+    cut-over (`gone_in_words`): nothing of it was written.
     """
+    try:
+        return _sync_send(sync, max_batches, lanes)
+    except CodatGoneError as gone:
+        return sync_refused_by_codat(sync, reason=gone_in_words(sync, gone))
+
+
+def _sync_send(sync: Sync, max_batches: int | None, lanes: int) -> Sync:
     company = sync.company
     client = codat_client(company_id=company.pk)
     api = expenses_api_for(company, client, generation=sync.expenses_api)

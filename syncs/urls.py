@@ -10,6 +10,11 @@ urlpatterns = [
         views.correct,
         name="expense-correct",
     ),
+    path(
+        "companies/<int:company_id>/expenses-api/",
+        views.expenses_api_move,
+        name="company-expenses-api",
+    ),
     path("companies/<int:company_id>/syncs/", history_views.sync_list, name="sync-list"),
     path(
         "companies/<int:company_id>/syncs/<int:sync_pk>/",

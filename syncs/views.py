@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from companies.models import Company, Role
+from companies.models import Company, Role, SwitchChannel
 from companies.permissions import company_member_required
+from companies.platforms import ApiGeneration
+from companies.staff import ACT_ON_EVERY_COMPANY, is_support
 from expenses.forms import ExpenseLineFormSet, lines_from_formset
 from expenses.models import Expense
 from expenses.services import ExpenseRefused
@@ -23,6 +27,7 @@ from syncs.corrections import (
     expense_correct_request,
     expense_correction_preview,
 )
+from syncs.cutover import API_NAMES, expenses_api_switch
 from syncs.push_requests import company_push_start
 from syncs.selectors import push_panel
 
@@ -103,3 +108,52 @@ def correct(request: CompanyHttpRequest, company: Company, expense_id: uuid.UUID
         return redirect(detail)
     messages.success(request, "Correction sent: the ledger record is being updated.")
     return redirect(detail)
+
+
+def _move_target(request: CompanyHttpRequest, company: Company) -> str | None:
+    """The generation asked for (`to`), else the one the company does not speak; None when
+    `to` names none."""
+    asked = (request.POST if request.method == "POST" else request.GET).get("to")
+    if asked is None:
+        return (
+            ApiGeneration.EXPENSES if company.expenses_api == ApiGeneration.V1 else ApiGeneration.V1
+        )
+    return asked if asked in ApiGeneration.values else None
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+@company_member_required(Role.APPROVER, staff_permission=ACT_ON_EVERY_COMPANY)
+def expenses_api_move(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    """Support moves the company to the other generation of Codat's expenses API: a GET shows
+    what would happen (the dry run) and asks to confirm; the POST of that confirmation moves
+    it, or says why not (`syncs.cutover`)."""
+    if not is_support(request.user):
+        raise PermissionDenied(
+            "Only support staff move a company between Codat's expenses APIs: ask support."
+        )
+    to = _move_target(request, company)
+    if to is None:
+        messages.error(request, "To: choose v1 or expenses (the newer Expenses API).")
+        settings_page = reverse("company-settings", args=[company.pk])
+        if request.htmx:
+            return HttpResponseClientRedirect(settings_page)
+        return redirect(settings_page)
+    moving = request.method == "POST"
+    report = expenses_api_switch(
+        company, to, by_user=request.user, dry_run=not moving, via=SwitchChannel.PORTAL
+    )
+    if moving and not request.htmx:
+        level = messages.WARNING if report.refused else messages.SUCCESS
+        messages.add_message(request, level, " ".join(report.lines()))
+        return redirect("company-settings", company.pk)
+    context = {
+        "company": company,
+        "report": report,
+        "to": to,
+        "to_label": API_NAMES[ApiGeneration(to)],
+        "moved": moving and report.switch is not None,
+    }
+    template = "syncs/expenses_api.html#move" if request.htmx else "syncs/expenses_api.html"
+    # A refusal is swapped in like any answer (htmx leaves 4xx answers out of the page).
+    return render(request, template, context)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from companies.models import CompanyConfiguration, Invitation
+from companies.models import CompanyConfiguration, ExpensesApiSwitch, Invitation
 from expenses.ingest import ingest_token_authenticate, ingest_token_create
 from expenses.models import CategorizationRule, EventKind, ExpenseEvent
 from gateway.call_slots import call_slot_acquire
@@ -84,6 +84,9 @@ def support(admin_client):
         expires_at=timezone.now() + timedelta(days=7),
     )
     ingest_token_create(name="Card platform", company=None)
+    ExpensesApiSwitch.objects.create(
+        company=company, from_api="v1", to_api="expenses", via="admin", switched_at=timezone.now()
+    )
     return admin_client
 
 

@@ -37,6 +37,7 @@ _CLEARED = [
     "CODAT_API_KEY",
     "CODAT_WEBHOOK_SECRET",
     "CODAT_EXPENSES_API_DEFAULT",
+    "CODAT_V1_SHUTDOWN_DATE",
     "SANDBOX_ENABLED",
     "SANDBOX_IN_PRODUCTION",
     "AWS_STORAGE_BUCKET_NAME",
@@ -150,6 +151,33 @@ def test_an_unknown_expenses_api_generation_is_refused_at_start_naming_the_known
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "CODAT_EXPENSES_API_DEFAULT is 'v9': set it to one of expenses, v1." in result.stderr
+
+
+def test_a_v1_shutdown_date_that_is_not_a_date_is_refused_at_start(tmp_path):
+    result = _load(tmp_path, CODAT_V1_SHUTDOWN_DATE="1 May 2027")
+
+    assert result.returncode != 0
+    assert "Set CODAT_V1_SHUTDOWN_DATE to a date as YYYY-MM-DD" in result.stderr
+
+
+def test_the_v1_shutdown_date_is_codats_unless_set(tmp_path):
+    probe = "import django; from django.conf import settings; django.setup(); "
+    probe += "print(settings.CODAT_V1_SHUTDOWN_DATE.isoformat())"
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env.update(DJANGO_SETTINGS_MODULE="sfe_portal.settings", SFE_VAR_DIR=str(tmp_path))
+    found = [
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for extra in ({}, {"CODAT_V1_SHUTDOWN_DATE": "2027-03-31"})
+    ]
+
+    assert found == ["2027-05-01", "2027-03-31"]
 
 
 def test_an_empty_random_page_cost_leaves_the_servers_own(tmp_path):
