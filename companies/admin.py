@@ -24,6 +24,7 @@ from companies.models import (
     TrackingCategory,
 )
 from companies.selectors import companies_still_on_v1
+from sfe_portal.history_admin import HistoryAdmin
 
 
 def tracking_options_for(
@@ -258,7 +259,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(HistoryAdmin):
     form = MembershipForm
     list_display = ["user", "company", "role", "created_at"]
     list_filter = ["role"]
@@ -370,7 +371,7 @@ class BankAccountAdmin(MasterDataAdmin):
 
 
 @admin.register(CompanyConfiguration)
-class CompanyConfigurationAdmin(admin.ModelAdmin):
+class CompanyConfigurationAdmin(HistoryAdmin):
     list_display = ["company", "bank_account", "supplier", "customer", "saved_to_codat_at"]
     search_fields = ["company__name", "company__codat_company_id"]
     list_select_related = ["company", "bank_account", "supplier", "customer"]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
 
 from companies.platforms import API_LABELS, ApiGeneration, Platform
 from gateway.apis import expenses_api_generation
@@ -233,6 +234,8 @@ class Membership(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who made someone a member, changed their role or removed them, and when.
+    history = HistoricalRecords(excluded_fields=["created_at"])
 
     class Meta:
         constraints = [
@@ -540,6 +543,8 @@ class CompanyConfiguration(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed the default bank account, supplier or customer, and when.
+    history = HistoricalRecords(excluded_fields=["saved_to_codat_at", "updated_by", "updated_at"])
 
     def __str__(self) -> str:
         return f"Configuration of {self.company}"

@@ -142,5 +142,9 @@ def master_data_record_written(
 @transaction.atomic
 def membership_remove(*, company: Company, user: User) -> bool:
     """Take the user off the company; returns False when they were not a member."""
-    deleted, _ = Membership.objects.filter(company=company, user=user).delete()
-    return deleted > 0
+    # One at a time, so the removal is kept in the membership's history with who did it.
+    membership = Membership.objects.filter(company=company, user=user).first()
+    if membership is None:
+        return False
+    membership.delete()
+    return True

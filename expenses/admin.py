@@ -46,6 +46,7 @@ from expenses.models import (
     Receipt,
 )
 from expenses.selectors import EXPENSE_EXPORT_COLUMNS, expenses_export_rows
+from sfe_portal.history_admin import HistoryAdmin
 
 # Expenses whose record is in the customer's ledger, or on its way there.
 GONE_OUT = (ExpenseStatus.PUSHING, ExpenseStatus.SYNCING, ExpenseStatus.SYNCED)
@@ -438,7 +439,7 @@ class ReceiptAdmin(admin.ModelAdmin):
 
 
 @admin.register(CategorizationRule)
-class CategorizationRuleAdmin(TrackingOptionsAdmin):
+class CategorizationRuleAdmin(TrackingOptionsAdmin, HistoryAdmin):
     list_display = [
         "pattern",
         "match",
@@ -552,7 +553,7 @@ class IngestTokenForm(forms.ModelForm):
 
 
 @admin.register(IngestToken)
-class IngestTokenAdmin(admin.ModelAdmin):
+class IngestTokenAdmin(HistoryAdmin):
     form = IngestTokenForm
     list_display = [
         "name",

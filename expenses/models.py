@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.lookups import IContains
+from simple_history.models import HistoricalRecords
 
 from companies.models import Company, LedgerAccount, Supplier, TaxRate, TrackingCategory
 from companies.platforms import TransactionType
@@ -378,6 +379,9 @@ class CategorizationRule(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who made, edited, switched off or deleted the rule, and when (its tracking categories
+    # are not kept: a many-to-many field is beyond the history's rows).
+    history = HistoricalRecords(excluded_fields=["created_by", "created_at"])
 
     class Meta:
         ordering = ["company", "priority", "id"]
@@ -501,6 +505,8 @@ class IngestToken(models.Model):
         help_text="From this moment the API refuses the key, saying it expired. "
         "Empty: it does not expire.",
     )
+    # Who created, changed or revoked the key, and when (never its hash; uses are not kept).
+    history = HistoricalRecords(excluded_fields=["key_hash", "created_at", "last_used_at"])
 
     class Meta:
         constraints = [

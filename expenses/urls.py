@@ -6,6 +6,7 @@ urlpatterns = [
     # The companies pages: they show expense counts, so they are served by this app.
     path("", views.company_list, name="home"),
     path("companies/<int:company_id>/", views.company_detail, name="company-detail"),
+    path("companies/<int:company_id>/history/", views.company_history_page, name="company-history"),
     path("api/v1/openapi.json", api.ingest_openapi, name="api-openapi"),
     path(
         "api/v1/companies/<int:company_id>/expenses",

@@ -41,6 +41,7 @@ from expenses.forms import (
     RuleForm,
     lines_from_formset,
 )
+from expenses.history import company_history
 from expenses.models import CategorizationRule, Expense, ExpenseStatus, Receipt
 from expenses.receipts import (
     receipt_accept_attribute,
@@ -121,6 +122,14 @@ def _list_url(search: str, page: int) -> str:
     if page > 1:
         query["page"] = str(page)
     return reverse("home") + (f"?{urlencode(query)}" if query else "")
+
+
+@require_GET
+@company_member_required(Role.APPROVER)
+def company_history_page(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    """Who changed the company's access and configuration, and when (approvers and support)."""
+    context = {"company": company, "changes": company_history(company=company)}
+    return render(request, "companies/history.html", context)
 
 
 @require_GET

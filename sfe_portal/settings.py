@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "simple_history",
     "accounts",
     "gateway",
     "companies",
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a signed-in user unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Records who made each change kept in a model's history (simple_history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -205,6 +208,9 @@ if SESSION_IDLE_TIMEOUT_MINUTES < 1 or SESSION_MAX_AGE_HOURS < 1:
         "Set SESSION_IDLE_TIMEOUT_MINUTES and SESSION_MAX_AGE_HOURS to 1 or more."
     )
 SESSION_COOKIE_AGE = SESSION_MAX_AGE_HOURS * 3600
+# Model histories (memberships, configuration, rules, ingest keys) are a record, read in the
+# admin: never a way to write an old version back past the services that keep Codat in step.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -84,6 +84,7 @@ class Route:
     name: str  # namespace-qualified name, or "" for unnamed patterns
     callback: Callable[..., Any]
     kwargs: tuple[str, ...]
+    positional: int = 0  # unnamed regex groups (a model history's version page)
 
     @property
     def label(self) -> str:
@@ -105,6 +106,7 @@ def _matches(route: Route, allowlist: dict[str, str] | set[str]) -> bool:
 
 
 _KWARG = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
+_POSITIONAL = re.compile(r"\((?!\?)")
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[Route]:
@@ -118,7 +120,7 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterato
             full = prefix + str(entry.pattern)
             name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name or ""
             kwargs = tuple(a or b for a, b in _KWARG.findall(full))
-            yield Route(full, name, entry.callback, kwargs)
+            yield Route(full, name, entry.callback, kwargs, len(_POSITIONAL.findall(full)))
 
 
 ROUTES = list(_walk(get_resolver().url_patterns))
@@ -176,6 +178,9 @@ class World:
 
     def url(self, route: Route) -> str:
         kwargs = {k: self.value(k) for k in route.kwargs}
+        if route.positional:
+            # A model history's version: an object id and a version id (any will do).
+            return reverse(route.name, args=[self.approver.pk, 1][: route.positional])
         if route.name:
             return reverse(route.name, kwargs=kwargs)
         return _fill(route.pattern, kwargs)
