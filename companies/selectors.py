@@ -7,19 +7,21 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
-from django.db.models import OuterRef, QuerySet
+from django.db.models import OuterRef, Q, QuerySet
 
 from companies.fast_sql import company_visible_row
 from companies.models import (
+    NOTICE_DEFAULTS,
     ROLE_RANK,
     Company,
     CompanyConfiguration,
     Connection,
     ConnectionKind,
     Membership,
+    NoticeChoice,
     Role,
 )
-from companies.staff import is_support, staff_company_role
+from companies.staff import StaffPermission, is_support, staff_company_role
 
 AnyUser = User | AnonymousUser
 
@@ -323,3 +325,50 @@ def company_settings_overview(*, company: Company) -> CompanySettings:
         notes=configuration_notes(platform=company.platform),
         refreshing=company.refresh_started_at is not None,
     )
+
+
+def members_choosing(*, company: Company, choice: NoticeChoice) -> list[User]:
+    """The company's members who hear of its failures this way (by their own choice, or their
+    role's default): active accounts with an e-mail address. Staff accounts hear as support,
+    never as members."""
+    defaults = [role for role, default in NOTICE_DEFAULTS.items() if default == choice]
+    memberships = (
+        Membership.objects.filter(
+            Q(notices=choice) | Q(notices="", role__in=defaults),
+            company=company,
+            user__is_active=True,
+            user__is_staff=False,
+        )
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return [membership.user for membership in memberships]
+
+
+def staff_with(*, permission: StaffPermission) -> list[User]:
+    """Active staff accounts holding `permission` (or one that implies it, or superusers), with
+    an e-mail address."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    ids: set[int] = set()
+    for codename in (permission.codename, *permission.implied_by):
+        ids.update(
+            user_model.objects.with_perm(
+                codename,
+                is_active=True,
+                include_superusers=True,
+                backend="django.contrib.auth.backends.ModelBackend",
+            ).values_list("pk", flat=True)
+        )
+    return list(
+        user_model.objects.filter(pk__in=ids, is_staff=True).exclude(email="").order_by("username")
+    )
+
+
+def membership_of(*, company: Company, user: AnyUser) -> Membership | None:
+    """The user's own membership of the company (None for support and non-members)."""
+    if not user.is_authenticated or is_support(user):
+        return None
+    return Membership.objects.filter(company=company, user=user).first()
