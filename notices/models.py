@@ -67,6 +67,7 @@ class NoticeDispatch(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "notice dispatches"
         ordering = ["-created_at", "-pk"]
         constraints = [
             choices_check("kind", DispatchKind, "noticedispatch_kind_valid"),
@@ -143,6 +144,7 @@ class NoticeDelivery(models.Model):
     sent_at = models.DateTimeField()
 
     class Meta:
+        verbose_name_plural = "notice deliveries"
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "channel"], name="noticedelivery_once")
         ]

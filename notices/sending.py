@@ -59,10 +59,10 @@ class Delivery:
     message: Message
 
 
-def dispatch_send(*, dispatch_id: int, now: datetime | None = None) -> NoticeDispatch | None:
+def dispatch_send(*, dispatch_id: int) -> NoticeDispatch | None:
     """Send the dispatch if it is due and this call claims it; the dispatch as it ends (None
     if there is no such dispatch). Safe to call any number of times, from any worker."""
-    now = now or clock.now()
+    now = clock.now()
     dispatch = NoticeDispatch.objects.select_related("company").filter(pk=dispatch_id).first()
     if dispatch is None or dispatch.state not in (_D.PENDING, _D.RETRYING):
         return dispatch
