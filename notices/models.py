@@ -59,7 +59,8 @@ class NoticeDispatch(models.Model):
     due_at = models.DateTimeField()
     digest_day = models.DateField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # What was sent, kept once composed (the first attempt's words are every attempt's).
+    # What it says, kept when first composed (a retry composes an events dispatch's words the
+    # same; a digest's are what still fails when it is sent).
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
     last_error = models.TextField(blank=True)

@@ -69,6 +69,7 @@ def on_push_stalled(sender: type[Sync], sync: Sync, reason: str, **_: Any) -> No
 
 
 def on_receipt_upload_gave_up(sender: type[ReceiptUpload], upload: ReceiptUpload, **_: Any) -> None:
+    # Once per upload: support sending it again from the admin is watching for the outcome.
     cause = normalise_cause(receipt_error_cause(upload.last_error))
     event_record(
         key=f"receipt-gave-up:{upload.pk}",

@@ -126,10 +126,12 @@ def _deliveries(dispatch: NoticeDispatch, now: datetime) -> list[Delivery]:
     company = dispatch.company
     if dispatch.kind == DispatchKind.DIGEST:
         readers = members_choosing(company=company, choice=NoticeChoice.DIGEST)
+        if not readers:
+            return []
         failing = still_failing(company=company, quiet_since=now - STALLED_FOR)
         day = dispatch.digest_day or now.date()
         digest = digest_message(company=company, failing=failing, day=day)
-        if not readers or digest is None:
+        if digest is None:
             return []
         return [Delivery("email:digest", [u.email for u in readers], digest)]
     events = list(dispatch.events.order_by("occurred_at", "pk"))
