@@ -1,4 +1,5 @@
-"""Input of the companies pages: connect a company, its configuration, its members."""
+"""Input of the companies pages: connect a company, its configuration, its members, what a
+member hears of its failures."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from companies.models import Company, Customer, LedgerAccount, Role, Supplier
+from companies.models import Company, Customer, LedgerAccount, NoticeChoice, Role, Supplier
 from companies.platforms import Platform
 from sfe_portal.form_fields import RecordChoiceField
 
@@ -79,3 +80,15 @@ class InvitationAccountForm(UserCreationForm):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class NoticeChoiceForm(forms.Form):
+    notices = forms.ChoiceField(
+        choices=NoticeChoice.choices,
+        widget=forms.RadioSelect,
+        label="What you hear of this company's failures",
+        error_messages={
+            "required": "Notices: choose every failure, a daily digest or nothing.",
+            "invalid_choice": "Notices: choose every failure, a daily digest or nothing.",
+        },
+    )

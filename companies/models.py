@@ -224,6 +224,26 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 1, Role.BOOKKEEPER: 2, Role.APPROVER: 3}
 
 
+class NoticeChoice(models.TextChoices):
+    """What a member hears of the company's failures (failed syncs, a disconnection, a stalled
+    push, a receipt the ledger would not take)."""
+
+    EVERY = "every", "Every failure, as it happens"
+    DIGEST = "digest", "A daily digest of what is still failing"
+    NONE = "none", "Nothing"
+
+
+# What a member hears until they choose: approvers act on failures, so they hear of each one.
+NOTICE_DEFAULTS = {Role.APPROVER: NoticeChoice.EVERY}
+
+
+def notice_choice_for(*, role: str, chosen: str) -> NoticeChoice:
+    """The member's own choice, or their role's default when they have made none."""
+    if chosen:
+        return NoticeChoice(chosen)
+    return NOTICE_DEFAULTS.get(Role(role), NoticeChoice.NONE)
+
+
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -233,6 +253,8 @@ class Membership(models.Model):
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # Empty until the member chooses: the role's default applies (`notice_choice_for`).
+    notices = models.CharField(max_length=8, choices=NoticeChoice.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Who made someone a member, changed their role or removed them, and when.
     history = HistoricalRecords(excluded_fields=["created_at"])
@@ -241,10 +263,18 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "company"], name="membership_unique_pair"),
             choices_check("role", Role, "membership_role_valid"),
+            models.CheckConstraint(
+                condition=Q(notices="") | Q(notices__in=NoticeChoice.values),
+                name="membership_notices_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.company} ({self.role})"
+
+    @property
+    def notice_choice(self) -> NoticeChoice:
+        return notice_choice_for(role=self.role, chosen=self.notices)
 
 
 class Invitation(models.Model):

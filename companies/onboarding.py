@@ -266,6 +266,9 @@ def company_codat_reported_unlinked(*, company: Company) -> Company:
     connection's status; a re-link found by that check resumes the company."""
     from companies.refresh import company_connection_lost
 
-    company = company_connection_lost(company=company)
+    company = company_connection_lost(
+        company=company,
+        reason="Codat ended a sync saying the accounting connection is not linked",
+    )
     _enqueue("companies.link_check", company)
     return company

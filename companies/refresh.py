@@ -48,7 +48,7 @@ from companies.services import (
     company_transition,
     connection_set_status,
 )
-from companies.signals import master_data_pulled
+from companies.signals import company_disconnected, master_data_pulled
 from gateway.exchanges import codat_client
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,10 @@ def connection_check(*, connection: Connection) -> Connection:
         ConnectionStatus.UNLINKED,
         ConnectionStatus.DEAUTHORIZED,
     ):
-        company_connection_lost(company=connection.company)
+        company_connection_lost(
+            company=connection.company,
+            reason=f"Codat reports the connection {status.label.lower()}",
+        )
     return connection
 
 
@@ -105,12 +108,16 @@ def _connection_status(value: str | None) -> ConnectionStatus:
         return ConnectionStatus.PENDING_AUTH
 
 
-def company_connection_lost(*, company: Company) -> Company:
+def company_connection_lost(*, company: Company, reason: str) -> Company:
     """The accounting connection stopped working (seen on a refresh, or a 4040 from a sync):
-    the company is disconnected until the customer links it again."""
+    the company is disconnected until the customer links it again. The move is announced
+    (`companies.signals.company_disconnected`, with `reason` in plain words) in its own
+    transaction."""
     company.refresh_from_db(fields=["status"])
     if CompanyStatus.DISCONNECTED in _next(company):
-        company_transition(company=company, to=CompanyStatus.DISCONNECTED)
+        with transaction.atomic():
+            company_transition(company=company, to=CompanyStatus.DISCONNECTED)
+            company_disconnected.send(sender=Company, company=company, reason=reason)
     return company
 
 

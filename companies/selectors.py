@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Q, QuerySet
 
 from companies.fast_sql import company_visible_row
 from companies.models import (
+    NOTICE_DEFAULTS,
     ROLE_RANK,
     Company,
     CompanyConfiguration,
@@ -18,10 +19,11 @@ from companies.models import (
     ConnectionKind,
     ExpensesApiSwitch,
     Membership,
+    NoticeChoice,
     Role,
 )
 from companies.platforms import ApiGeneration
-from companies.staff import is_support, staff_company_role
+from companies.staff import StaffPermission, is_support, staff_company_role
 
 AnyUser = User | AnonymousUser
 
@@ -350,3 +352,50 @@ def company_settings_overview(*, company: Company) -> CompanySettings:
         refreshing=company.refresh_started_at is not None,
         last_switch=company_last_switch(company=company),
     )
+
+
+def members_choosing(*, company: Company, choice: NoticeChoice) -> list[User]:
+    """The company's members who hear of its failures this way (by their own choice, or their
+    role's default): active accounts with an e-mail address. Staff accounts hear as support,
+    never as members."""
+    defaults = [role for role, default in NOTICE_DEFAULTS.items() if default == choice]
+    memberships = (
+        Membership.objects.filter(
+            Q(notices=choice) | Q(notices="", role__in=defaults),
+            company=company,
+            user__is_active=True,
+            user__is_staff=False,
+        )
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return [membership.user for membership in memberships]
+
+
+def staff_with(*, permission: StaffPermission) -> list[User]:
+    """Active staff accounts holding `permission` (or one that implies it, or superusers), with
+    an e-mail address."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    ids: set[int] = set()
+    for codename in (permission.codename, *permission.implied_by):
+        ids.update(
+            user_model.objects.with_perm(
+                codename,
+                is_active=True,
+                include_superusers=True,
+                backend="django.contrib.auth.backends.ModelBackend",
+            ).values_list("pk", flat=True)
+        )
+    return list(
+        user_model.objects.filter(pk__in=ids, is_staff=True).exclude(email="").order_by("username")
+    )
+
+
+def membership_of(*, company: Company, user: AnyUser) -> Membership | None:
+    """The user's own membership of the company (None for support and non-members)."""
+    if not user.is_authenticated or is_support(user):
+        return None
+    return Membership.objects.filter(company=company, user=user).first()

@@ -16,6 +16,7 @@ from companies.models import (
     ConnectionStatus,
     MasterData,
     Membership,
+    NoticeChoice,
     Role,
 )
 from sfe_portal.transitions import StaleState, check_transition, transition_update
@@ -94,6 +95,13 @@ def membership_set_role(*, company: Company, user: User, role: Role) -> Membersh
     membership, _ = Membership.objects.update_or_create(
         company=company, user=user, defaults={"role": role}
     )
+    return membership
+
+
+def membership_set_notices(*, membership: Membership, choice: NoticeChoice) -> Membership:
+    """The member's own choice of what they hear of the company's failures."""
+    Membership.objects.filter(pk=membership.pk).update(notices=choice)
+    membership.notices = choice
     return membership
 
 

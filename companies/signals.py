@@ -7,8 +7,15 @@ than a task one layer up chaining the pull and the recheck: every pull is then f
 recheck, whoever runs it (the refresh task, the demo seed, a shell), and the refresh tasks keep
 queueing each other directly. It is sent with `send`: a receiver that fails fails the pull's
 task as before, and the next refresh rechecks again.
+
+`company_disconnected(sender=Company, company=..., reason=...)` is sent by
+`company_connection_lost` in the transaction that moves the company to disconnected, once per
+move; `reason` says in plain words what was seen. The notices app records it with the move
+(`notices/apps.py`), so the move and its notice are kept or lost together.
 """
 
 from django.dispatch import Signal
 
 master_data_pulled = Signal()
+
+company_disconnected = Signal()

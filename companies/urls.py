@@ -21,6 +21,7 @@ urlpatterns = [
         name="company-configuration",
     ),
     path("companies/<int:company_id>/refresh/", views.company_refresh, name="company-refresh"),
+    path("companies/<int:company_id>/notices/", views.company_notices, name="company-notices"),
     path("companies/<int:company_id>/members/", views.company_invite, name="company-invite"),
     path(
         "companies/<int:company_id>/invitations/<int:invitation_id>/withdraw/",

@@ -14,6 +14,7 @@ from companies.forms import (
     InvitationAccountForm,
     InviteForm,
     MemberRoleForm,
+    NoticeChoiceForm,
 )
 from companies.invitations import (
     INVITATION_DAYS,
@@ -27,7 +28,7 @@ from companies.invitations import (
     invitation_withdraw,
     invitations_pending,
 )
-from companies.models import Company, CompanyConfiguration, Role
+from companies.models import Company, CompanyConfiguration, Membership, NoticeChoice, Role
 from companies.onboarding import (
     ConfigurationRefused,
     company_configuration_save,
@@ -45,8 +46,9 @@ from companies.selectors import (
     company_onboarding_progress,
     company_settings_overview,
     configuration_notes,
+    membership_of,
 )
-from companies.services import membership_remove, membership_set_role
+from companies.services import membership_remove, membership_set_notices, membership_set_role
 from companies.staff import (
     ACT_ON_EVERY_COMPANY,
     CHANGE_MEMBERS,
@@ -148,12 +150,25 @@ def company_configuration(request: CompanyHttpRequest, company: Company) -> Http
     return _settings_page(request, company, configuration_form=form, status=400)
 
 
+def _notices_context(
+    membership: Membership | None, form: NoticeChoiceForm | None = None
+) -> dict[str, object]:
+    """The member's own notice choice for the settings page (none for support)."""
+    if membership is None:
+        return {"notices_form": None}
+    return {
+        "notices_form": form or NoticeChoiceForm(initial={"notices": membership.notice_choice}),
+        "notices_default": "" if membership.notices else membership.notice_choice.label,
+    }
+
+
 def _settings_page(
     request: CompanyHttpRequest,
     company: Company,
     *,
     configuration_form: ConfigurationForm | None = None,
     invite_form: InviteForm | None = None,
+    notices_form: NoticeChoiceForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     overview = company_settings_overview(company=company)
@@ -178,6 +193,7 @@ def _settings_page(
         "form": configuration_form or _configuration_form(company),
         "invite_form": invite_form or InviteForm(),
         "roles": Role.choices,
+        **_notices_context(membership_of(company=company, user=request.user), notices_form),
     }
     template = "companies/settings.html#freshness" if request.htmx else "companies/settings.html"
     return render(request, template, context, status=status)
@@ -188,6 +204,34 @@ def _settings_page(
 @company_member_required()
 def company_settings(request: CompanyHttpRequest, company: Company) -> HttpResponse:
     return _settings_page(request, company)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@company_member_required()
+def company_notices(request: CompanyHttpRequest, company: Company) -> HttpResponse:
+    """A member chooses what they hear of the company's failures: their own choice only."""
+    membership = membership_of(company=company, user=request.user)
+    if membership is None:
+        raise PermissionDenied(
+            "Support staff hear of disconnections and stalled pushes at every company: there "
+            "is no choice to make here."
+        )
+    form = NoticeChoiceForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            context = {"company": company, **_notices_context(membership, form)}
+            return render(request, "companies/settings.html#notices", context, status=400)
+        return _settings_page(request, company, notices_form=form, status=400)
+    membership = membership_set_notices(
+        membership=membership, choice=NoticeChoice(form.cleaned_data["notices"])
+    )
+    saved = f"Saved: {membership.notice_choice.label.lower()}."
+    if request.htmx:
+        context = {"company": company, "notices_saved": saved, **_notices_context(membership)}
+        return render(request, "companies/settings.html#notices", context)
+    messages.success(request, saved)
+    return redirect("company-settings", company.pk)
 
 
 @require_POST

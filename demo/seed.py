@@ -150,6 +150,8 @@ def demo_users_ensure() -> list[User]:
         user, _ = user_model.objects.get_or_create(username=username)
         user.is_superuser = user.is_staff = is_superuser
         user.is_active = True
+        # An address, so that the failure notices of the demo show in the worker's output.
+        user.email = user.email or f"{username}@example.com"
         if not user.check_password(password):
             user.set_password(password)
         user.save()

@@ -1,4 +1,5 @@
-"""Keeping the Codat key and the webhook secret out of logs, stored exchanges and error pages.
+"""Keeping the Codat key and the webhook secret (and the failure notices' chat webhook URL) out
+of logs, stored exchanges and error pages.
 
 For error pages and reports, Django hides settings whose names look secret and the variables
 marked with `@sensitive_variables`, but a traceback through the Codat client carries the key in
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +36,10 @@ def secret_forms() -> list[str]:
             raw = ""
         if len(raw) >= 8:
             forms.append(raw)
+    # The failure notices' chat webhook: its URL alone lets anyone post to the channel.
+    webhook = settings.NOTICE_WEBHOOK_URL
+    if webhook:
+        forms.append(webhook)
     # Too short a value would blank out ordinary text; real keys and secrets are long.
     return [form for form in forms if len(form) >= 8]
 
@@ -45,6 +51,11 @@ def redact_secrets(text: str) -> str:
 
 
 class SecretScrubbingReporterFilter(SafeExceptionReporterFilter):
+    # Django's list, and the chat webhook's URL (NOTICE_WEBHOOK_URL), a credential by itself.
+    hidden_settings = re.compile(
+        SafeExceptionReporterFilter.hidden_settings.pattern + "|WEBHOOK_URL", flags=re.I
+    )
+
     def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         try:

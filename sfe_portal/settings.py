@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "companies",
     "expenses",
     "syncs",
+    "notices",
     "demo",
 ]
 
@@ -464,6 +465,42 @@ if CODAT_MAX_CALLS_PER_COMPANY < 1:
 vars().update(env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SfE Portal <no-reply@localhost>")
 EMAIL_TIMEOUT = 30
+
+# --- Failure notices (notices/) ---------------------------------------------------------------
+# The portal's address as people reach it: the links in notices are made from it. In
+# production the first of ALLOWED_HOSTS over https, when it names one host.
+_first_host = next(iter(ALLOWED_HOSTS), "")
+_host_named = bool(_first_host) and not _first_host.startswith((".", "*"))
+PORTAL_BASE_URL = (
+    env.str("PORTAL_BASE_URL", default="")
+    or ("http://127.0.0.1:8000" if DEBUG else (f"https://{_first_host}" if _host_named else ""))
+).rstrip("/")
+if not PORTAL_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        "Set PORTAL_BASE_URL to the portal's address as people reach it, e.g. "
+        "https://portal.example.com: the links in failure notices are made from it."
+    )
+# A company's failures within this many seconds of the first go out as one message.
+NOTICE_DEBOUNCE_SECONDS = env.int("NOTICE_DEBOUNCE_SECONDS", default=300)
+if NOTICE_DEBOUNCE_SECONDS < 0:
+    raise ImproperlyConfigured("Set NOTICE_DEBOUNCE_SECONDS to 0 or more seconds.")
+# A Slack or Teams incoming webhook that hears of every failure notice (it is a secret: the URL
+# alone lets anyone post to the channel).
+NOTICE_WEBHOOK_URL = env.str("NOTICE_WEBHOOK_URL", default="")
+if NOTICE_WEBHOOK_URL and not NOTICE_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        "Set NOTICE_WEBHOOK_URL to the incoming webhook's https:// address, or leave it empty."
+    )
+# The hour (UTC, as beat's schedule) the daily digests go out.
+NOTICE_DIGEST_HOUR = env.int("NOTICE_DIGEST_HOUR", default=7)
+if not 0 <= NOTICE_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured("Set NOTICE_DIGEST_HOUR to an hour of the day, 0 to 23 (UTC).")
+# Dispatches due and not sent (their task lost), senders that died; the day's digests once due.
+CELERY_BEAT_SCHEDULE["notices-sweep"] = {"task": "notices.sweep", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["notices-digest"] = {
+    "task": "notices.digest",
+    "schedule": crontab(hour=str(NOTICE_DIGEST_HOUR), minute="0"),
+}
 
 # --- Error tracking ---------------------------------------------------------------------------
 # Sentry, only with a DSN (sfe_portal/error_tracking.py scrubs every event of secrets first).

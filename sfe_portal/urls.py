@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("companies.urls")),
     path("", include("expenses.urls")),
     path("", include("syncs.urls")),
+    path("", include("notices.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

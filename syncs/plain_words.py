@@ -73,3 +73,37 @@ def v1_retired_by_codat(company: Company, *, message: str) -> str:
         f"{move_to_newer_api(company)}. Nothing was written: the expenses are approved again "
         "and go out through the newer API once the company is moved."
     )
+
+
+# The same refusals, said of a group of failures with one cause (`syncs/causes.py`): the names
+# that differ between them are already taken out of the cause.
+_CAUSE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"^Account .+ is not valid for transaction type"),
+        "The account does not accept this type of transaction",
+    ),
+    (re.compile(r"^Account .+ is archived"), "The account was archived in the accounting software"),
+    (
+        re.compile(r"^Account .+ does not exist"),
+        "The account no longer exists in the accounting software",
+    ),
+    (
+        re.compile(r"^Tax rate .+ is (not valid|archived|does not exist)"),
+        "The tax rate cannot be used any more",
+    ),
+    (re.compile(r"period lock date"), "The date is in a locked period"),
+]
+_PLACEHOLDERS = re.compile(r"<(name|id|n|amount|date)>")
+
+
+def cause_in_plain_words(cause: str) -> str:
+    """A failure cause (Codat's message with ids, names and amounts taken out) in the words
+    finance staff use, said of a count of failures ("30 of them: the tax rate cannot be used any
+    more")."""
+    for pattern, words in _CAUSE_PATTERNS:
+        if pattern.search(cause):
+            return words
+    readable = _PLACEHOLDERS.sub("…", cause).strip()
+    if not readable or readable == "No reason given":
+        return "Codat gave no reason"
+    return f"Codat refused them: {readable.rstrip('.')}"

@@ -22,6 +22,7 @@ from codat.backoff import Backoff
 from gateway.exchanges import codat_client
 from syncs.models import ReceiptUpload, UploadState
 from syncs.services import receipt_upload_transition, uploads_move
+from syncs.signals import receipt_upload_gave_up
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def _codat_words(exc: CodatError) -> str:
     return " — ".join(parts)[:2000]
 
 
+@transaction.atomic
 def _finish(upload: ReceiptUpload, to: UploadState, **changes: object) -> ReceiptUpload:
     # Only the claim we hold may be settled: the sweeper may have released it meanwhile.
     settled = uploads_move(
@@ -158,6 +160,8 @@ def _finish(upload: ReceiptUpload, to: UploadState, **changes: object) -> Receip
     if settled != 1:
         logger.warning("Receipt upload %s changed while it was being sent", upload.pk)
     upload.refresh_from_db()
+    if settled == 1 and to == _U.GAVE_UP:
+        receipt_upload_gave_up.send(sender=ReceiptUpload, upload=upload)
     return upload
 
 
@@ -170,13 +174,15 @@ def receipt_uploads_release_stuck(*, now: datetime) -> int:
     """
     stuck = ReceiptUpload.objects.filter(next_attempt_at__lte=now)
     # A file that kills its worker every time must not be resent for ever.
-    gave_up = uploads_move(
-        stuck.filter(attempts__gte=MAX_ATTEMPTS),
-        state=_U.GAVE_UP,
-        current=_U.UPLOADING,
-        last_error=f"The worker stopped while sending this file, {MAX_ATTEMPTS} times.",
-        next_attempt_at=None,
-    )
+    gave_up = 0
+    for upload in stuck.filter(attempts__gte=MAX_ATTEMPTS, state=_U.UPLOADING):
+        _finish(
+            upload,
+            _U.GAVE_UP,
+            last_error=f"The worker stopped while sending this file, {MAX_ATTEMPTS} times.",
+            next_attempt_at=None,
+        )
+        gave_up += upload.state == _U.GAVE_UP
     return gave_up + uploads_move(
         stuck,
         state=_U.FAILED,

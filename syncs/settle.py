@@ -32,6 +32,7 @@ from syncs.models import (
 from syncs.plain_words import plain_words
 from syncs.services import batches_move, syncs_move
 from syncs.side_by_side import SideBySide, read_ahead
+from syncs.signals import sync_settled
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
     )
     batches_move(sync.batches.all(), state=BatchState.DONE, current=BatchState.SYNC_REQUESTED)
     sync.refresh_from_db()
+    sync_settled.send(sender=Sync, sync=sync)
     return sync
 
 

@@ -26,6 +26,7 @@ from syncs.receipt_uploads import (
 from syncs.retries import MAX_RETRIES, TRANSIENT, retry_in, send_batches_next_try
 from syncs.send import company_push_turn, sync_send_turn
 from syncs.services import heartbeat_record
+from syncs.signals import push_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
         if stalls > MAX_RETRIES:
             # Left initiating: the sweeper resumes the push once it has been quiet a while.
             logger.warning("Push of sync %s stalled %s times in a row: %s", sync.pk, stalls, exc)
+            push_stalled.send(sender=Sync, sync=sync, reason=f"Codat failed {stalls} times: {exc}")
             return
         send_batches.apply_async((sync.pk,), {"stalls": stalls}, countdown=countdown)
         return

@@ -8,7 +8,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The portal's apps; the sandbox emulates Codat's own state and keeps its own rules.
-APPS = ["accounts", "codat", "companies", "demo", "expenses", "gateway", "syncs", "sfe_portal"]
+APPS = [
+    "accounts",
+    "codat",
+    "companies",
+    "demo",
+    "expenses",
+    "gateway",
+    "syncs",
+    "notices",
+    "sfe_portal",
+]
 STATE_FIELDS = {"state", "status"}
 # The helpers that apply the declared transitions.
 HELPERS = {Path("sfe_portal/transitions.py")}

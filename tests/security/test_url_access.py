@@ -72,6 +72,11 @@ CSRF_EXEMPT = {
     "api-not-found": "answers 404 and changes nothing",
     "sandbox:": "Codat's API surface, API key, no cookies",
 }
+# Company URLs where any member, a viewer too, writes something of their own, never the
+# company's: the viewer's test checks that such a write touches only their own row.
+OWN_CHOICES = {
+    "company-notices": "a member's own choice of what they hear of the company's failures",
+}
 # Pages every signed-in user may open whatever their companies (the rest of the non-company
 # pages, a staff dashboard for example, must refuse a plain member). Personal settings change
 # only the signed-in person's own profile (their time zone), view-only staff's included.
@@ -346,11 +351,29 @@ def test_a_viewer_is_refused_every_write_and_nothing_changes(world):
         url = world.url(route)
         response = client.post(url, {"action": "remove", "role": "approver", "notes": "x"})
         allowed = {302} if route.is_admin else {403, 405}
+        if _matches(route, OWN_CHOICES):
+            allowed = {400}  # the viewer's own choice, and this one is not one offered
         if response.status_code not in allowed:
             problems.append(f"POST {url} ({route.label}) → {response.status_code}")
 
     assert problems == []
     assert _fingerprint(world) == before
+
+
+def test_a_viewers_own_choice_changes_their_row_only(world):
+    client = _signed_in(world.viewer)
+    before = _fingerprint(world)
+    others = list(Membership.objects.exclude(user=world.viewer).values_list("pk", "notices"))
+
+    for route in PORTAL_ROUTES:
+        if _matches(route, OWN_CHOICES):
+            assert client.post(world.url(route), {"notices": "every"}).status_code == 302
+
+    assert _fingerprint(world) == before
+    assert list(Membership.objects.exclude(user=world.viewer).values_list("pk", "notices")) == (
+        others
+    )
+    assert Membership.objects.get(user=world.viewer).notices == "every"
 
 
 def test_a_viewer_can_read_but_gets_no_server_error(world):
