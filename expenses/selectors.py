@@ -398,7 +398,7 @@ class CodingChoices:
 
 # Per process, keyed by the company and its master data version, which every write of its
 # records renews in the same transaction: a refresh or an edit is seen by the next request.
-_CODING_CHOICES: VersionedMemo[tuple[int, uuid.UUID], CodingChoices] = VersionedMemo(size=256)
+_CODING_CHOICES: VersionedMemo[tuple[int, uuid.UUID, str], CodingChoices] = VersionedMemo(size=256)
 
 
 def coding_choices(*, company: Company) -> CodingChoices:
@@ -406,7 +406,8 @@ def coding_choices(*, company: Company) -> CodingChoices:
     Every page and inline action of the queue offers them, and the records change only when
     the master data does, so they are read once per version, not three queries a request."""
     return _CODING_CHOICES.get_or_compute(
-        (company.pk, company.master_data_version), lambda: _read_coding_choices(company)
+        (company.pk, company.master_data_version, company.expenses_api),
+        lambda: _read_coding_choices(company),
     )
 
 
@@ -414,8 +415,9 @@ def _read_coding_choices(company: Company) -> CodingChoices:
     accounts = list(
         LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
     )
+    # Offered by what validation takes in the company's generation (`validFor` in the newer).
     by_type = {
-        t.value: [a for a in accounts if t.value in (a.valid_transaction_types or [])]
+        t.value: [a for a in accounts if a.accepts(t.value, company.expenses_api)]
         for t in TransactionType
     }
     categories = list(
