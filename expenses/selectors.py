@@ -65,7 +65,8 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "todo": ("To categorize", (_S.UNCATEGORIZED,)),
     "ready": ("Ready", (_S.CATEGORIZED, _S.APPROVED)),
     "insync": ("In sync", (_S.PUSHING, _S.SYNCING)),
-    "failed": ("Failed", (_S.FAILED,)),
+    # Those waiting for support after Codat's duplicate protection are shown with the failed.
+    "failed": ("Failed", (_S.FAILED, _S.NEEDS_SUPPORT)),
     "synced": ("Synced", (_S.SYNCED,)),
     "excluded": ("Excluded", (_S.EXCLUDED,)),
     "all": ("All", ()),
@@ -225,7 +226,7 @@ def company_list_overview(
                 accounting_connection=connections[0] if connections else None,
                 to_categorize=by_status.get("uncategorized", 0),
                 ready=by_status.get("categorized", 0) + by_status.get("approved", 0),
-                failed=by_status.get("failed", 0),
+                failed=by_status.get("failed", 0) + by_status.get("needs_support", 0),
             )
         )
     return CompanyListPage(rows=rows, page=shown)

@@ -303,3 +303,24 @@ def test_codats_duplicate_sentences_in_plain_words():
     assert written.startswith("Codat says this expense was written to the ledger before")
     assert stopped.startswith("It was not written: another expense of the same sync")
     assert written.endswith(f"(Codat: {DUPLICATE.format(ids=tid)})")
+
+
+def test_an_expense_waiting_for_support_shows_why_with_the_failed(client, codat):
+    from django.urls import reverse
+
+    from companies.models import Role
+    from tests.factories import MembershipFactory
+
+    books = pushable_company()
+    duplicate = coded_expense(books, status=ExpenseStatus.SYNCING, merchant_name="Twice Ltd")
+    sync_settle(sync=_sync_of(books, [duplicate]), results=_refused(duplicate, []))
+    duplicate.refresh_from_db()
+    client.force_login(MembershipFactory(company=books.company, role=Role.APPROVER).user)
+
+    page = client.get(reverse("expense-detail", args=[books.company.pk, duplicate.pk]))
+    queue = client.get(reverse("expense-queue", args=[books.company.pk]), {"tab": "failed"})
+
+    assert "Waiting for support" in page.content.decode()
+    assert "no sync of the company that wrote it was found" in page.content.decode()
+    assert [row.expense.pk for row in queue.context["page"].rows] == [duplicate.pk]
+    assert "status-badge-needs_support" in queue.content.decode()
