@@ -489,11 +489,26 @@ class CodatClient:
         return self._sync_started(self._call("PUT", path, body=_json_body(update.to_api())))
 
     def create_or_update_transfer(
-        self, company_id: str, transaction_id: str, transfer: TransferTransaction
+        self,
+        company_id: str,
+        transaction_id: str,
+        transfer: TransferTransaction | Mapping[str, Any],
     ) -> SyncStarted:
-        """Write a transfer between two accounts; the same PUT again updates it."""
+        """Write a transfer between two accounts; the same PUT again updates it (where the
+        platform allows it).
+
+        `transfer` may also be the JSON a `TransferTransaction.to_api()` made earlier, with or
+        without its `id` (a push plans its items that way): the id goes in the path only.
+
+        Codat keeps no answer under an Idempotency-Key for a PUT, so none is sent: a PUT whose
+        answer was lost is found among the company's syncs before it is sent again.
+        """
+        if isinstance(transfer, TransferTransaction):
+            body = transfer.to_api()
+        else:
+            body = {key: value for key, value in transfer.items() if key != "id"}
         path = self._expenses_path(company_id, "transfer-transactions", transaction_id)
-        return self._sync_started(self._call("PUT", path, body=_json_body(transfer.to_api())))
+        return self._sync_started(self._call("PUT", path, body=_json_body(body)))
 
     def create_adjustment_transactions(
         self,

@@ -284,9 +284,9 @@ class AccountMappingInfo:
     currency: str | None
     account_type: str | None
     valid_transaction_types: tuple[str, ...]
-    # Sent by the Expenses generation only; empty or None from v1.
+    # Sent by the Expenses generation only; None when the answer has no `validFor` (v1's).
     # `valid_for` holds e.g. "expense-transactions.Payment", "transfer-transactions".
-    valid_for: tuple[str, ...] = ()
+    valid_for: tuple[str, ...] | None = None
     is_bank_account: bool | None = None
     nominal_code: str | None = None
     fully_qualified_category: str | None = None
@@ -299,7 +299,7 @@ class AccountMappingInfo:
             currency=_opt_str(data, "currency"),
             account_type=_opt_str(data, "accountType"),
             valid_transaction_types=_str_tuple(data, "validTransactionTypes"),
-            valid_for=_str_tuple(data, "validFor"),
+            valid_for=_str_tuple(data, "validFor") if "validFor" in data else None,
             is_bank_account=_opt_bool(data, "isBankAccount"),
             nominal_code=_opt_str(data, "nominalCode"),
             fully_qualified_category=_opt_str(data, "fullyQualifiedCategory"),
@@ -656,7 +656,9 @@ class ExpenseTransactionV2(ExpenseUpdateV2):
 class TransferTransaction:
     """Body of create-transfer-transaction (a PUT by transaction id that creates or updates).
 
-    Each amount is in its own account's currency; Codat infers the rate from the two.
+    Each amount is in its own account's currency; Codat infers the rate from the two. `id`, the
+    transaction id, goes in the path, never in the body: it is kept here so that a transfer
+    planned for later knows where it is sent.
     """
 
     date: date | datetime | str
@@ -665,6 +667,7 @@ class TransferTransaction:
     to_account_id: str
     to_amount: Decimal
     description: str | None = None
+    id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
-from companies.platforms import API_LABELS, ApiGeneration, Platform
+from companies.platforms import API_LABELS, ApiGeneration, Platform, valid_for_entry
 from gateway.apis import expenses_api_generation
 from sfe_portal.db import choices_check
 
@@ -423,6 +423,10 @@ class LedgerAccount(MasterData):
     currency = models.CharField(max_length=3, blank=True)
     valid_transaction_types = models.JSONField(default=list, blank=True)
     is_bank_account = models.BooleanField(default=False)
+    # The endpoints (and expense types) the newer generation's mapping options say the account
+    # may be used with ("expense-transactions.Payment", "transfer-transactions"). Null when the
+    # options were read without it (v1's shape): then its transaction types decide.
+    valid_for = models.JSONField(null=True, blank=True)
 
     objects = MasterDataQuerySet["LedgerAccount"].as_manager()
 
@@ -441,7 +445,12 @@ class LedgerAccount(MasterData):
     def __str__(self) -> str:
         return f"{self.nominal_code} {self.name}".strip()
 
-    def accepts(self, transaction_type: str) -> bool:
+    def accepts(self, transaction_type: str, api: str = ApiGeneration.V1) -> bool:
+        """Whether an expense of this type may be coded to the account, in generation `api`:
+        by `valid_for` in the newer generation once the options have said it, else by the
+        account's transaction types."""
+        if api != ApiGeneration.V1 and self.valid_for is not None:
+            return valid_for_entry(transaction_type) in self.valid_for
         return transaction_type in (self.valid_transaction_types or [])
 
 

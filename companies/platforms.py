@@ -23,6 +23,12 @@ from dataclasses import dataclass, replace
 
 from django.db import models
 
+from codat.expenses_api import (
+    ADJUSTMENT_TRANSACTIONS,
+    EXPENSE_TRANSACTIONS,
+    TRANSFER_TRANSACTIONS,
+)
+
 
 class Platform(models.TextChoices):
     """Stored as Codat's platform key, so the value is what create-connection takes."""
@@ -113,8 +119,11 @@ class PlatformRules:
     types_without_tax_rate: frozenset[TransactionType] = TRANSFER_TYPES
     # The generation of Codat's expenses API these rules are for.
     api: ApiGeneration = ApiGeneration.V1
+    # Supported types the generation takes through create-transfer-transaction, one transfer a
+    # call, rather than with the expenses (the newer generation's transfers).
+    transfer_types: frozenset[TransactionType] = frozenset()
     # Types the generation takes from the platform through an endpoint of their own, which the
-    # portal does not send to yet (the newer generation's transfers).
+    # portal does not send to (the newer generation's adjustments, where enabled).
     types_elsewhere: frozenset[TransactionType] = frozenset()
 
     @property
@@ -125,17 +134,32 @@ class PlatformRules:
     def supports(self, transaction_type: str) -> bool:
         return transaction_type in self.supported_types
 
+    def endpoint_for(self, transaction_type: str) -> str:
+        """The endpoint an expense of this type is written through (see `codat.expenses_api`)."""
+        if transaction_type in self.transfer_types:
+            return TRANSFER_TRANSACTIONS
+        return EXPENSE_TRANSACTIONS
+
     def type_refusal(self, transaction_type: str, *, platform_label: str) -> tuple[str, str]:
         """Why an expense of an unsupported type cannot be sent, and what to do instead."""
+        label = TransactionType(transaction_type).label
         if transaction_type in self.types_elsewhere:
             return (
-                f"{_API_NAMES[self.api]} takes {platform_label} transfers through an endpoint "
-                "of their own, which the portal does not send to yet.",
+                f"{self.api_name} takes {platform_label} {label} transactions through an "
+                "endpoint of their own, which the portal does not send to.",
                 f"Exclude this expense, or record it in {platform_label} by hand.",
             )
-        label = TransactionType(transaction_type).label
+        if self.api == ApiGeneration.EXPENSES and transaction_type in TRANSFER_TYPES:
+            takers = listed(
+                [platform.label for platform, newer in NEWER_GENERATION.items() if newer.transfers]
+            )
+            return (
+                f"{self.api_name} writes no transfers to {platform_label}: its transfer "
+                f"endpoint takes {takers} only.",
+                f"Exclude this expense and record the transfer in {platform_label} by hand.",
+            )
         return (
-            f"{platform_label} does not accept {label} transactions from {_API_NAMES[self.api]}.",
+            f"{platform_label} does not accept {label} transactions from {self.api_name}.",
             "Exclude this expense and record it in the accounting software by hand.",
         )
 
@@ -279,29 +303,37 @@ class NewerGeneration:
     §3.2). Its expense endpoint takes only Payment, Refund, Reward and Chargeback, of the
     types the platform took in v1; transfers and adjustments have endpoints of their own."""
 
-    # Types its update endpoint corrects once synced.
+    # Expense types its update endpoint corrects once synced.
     updates_supported_types: frozenset[TransactionType]
-    # Types taken through an endpoint of their own on this platform.
-    types_elsewhere: frozenset[TransactionType] = frozenset()
+    # create-transfer-transaction (a PUT by transaction id): whether the platform takes
+    # transfers, and whether the same PUT again updates one (else a transfer is create only).
+    transfers: bool = False
+    transfer_updates: bool = False
     # The largest receipt, where the newer document gives a smaller one than v1's rules.
     receipt_max_bytes: int | None = None
 
 
-# Transfers: Xero (create only) and QuickBooks Online; NetSuite and Dynamics take none.
-# Adjustments: the spec's QuickBooks Desktop only (Codat's overview also lists Xero, QBO and
-# Dynamics): the safer reading, none of ours, until Codat confirms (EXPENSES-API-NOTES §5 q3).
+# Transfers, from the spec's table for create-transfer-transaction: Xero creates only, QuickBooks
+# Online creates and updates; NetSuite and Dynamics take none.
 # Xero receipts: the newer document says 3 MB, Codat's docs 10 MB: the smaller holds, so a
 # receipt is never turned away by Codat after the portal took it (docs/codat-expenses-api.md).
 NEWER_GENERATION: dict[Platform, NewerGeneration] = {
     Platform.XERO: NewerGeneration(
-        frozenset({_T.PAYMENT}), types_elsewhere=TRANSFER_TYPES, receipt_max_bytes=3 * MB
+        frozenset({_T.PAYMENT}), transfers=True, receipt_max_bytes=3 * MB
     ),
     Platform.QUICKBOOKS_ONLINE: NewerGeneration(
-        frozenset({_T.PAYMENT}), types_elsewhere=TRANSFER_TYPES
+        frozenset({_T.PAYMENT}), transfers=True, transfer_updates=True
     ),
     Platform.NETSUITE: NewerGeneration(frozenset({_T.PAYMENT})),
     Platform.DYNAMICS_365: NewerGeneration(frozenset()),
 }
+
+# Adjustments (create-adjustment-transaction), ONE entry for every platform. The spec says
+# "currently only available for QuickBooks Desktop"; Codat's Expenses overview also lists Xero,
+# QuickBooks Online and Dynamics. The safer reading holds until Codat confirms the wider list
+# (EXPENSES-API-NOTES §5 q3): none of ours, so AdjustmentIn/Out are refused before any call. A
+# platform added here has them refused as taken through an endpoint the portal does not send to.
+ADJUSTMENT_PLATFORMS: frozenset[Platform] = frozenset()
 
 
 def rules_for(platform: str, api: str = ApiGeneration.V1) -> PlatformRules:
@@ -310,7 +342,10 @@ def rules_for(platform: str, api: str = ApiGeneration.V1) -> PlatformRules:
     if ApiGeneration(api) == ApiGeneration.V1:
         return rules
     newer = NEWER_GENERATION[Platform(platform)]
-    supported = rules.supported_types & _EXPENSE_TYPES
+    transfers = rules.supported_types & TRANSFER_TYPES if newer.transfers else frozenset()
+    supported = rules.supported_types & _EXPENSE_TYPES | transfers
+    updates = newer.updates_supported_types | (transfers if newer.transfer_updates else set())
+    adjustments = Platform(platform) in ADJUSTMENT_PLATFORMS
     receipts = rules.receipts
     if newer.receipt_max_bytes is not None:
         receipts = replace(receipts, max_bytes=min(receipts.max_bytes, newer.receipt_max_bytes))
@@ -319,9 +354,25 @@ def rules_for(platform: str, api: str = ApiGeneration.V1) -> PlatformRules:
         api=ApiGeneration.EXPENSES,
         receipts=receipts,
         supported_types=supported,
-        updates_supported_types=newer.updates_supported_types & supported,
-        types_elsewhere=newer.types_elsewhere & rules.supported_types,
+        updates_supported_types=updates & supported,
+        # A transfer names two accounts and no contact.
+        contact_for_type={
+            t: kind for t, kind in rules.contact_for_type.items() if t not in TRANSFER_TYPES
+        },
+        transfer_types=transfers,
+        types_elsewhere=rules.supported_types & ADJUSTMENT_TYPES if adjustments else frozenset(),
     )
+
+
+def valid_for_entry(transaction_type: str) -> str:
+    """What an account's `validFor` (the newer generation's mapping options) lists when the
+    account may be used on an expense of this type: the endpoint, and for the expense endpoint
+    the type ("expense-transactions.Payment", "transfer-transactions")."""
+    if transaction_type in TRANSFER_TYPES:
+        return TRANSFER_TRANSACTIONS
+    if transaction_type in ADJUSTMENT_TYPES:
+        return ADJUSTMENT_TRANSACTIONS
+    return f"{EXPENSE_TRANSACTIONS}.{transaction_type}"
 
 
 def types_taken_in() -> list[TransactionType]:
@@ -332,22 +383,34 @@ def types_taken_in() -> list[TransactionType]:
     return [t for t in TransactionType if any(r.supports(t) for r in PLATFORM_RULES.values())]
 
 
+def listed(words: list[str], *, last: str = " and ") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return last.join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def _plural_labels(types: frozenset[TransactionType]) -> str:
+    """'payments', 'payments, refunds and transfers': both transfer types are 'transfers'."""
+    words = [t.label.lower() + "s" for t in TransactionType if t in types - TRANSFER_TYPES]
+    if types & TRANSFER_TYPES:
+        words.append("transfers")
+    return listed(words)
+
+
 def update_support_sentence(api: str = ApiGeneration.V1) -> str:
     """What the generation's update endpoint can correct, for messages: 'v1 updates only Xero
     payments'."""
     every = {platform: rules_for(platform, api) for platform in PLATFORM_RULES}
     parts = [
-        Platform(platform).label
-        + " "
-        + ", ".join(t.label.lower() + "s" for t in TransactionType if rules.updates(t))
+        f"{Platform(platform).label} {_plural_labels(rules.updates_supported_types)}"
         for platform, rules in every.items()
         if rules.updates_supported_types
     ]
     name = "v1" if ApiGeneration(api) == ApiGeneration.V1 else _API_NAMES[ApiGeneration(api)]
     if not parts:
         return f"{name} updates nothing"
-    listed = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-    return f"{name} updates only {listed}"
+    # A part that is a list itself ("payments and transfers") is set off by a comma.
+    last = ", and " if any(" and " in part for part in parts) else " and "
+    return f"{name} updates only {listed(parts, last=last)}"
 
 
 def currency_combination_allowed(

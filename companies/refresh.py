@@ -242,6 +242,12 @@ def master_data_store(*, company: Company, pulled: Pulled, now: datetime) -> Com
         for option in pulled.mapping.accounts
         if option.id
     }
+    # The newer generation's `validFor`; none when the options came in v1's shape.
+    account_valid_for = {
+        option.id: list(option.valid_for)
+        for option in pulled.mapping.accounts
+        if option.id and option.valid_for is not None
+    }
     tax_types = {
         option.id: list(option.valid_transaction_types)
         for option in pulled.mapping.tax_rates
@@ -263,6 +269,7 @@ def master_data_store(*, company: Company, pulled: Pulled, now: datetime) -> Com
                     "is_bank_account": a.is_bank_account,
                     # An account missing from mapping options accepts no type at all.
                     "valid_transaction_types": account_types.get(a.id, []),
+                    "valid_for": account_valid_for.get(a.id, [] if account_valid_for else None),
                     **_state(a.status, a.is_deleted),
                 },
             )

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -296,7 +297,7 @@ class ExpenseAdmin(LedgerLockedAdmin):
         "updated_at",
     ]
     inlines = [ExpenseLineInline, ReceiptInline, ExpenseEventInline]
-    actions = ["delete_selected", "mark_as_synced", "export_csv"]
+    actions = ["delete_selected", "mark_as_synced", "not_in_ledger", "export_csv"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Expense | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -328,7 +329,62 @@ class ExpenseAdmin(LedgerLockedAdmin):
         self, request: HttpRequest, queryset: QuerySet[Expense]
     ) -> TemplateResponse | None:
         """Asks for the reason first (kept on each expense's audit trail), then marks."""
-        from expenses.services import ExpenseRefused, expense_mark_synced
+        from expenses.services import expense_mark_synced
+
+        return self._with_reason(
+            request,
+            queryset,
+            action="mark_as_synced",
+            title="Mark as synced outside the portal",
+            intro="Mark as synced outside the portal",
+            changes="only failed expenses and those that need support change",
+            marked="failed expenses and those that need support",
+            statuses=[ExpenseStatus.FAILED, ExpenseStatus.NEEDS_SUPPORT],
+            apply=expense_mark_synced,
+            done="marked as synced",
+        )
+
+    @admin.action(
+        description="Needs support: not in the ledger, may be sent again…",
+        permissions=["change"],
+    )
+    def not_in_ledger(
+        self, request: HttpRequest, queryset: QuerySet[Expense]
+    ) -> TemplateResponse | None:
+        """An expense that needs support, found not to be in the ledger: failed, so that it may
+        be fixed and sent again. Asks for the reason first."""
+        from expenses.services import expense_not_in_ledger
+
+        return self._with_reason(
+            request,
+            queryset,
+            action="not_in_ledger",
+            title="Not in the ledger",
+            intro="Checked, not in the ledger:",
+            changes="only expenses that need support change, to failed, and may be sent again",
+            marked="expenses that need support",
+            statuses=[ExpenseStatus.NEEDS_SUPPORT],
+            apply=expense_not_in_ledger,
+            done="failed, to be sent again",
+        )
+
+    def _with_reason(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Expense],
+        *,
+        action: str,
+        title: str,
+        intro: str,
+        changes: str,
+        marked: str,
+        statuses: list[ExpenseStatus],
+        apply: Callable[..., Expense],
+        done: str,
+    ) -> TemplateResponse | None:
+        """An action that asks support why first: the form, then `apply` to each selected
+        expense in one of `statuses`, with the reason."""
+        from expenses.services import ExpenseRefused
 
         user = request.user
         assert isinstance(user, User)  # the admin only serves signed-in staff
@@ -337,28 +393,31 @@ class ExpenseAdmin(LedgerLockedAdmin):
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": "Mark as synced outside the portal",
+                "title": title,
+                "intro": intro,
+                "changes": changes,
+                "button": title,
                 "form": form,
                 "expenses": list(queryset.select_related("company")[:200]),
                 "count": queryset.count(),
                 "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "action": "mark_as_synced",
+                "action": action,
             }
             return TemplateResponse(request, "admin/expenses/expense/mark_synced.html", context)
         reason = form.cleaned_data["reason"]
-        marked = 0
-        for expense in queryset.filter(status="failed"):
+        changed = 0
+        for expense in queryset.filter(status__in=statuses):
             try:
-                expense_mark_synced(expense=expense, by=user, reason=reason)
+                apply(expense=expense, by=user, reason=reason)
             except ExpenseRefused as refused:
                 self.message_user(request, f"{expense}: {refused}", messages.ERROR)
                 continue
-            marked += 1
-        self.message_user(request, f"{marked} expense(s) marked as synced: {reason}")
-        skipped = queryset.count() - marked
+            changed += 1
+        self.message_user(request, f"{changed} expense(s) {done}: {reason}")
+        skipped = queryset.count() - changed
         if skipped:
             self.message_user(
-                request, f"{skipped} skipped: only failed expenses can be marked.", messages.WARNING
+                request, f"{skipped} skipped: only {marked} can be marked.", messages.WARNING
             )
         return None
 

@@ -42,3 +42,29 @@ def rate_fix(*, foreign: str, base: str) -> str:
 def in_base_currency(amount: Decimal, rate: Decimal, base: str = "GBP") -> Decimal:
     """The foreign `amount` in the base currency, to the base currency's minor unit."""
     return to_precision(amount * rate, base)
+
+
+def amount_in(
+    currency: str,
+    *,
+    amount: Decimal,
+    expense_currency: str,
+    bank_currency: str,
+    base: str,
+    rate: Decimal | None,
+) -> Decimal | None:
+    """An expense's `amount` (in `expense_currency`) in `currency`, by the expense's rate (which
+    converts `rate_currency` into `base`); None when the rate cannot tell (no rate, or two
+    currencies it does not join)."""
+    if currency == expense_currency:
+        return amount
+    if rate is None or not base:
+        return None
+    foreign = rate_currency(
+        expense_currency=expense_currency, bank_currency=bank_currency, base=base
+    )
+    if expense_currency == foreign and currency == base:
+        return in_base_currency(amount, rate, base)
+    if expense_currency == base and currency == foreign:
+        return to_precision(amount / rate, foreign)
+    return None

@@ -248,6 +248,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.company = company
         self.fields["account"].queryset = (  # type: ignore[attr-defined]
             LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
         )
@@ -268,7 +269,9 @@ class RuleForm(forms.Form):
             self.add_error("max_amount", message)
         account = data.get("account")
         if account and (
-            message := rule_account_type_error(account, data.get("transaction_type", ""))
+            message := rule_account_type_error(
+                account, data.get("transaction_type", ""), self.company.expenses_api
+            )
         ):
             self.add_error("account", message)
         return data

@@ -1,9 +1,10 @@
 """What an expense becomes in Codat and in the customer's ledger.
 
 `expense_to_transaction` builds the exact `ExpenseTransaction` a v1 push sends, and
-`expense_to_transaction_v2` the `ExpenseTransactionV2` of Codat's newer Expenses API;
-`expense_item` is the JSON of the one the company's generation sends, which the claim plans and
-the detail page's payload preview shows. `expense_ledger_reading` says the same thing in the
+`expense_to_transaction_v2` the `ExpenseTransactionV2` of Codat's newer Expenses API, whose
+transfers are `expense_to_transfer`'s `TransferTransaction`; `expense_item` is the JSON of the
+one the company's generation sends, which the claim plans and the detail page's payload preview
+shows. `expense_ledger_reading` says the same thing in the
 words an accountant uses. Both read only what they are given (the expense with its supplier override
 loaded, its lines with accounts, tax rates and tracking loaded, and a `CompanyContext`), so
 neither queries.
@@ -30,7 +31,7 @@ from companies.platforms import (
 from expenses.currency_rate import in_base_currency, rate_phrase
 from expenses.models import Expense, ExpenseLine
 from expenses.services import ExpenseRefused
-from expenses.validation import CompanyContext, expense_problems
+from expenses.validation import CompanyContext, expense_problems, transfer_side_amount
 from sfe_portal.money import format_amount, format_money
 from sfe_portal.prefetch import related
 
@@ -137,11 +138,51 @@ def expense_to_transaction_v2(
     )
 
 
+def expense_to_transfer(
+    *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> codat.TransferTransaction:
+    """The create-transfer-transaction body for a TransferIn or TransferOut `expense` in Codat's
+    newer Expenses API, with its transaction id (sent in the path).
+
+    A transfer moves money between the card's account (the company's configured bank account)
+    and the one account its single line is coded to:
+
+    - TransferIn brings money onto the card's account (a top-up): `from` is the line's account,
+      `to` the card's account;
+    - TransferOut takes money off it (a pay-down, a sweep to savings): `from` is the card's
+      account, `to` the line's account.
+
+    Each side's amount is in its own account's currency: the expense's amount where the account
+    is in the expense's currency, else converted by the expense's rate (validation refuses a
+    transfer whose amounts cannot be told so). The date is the expense's; the description its
+    merchant name and notes. No contact and no tax: the endpoint takes neither.
+    """
+    _ready(expense, lines, ctx)
+    [line] = lines
+    assert line.account is not None  # validation has checked it
+    card = (ctx.bank_account_codat_id, ctx.bank_account_currency)
+    other = (line.account.codat_id, line.account.currency or ctx.base_currency)
+    source, target = (other, card) if expense.type == TransactionType.TRANSFER_IN else (card, other)
+    description = " — ".join(text for text in (expense.merchant_name, expense.notes) if text)
+    return codat.TransferTransaction(
+        id=str(expense.pk),
+        date=expense.issue_date,
+        from_account_id=source[0],
+        from_amount=transfer_side_amount(expense, source[1], ctx),
+        to_account_id=target[0],
+        to_amount=transfer_side_amount(expense, target[1], ctx),
+        description=description or None,
+    )
+
+
 def expense_to_update(
     *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
-) -> codat.ExpenseUpdate | codat.ExpenseUpdateV2:
+) -> codat.ExpenseUpdate | codat.ExpenseUpdateV2 | codat.TransferTransaction:
     """The body of the update endpoint, in the generation `ctx` has the rules of, that makes
-    the expense in the ledger what a push would send now: every field of its item but `id`."""
+    the expense in the ledger what a push would send now: every field of its item but `id`
+    (for a transfer, the transfer itself, PUT again by its id)."""
+    if expense.type in ctx.rules.transfer_types:
+        return expense_to_transfer(expense=expense, lines=lines, ctx=ctx)
     if ctx.rules.api == ApiGeneration.V1:
         v1 = expense_to_transaction(expense=expense, lines=lines, ctx=ctx)
         return codat.ExpenseUpdate(
@@ -168,7 +209,11 @@ _BUILDERS: dict[str, Callable[..., codat.ExpenseTransaction | codat.ExpenseTrans
 def expense_item(
     *, expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
 ) -> dict[str, Any]:
-    """The JSON item a push sends for `expense` in the generation `ctx` has the rules of."""
+    """The JSON item a push sends for `expense` in the generation `ctx` has the rules of (a
+    transfer's with its `id`, which goes in the path: see `expense_to_transfer`)."""
+    if expense.type in ctx.rules.transfer_types:
+        transfer = expense_to_transfer(expense=expense, lines=lines, ctx=ctx)
+        return {"id": transfer.id, **transfer.to_api()}
     return _BUILDERS[ctx.rules.api](expense=expense, lines=lines, ctx=ctx).to_api()
 
 

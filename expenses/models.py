@@ -69,6 +69,9 @@ class ExpenseStatus(models.TextChoices):
     SYNCING = "syncing", "In sync"
     SYNCED = "synced", "Synced"
     FAILED = "failed", "Failed"
+    # Codat's duplicate protection says it was written before, and no sync that wrote it could
+    # be found: it may be in the ledger. Never sent again until support has looked.
+    NEEDS_SUPPORT = "needs_support", "Needs support"
     EXCLUDED = "excluded", "Excluded"
 
 
@@ -85,11 +88,14 @@ EXPENSE_TRANSITIONS: dict[str, frozenset[str]] = {
     _E.APPROVED: frozenset({_E.CATEGORIZED, _E.UNCATEGORIZED, _E.PUSHING, _E.EXCLUDED}),
     # A push that is refused before any dataset is posted hands the expense back.
     _E.PUSHING: frozenset({_E.SYNCING, _E.APPROVED, _E.FAILED}),
-    _E.SYNCING: frozenset({_E.SYNCED, _E.FAILED}),
+    _E.SYNCING: frozenset({_E.SYNCED, _E.FAILED, _E.NEEDS_SUPPORT}),
     # A synced expense changes only through Codat's update endpoint, which starts a new sync.
     _E.SYNCED: frozenset({_E.SYNCING}),
     # Support marks a failed expense synced when it is known to be in the ledger already.
     _E.FAILED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED, _E.APPROVED, _E.EXCLUDED, _E.SYNCED}),
+    # Support found it in the ledger (synced), or found it is not there (failed: it may be
+    # fixed and sent again).
+    _E.NEEDS_SUPPORT: frozenset({_E.SYNCED, _E.FAILED}),
     _E.EXCLUDED: frozenset({_E.UNCATEGORIZED, _E.CATEGORIZED}),
 }
 EDITABLE_STATUSES = frozenset(
@@ -226,7 +232,16 @@ class Expense(models.Model):
             models.CheckConstraint(condition=~Q(external_id=""), name="expense_external_id_set"),
             models.CheckConstraint(
                 condition=Q(approved_at__isnull=True)
-                | Q(status__in=[_E.APPROVED, _E.PUSHING, _E.SYNCING, _E.SYNCED, _E.FAILED]),
+                | Q(
+                    status__in=[
+                        _E.APPROVED,
+                        _E.PUSHING,
+                        _E.SYNCING,
+                        _E.SYNCED,
+                        _E.FAILED,
+                        _E.NEEDS_SUPPORT,
+                    ]
+                ),
                 name="expense_approval_only_when_approved",
             ),
         ]

@@ -78,8 +78,10 @@ def company_recheck_expenses(*, company: Company) -> int:
     bad_taxes = TaxRate.objects.filter(company=company).filter(_unusable()).values("pk")
     bad_tracking = TrackingCategory.objects.filter(company=company).filter(_unusable()).values("pk")
     wrong_type = Q()
-    for pk, types in accounts.values_list("pk", "valid_transaction_types"):
-        wrong_type |= Q(lines__account_id=pk) & ~Q(type__in=list(types or []))
+    for account in accounts.only("pk", "valid_transaction_types", "valid_for"):
+        # What the account takes in the company's generation (`validFor` in the newer).
+        taken = [t for t in TransactionType if account.accepts(t, company.expenses_api)]
+        wrong_type |= Q(lines__account_id=account.pk) & ~Q(type__in=taken)
     affected = (
         Q(lines__account__in=bad_accounts)
         | Q(lines__tax_rate__in=bad_taxes)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from companies.models import Company, LedgerAccount, TaxRate, TrackingCategory
-from companies.platforms import TransactionType
+from companies.platforms import ApiGeneration, TransactionType
 from expenses.coding import expense_set_coding
 from expenses.models import (
     CategorizationRule,
@@ -233,9 +233,12 @@ def rule_amount_range_error(low: Decimal | None, high: Decimal | None) -> str:
     return ""
 
 
-def rule_account_type_error(account: LedgerAccount, transaction_type: str) -> str:
-    """Why the account cannot code the rule's type, or "" when it can (or no type is set)."""
-    if not transaction_type or account.accepts(transaction_type):
+def rule_account_type_error(
+    account: LedgerAccount, transaction_type: str, api: str = ApiGeneration.V1
+) -> str:
+    """Why the account cannot code the rule's type in generation `api` (the company's), or ""
+    when it can (or no type is set)."""
+    if not transaction_type or account.accepts(transaction_type, api):
         return ""
     label = TransactionType(transaction_type).label
     return (
@@ -260,7 +263,9 @@ def _rule_errors(company: Company, data: RuleInput) -> dict[str, str]:
             if record is not None and record.company_id != company.pk:
                 errors[name] = f"'{record}' belongs to another company; choose this company's own."
     if "account" not in errors and (
-        message := rule_account_type_error(data.account, data.transaction_type)
+        message := rule_account_type_error(
+            data.account, data.transaction_type, company.expenses_api
+        )
     ):
         errors["account"] = message
     return errors

@@ -66,7 +66,8 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "todo": ("To categorize", (_S.UNCATEGORIZED,)),
     "ready": ("Ready", (_S.CATEGORIZED, _S.APPROVED)),
     "insync": ("In sync", (_S.PUSHING, _S.SYNCING)),
-    "failed": ("Failed", (_S.FAILED,)),
+    # Those waiting for support after Codat's duplicate protection are shown with the failed.
+    "failed": ("Failed", (_S.FAILED, _S.NEEDS_SUPPORT)),
     "synced": ("Synced", (_S.SYNCED,)),
     "excluded": ("Excluded", (_S.EXCLUDED,)),
     "all": ("All", ()),
@@ -226,7 +227,7 @@ def company_list_overview(
                 accounting_connection=connections[0] if connections else None,
                 to_categorize=by_status.get("uncategorized", 0),
                 ready=by_status.get("categorized", 0) + by_status.get("approved", 0),
-                failed=by_status.get("failed", 0),
+                failed=by_status.get("failed", 0) + by_status.get("needs_support", 0),
             )
         )
     return CompanyListPage(rows=rows, page=shown)
@@ -399,7 +400,7 @@ class CodingChoices:
 
 # Per process, keyed by the company and its master data version, which every write of its
 # records renews in the same transaction: a refresh or an edit is seen by the next request.
-_CODING_CHOICES: VersionedMemo[tuple[int, uuid.UUID], CodingChoices] = VersionedMemo(size=256)
+_CODING_CHOICES: VersionedMemo[tuple[int, uuid.UUID, str], CodingChoices] = VersionedMemo(size=256)
 
 
 def coding_choices(*, company: Company) -> CodingChoices:
@@ -407,7 +408,8 @@ def coding_choices(*, company: Company) -> CodingChoices:
     Every page and inline action of the queue offers them, and the records change only when
     the master data does, so they are read once per version, not three queries a request."""
     return _CODING_CHOICES.get_or_compute(
-        (company.pk, company.master_data_version), lambda: _read_coding_choices(company)
+        (company.pk, company.master_data_version, company.expenses_api),
+        lambda: _read_coding_choices(company),
     )
 
 
@@ -415,8 +417,9 @@ def _read_coding_choices(company: Company) -> CodingChoices:
     accounts = list(
         LedgerAccount.objects.filter(company=company).usable().order_by("nominal_code", "name")
     )
+    # Offered by what validation takes in the company's generation (`validFor` in the newer).
     by_type = {
-        t.value: [a for a in accounts if t.value in (a.valid_transaction_types or [])]
+        t.value: [a for a in accounts if a.accepts(t.value, company.expenses_api)]
         for t in TransactionType
     }
     categories = list(

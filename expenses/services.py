@@ -39,6 +39,7 @@ _APPROVAL_KEPT = frozenset(
         ExpenseStatus.SYNCING,
         ExpenseStatus.SYNCED,
         ExpenseStatus.FAILED,
+        ExpenseStatus.NEEDS_SUPPORT,
     }
 )
 
@@ -255,8 +256,9 @@ def expense_restore(*, expense: Expense, by: User) -> Expense:
 
 @transaction.atomic
 def expense_mark_synced(*, expense: Expense, by: User, reason: str) -> Expense:
-    """Support's word that a failed expense is already in the ledger (entered by hand, or
-    written by an earlier sync Codat's duplicate protection points at). Recorded with why."""
+    """Support's word that a failed expense (or one that needs support) is already in the
+    ledger (entered by hand, or written by an earlier sync Codat's duplicate protection points
+    at). Recorded with why."""
     if not reason.strip():
         raise ExpenseRefused(
             [Problem("reason", "Say why the expense is in the ledger.", "Give the reason.")]
@@ -267,6 +269,31 @@ def expense_mark_synced(*, expense: Expense, by: User, reason: str) -> Expense:
         by=by,
         message=f"Marked as synced by support: {reason.strip()}"[:1000],
     )
+
+
+def expense_not_in_ledger(*, expense: Expense, by: User, reason: str) -> Expense:
+    """Support's word that an expense that needs support is not in the ledger after all: it
+    fails, with the reason, and may be fixed and sent again."""
+    if not reason.strip():
+        raise ExpenseRefused(
+            [Problem("reason", "Say how you know it is not in the ledger.", "Give the reason.")]
+        )
+    if expense.status != ExpenseStatus.NEEDS_SUPPORT:
+        raise ExpenseRefused(
+            [
+                Problem(
+                    "status",
+                    "Only an expense that needs support is marked as not in the ledger.",
+                    "Choose expenses that need support.",
+                )
+            ]
+        )
+    message = f"Checked by support, not in the ledger: {reason.strip()}"[:1000]
+    with transaction.atomic():
+        _transition(expense=expense, to=ExpenseStatus.FAILED, by=by, message=message)
+        Expense.objects.filter(pk=expense.pk).update(failure_message=message)
+    expense.failure_message = message
+    return expense
 
 
 # --- Many expenses at once --------------------------------------------------------------------

@@ -83,7 +83,7 @@ def expense_suggestions(
             expense.merchant_key, Counter()
         ).most_common():
             account = accounts.get(account_id)
-            if account is None or not account.accepts(expense.type):
+            if account is None or not account.accepts(expense.type, company.expenses_api):
                 continue
             if tax_id is not None and tax_id not in tax_rates:
                 continue

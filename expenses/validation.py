@@ -12,18 +12,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from companies.models import Company
+from codat.expenses_api import (
+    ADJUSTMENT_TRANSACTIONS,
+    EXPENSE_TRANSACTIONS,
+    REIMBURSABLE_EXPENSE_TRANSACTIONS,
+    TRANSFER_TRANSACTIONS,
+)
+from companies.models import Company, LedgerAccount
 from companies.platforms import (
     TRANSFER_TYPES,
+    ApiGeneration,
     ContactKind,
     Platform,
     PlatformRules,
     TransactionType,
     currency_combination_allowed,
+    listed,
     rules_for,
 )
 from companies.selectors import company_configuration
-from expenses.currency_rate import rate_currency, rate_fix
+from expenses.currency_rate import amount_in, rate_currency, rate_fix
 from expenses.models import MAX_AMOUNT, MAX_LINES, MAX_TRACKING_REFS, Expense, ExpenseLine
 from sfe_portal.money import format_money
 from sfe_portal.prefetch import related
@@ -54,6 +62,10 @@ class CompanyContext:
     # Names the ledger reading shows the accountant; empty when the company has not chosen them.
     bank_account_name: str = ""
     bank_account_id: int | None = None
+    # The card's account as Codat knows it: the side of a transfer that is the card's.
+    bank_account_codat_id: str = ""
+    # The card account's `validFor` in the newer generation (None: not known).
+    bank_account_valid_for: tuple[str, ...] | None = None
     default_supplier_name: str = ""
     default_supplier_currency: str = ""
     default_customer_name: str = ""
@@ -75,6 +87,10 @@ def company_context(*, company: Company, api: str | None = None) -> CompanyConte
         has_default_customer=bool(config and config.customer_id),
         bank_account_name=bank.name if bank else "",
         bank_account_id=bank.pk if bank else None,
+        bank_account_codat_id=bank.codat_id if bank else "",
+        bank_account_valid_for=(
+            tuple(bank.valid_for) if bank is not None and bank.valid_for is not None else None
+        ),
         default_supplier_name=config.supplier.name if config and config.supplier else "",
         default_supplier_currency=(
             config.supplier.default_currency if config and config.supplier else ""
@@ -97,9 +113,92 @@ def expense_problems(
     problems += _currency_problems(expense, ctx)
     problems += _contact_problems(expense, ctx, type_label)
     problems += _amount_problems(expense, lines)
+    if expense.type in ctx.rules.transfer_types:
+        problems += _transfer_problems(expense, lines, ctx)
     for index, line in enumerate(lines):
         problems += _line_problems(expense, index, line, type_label, ctx)
     return problems
+
+
+def _transfer_problems(
+    expense: Expense, lines: Sequence[ExpenseLine], ctx: CompanyContext
+) -> list[Problem]:
+    """What stops a transfer going through the newer generation's transfer endpoint, which
+    names two accounts, each with an amount in its own currency, and no tax: the card's
+    account and the one account of its single line (see `expenses.ledger.expense_to_transfer`)."""
+    problems = []
+    valid_for = ctx.bank_account_valid_for
+    if ctx.has_bank_account and valid_for is not None and TRANSFER_TRANSACTIONS not in valid_for:
+        problems.append(
+            Problem(
+                "configuration",
+                f"The card's account '{ctx.bank_account_name}' is not valid for transfers in "
+                f"{ctx.rules.api_name}.",
+                "An approver chooses a bank or card account valid for transfers in the "
+                "company's settings, or exclude this expense.",
+            )
+        )
+    if len(lines) > 1:
+        problems.append(
+            Problem(
+                "lines",
+                f"A transfer moves money between the card's account and one other account, and "
+                f"this one has {len(lines)} lines.",
+                "Keep one line, with the other account of the transfer.",
+            )
+        )
+    for index, line in enumerate(lines):
+        if line.tax_rate is not None or line.tax_amount:
+            problems.append(
+                Problem(
+                    f"lines[{index}].tax_rate",
+                    f"A transfer carries no tax, and line {index + 1} has a tax rate or amount.",
+                    f"Remove the tax rate and the tax amount from line {index + 1}.",
+                )
+            )
+    base = ctx.base_currency
+    if base and len(lines) == 1 and lines[0].account is not None:
+        account = lines[0].account
+        foreign = rate_currency(
+            expense_currency=expense.currency, bank_currency=ctx.bank_account_currency, base=base
+        )
+        for name, currency in (
+            (f"the card's account '{ctx.bank_account_name}'", ctx.bank_account_currency),
+            (f"account '{account.name}'", account.currency or base),
+        ):
+            convertible = currency in (expense.currency, base, foreign)
+            if expense.currency_rate is None and convertible:
+                continue  # the missing rate is the problem, said once by the currency checks
+            if _side_amount(expense, currency, ctx) is None:
+                problems.append(
+                    Problem(
+                        "lines[0].account",
+                        f"Each side of a transfer is booked in its own account's currency, and "
+                        f"the {expense.currency} amount cannot be put in {currency} for {name}.",
+                        f"Choose an account in {expense.currency} or in {base}, or convert the "
+                        "expense to the card account's currency.",
+                    )
+                )
+    return problems
+
+
+def _side_amount(expense: Expense, currency: str, ctx: CompanyContext) -> Decimal | None:
+    return amount_in(
+        currency,
+        amount=expense.amount,
+        expense_currency=expense.currency,
+        bank_currency=ctx.bank_account_currency,
+        base=ctx.base_currency,
+        rate=expense.currency_rate,
+    )
+
+
+def transfer_side_amount(expense: Expense, currency: str, ctx: CompanyContext) -> Decimal:
+    """The transfer's amount on the side of an account in `currency` (validation has checked
+    it can be told)."""
+    amount = _side_amount(expense, currency, ctx)
+    assert amount is not None, "validation refuses a transfer whose amounts cannot be told"
+    return amount
 
 
 def _type_problems(expense: Expense, ctx: CompanyContext) -> list[Problem]:
@@ -224,11 +323,12 @@ def _contact_problems(expense: Expense, ctx: CompanyContext, type_label: str) ->
                 )
             )
         elif contact != ContactKind.SUPPLIER:
+            against = "the default customer" if contact == ContactKind.CUSTOMER else "no contact"
             problems.append(
                 Problem(
                     "supplier_override",
-                    f"{ctx.platform_label} records {type_label} transactions against the "
-                    "default customer, so a supplier override does not apply.",
+                    f"{ctx.platform_label} records {type_label} transactions against "
+                    f"{against}, so a supplier override does not apply.",
                     "Remove the supplier override.",
                 )
             )
@@ -289,14 +389,8 @@ def _line_problems(
                 _choose_account(type_label),
             )
         )
-    elif not account.accepts(expense.type):
-        problems.append(
-            Problem(
-                f"{where}.account",
-                f"Account '{account.name}' does not accept {type_label} transactions.",
-                _choose_account(type_label),
-            )
-        )
+    elif not account.accepts(expense.type, ctx.rules.api):
+        problems.append(_account_refusal(account, expense, where, type_label, ctx))
     if (
         account is not None
         and expense.type in TRANSFER_TYPES
@@ -312,7 +406,9 @@ def _line_problems(
             )
         )
     tax_rate = line.tax_rate
-    if tax_rate is None:
+    if expense.type in ctx.rules.transfer_types:
+        pass  # a transfer carries no tax (`_transfer_problems`)
+    elif tax_rate is None:
         if ctx.rules.needs_tax_rate(expense.type):
             problems.append(
                 Problem(
@@ -367,6 +463,46 @@ def _line_problems(
             )
         )
     return problems
+
+
+def _account_refusal(
+    account: LedgerAccount, expense: Expense, where: str, type_label: str, ctx: CompanyContext
+) -> Problem:
+    if ctx.rules.api == ApiGeneration.V1 or account.valid_for is None:
+        return Problem(
+            f"{where}.account",
+            f"Account '{account.name}' does not accept {type_label} transactions.",
+            _choose_account(type_label),
+        )
+    # The newer generation's mapping options say what the account is valid for (`validFor`).
+    fix = (
+        "Choose a bank or card account valid for transfers."
+        if expense.type in TRANSFER_TYPES
+        else _choose_account(type_label)
+    )
+    return Problem(
+        f"{where}.account",
+        f"Account '{account.name}' is not valid for {type_label} transactions in "
+        f"{ctx.rules.api_name} (its mapping options list it for "
+        f"{_valid_for_words(account.valid_for)}).",
+        fix,
+    )
+
+
+_ENDPOINT_WORDS = {
+    TRANSFER_TRANSACTIONS: "transfers",
+    ADJUSTMENT_TRANSACTIONS: "adjustments",
+    REIMBURSABLE_EXPENSE_TRANSACTIONS: "reimbursable expenses",
+}
+
+
+def _valid_for_words(valid_for: list[str]) -> str:
+    """`validFor` in words: 'Payment and Refund expenses and transfers', 'nothing'."""
+    prefix = f"{EXPENSE_TRANSACTIONS}."
+    types = [entry.removeprefix(prefix) for entry in valid_for if entry.startswith(prefix)]
+    words = [f"{listed(types)} expenses"] if types else []
+    words += [word for entry, word in _ENDPOINT_WORDS.items() if entry in valid_for]
+    return listed(words) or "nothing"
 
 
 def _choose_account(type_label: str) -> str:

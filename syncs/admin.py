@@ -138,14 +138,16 @@ class PushBatchItemAdmin(admin.ModelAdmin):
 @admin.register(PushBatch)
 class PushBatchAdmin(admin.ModelAdmin):
     list_display = ["id", "company", "state", "dataset_link", "sync_link", "attempts", "created_at"]
-    list_filter = ["state", "expenses_api"]
+    list_filter = ["state", "expenses_api", "endpoint"]
     search_fields = ["id", "dataset_id", "idempotency_key", "company__name", "sync__codat_sync_id"]
     list_select_related = ["company", "sync"]
     raw_id_fields = ["company", "sync"]
-    # The generation and key are what the batch was written and sent under: never edited.
+    # The generation, endpoint and key are what the batch was written and sent under: never
+    # edited.
     readonly_fields = [
         "state",
         "expenses_api",
+        "endpoint",
         "dataset_id",
         "idempotency_key",
         "key_first_sent_at",

@@ -12,6 +12,7 @@ from typing import Any, cast
 from django.db import connection, transaction
 from django.db.models import Field, ForeignKey, Model, Prefetch
 
+from codat.expenses_api import EXPENSE_TRANSACTIONS
 from companies.models import (
     Company,
     CompanyConfiguration,
@@ -246,7 +247,8 @@ def _slice_size(wanted: int) -> int:
 def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     """Claim the next `size` approved expenses in issue-date order, in one transaction: the
     valid ones move to pushing with their Codat JSON planned into whole batches; the invalid
-    ones go back to coding with the reason.
+    ones go back to coding with the reason. An expense written through an endpoint of its own
+    (a transfer, in the newer generation) is a batch, and a sync, of its own.
 
     `shared`: one of several slices side by side, under the company lock taken shared. It
     only adds whole batches to the sync claiming, and is done (for its thread) when it finds
@@ -275,6 +277,9 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
     ids = list(approved.order_by("issue_date", "id").values_list("pk", flat=True)[:size])
     last = len(ids) < size
     items: list[tuple[Any, dict[str, Any]]] = []
+    # Written through an endpoint of their own (the newer generation's transfers): each is a
+    # batch, and a sync, of its own, planned in this slice whatever else fills a batch.
+    alone: list[tuple[Any, dict[str, Any], str]] = []
     for expense, lines in claim_reads(plan, ids):
         try:
             item = expense_item(expense=expense, lines=lines, ctx=plan.ctx)
@@ -287,22 +292,33 @@ def claim_slice(plan: _Plan, size: int, *, shared: bool = False) -> _Slice:
             else:
                 plan.count(sent_back=1)
             continue
-        items.append((expense.pk, item))
+        endpoint = plan.ctx.rules.endpoint_for(expense.type)
+        if endpoint == EXPENSE_TRANSACTIONS:
+            items.append((expense.pk, item))
+        else:
+            alone.append((expense.pk, item, endpoint))
     if shared or not last:
         # The rest stays approved: the next slice reads it first and fills its batch.
         items = items[: len(items) - len(items) % MAX_BATCH_SIZE]
     step = _Slice(sync=sync, done=last)
-    if items:
+    if items or alone:
         moved = set(
             expenses_bulk_transition(
-                expense_ids=[pk for pk, _ in items],
+                expense_ids=[pk for pk, _ in items] + [pk for pk, _, _ in alone],
                 current=ExpenseStatus.APPROVED,
                 to=ExpenseStatus.PUSHING,
                 message="Claimed for a push",
             )
         )
         planned = [(pk, item) for pk, item in items if pk in moved]
-        plan.count(claimed=len(planned))
+        plan.count(claimed=len(moved))
+        for pk, item, endpoint in alone:
+            if pk in moved:
+                own = _sync_create(company, plan.generation, plan.push_id)
+                step.sync = step.sync or own
+                step.batches += write_batches(
+                    company, own, [(pk, item)], keyed=True, endpoint=endpoint
+                )
         if planned:
             if plan.one_sync_per_batch:
                 for start in range(0, len(planned), MAX_BATCH_SIZE):
@@ -406,9 +422,11 @@ def write_batches(
     planned: list[tuple[Any, dict[str, Any]]],
     *,
     keyed: bool = False,
+    endpoint: str = EXPENSE_TRANSACTIONS,
 ) -> list[PushBatch]:
-    """The planned items written into batches of `sync`, in its generation. `keyed`: sending a
-    batch writes to the ledger, so each gets its `Idempotency-Key` now, before any call."""
+    """The planned items written into batches of `sync`, in its generation, to be sent to
+    `endpoint`. `keyed`: sending a batch writes to the ledger, so each gets its
+    `Idempotency-Key` now, before any call."""
     chunks = [
         planned[start : start + MAX_BATCH_SIZE] for start in range(0, len(planned), MAX_BATCH_SIZE)
     ]
@@ -422,6 +440,7 @@ def write_batches(
                 payload=[item for _, item in chunk],
                 expenses_api=sync.expenses_api,
                 idempotency_key=uuid.uuid4() if keyed else None,
+                endpoint=endpoint,
             )
             for chunk in chunks
         ),

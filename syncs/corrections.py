@@ -54,6 +54,13 @@ def correction_allowed(*, expense: Expense) -> Problem | None:
             "Only an expense already in the ledger is corrected this way.",
             "Edit it in the workspace instead.",
         )
+    if expense.type in rules.transfer_types and not rules.updates(expense.type):
+        return Problem(
+            "type",
+            f"{platform} takes transfers from {rules.api_name} as new records only: a transfer "
+            "once written cannot be changed through Codat.",
+            f"Correct it in {platform} directly, or ask the customer's accountant to.",
+        )
     if not rules.updates(expense.type):
         return Problem(
             "type",
@@ -68,6 +75,23 @@ def _payload(expense: Expense) -> dict[str, Any]:
     """The expense as the company's generation writes it (what a correction makes of it)."""
     ctx = company_context(company=expense.company)
     return expense_item(expense=expense, lines=ledger_lines(expense=expense), ctx=ctx)
+
+
+def _coding(expense: Expense) -> list[dict[str, Any]]:
+    """The expense's lines as an item's lines (what `_lines_from` reads back), whatever shape
+    its item has (a transfer's names no lines)."""
+    return [
+        {
+            "netAmount": str(line.net_amount),
+            "taxAmount": str(line.tax_amount),
+            "accountRef": {"id": line.account.codat_id if line.account else None},
+            "taxRateRef": {"id": line.tax_rate.codat_id} if line.tax_rate else None,
+            "trackingRefs": [
+                {"id": category.codat_id} for category in line.tracking_categories.all()
+            ],
+        }
+        for line in ledger_lines(expense=expense)
+    ]
 
 
 def _flatten(payload: dict[str, Any]) -> dict[str, str]:
@@ -108,6 +132,7 @@ def expense_correct_request(*, expense: Expense, lines: Sequence[LineInput], by:
     if refusal:
         raise ExpenseRefused([refusal])
     previous = _payload(expense)
+    previous_lines = _coding(expense)
     changes = expense_correction_preview(expense=expense, lines=lines)
     expense_lines_replace(expense=expense, lines=lines)
     ctx = company_context(company=expense.company)
@@ -119,7 +144,7 @@ def expense_correct_request(*, expense: Expense, lines: Sequence[LineInput], by:
         kind=SyncKind.UPDATE,
         expenses_api=expense.company.expenses_api,
         update_of=expense,
-        configuration_snapshot={"previous": previous},
+        configuration_snapshot={"previous": previous, "previous_lines": previous_lines},
     )
     ExpenseEvent.objects.create(
         expense=expense,
@@ -167,7 +192,9 @@ def _undo(sync: Sync, refused: CodatError) -> Sync:
     """Codat refused the correction: the ledger is unchanged, so our coding goes back too."""
     expense = sync.update_of
     assert expense is not None
-    previous = sync.configuration_snapshot.get("previous", {})
+    snapshot = sync.configuration_snapshot
+    # The lines as they were; a correction asked before they were kept has its item's.
+    previous = snapshot.get("previous_lines", snapshot.get("previous", {}).get("lines", []))
     expense_lines_replace(expense=expense, lines=_lines_from(expense, previous))
     reason = f"Codat refused the correction: {refused.message}"
     sync_fail_unstarted(sync=sync, reason=reason)
@@ -176,14 +203,14 @@ def _undo(sync: Sync, refused: CodatError) -> Sync:
     return sync
 
 
-def _lines_from(expense: Expense, payload: dict[str, Any]) -> list[LineInput]:
+def _lines_from(expense: Expense, lines: list[dict[str, Any]]) -> list[LineInput]:
     from decimal import Decimal
 
     from companies.models import LedgerAccount, TaxRate, TrackingCategory
 
     company = expense.company
     result = []
-    for line in payload.get("lines", []):
+    for line in lines:
         result.append(
             LineInput(
                 net_amount=Decimal(str(line["netAmount"])),

@@ -9,6 +9,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from codat.expenses_api import EXPENSE_TRANSACTIONS, TRANSFER_TRANSACTIONS
 from companies.models import Company
 from companies.platforms import ApiGeneration
 from expenses.models import Expense, Receipt
@@ -16,6 +17,13 @@ from sfe_portal.db import choices_check
 
 # Codat's batch limit for one expense dataset.
 MAX_BATCH_SIZE = 50
+
+
+class BatchEndpoint(models.TextChoices):
+    """The endpoints a batch is written through (v1's datasets are all expense transactions)."""
+
+    EXPENSES = EXPENSE_TRANSACTIONS, "Expense transactions"
+    TRANSFER = TRANSFER_TRANSACTIONS, "Transfer (one a batch)"
 
 
 class BatchState(models.TextChoices):
@@ -74,6 +82,13 @@ class PushBatch(models.Model):
     # looked for before the key is replaced. Empty where a send writes nothing (a v1 dataset).
     idempotency_key = models.UUIDField(null=True, blank=True, editable=False)
     key_first_sent_at = models.DateTimeField(null=True, blank=True)
+    # Where the batch is written in the newer generation (`codat.expenses_api`): its expenses
+    # through create-expense-transactions, or one transfer PUT to create-transfer-transaction.
+    # A PUT is answered under no key: its `idempotency_key` only names the attempt, sent at
+    # `key_first_sent_at`, that must be looked for before any other (`syncs.idempotency`).
+    endpoint = models.CharField(
+        max_length=40, default=EXPENSE_TRANSACTIONS, editable=False, choices=BatchEndpoint.choices
+    )
 
     class Meta:
         verbose_name_plural = "push batches"
@@ -81,6 +96,7 @@ class PushBatch(models.Model):
         constraints = [
             choices_check("state", BatchState, "pushbatch_state_valid"),
             choices_check("expenses_api", ApiGeneration, "pushbatch_expenses_api_valid"),
+            choices_check("endpoint", BatchEndpoint, "pushbatch_endpoint_valid"),
             models.CheckConstraint(
                 condition=~Q(state=_B.POSTED) | Q(dataset_id__isnull=False),
                 name="pushbatch_posted_has_dataset",

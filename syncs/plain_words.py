@@ -10,6 +10,18 @@ from companies.platforms import TransactionType
 from expenses.models import Expense
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Codat's duplicate protection (5080) stops a whole sync. Those it left unprocessed quote
+    # its sentence naming the others, so they are matched first.
+    (
+        re.compile(r"^Not processed: the sync was stopped by duplicate protection"),
+        "It was not written: another expense of the same sync had been written before, and "
+        "Codat's duplicate protection stopped the whole sync — push it again.",
+    ),
+    (
+        re.compile(r"previously been processed"),
+        "Codat says this expense was written to the ledger before — check the ledger before "
+        "sending it again; support can mark it as synced.",
+    ),
     (
         re.compile(r"Account (?P<account>.+?) is not valid for transaction type (?P<type>\w+)"),
         "Account {account} does not accept {type_label} transactions — choose an account "

@@ -14,6 +14,7 @@ from syncs.models import (
     Sync,
     SyncState,
 )
+from syncs.services import sync_status_fields
 from syncs.settle import sync_reconcile
 
 LONG_RUNNING_AFTER = timedelta(minutes=10)
@@ -50,12 +51,7 @@ def sync_poll(*, sync: Sync, now: datetime | None = None) -> Sync:
     status = client.get_sync_status(str(sync.company.codat_company_id), str(sync.codat_sync_id))
     long_running = status.sync_status_code == 1010 or now - sync.requested_at > LONG_RUNNING_AFTER
     Sync.objects.filter(pk=sync.pk).update(
-        status_code=status.sync_status_code,
-        status_text=(status.sync_status or "")[:100],
-        error_message=status.error_message or "",
-        exception_message=status.sync_exception_message or "",
-        data_pushed=status.data_pushed,
-        codat_sync_utc=status.sync_utc,
+        **sync_status_fields(status),
         last_polled_at=now,
         poll_count=sync.poll_count + 1,
         is_long_running=long_running,

@@ -28,6 +28,8 @@ from codat import (
     CodatGoneError,
     CodatIdempotencyConflictError,
     CodatIdempotentServerError,
+    CodatRateLimitedError,
+    CodatUnavailableError,
     CodatValidationError,
     Exchange,
     ExpensesApi,
@@ -35,6 +37,7 @@ from codat import (
     PlannedBatch,
     Submission,
 )
+from codat.expenses_api import sent_under_key
 from companies.models import Company
 from expenses.ledger import expense_to_transaction
 from expenses.models import Expense, ExpenseStatus
@@ -44,8 +47,14 @@ from gateway.apis import expenses_api_for, one_sync_per_batch
 from gateway.call_slots import CallSlotsBusy, codat_call_slot, codat_spare_call_slots
 from gateway.exchanges import codat_client, codat_exchanges_observe, codat_threads_allowed
 from syncs.claim import Claim, company_push_claim, expenses_with_lines
-from syncs.idempotency import batch_key_ready, batch_key_settle
+from syncs.idempotency import (
+    batch_key_ready,
+    batch_key_settle,
+    batch_lost_adopt,
+    batch_put_turned_away,
+)
 from syncs.initiate import (
+    TURNED_AWAY,
     batch_record_started,
     gone_in_words,
     sync_close_empty,
@@ -156,7 +165,9 @@ def _outgoing(batches: Sequence[PushBatch], ctx: CompanyContext) -> list[Outgoin
 
 def _planned(batch: PushBatch, items: list[dict[str, Any]]) -> PlannedBatch:
     # A v1 dataset carries no key: its id stands in, and v1 sends none.
-    return PlannedBatch(key=str(batch.idempotency_key or batch.pk), items=tuple(items))
+    return PlannedBatch(
+        key=str(batch.idempotency_key or batch.pk), items=tuple(items), endpoint=batch.endpoint
+    )
 
 
 def _send_one(api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]]) -> None:
@@ -174,6 +185,11 @@ def _send_one(api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]]) -
         if not batch_key_settle(api, batch, items, why=str(unknown)):
             raise  # a transient failure: the next turn, under the new key, comes after a wait
         return
+    except (CodatUnavailableError, CodatRateLimitedError) as unknown:
+        # Under a key Codat answers, the next turn sends it again under the same key.
+        if not keyed or sent_under_key(batch.endpoint) or not _put_lost(api, batch, items, unknown):
+            raise
+        return
     except CodatIdempotencyConflictError as conflict:
         logger.error(
             "Batch %s was sent under a key Codat holds for another body: %s",
@@ -184,6 +200,17 @@ def _send_one(api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]]) -
         batch_key_settle(api, batch, items, why=str(conflict))
         return
     _record_sent([(batch, sent, items)])
+
+
+def _put_lost(
+    api: ExpensesApi, batch: PushBatch, items: list[dict[str, Any]], failure: CodatError
+) -> bool:
+    """A PUT (a transfer) whose answer is lost: adopted if Codat lists its sync already (True);
+    else the next turn looks again before any resend (`syncs.idempotency`)."""
+    batch_put_turned_away(batch, failure.status)
+    return failure.status not in TURNED_AWAY and batch_lost_adopt(
+        api, batch, items, why=str(failure)
+    )
 
 
 def company_push(*, company: Company, lanes: int = 1) -> Claim:

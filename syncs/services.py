@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from codat import SyncStatus
 from sfe_portal.transitions import StaleState, check_transition, transition_update
 from syncs.models import (
     BATCH_TRANSITIONS,
+    FAILED_TRANSACTION_STATUSES,
     SYNC_TRANSITIONS,
     UPLOAD_TRANSITIONS,
     BatchState,
@@ -18,6 +20,8 @@ from syncs.models import (
     ReceiptUpload,
     Sync,
     SyncState,
+    SyncTransaction,
+    TransactionStatus,
     UploadState,
     WorkerHeartbeat,
 )
@@ -72,6 +76,42 @@ def uploads_move(
         to=state,
         current=current,
         **changes,
+    )
+
+
+def sync_code_succeeded(code: int | None) -> bool:
+    """Whether a sync that ended with Codat's status `code` succeeded (2xxx)."""
+    return code is not None and 2000 <= code < 3000
+
+
+def sync_status_fields(status: SyncStatus) -> dict[str, Any]:
+    """What the portal keeps of Codat's word on a sync (`get-sync-by-id`, `list-syncs`)."""
+    return {
+        "status_code": status.sync_status_code,
+        "status_text": (status.sync_status or "")[:100],
+        "error_message": status.error_message or "",
+        "exception_message": status.sync_exception_message or "",
+        "data_pushed": status.data_pushed,
+        "codat_sync_utc": status.sync_utc,
+    }
+
+
+def sync_end(sync: Sync) -> int:
+    """End a sync in progress whose results are all kept: succeeded or failed by its status
+    code, with the counts of its results (the dashboard sums them)."""
+    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
+        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
+    )
+    now = timezone.now()
+    return syncs_move(
+        Sync.objects.filter(pk=sync.pk),
+        state=SyncState.SUCCEEDED if sync_code_succeeded(sync.status_code) else SyncState.FAILED,
+        current=SyncState.IN_PROGRESS,
+        completed_at=now,
+        results_fetched_at=now,
+        transactions_completed=counts["completed"],
+        transactions_failed=counts["failed"],
     )
 
 

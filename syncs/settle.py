@@ -9,14 +9,15 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Q, QuerySet
 
 from codat import Exchange
+from companies.platforms import ApiGeneration
 from expenses.models import Expense, ExpenseStatus, Receipt
 from expenses.services import expenses_bulk_transition
 from gateway.exchanges import codat_client, codat_exchanges_observe
 from syncs.causes import normalise_cause
+from syncs.duplicates import named_as_duplicate, sync_duplicates_resolve
 from syncs.fast_sql import KEPT_UPDATED, KeptResult, OwnResult, results_upsert
 from syncs.models import (
     FAILED_TRANSACTION_STATUSES,
@@ -24,13 +25,12 @@ from syncs.models import (
     PushBatchItem,
     ReceiptUpload,
     Sync,
-    SyncState,
     SyncTransaction,
     TransactionStatus,
     UploadState,
 )
 from syncs.plain_words import plain_words
-from syncs.services import batches_move, syncs_move
+from syncs.services import batches_move, sync_code_succeeded, sync_end
 from syncs.side_by_side import SideBySide, read_ahead
 from syncs.signals import sync_settled
 
@@ -167,7 +167,19 @@ def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
         # (Inside a caller's transaction, other connections would not see what it holds.)
         for results in chunks:
             settle_results(sync, results, with_receipts=with_receipts)
+    if _investigates_duplicates(sync):
+        resolved = sync_duplicates_resolve(sync)
+        if with_receipts:
+            for found_in, expense_ids in resolved.found.items():
+                _queue_receipts(Sync.objects.get(pk=found_in), expense_ids)
     return _end(sync, with_receipts=with_receipts)
+
+
+def _investigates_duplicates(sync: Sync) -> bool:
+    """Whether the sync's results Codat's duplicate protection refused are investigated
+    (`syncs.duplicates`) rather than failed: in the newer generation, where every send writes,
+    once the sync has not succeeded."""
+    return sync.expenses_api == ApiGeneration.EXPENSES and not sync_code_succeeded(sync.status_code)
 
 
 @transaction.atomic
@@ -237,20 +249,7 @@ def _end(sync: Sync, *, with_receipts: bool) -> Sync:
 
         # Codat says the ledger is out of reach: stop pushes and show the banner at once.
         company_codat_reported_unlinked(company=sync.company)
-    counts = SyncTransaction.objects.filter(sync=sync).aggregate(
-        completed=Count("pk", filter=Q(status=TransactionStatus.COMPLETED)),
-        failed=Count("pk", filter=Q(status__in=FAILED_TRANSACTION_STATUSES)),
-    )
-    succeeded = sync.status_code is not None and 2000 <= sync.status_code < 3000
-    syncs_move(
-        Sync.objects.filter(pk=sync.pk),
-        state=SyncState.SUCCEEDED if succeeded else SyncState.FAILED,
-        current=SyncState.IN_PROGRESS,
-        completed_at=timezone.now(),
-        results_fetched_at=timezone.now(),
-        transactions_completed=counts["completed"],
-        transactions_failed=counts["failed"],
-    )
+    sync_end(sync)
     batches_move(sync.batches.all(), state=BatchState.DONE, current=BatchState.SYNC_REQUESTED)
     sync.refresh_from_db()
     sync_settled.send(sender=Sync, sync=sync)
@@ -261,15 +260,28 @@ def settle_chunk(sync: Sync, chunk: list[OwnResult], *, with_receipts: bool) -> 
     """Settle the expenses of a chunk of kept results; those already settled are left as
     they are by the (conditional) moves."""
     ids = [str(transaction_id) for transaction_id, _, _ in chunk]
-    already_in_ledger = (
-        _completed_before(sync, ids) if sync.status_code == DUPLICATE_PROTECTION else set()
+    # Refused as written before: investigated once every chunk is settled (`syncs.duplicates`),
+    # unless a sync the portal settled completed them.
+    duplicates = (
+        {
+            str(transaction_id)
+            for transaction_id, status, message in chunk
+            if status in FAILED_TRANSACTION_STATUSES
+            and named_as_duplicate(str(transaction_id), message or "")
+        }
+        if _investigates_duplicates(sync)
+        else set()
     )
+    looked_up = ids if sync.status_code == DUPLICATE_PROTECTION else sorted(duplicates)
+    already_in_ledger = _completed_before(sync, looked_up) if looked_up else set()
     completed: list[object] = []
     failed: dict[object, str] = {}
     needs_words: dict[str, str] = {}
     for transaction_id, status, message in chunk:
         if status == TransactionStatus.COMPLETED or str(transaction_id) in already_in_ledger:
             completed.append(transaction_id)
+        elif str(transaction_id) in duplicates:
+            continue  # left syncing until the investigation
         elif status in (TransactionStatus.VALIDATION_ERROR, TransactionStatus.PUSH_ERROR):
             needs_words[str(transaction_id)] = message or ""
         else:

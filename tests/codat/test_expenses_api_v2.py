@@ -12,6 +12,7 @@ import requests
 
 from codat import (
     CodatIdempotentServerError,
+    CodatUnavailableError,
     ExpenseLine,
     ExpenseLineV2,
     ExpensesApi,
@@ -21,8 +22,10 @@ from codat import (
     ExpenseUpdateV2,
     PlannedBatch,
     Submission,
+    TransferTransaction,
     V1ExpensesApi,
 )
+from codat.expenses_api import find_syncs_completing, sent_under_key
 from tests.codat.conftest import COMPANY_ID, SYNC_ID, TRANSACTION_ID, company_url, error_body
 
 EXPENSES_URL = company_url("/sync/expenses/expense-transactions")
@@ -202,3 +205,157 @@ def test_update_corrects_a_synced_expense_in_the_generation_s_own_shape(http, cl
     with pytest.raises(TypeError):
         V1ExpensesApi(client).update(COMPANY_ID, TRANSACTION_ID, update)
     assert len(http.calls) == 1
+
+
+# --- Transfers: one PUT by transaction id -------------------------------------------------------
+
+TRANSFER_URL = company_url(f"/sync/expenses/transfer-transactions/{TRANSACTION_ID}")
+
+
+def _transfer() -> TransferTransaction:
+    return TransferTransaction(
+        id=TRANSACTION_ID,
+        date="2024-05-21T00:00:00+00:00",
+        from_account_id="current",
+        from_amount=Decimal("250.00"),
+        to_account_id="card",
+        to_amount=Decimal("250.00"),
+        description="Card top-up",
+    )
+
+
+def test_only_the_posts_are_sent_under_a_key_codat_answers():
+    assert sent_under_key("expense-transactions")
+    assert sent_under_key("adjustment-transactions")
+    assert sent_under_key("reimbursable-expense-transactions")
+    assert not sent_under_key("transfer-transactions")
+
+
+@pytest.mark.parametrize("planned", ["dataclass", "json"])
+def test_a_transfer_batch_is_one_put_by_its_transaction_id_with_no_key(http, client, planned):
+    http.put(TRANSFER_URL, json={"syncId": SYNC_ID})
+    transfer = _transfer()
+    item = transfer if planned == "dataclass" else {"id": transfer.id, **transfer.to_api()}
+
+    submission = ExpensesApiV2(client).send(
+        COMPANY_ID, PlannedBatch(key=KEY, items=(item,), endpoint="transfer-transactions")
+    )
+
+    assert submission == Submission(sync_id=SYNC_ID)
+    [call] = http.calls
+    assert call.request.method == "PUT"
+    assert "Idempotency-Key" not in call.request.headers
+    # The id goes in the path only.
+    assert json.loads(call.request.body) == {
+        "date": "2024-05-21T00:00:00+00:00",
+        "from": {"accountRef": {"id": "current"}, "amount": 250.0},
+        "to": {"accountRef": {"id": "card"}, "amount": 250.0},
+        "description": "Card top-up",
+    }
+
+
+def test_a_transfer_batch_holds_one_transfer_with_its_id(http, client):
+    transfer = _transfer()
+    without_id = transfer.to_api()
+
+    with pytest.raises(ValueError, match="alone"):
+        ExpensesApiV2(client).send(
+            COMPANY_ID,
+            PlannedBatch(key=KEY, items=(transfer, transfer), endpoint="transfer-transactions"),
+        )
+    with pytest.raises(ValueError, match="transaction id"):
+        ExpensesApiV2(client).send(
+            COMPANY_ID,
+            PlannedBatch(key=KEY, items=(without_id,), endpoint="transfer-transactions"),
+        )
+    with pytest.raises(TypeError):
+        ExpensesApiV2(client).send(
+            COMPANY_ID,
+            PlannedBatch(key=KEY, items=(_batch()[0],), endpoint="transfer-transactions"),
+        )
+    with pytest.raises(ValueError, match="no transfer-transactions"):
+        V1ExpensesApi(client).send(
+            COMPANY_ID, PlannedBatch(key=KEY, items=(transfer,), endpoint="transfer-transactions")
+        )
+    assert len(http.calls) == 0
+
+
+def test_a_transfer_put_whose_answer_is_lost_is_not_sent_again_by_the_client(http, client):
+    http.put(TRANSFER_URL, body=requests.ConnectionError("reset"))
+    http.put(TRANSFER_URL, json={"syncId": SYNC_ID})
+
+    with pytest.raises(CodatUnavailableError):
+        ExpensesApiV2(client).send(
+            COMPANY_ID,
+            PlannedBatch(key=KEY, items=(_transfer(),), endpoint="transfer-transactions"),
+        )
+
+    assert len(http.calls) == 1
+
+
+def test_a_transfer_is_corrected_by_the_same_put(http, client):
+    http.put(TRANSFER_URL, json={"syncId": SYNC_ID})
+
+    assert ExpensesApiV2(client).update(COMPANY_ID, TRANSACTION_ID, _transfer()) == SYNC_ID
+    with pytest.raises(TypeError):
+        V1ExpensesApi(client).update(COMPANY_ID, TRANSACTION_ID, _transfer())
+    assert [call.request.method for call in http.calls] == ["PUT"]
+
+
+# --- The syncs that completed a transaction (duplicate protection) ------------------------------
+
+
+def _serve_results(http, sync_id: str, **statuses: str) -> None:
+    http.get(
+        company_url(f"/sync/expenses/syncs/{sync_id}/transactions"),
+        json={
+            "results": [{"transactionId": i, "status": status} for i, status in statuses.items()],
+            "pageNumber": 1,
+            "pageSize": 5000,
+            "totalResults": len(statuses),
+        },
+    )
+
+
+def test_the_sync_that_completed_a_transaction_is_found_newest_first(http, client):
+    newest = "33333333-3333-4333-8333-333333333333"
+    http.get(
+        SYNCS_URL,
+        json=[
+            _sync(EARLIER_SYNC, "2026-12-01T09:00:00Z"),
+            _sync(OTHER_BATCH_SYNC, "2026-12-01T10:00:00Z"),
+            _sync(newest, "2026-12-01T11:00:00Z"),
+            _sync(SYNC_ID, "2026-12-01T12:00:00Z"),  # the caller's own: skipped
+        ],
+    )
+    # The newest holds it but did not complete it (the 5080 of a resend, say).
+    _serve_results(http, newest, **{TRANSACTION_ID: "ValidationError"})
+    _serve_results(http, OTHER_BATCH_SYNC, **{TRANSACTION_ID: "Completed", OTHER_ID: "Completed"})
+
+    found = find_syncs_completing(
+        client, COMPANY_ID, [TRANSACTION_ID], skip_sync_ids={SYNC_ID}, limit=10
+    )
+
+    assert list(found) == [TRANSACTION_ID]
+    completed = found[TRANSACTION_ID]
+    assert completed.status.sync_id == OTHER_BATCH_SYNC
+    assert {t.transaction_id for t in completed.transactions} == {TRANSACTION_ID, OTHER_ID}
+    urls = [call.request.url for call in http.calls]
+    # Found: the older sync is never read.
+    assert not any(EARLIER_SYNC in url or f"{SYNC_ID}/transactions" in url for url in urls)
+
+
+def test_the_search_for_a_completing_sync_reads_at_most_its_limit(http, client):
+    http.get(
+        SYNCS_URL,
+        json=[
+            _sync(EARLIER_SYNC, "2026-12-01T09:00:00Z"),
+            _sync(OTHER_BATCH_SYNC, "2026-12-01T10:00:00Z"),
+        ],
+    )
+    _serve_results(http, OTHER_BATCH_SYNC, **{OTHER_ID: "Completed"})
+
+    found = find_syncs_completing(client, COMPANY_ID, [TRANSACTION_ID], limit=1)
+
+    assert found == {}
+    assert len(http.calls) == 2  # the list and the newest sync

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from codat.types import TRANSACTION_TYPES
+from companies import platforms
 from companies.models import Role
 from companies.platforms import (
     PLATFORM_RULES,
@@ -33,6 +34,7 @@ from expenses.receipts import FILE_KINDS, receipt_add
 from expenses.services import ExpenseRefused
 from expenses.validation import company_context, expense_problems
 from sandbox.platforms import PLATFORMS as SANDBOX_PLATFORMS
+from sandbox.platforms import adjustments_supported
 from syncs.corrections import correction_allowed
 from tests.expenses.conftest import make_books
 from tests.factories import ExpenseFactory, MembershipFactory
@@ -319,11 +321,18 @@ def test_the_portal_and_the_sandbox_agree_but_where_they_say_they_differ(platfor
 def test_the_newer_generation_agrees_with_the_sandbox_on_types_updates_and_transfers(platform):
     portal, sandbox = rules_for(platform, "expenses"), SANDBOX_PLATFORMS[platform.value].newer
 
+    transfers = TRANSFER_TYPES if sandbox.transfer_create else set()
     assert portal.api == "expenses"
-    assert portal.supported_types == sandbox.expense_types
-    assert portal.updates_supported_types == ({"Payment"} if sandbox.updates else set())
-    assert bool(portal.types_elsewhere) == sandbox.transfer_create
-    assert portal.types_elsewhere <= TRANSFER_TYPES
+    assert portal.supported_types == sandbox.expense_types | transfers
+    assert portal.transfer_types == transfers
+    assert portal.updates_supported_types == (
+        ({"Payment"} if sandbox.updates else set())
+        | (TRANSFER_TYPES if sandbox.transfer_update else set())
+    )
+    # Adjustments: refused by both, by the one reading each chose (`ADJUSTMENT_PLATFORMS`).
+    assert portal.types_elsewhere == set()
+    assert not adjustments_supported(SANDBOX_PLATFORMS[platform.value])
+    assert {portal.endpoint_for(t) for t in transfers} <= {"transfer-transactions"}
 
 
 def test_a_v1_fact_the_newer_generation_shares_is_written_once(override):
@@ -344,5 +353,53 @@ def test_corrections_name_what_the_companys_generation_updates():
     assert refusal is not None
     assert (
         "Codat's Expenses API updates only Xero payments, QuickBooks Online payments and "
-        "Oracle NetSuite payments" in refusal.message
+        "transfers, and Oracle NetSuite payments" in refusal.message
     )
+
+
+def test_adjustments_are_one_entry_to_flip(monkeypatch):
+    """The safer reading (none of ours takes adjustments) is `ADJUSTMENT_PLATFORMS`: a platform
+    added there has them refused as taken through an endpoint the portal does not send to,
+    still before any call."""
+    xero = rules_for(Platform.XERO, "expenses")
+    assert not xero.supports("AdjustmentIn")
+    assert (
+        "does not accept Adjustment in transactions"
+        in xero.type_refusal("AdjustmentIn", platform_label="Xero")[0]
+    )
+
+    monkeypatch.setattr(platforms, "ADJUSTMENT_PLATFORMS", frozenset({Platform.XERO}))
+
+    flipped = rules_for(Platform.XERO, "expenses")
+    assert flipped.types_elsewhere == {"AdjustmentIn", "AdjustmentOut"}
+    assert not flipped.supports("AdjustmentIn")
+    assert flipped.type_refusal("AdjustmentIn", platform_label="Xero")[0] == (
+        "Codat's Expenses API takes Xero Adjustment in transactions through an endpoint of "
+        "their own, which the portal does not send to."
+    )
+    assert rules_for(Platform.QUICKBOOKS_ONLINE, "expenses").types_elsewhere == set()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("platform", "allowed"), [(Platform.QUICKBOOKS_ONLINE, True), (Platform.XERO, False)]
+)
+def test_a_synced_transfer_is_corrected_where_the_platform_updates_transfers(platform, allowed):
+    books = make_books(platform)
+    books.company.expenses_api = "expenses"
+    books.company.save(update_fields=["expenses_api"])
+    transfer = ExpenseFactory(
+        company=books.company, type="TransferOut", status=ExpenseStatus.SYNCED
+    )
+
+    refusal = correction_allowed(expense=transfer)
+
+    if allowed:
+        assert refusal is None
+    else:
+        assert refusal is not None
+        assert refusal.message == (
+            "Xero takes transfers from Codat's Expenses API as new records only: a transfer "
+            "once written cannot be changed through Codat."
+        )
+        assert refusal.fix == "Correct it in Xero directly, or ask the customer's accountant to."

@@ -143,3 +143,52 @@ def test_a_pull_run_on_its_own_rechecks_too(sandbox, ready_company):
     on_archived.refresh_from_db()
     assert on_archived.status == ExpenseStatus.UNCATEGORIZED
     assert "archived" in on_archived.needs_recoding_reason.lower()
+
+
+def test_the_newer_generations_valid_for_is_kept_and_a_change_flags_the_expenses(
+    sandbox, ready_company, settings
+):
+    """A company on the newer generation keeps each account's `validFor`; an account the
+    options stop listing for an expense's type sends its open expenses back to coding, where
+    v1 kept no such list."""
+    from companies.models import AccountType
+
+    settings.CODAT_EXPENSES_API_DEFAULT = "expenses"
+    company = ready_company()
+    assert company.expenses_api == "expenses"
+    accounts = LedgerAccount.objects.filter(company=company)
+    assert all(a.valid_for is not None for a in accounts)
+    bank = accounts.filter(is_bank_account=True).first()
+    assert bank is not None
+    assert "transfer-transactions" in bank.valid_for
+    travel = next(
+        a
+        for a in accounts.usable().filter(account_type="Expense")
+        if a.accepts("Payment", "expenses")
+    )
+    assert "expense-transactions.Payment" in travel.valid_for
+    no_tax = TaxRate.objects.usable().get(company=company, code="NONE")
+    payment = _coded(company, travel, no_tax)
+
+    # An equity account is valid for nothing: the options list it for no expense type.
+    sandbox.change_record(
+        company, "chartOfAccounts", travel.codat_id, type=AccountType.EQUITY.value
+    )
+    tasks.refresh.delay(company.pk)
+
+    travel.refresh_from_db()
+    payment.refresh_from_db()
+    assert travel.valid_for == []
+    assert payment.status == ExpenseStatus.UNCATEGORIZED
+    assert "is not valid for Payment transactions in Codat's Expenses API" in (
+        payment.needs_recoding_reason
+    )
+
+
+def test_v1_keeps_no_valid_for(sandbox, ready_company):
+    company = ready_company()
+
+    assert company.expenses_api == "v1"
+    assert set(
+        LedgerAccount.objects.filter(company=company).values_list("valid_for", flat=True)
+    ) == {None}

@@ -1,6 +1,7 @@
 """The item a push sends for an expense of a company on Codat's newer Expenses API: the same
 checks and choices as v1's, in the newer document's shape, and only for the four expense types
-its expense endpoint takes."""
+its expense endpoint takes (transfers go to their own endpoint: tests/expenses/
+test_transfers_v2.py)."""
 
 from decimal import Decimal
 
@@ -38,6 +39,7 @@ SUPPORTED = [
     for platform in Platform
     for transaction_type in ALL_TYPES
     if rules_for(platform, ApiGeneration.EXPENSES).supports(transaction_type)
+    and transaction_type not in TRANSFERS
 ]
 
 
@@ -195,19 +197,27 @@ def _type_problem(books, transaction_type):
 
 @pytest.mark.parametrize("platform", [Platform.XERO, Platform.QUICKBOOKS_ONLINE])
 @pytest.mark.parametrize("transaction_type", ["TransferIn", "TransferOut"])
-def test_a_transfer_is_refused_before_any_call_saying_the_portal_does_not_send_it_yet(
+def test_a_transfer_is_taken_where_the_transfer_endpoint_takes_the_platform(
     platform, transaction_type
 ):
-    assert _type_problem(make_books(platform), transaction_type) is None  # v1 takes it
+    assert _type_problem(_newer_books(platform), transaction_type) is None
 
+
+@pytest.mark.parametrize("platform", [Platform.NETSUITE, Platform.DYNAMICS_365])
+@pytest.mark.parametrize("transaction_type", ["TransferIn", "TransferOut"])
+def test_a_transfer_is_refused_before_any_call_where_the_transfer_endpoint_does_not_go(
+    platform, transaction_type
+):
     problem = _type_problem(_newer_books(platform), transaction_type)
 
     assert problem is not None
     assert problem.message == (
-        f"Codat's Expenses API takes {platform.label} transfers through an endpoint of their "
-        "own, which the portal does not send to yet."
+        f"Codat's Expenses API writes no transfers to {platform.label}: its transfer endpoint "
+        "takes Xero and QuickBooks Online only."
     )
-    assert problem.fix == f"Exclude this expense, or record it in {platform.label} by hand."
+    assert problem.fix == (
+        f"Exclude this expense and record the transfer in {platform.label} by hand."
+    )
 
 
 @pytest.mark.parametrize("transaction_type", ["AdjustmentIn", "AdjustmentOut"])

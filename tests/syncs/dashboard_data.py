@@ -61,6 +61,28 @@ def coded_expense(books: Any, *, status: str, **fields: Any) -> Expense:
     return expense
 
 
+def coded_transfer(
+    books: Any, account: Any, *, type: str = "TransferOut", **fields: Any
+) -> Expense:
+    """An approved transfer between the card's account and `account` (one line, no tax)."""
+    expense = ExpenseFactory(
+        company=books.company,
+        type=type,
+        status=ExpenseStatus.APPROVED,
+        amount=Decimal("250.00"),
+        approved_at=timezone.now(),
+        **fields,
+    )
+    ExpenseLineFactory(
+        expense=expense,
+        account=account,
+        tax_rate=None,
+        net_amount=Decimal("250.00"),
+        tax_amount=Decimal("0.00"),
+    )
+    return expense
+
+
 @dataclass
 class SettledSync:
     sync: Sync

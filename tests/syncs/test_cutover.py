@@ -141,7 +141,9 @@ def test_nothing_in_flight_reads_as_nothing(books):
 
 @pytest.fixture
 def history(books: Any) -> dict[str, Any]:
-    """A Xero company with v1 history: synced, failed and approved expenses, all valid in v1."""
+    """A Xero company with v1 history: synced, failed and approved expenses, all valid in v1.
+    The newer generation takes the transfer through its transfer endpoint, not the
+    adjustment."""
     other = other_side(books)
     savings = other_side(books, name="Savings")
     synced_sync = Sync.objects.create(
@@ -172,15 +174,12 @@ def test_a_dry_run_reports_what_would_go_back_to_coding_and_changes_nothing(book
     report = expenses_api_switch(books.company, "expenses", by_user=None, dry_run=True)
 
     assert not report.refused
-    assert {r.expense_id for r in report.sent_back} == {
-        history["adjustment"].pk,
-        history["failed_transfer"].pk,
-    }
+    assert {r.expense_id for r in report.sent_back} == {history["adjustment"].pk}
     text = "\n".join(report.lines())
     assert "Harbour Coffee Ltd can move from Sync for Expenses v1 to the newer Expenses API" in (
         text
     )
-    assert "2 expenses would go back to coding" in text
+    assert "1 expense would go back to coding" in text
     assert "Xero does not accept Adjustment in transactions from Codat's Expenses API" in text
     assert "Dry run: nothing was changed." in text
     assert speaks(books.company) == ApiGeneration.V1
@@ -198,7 +197,7 @@ def test_a_dry_run_says_what_is_in_flight_too(books, history):
     report = expenses_api_switch(books.company, "expenses", by_user=None, dry_run=True)
 
     assert report.lines()[0].startswith("Would not move: Harbour Coffee Ltd still has work in")
-    assert len(report.sent_back) == 2
+    assert len(report.sent_back) == 1
     assert speaks(books.company) == ApiGeneration.V1
 
 
@@ -228,10 +227,9 @@ def test_the_switch_sends_what_the_newer_generation_refuses_back_to_coding_with_
     assert event.actor == support
     assert event.as_staff
     assert event.data == {"expenses_api": "expenses"}
-    transfer = Expense.objects.get(pk=history["failed_transfer"].pk)
-    assert transfer.status == ExpenseStatus.UNCATEGORIZED
-    assert "transfers through an endpoint of their own" in transfer.needs_recoding_reason
-    # What the newer generation takes stays where it was: it goes out on the next push.
+    # What the newer generation takes stays where it was (the transfer through the transfer
+    # endpoint): it goes out on the next push.
+    assert status_of(history["failed_transfer"]) == ExpenseStatus.FAILED
     assert status_of(history["payment"]) == ExpenseStatus.APPROVED
     assert status_of(history["failed_payment"]) == ExpenseStatus.FAILED
     # Nothing synced is touched, and the v1 sync keeps its stamp.
@@ -242,7 +240,7 @@ def test_the_switch_sends_what_the_newer_generation_refuses_back_to_coding_with_
     assert len(callbacks) == 1
     text = "\n".join(report.lines())
     assert "Harbour Coffee Ltd moved from Sync for Expenses v1 to the newer Expenses API." in text
-    assert "2 expenses went back to coding" in text
+    assert "1 expense went back to coding" in text
     assert "The mapping options and master data are being read again" in text
 
 
@@ -266,7 +264,7 @@ def test_who_switched_when_and_from_where_is_recorded(books, history, clock):
         SwitchChannel.ADMIN,
         datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
     )
-    assert switch.sent_back_to_coding == 2
+    assert switch.sent_back_to_coding == 1
     assert switch.summary == "\n".join(report.lines())
     assert switch.by_label == "support-anna"
 

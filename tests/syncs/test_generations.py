@@ -15,7 +15,8 @@ from expenses.models import ExpenseStatus
 from expenses.validation import company_context
 from syncs.claim import company_push_claim
 from syncs.models import PushBatch, Sync
-from tests.syncs.dashboard_data import coded_expense, pushable_company
+from tests.factories import LedgerAccountFactory
+from tests.syncs.dashboard_data import coded_expense, coded_transfer, pushable_company
 
 pytestmark = pytest.mark.django_db
 
@@ -73,20 +74,58 @@ def test_the_claim_plans_for_the_generation_the_company_speaks_under_its_lock():
     assert sync.batches.get().idempotency_key is not None
 
 
-def test_the_newer_generation_plans_its_own_items_and_sends_a_transfer_back_to_coding():
+def test_the_newer_generation_plans_each_transfer_as_a_batch_and_a_sync_of_its_own():
     books = pushable_company()
     _speaks(books.company, ApiGeneration.EXPENSES)
-    payment = coded_expense(books, status=ExpenseStatus.APPROVED)
-    transfer = coded_expense(books, status=ExpenseStatus.APPROVED, type="TransferOut")
+    payments = [coded_expense(books, status=ExpenseStatus.APPROVED) for _ in range(2)]
+    savings = LedgerAccountFactory(
+        company=books.company,
+        name="Savings",
+        account_type="Asset",
+        is_bank_account=True,
+        valid_transaction_types=[],
+        valid_for=["transfer-transactions"],
+    )
+    transfers = [
+        coded_transfer(books, savings, type=kind) for kind in ("TransferIn", "TransferOut")
+    ]
     ctx = company_context(company=books.company)
 
     claim = company_push_claim(company=books.company)
 
-    assert (claim.claimed, claim.sent_back) == (1, 1)
-    [item] = Sync.objects.get(company=books.company).batches.get().payload
-    assert item == expense_item(expense=payment, lines=ledger_lines(expense=payment), ctx=ctx)
+    assert (claim.claimed, claim.sent_back) == (4, 0)
+    batches = list(PushBatch.objects.filter(company=books.company).order_by("created_at"))
+    assert sorted((b.endpoint, b.items.count()) for b in batches) == [
+        ("expense-transactions", 2),
+        ("transfer-transactions", 1),
+        ("transfer-transactions", 1),
+    ]
+    # A sync of its own each, each under a key of its own, planned before any call.
+    assert len({b.sync_id for b in batches}) == 3
+    assert len({b.idempotency_key for b in batches} - {None}) == 3
+    [expenses] = [b for b in batches if b.endpoint == "expense-transactions"]
+    assert sorted(expenses.payload, key=lambda item: item["id"]) == sorted(
+        (expense_item(expense=e, lines=ledger_lines(expense=e), ctx=ctx) for e in payments),
+        key=lambda item: item["id"],
+    )
+    for transfer in transfers:
+        [batch] = [b for b in batches if b.items.filter(expense=transfer).exists()]
+        [item] = batch.payload
+        assert item == expense_item(expense=transfer, lines=ledger_lines(expense=transfer), ctx=ctx)
+        assert set(item) == {"id", "date", "from", "to", "description"}
+    assert {s.expenses_api for s in Sync.objects.filter(company=books.company)} == {"expenses"}
+
+
+def test_a_transfer_coded_as_a_payment_goes_back_to_coding_with_the_reason():
+    books = pushable_company()
+    _speaks(books.company, ApiGeneration.EXPENSES)
+    # Coded to an expense account, with tax: neither goes on a transfer.
+    transfer = coded_expense(books, status=ExpenseStatus.APPROVED, type="TransferOut")
+
+    claim = company_push_claim(company=books.company)
+
+    assert (claim.claimed, claim.sent_back) == (0, 1)
     transfer.refresh_from_db()
     assert transfer.status == ExpenseStatus.UNCATEGORIZED
-    assert transfer.needs_recoding_reason.startswith(
-        "Codat's Expenses API takes Xero transfers through an endpoint of their own"
-    )
+    assert "A transfer carries no tax" in transfer.needs_recoding_reason
+    assert not PushBatch.objects.filter(company=books.company).exists()

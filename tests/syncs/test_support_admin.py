@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from expenses.models import ExpenseStatus
+from expenses.models import Expense, ExpenseStatus
 from syncs.models import Sync, SyncState, UploadState
 from tests.factories import (
     CompanyFactory,
@@ -55,6 +55,7 @@ ACTIONS = [
     ("admin:syncs_sync_changelist", "reupload_failed_receipts", "sync"),
     ("admin:syncs_receiptupload_changelist", "upload_again", "upload"),
     ("admin:expenses_expense_changelist", "mark_as_synced", "expense"),
+    ("admin:expenses_expense_changelist", "not_in_ledger", "expense"),
 ]
 
 
@@ -261,7 +262,63 @@ def test_mark_as_synced_asks_for_a_reason_and_audits_it(admin_client, failed_syn
     assert event.actor is not None
     assert event.actor.is_staff
     assert "1 expense(s) marked as synced: entered by hand by the accountant" in _messages(done)
-    assert "1 skipped: only failed expenses can be marked." in _messages(done)
+    assert (
+        "1 skipped: only failed expenses and those that need support can be marked."
+        in _messages(done)
+    )
+
+
+def _needs_support(expense):
+    Expense.objects.filter(pk=expense.pk).update(status=ExpenseStatus.NEEDS_SUPPORT)
+
+
+def test_an_expense_that_needs_support_is_marked_synced_once_found_in_the_ledger(
+    admin_client, failed_sync
+):
+    expense = failed_sync.failed[0]
+    _needs_support(expense)
+
+    done = _act(
+        admin_client,
+        "admin:expenses_expense_changelist",
+        "mark_as_synced",
+        [expense.pk],
+        apply="1",
+        reason="found in Xero as spend money 1042",
+    )
+
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.SYNCED
+    assert "1 expense(s) marked as synced: found in Xero as spend money 1042" in _messages(done)
+
+
+def test_an_expense_that_needs_support_not_in_the_ledger_fails_to_be_sent_again(
+    admin_client, failed_sync
+):
+    expense, other = failed_sync.failed
+    _needs_support(expense)
+    url = "admin:expenses_expense_changelist"
+
+    asked = _act(admin_client, url, "not_in_ledger", [expense.pk])
+    done = _act(
+        admin_client,
+        url,
+        "not_in_ledger",
+        [expense.pk, other.pk],
+        apply="1",
+        reason="not in Xero; the accountant checked",
+    )
+
+    assert "Not in the ledger" in asked.content.decode()
+    expense.refresh_from_db()
+    assert expense.status == ExpenseStatus.FAILED
+    message = "Checked by support, not in the ledger: not in Xero; the accountant checked"
+    assert expense.failure_message == message
+    event = expense.events.get(to_status=ExpenseStatus.FAILED)
+    assert (event.message, event.actor.is_staff) == (message, True)
+    assert "1 skipped: only expenses that need support can be marked." in _messages(done)
+    other.refresh_from_db()
+    assert other.status == ExpenseStatus.FAILED  # untouched
 
 
 def test_codat_ids_in_the_admin_lead_to_the_portal_pages(admin_client, books, failed_sync):
