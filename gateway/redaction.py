@@ -35,6 +35,10 @@ _SHAPES = [
     re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]+"),
     # The portal's own ingest keys ("sfe_" and 43 URL-safe characters), quoted without "Bearer".
     re.compile(r"(?<![A-Za-z0-9_-])sfe_[A-Za-z0-9_-]{40,}"),
+    # A session's key inside its cache key ("django.contrib.sessions.cached_db" + the key), as
+    # a cache or Redis command shows it.
+    re.compile(r"(?<=django\.contrib\.sessions\.cached_db)[a-z0-9]{8,}"),
+    re.compile(r"(?<=django\.contrib\.sessions\.cache)[a-z0-9]{8,}"),
 ]
 
 
@@ -54,6 +58,7 @@ _MARKERS = (
     "_live_",
     "_test_",
     "sfe_",
+    "sessions.cache",
 )
 # The only characters outside ASCII that the patterns' IGNORECASE takes for ASCII letters.
 _ASCII_TWINS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})

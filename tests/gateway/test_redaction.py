@@ -28,6 +28,12 @@ from gateway.redaction import REDACTED, could_hold_secret, redact
         ("/companies?apiKey=zzz999&page=1", "zzz999"),
         ("the signing secret whsec_abcDEF123 was wrong", "whsec_abcDEF123"),
         ("sent Basic c2FuZGJveC1hcGkta2V5 to Codat", "c2FuZGJveC1hcGkta2V5"),
+        # A session's key in the cache key a Redis command shows (an error tracker's breadcrumb).
+        (
+            "GET ':1:django.contrib.sessions.cached_dbtofwqr27w9un7llrki5jlrtcwxjj8dnn'",
+            "tofwqr27w9un7llrki5jlrtcwxjj8dnn",
+        ),
+        ("SET django.contrib.sessions.cachek2j3h4g5f6d7s8a9", "k2j3h4g5f6d7s8a9"),
     ],
 )
 def test_secrets_are_replaced(text, secret):
