@@ -32,7 +32,7 @@ def test_admin_signs_in_and_reaches_django_admin(page):
     demo_users_ensure()
 
     _sign_in(page, "admin", "admin")
-    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Admin", exact=True).click()
 
     page.get_by_text("Site administration").wait_for()
     assert page.get_by_role("link", name="Expenses").first.is_visible()
