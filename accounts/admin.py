@@ -58,7 +58,19 @@ class SignInLockoutAdmin(admin.ModelAdmin):
                 or "—"
             )
 
-        return ("username", "ip_address", "failures_since_start", "attempt_time", lock)
+        return ("username", "address", "failures", "last_failure", lock)
+
+    @admin.display(description="Client address", ordering="ip_address")
+    def address(self, row: SignInLockout) -> str:
+        return row.ip_address or "—"
+
+    @admin.display(description="Failures", ordering="failures_since_start")
+    def failures(self, row: SignInLockout) -> int:
+        return row.failures_since_start
+
+    @admin.display(description="Last failure", ordering="attempt_time")
+    def last_failure(self, row: SignInLockout) -> object:
+        return row.attempt_time
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

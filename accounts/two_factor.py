@@ -125,9 +125,9 @@ def code_problem(code: str) -> str:
 def _throttled_message(until: datetime, *, now: datetime) -> str:
     seconds = max(1, int((until - now).total_seconds() + 0.999))
     return (
-        f"Too many wrong codes: wait {seconds} second{'s' if seconds != 1 else ''} before the "
-        "next one. If your app's codes are never accepted, check the phone's clock is set "
-        "automatically, or ask support to reset your authenticator."
+        f"Wait {seconds} second{'s' if seconds != 1 else ''} before the next code: each wrong "
+        "code doubles the wait. If your app's codes are never accepted, check that the phone "
+        "sets its clock automatically, or ask support to reset your authenticator."
     )
 
 

@@ -106,7 +106,7 @@ def enrol(request: AuthenticatedHttpRequest) -> HttpResponse:
             "required": staff_totp_required(),
             "qr_code": qr_code_svg(device.config_url),
             "secret": secret_in_groups(device),
-            "uri": device.config_url,
+            "issuer": settings.OTP_TOTP_ISSUER,
         },
         status=429 if check.throttled else 200,
     )

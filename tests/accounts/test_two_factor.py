@@ -182,7 +182,7 @@ def test_wrong_codes_are_throttled_on_the_device_even_the_right_one_waits(
     in_time = client.post(CODE_STEP, {"code": _code(device)})
 
     assert too_soon.status_code == 429
-    assert "Too many wrong codes: wait 4 seconds" in too_soon.content.decode()
+    assert "Wait 4 seconds before the next code" in too_soon.content.decode()
     assert also_too_soon.status_code == 429
     assert in_time.status_code == 302
     assert _verified_in_session(client)
