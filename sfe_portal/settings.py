@@ -251,7 +251,16 @@ AXES_DISABLE_ACCESS_LOG = True
 # Staff sign in with a second factor, a TOTP code from an authenticator app (django-otp), where
 # STAFF_TOTP_REQUIRED (default: in production, DEBUG=false); in development a staff account
 # gives one only once it has set up an app, so the demo sign-ins work with a password alone.
-STAFF_TOTP_REQUIRED = env.bool("STAFF_TOTP_REQUIRED", default=not DEBUG)
+# Empty (as .env.example has it) is the default: a copied example never turns codes off.
+_STAFF_TOTP_REQUIRED = env.str("STAFF_TOTP_REQUIRED", default="").strip().lower()
+if _STAFF_TOTP_REQUIRED not in {"", "true", "false", "1", "0", "yes", "no", "on", "off"}:
+    raise ImproperlyConfigured(
+        "Set STAFF_TOTP_REQUIRED to true or false, or leave it empty: staff then give a code "
+        "in production (DEBUG=false) and not in development."
+    )
+STAFF_TOTP_REQUIRED = (
+    _STAFF_TOTP_REQUIRED in {"true", "1", "yes", "on"} if _STAFF_TOTP_REQUIRED else not DEBUG
+)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="SfE Portal")
 # Wrong codes make the next try wait 1, 2, 4, 8… seconds (per device, across sessions).
 OTP_TOTP_THROTTLE_FACTOR = 1
