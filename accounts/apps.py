@@ -15,3 +15,7 @@ class AccountsConfig(AppConfig):
         from accounts.time_zones import remember_on_sign_in
 
         user_logged_in.connect(remember_on_sign_in, dispatch_uid="accounts.time_zones")
+
+        from accounts.two_factor import owe_on_sign_in
+
+        user_logged_in.connect(owe_on_sign_in, dispatch_uid="accounts.two_factor")

@@ -1,4 +1,5 @@
-"""The sign-in forms of the portal and of the admin, both behind the same throttle."""
+"""The sign-in forms of the portal and of the admin, both behind the same locks (django-axes,
+accounts/lockouts.py)."""
 
 from __future__ import annotations
 
@@ -10,54 +11,41 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
-from accounts import services
-from accounts.models import SignInLockout
+from accounts.lockouts import SignInLock, lockout_message, request_lock
 from accounts.time_zones import time_zone_names
 
 
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer address. X-Forwarded-For is not trusted: anyone can write it."""
-    if request is None:
-        return None
-    address = request.META.get("REMOTE_ADDR") or None
-    return str(address) if address else None
+class LockedSignInMixin:
+    """Says why a sign-in was refused for a lock, and until when.
 
-
-class ThrottledSignInMixin:
-    """Refuses a locked username or IP before any password is checked; counts failures."""
+    Axes' backend refuses a locked username or address before any password is checked, and its
+    handler counts the failures and makes the lock; Django then reports either as a wrong
+    password. This tells them apart; axes' middleware answers such a page with 429."""
 
     request: HttpRequest | None
-    cleaned_data: dict[str, Any]
-    lockout: SignInLockout | None = None
+    lock: SignInLock | None = None
 
     def clean(self) -> dict[str, Any]:
-        username = str(self.cleaned_data.get("username") or "")
-        ip = client_ip(self.request)
-        now = services.clock()
-        lockout = services.signin_lockout_active(username=username, ip=ip, now=now)
-        if lockout is not None:
-            self.lockout = lockout
-            raise forms.ValidationError(services.lockout_message(lockout, now=now), code="locked")
         try:
             cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
         except forms.ValidationError as refused:
-            if username and getattr(refused, "code", None) == "invalid_login":
-                lockout = services.signin_failure_record(username=username, ip=ip, now=now)
-                if lockout is not None:
-                    self.lockout = lockout
+            request = self.request
+            if request is not None and getattr(request, "axes_locked_out", False):
+                self.lock = request_lock(request, getattr(request, "axes_credentials", None))
+                if self.lock is not None:
                     raise forms.ValidationError(
-                        services.lockout_message(lockout, now=now), code="locked"
+                        lockout_message(self.lock, now=request.axes_attempt_time),  # type: ignore[attr-defined]
+                        code="locked",
                     ) from refused
             raise
-        services.signin_success_record(username=username)
         return cleaned
 
 
-class SignInForm(ThrottledSignInMixin, AuthenticationForm):
+class SignInForm(LockedSignInMixin, AuthenticationForm):
     pass
 
 
-class AdminSignInForm(ThrottledSignInMixin, AdminAuthenticationForm):
+class AdminSignInForm(LockedSignInMixin, AdminAuthenticationForm):
     pass
 
 

@@ -1,51 +1,22 @@
-"""Failed sign-ins and the lockouts they cause.
+"""What the accounts app keeps: each person's profile, and the admin's view of sign-in locks.
 
-They live in the database, not in a process's memory, so every web process counts the same
-failures and honours the same lock.
+Failed sign-ins are django-axes' (`AccessAttempt`, in the database so every web process counts
+the same ones); accounts/lockouts.py turns them into locks.
 """
 
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django.db import models
 
 
-class LockScope(models.TextChoices):
-    USERNAME = "username", "Username"
-    IP = "ip", "Client IP"
-
-
-class SignInFailure(models.Model):
-    """One refused sign-in: who was tried, from where, when."""
-
-    username = models.CharField(max_length=150, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    at = models.DateTimeField(db_index=True)
+class SignInLockout(AccessAttempt):
+    """Failed sign-ins still counting towards a lock, as support reads and lifts them in the
+    admin (accounts/admin.py). One row per username, address and browser."""
 
     class Meta:
-        ordering = ["-at"]
-        verbose_name = "sign-in failure"
-
-    def __str__(self) -> str:
-        return f"{self.username} from {self.ip or 'unknown'} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-
-class SignInLockout(models.Model):
-    """A username or a client IP refused sign-in until `until`; kept as the record of it."""
-
-    scope = models.CharField(max_length=10, choices=LockScope.choices)
-    key = models.CharField(max_length=150)
-    failures = models.PositiveIntegerField()
-    locked_at = models.DateTimeField()
-    until = models.DateTimeField(db_index=True)
-    lifted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-locked_at"]
+        proxy = True
         verbose_name = "sign-in lockout"
-        indexes = [models.Index(fields=["scope", "key", "until"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_scope_display()} {self.key} locked until {self.until:%Y-%m-%d %H:%M}"
 
 
 class Profile(models.Model):

@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "gateway",
     "companies",
@@ -103,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the session's user verified once they gave their second factor (user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     # Every page needs a signed-in user unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Records who made each change kept in a model's history (simple_history).
@@ -114,6 +119,11 @@ MIDDLEWARE = [
     "accounts.session_timeout.SessionTimeoutMiddleware",
     # Each person's own time zone for every date and time shown.
     "accounts.time_zones.UserTimeZoneMiddleware",
+    # A staff session that still owes its second factor reaches only the code step (after the
+    # session timeout: a session signed out there is not sent to the code step).
+    "accounts.two_factor.SecondFactorMiddleware",
+    # A sign-in refused for a lock answers 429 (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sfe_portal.urls"
@@ -194,12 +204,68 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Sign-in throttling (accounts/services.py): this many failures within the window lock the
-# username, or the client IP, for SIGNIN_LOCKOUT_MINUTES.
+# Sign-in throttling (django-axes, accounts/lockouts.py), counted in the database so every web
+# process sees the same failures: SIGNIN_USERNAME_FAILURES failed sign-ins for one username lock
+# it, and SIGNIN_IP_FAILURES from one client address lock the address, until
+# SIGNIN_LOCKOUT_MINUTES after the failure that made the lock; failures further apart than that
+# do not add up. While locked no password is checked, and the page answers 429 with the end time.
 SIGNIN_USERNAME_FAILURES = env.int("SIGNIN_USERNAME_FAILURES", default=5)
 SIGNIN_IP_FAILURES = env.int("SIGNIN_IP_FAILURES", default=20)
-SIGNIN_WINDOW_MINUTES = env.int("SIGNIN_WINDOW_MINUTES", default=15)
 SIGNIN_LOCKOUT_MINUTES = env.int("SIGNIN_LOCKOUT_MINUTES", default=15)
+if min(SIGNIN_USERNAME_FAILURES, SIGNIN_IP_FAILURES, SIGNIN_LOCKOUT_MINUTES) < 1:
+    raise ImproperlyConfigured(
+        "Set SIGNIN_USERNAME_FAILURES, SIGNIN_IP_FAILURES and SIGNIN_LOCKOUT_MINUTES to 1 or more."
+    )
+# How many proxies (load balancer, CDN…) stand in front of the portal, each adding the address
+# it received the request from to X-Forwarded-For. 0: the client is REMOTE_ADDR and the header
+# is ignored (anyone can write it). N: the client is the N-th address from the right of the
+# header, which the trusted proxies wrote; what a client put to the left of it is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        "Set TRUSTED_PROXY_COUNT to the number of proxies in front of the portal (0 or more)."
+    )
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked username or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "accounts.lockouts.SignInLockHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The two limits are the handler's (SIGNIN_*_FAILURES): axes' own single-limit check never
+# locks on its own.
+AXES_LOCK_OUT_AT_FAILURE = False
+AXES_COOLOFF_TIME = "accounts.lockouts.cool_off"  # SIGNIN_LOCKOUT_MINUTES
+# A failure while locked is not counted, so the lock ends when the page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A good sign-in clears that username's failures (the address keeps the others': the handler).
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# The sign-in page (the portal's or the admin's) says why and until when (accounts/forms.py);
+# axes' middleware sends it with status 429.
+AXES_LOCKOUT_CALLABLE = "accounts.lockouts.lockout_response"
+AXES_ENABLE_ADMIN = False  # accounts/admin.py shows the locks, and lifts them
+AXES_VERBOSE = False
+# Successful sign-ins are not kept (axes would keep one row for each, for ever).
+AXES_DISABLE_ACCESS_LOG = True
+# Staff sign in with a second factor, a TOTP code from an authenticator app (django-otp), where
+# STAFF_TOTP_REQUIRED (default: in production, DEBUG=false); in development a staff account
+# gives one only once it has set up an app, so the demo sign-ins work with a password alone.
+# Empty (as .env.example has it) is the default: a copied example never turns codes off.
+_STAFF_TOTP_REQUIRED = env.str("STAFF_TOTP_REQUIRED", default="").strip().lower()
+if _STAFF_TOTP_REQUIRED not in {"", "true", "false", "1", "0", "yes", "no", "on", "off"}:
+    raise ImproperlyConfigured(
+        "Set STAFF_TOTP_REQUIRED to true or false, or leave it empty: staff then give a code "
+        "in production (DEBUG=false) and not in development."
+    )
+STAFF_TOTP_REQUIRED = (
+    _STAFF_TOTP_REQUIRED in {"true", "1", "yes", "on"} if _STAFF_TOTP_REQUIRED else not DEBUG
+)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="SfE Portal")
+# Wrong codes make the next try wait 1, 2, 4, 8… seconds (per device, across sessions).
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin's list of TOTP devices never shows a device's key or its QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A session ends after this many minutes without a request, and this many hours after signing
 # in however busy (accounts/session_timeout.py); the sign-in page then says which.
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from accounts.views import SignInView, personal_settings
+from accounts.views import SignInView, enrol, personal_settings, second_step
 from sfe_portal.favicon import favicon
 from sfe_portal.health import healthz, readyz
 from syncs.webhook_views import codat_webhook
@@ -13,6 +13,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("readyz", readyz, name="readyz"),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/login/code/", second_step, name="signin-code"),
+    path("accounts/login/authenticator/", enrol, name="signin-enrol"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/settings/", personal_settings, name="personal-settings"),
     path("admin/", admin.site.urls),

@@ -373,7 +373,7 @@ def test_sign_in_records_are_named_as_the_readme_names_them(admin_client):
     body = admin_client.get(reverse("admin:index")).content.decode()
 
     assert "Sign-in lockouts" in body
-    assert "Sign-in failures" in body
+    assert "TOTP devices" in body
 
 
 # --- Tracking options --------------------------------------------------------------------------

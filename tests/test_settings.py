@@ -19,7 +19,8 @@ PROBE = (
     "'broker_options': settings.CELERY_BROKER_TRANSPORT_OPTIONS, "
     "'storage': settings.STORAGES['default']['BACKEND'], "
     "'cache': settings.CACHES['default']['BACKEND'], 'sessions': settings.SESSION_ENGINE, "
-    "'sandbox': settings.SANDBOX_ENABLED, 'debug': settings.DEBUG}))"
+    "'sandbox': settings.SANDBOX_ENABLED, 'debug': settings.DEBUG, "
+    "'totp': settings.STAFF_TOTP_REQUIRED, 'proxies': settings.TRUSTED_PROXY_COUNT}))"
 )
 PROD = {
     "DEBUG": "false",
@@ -45,6 +46,11 @@ _CLEARED = [
     "DATABASE_RANDOM_PAGE_COST",
     "SESSION_IDLE_TIMEOUT_MINUTES",
     "SESSION_MAX_AGE_HOURS",
+    "STAFF_TOTP_REQUIRED",
+    "TRUSTED_PROXY_COUNT",
+    "SIGNIN_USERNAME_FAILURES",
+    "SIGNIN_IP_FAILURES",
+    "SIGNIN_LOCKOUT_MINUTES",
 ]
 
 
@@ -248,6 +254,40 @@ def test_the_development_values_of_env_example_are_the_published_ones():
 
 @pytest.mark.parametrize("name", ["SESSION_IDLE_TIMEOUT_MINUTES", "SESSION_MAX_AGE_HOURS"])
 def test_session_timeouts_must_be_at_least_one(tmp_path, name):
+    result = _load(tmp_path, **{name: "0"})
+
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_staff_give_a_code_in_production_and_not_in_development_unless_told(tmp_path):
+    assert _settings(tmp_path)["totp"] is False
+    assert _settings(tmp_path, STAFF_TOTP_REQUIRED="")["totp"] is False
+    assert _settings(tmp_path, STAFF_TOTP_REQUIRED="true")["totp"] is True
+    assert _settings(tmp_path, **PROD)["totp"] is True
+    assert _settings(tmp_path, **PROD, STAFF_TOTP_REQUIRED="")["totp"] is True
+    assert _settings(tmp_path, **PROD, STAFF_TOTP_REQUIRED="false")["totp"] is False
+
+
+def test_a_staff_totp_setting_that_is_not_a_yes_or_no_is_refused(tmp_path):
+    result = _load(tmp_path, STAFF_TOTP_REQUIRED="sometimes")
+
+    assert result.returncode != 0
+    assert "Set STAFF_TOTP_REQUIRED to true or false" in result.stderr
+
+
+def test_no_proxy_is_trusted_unless_told(tmp_path):
+    assert _settings(tmp_path)["proxies"] == 0
+    assert _settings(tmp_path, TRUSTED_PROXY_COUNT="1")["proxies"] == 1
+    refused = _load(tmp_path, TRUSTED_PROXY_COUNT="-1")
+    assert refused.returncode != 0
+    assert "TRUSTED_PROXY_COUNT" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["SIGNIN_USERNAME_FAILURES", "SIGNIN_IP_FAILURES", "SIGNIN_LOCKOUT_MINUTES"]
+)
+def test_sign_in_limits_must_be_at_least_one(tmp_path, name):
     result = _load(tmp_path, **{name: "0"})
 
     assert result.returncode != 0

@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import RequestFactory
 
 from companies.models import (
     CompanyConfiguration,
@@ -21,6 +22,12 @@ from expenses.models import Expense, ExpenseStatus, Receipt
 from sandbox.models import SandboxSettings
 
 pytestmark = pytest.mark.django_db
+
+
+def _sign_in_request():
+    """Authentication goes through the sign-in locks, which count by the request's address."""
+    return RequestFactory().post("/accounts/login/")
+
 
 NEWER = "Kestrel Design Ltd"  # the demo company on Codat's newer Expenses API
 
@@ -53,8 +60,8 @@ def test_seed_demo_creates_five_ready_companies_and_twice_changes_nothing(capsys
         ("admin", True),
         ("finance", False),
     ]
-    assert authenticate(username="admin", password="admin").is_staff
-    finance = authenticate(username="finance", password="finance")
+    assert authenticate(_sign_in_request(), username="admin", password="admin").is_staff
+    finance = authenticate(_sign_in_request(), username="finance", password="finance")
     configs = CompanyConfiguration.objects.select_related("company")
     assert sorted((c.company.platform, c.company.expenses_api) for c in configs) == sorted(
         [(p, ApiGeneration.V1) for p in Platform.values] + [(Platform.XERO, ApiGeneration.EXPENSES)]
@@ -87,7 +94,7 @@ def test_seed_demo_restores_a_changed_demo_password():
 
     call_command("seed_demo", expenses=3)
 
-    assert authenticate(username="finance", password="finance") is not None
+    assert authenticate(_sign_in_request(), username="finance", password="finance") is not None
 
 
 def _pushable_once_coded(expense, company, choices):

@@ -30,6 +30,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.two_factor import OPEN_BEFORE_SECOND_FACTOR
 from companies.invitations import invitation_key
 from companies.models import Company, Invitation, Membership, Role
 from expenses.models import CategorizationRule, Expense, ExpenseEvent
@@ -80,7 +81,16 @@ OWN_CHOICES = {
 # Pages every signed-in user may open whatever their companies (the rest of the non-company
 # pages, a staff dashboard for example, must refuse a plain member). Personal settings change
 # only the signed-in person's own profile (their time zone), view-only staff's included.
-OPEN_TO_ANY_SIGNED_IN = {"home", "logout", "login", "admin:login", "personal-settings"}
+OPEN_TO_ANY_SIGNED_IN = {
+    "home": "the list of the companies the person may see",
+    "logout": "signing out",
+    "login": "the sign-in page, which sends a signed-in person on",
+    "admin:login": "the admin's sign-in page, likewise",
+    "personal-settings": "the person's own profile",
+    "signin-code": "staff's second step; anyone else, or a session that owes no code, is sent on",
+    "signin-enrol": "setting up the signed-in staff member's own authenticator app; anyone else "
+    "is sent on",
+}
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,7 @@ class World:
             "key": lambda: invitation_key(invitation=self.invitation),
             # The admin refuses before it looks an object up, so any existing id does.
             "object_id": lambda: self.expense.pk,
+            "pk": lambda: self.approver.pk,
             "id": lambda: self.approver.pk,
             "content_type_id": lambda: 1,
             "app_label": lambda: "expenses",
@@ -435,6 +446,29 @@ def test_support_reads_every_company_page(world, persona, refused):
 
     assert problems == []
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_an_unverified_staff_session_reaches_only_the_code_step_where_codes_are_required(
+    world, settings
+):
+    """Production: a superuser past the password but not the code is sent to the code step from
+    every page, the admin's and the dashboard's included, and changes nothing."""
+    settings.STAFF_TOTP_REQUIRED = True
+    client = _signed_in(world.staff)
+    before = _fingerprint(world)
+    code_step = f"{reverse('signin-code')}?next="
+    problems = []
+    for route in PORTAL_ROUTES:
+        if _matches(route, PUBLIC) or route.name in OPEN_BEFORE_SECOND_FACTOR:
+            continue
+        url = world.url(route)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, {"action": "remove", "notes": "x"})
+            if response.status_code != 302 or not response["Location"].startswith(code_step):
+                problems.append(f"{method.upper()} {url} ({route.label}) → {response.status_code}")
+
+    assert problems == []
+    assert _fingerprint(world) == before
 
 
 def test_every_post_without_a_csrf_token_is_refused(world):
