@@ -73,8 +73,10 @@ def sweeping(
     return tick
 
 
-def start_worker(queue: str, log_path: Path) -> WorkerProcess:
-    """A real worker process consuming `queue` on the configured broker and test database."""
+def start_worker(queue: str, log_path: Path, *, name: str = "") -> WorkerProcess:
+    """A real worker process consuming `queue` on the configured broker and test database,
+    named after the queue (and `name`): a worker started again under the same name is the
+    same worker restarted."""
     # Tasks the worker sends (a poll after a push) stay on this test's own queue.
     env = {
         **os.environ,
@@ -101,7 +103,7 @@ def start_worker(queue: str, log_path: Path) -> WorkerProcess:
                 "--loglevel",
                 "INFO",
                 "--hostname",
-                f"{queue}@%h",
+                f"{queue}{'-' + name if name else ''}@%h",
             ],
             cwd=ROOT,
             env=env,
@@ -121,16 +123,20 @@ def stop_worker(worker: WorkerProcess) -> None:
 
 
 @pytest.fixture
-def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
-    """Starts workers on one private queue; every one of them is stopped at the end."""
+def celery_workers(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Starts workers on one private queue; every one of them is stopped at the end. Workers
+    running side by side need a `name` each; one started without a name again after another
+    died is that worker restarted."""
     from sfe_portal.celery import app
 
     app.conf.task_always_eager = False
     queue = f"test-{uuid.uuid4().hex[:12]}"
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        worker = start_worker(queue, tmp_path / "worker.log")
+    def start(name: str = "") -> WorkerProcess:
+        worker = start_worker(queue, tmp_path / "worker.log", name=name)
         started.append(worker)
         return worker
 
@@ -141,7 +147,7 @@ def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[
 
 
 @pytest.fixture
-def celery_worker(celery_workers: Callable[[], WorkerProcess]) -> WorkerProcess:
+def celery_worker(celery_workers: Callable[..., WorkerProcess]) -> WorkerProcess:
     return celery_workers()
 
 
