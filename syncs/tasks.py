@@ -122,6 +122,9 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
 )
 def poll_sync(self: Task, sync_id: int) -> None:
     sync = Sync.objects.select_related("company").get(pk=sync_id)
+    if sync.state != SyncState.IN_PROGRESS:
+        # Settled already: by its scheduled poll, or the one its webhook asked for.
+        return
     try:
         with codat_call_slot(sync.company_id, holder=_holder(self)):
             sync = sync_poll(sync=sync)
