@@ -70,11 +70,12 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 # Long runs on demand (PostgreSQL on 127.0.0.1:5432 and redis-server needed); docs/reliability.md.
+# `make soak GENERATION=expenses` soaks Codat's newer Expenses API (default: v1).
 load: $(STAMP)
 	$(PY) -m reliability load $(RELIABILITY_ARGS)
 
 soak: $(STAMP)
-	$(PY) -m reliability soak $(RELIABILITY_ARGS)
+	$(PY) -m reliability soak $(if $(GENERATION),--generation $(GENERATION)) $(RELIABILITY_ARGS)
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -19,6 +19,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +73,11 @@ class RssSampler(threading.Thread):
             self.stopped.wait(0.05)
 
 
-def _payloads(company: Any) -> list[dict[str, Any]]:
-    """The transactions the pipeline will send (the approved expenses), as Codat JSON, under
-    fresh ids."""
+def payloads(company: Any) -> list[dict[str, Any]]:
+    """The transactions the pipeline will send (the approved expenses), as Codat JSON in the
+    shape of the generation the company speaks, under fresh ids."""
     from companies.models import Company
-    from expenses.ledger import expense_to_transaction
+    from expenses.ledger import expense_item
     from expenses.models import Expense, ExpenseStatus
     from expenses.validation import company_context
 
@@ -86,9 +88,7 @@ def _payloads(company: Any) -> list[dict[str, Any]]:
         .prefetch_related("lines__account", "lines__tax_rate", "lines__tracking_categories")
         .order_by("issue_date", "id")
     ):
-        body = expense_to_transaction(
-            expense=expense, lines=list(expense.lines.all()), ctx=ctx
-        ).to_api()
+        body = expense_item(expense=expense, lines=list(expense.lines.all()), ctx=ctx)
         body["id"] = str(uuid.uuid4())
         items.append(body)
     return items
@@ -115,16 +115,22 @@ def _print_sandbox_sync(sync_id: str, started_at: Any, marks: dict[str, float]) 
     )
 
 
-def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The same Codat calls as the pipeline in a plain loop; returns its time and call count."""
+def raw_session(codat_url: str, codat_company_id: str) -> tuple[requests.Session, str]:
+    """A plain session with the run's Codat key, and the base URL of the company's expenses."""
     from django.conf import settings
-    from django.utils import timezone
 
     session = requests.Session()
     session.headers["Authorization"] = (
         "Basic " + base64.b64encode(settings.CODAT_API_KEY.encode()).decode()
     )
-    base = f"{codat_url}/companies/{codat_company_id}/sync/expenses"
+    return session, f"{codat_url}/companies/{codat_company_id}/sync/expenses"
+
+
+def raw_push(codat_url: str, codat_company_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same Codat calls as the pipeline in a plain loop; returns its time and call count."""
+    from django.utils import timezone
+
+    session, base = raw_session(codat_url, codat_company_id)
     calls = 0
     started_at = timezone.now()
     started = time.perf_counter()
@@ -224,8 +230,10 @@ def pipeline_push(company: Any, stack: Stack) -> dict[str, Any]:
 
 
 def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) -> None:
-    """When each kind of Codat call first and last happened, in seconds from the push."""
+    """When each kind of Codat call first and last happened, in seconds from the push, with
+    when the sandbox started its syncs and when their webhooks came in."""
     from gateway.models import CodatExchange
+    from reliability.runs import call_kind
 
     spans: dict[str, list[float]] = {}
     for method, path, at in (
@@ -233,23 +241,26 @@ def _print_timeline(company: Any, skip: int, started_at: Any, elapsed: float) ->
         .order_by("created_at", "id")
         .values_list("method", "path", "created_at")[skip:]
     ):
-        kind = path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        kind = kind if not kind[:1].isdigit() and len(kind) < 30 else "sync"
-        spans.setdefault(f"{method} {kind}", []).append((at - started_at).total_seconds())
-    for kind, times in spans.items():
-        print(f"  {kind:<40} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
+        spans.setdefault(f"{method} {call_kind(path)}", []).append(
+            (at - started_at).total_seconds()
+        )
     from sandbox.models import SandboxSync
     from syncs.models import WebhookEvent
 
-    for sync in SandboxSync.objects.filter(created__gte=started_at):
-        if sync.started_at is not None:
-            began = (sync.started_at - started_at).total_seconds()
-            print(f"  {'sandbox sync started':<40} x1    {began:7.2f} s")
-    # The sandbox's word that the sync ended, as the portal received it.
+    for began in SandboxSync.objects.filter(created__gte=started_at).values_list(
+        "started_at", flat=True
+    ):
+        if began is not None:
+            spans.setdefault("sandbox sync started", []).append(
+                (began - started_at).total_seconds()
+            )
+    # The sandbox's word that a sync ended, as the portal received it.
     for received in WebhookEvent.objects.filter(received_at__gte=started_at).values_list(
         "received_at", flat=True
     ):
-        print(f"  {'webhook received':<40} x1    {(received - started_at).total_seconds():7.2f} s")
+        spans.setdefault("webhook received", []).append((received - started_at).total_seconds())
+    for kind, times in spans.items():
+        print(f"  {kind:<48} x{len(times):<4} {min(times):7.2f} s .. {max(times):7.2f} s")
     print(f"  settled at {elapsed:.2f} s")
 
 
@@ -266,16 +277,57 @@ def prepared_company(stack: Stack, count: int, seed: int) -> Any:
     return books.company
 
 
-def run() -> dict[str, float]:
+@dataclass
+class Rounds:
+    """Each loop's measured rounds (the warm-up left out), and their medians in seconds."""
+
+    raws: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def raw_s(self) -> float:
+        return statistics.median(r["elapsed"] for r in self.raws)
+
+    @property
+    def pipeline_s(self) -> float:
+        return statistics.median(p["elapsed"] for p in self.pushes)
+
+    def figures(self, name: str) -> dict[str, float]:
+        """The figures of the rounds under `name` (`push`: `push_expenses_per_s`,
+        `raw_push_expenses_per_s`, `push_api_calls`, …), printed in one line."""
+        pipeline_s, raw_s = self.pipeline_s, self.raw_s
+        figures = {
+            f"{name}_expenses": EXPENSES,
+            f"{name}_runs": RUNS,
+            f"{name}_expenses_per_s": round(EXPENSES / pipeline_s, 1),
+            f"{name}_api_calls": max(p["calls"] for p in self.pushes),
+            f"raw_{name}_expenses_per_s": round(EXPENSES / raw_s, 1),
+            f"raw_{name}_api_calls": max(r["calls"] for r in self.raws),
+        }
+        print(
+            f"{name} of {EXPENSES}, median of {RUNS} rounds: pipeline {pipeline_s:.2f} s, "
+            f"raw loop {raw_s:.2f} s ({raw_s / pipeline_s:.2f} x raw); calls "
+            f"{figures[f'{name}_api_calls']} against {figures[f'raw_{name}_api_calls']}"
+        )
+        return figures
+
+
+RawLoop = Callable[[str, str, list[dict[str, Any]]], dict[str, Any]]
+Payloads = Callable[[Any], list[dict[str, Any]]]
+
+
+def push_rounds(*, seed: int, raw_loop: RawLoop, payloads: Payloads) -> Rounds:
+    """A company onboarded in a running stack, then a warm-up and `RUNS` rounds, each pushing
+    `EXPENSES` approved expenses of its own through `raw_loop` (the items `payloads` makes of
+    them, under fresh ids) and then through the pipeline."""
     from bench._data import insert_expenses
     from bench._stack import running_stack
 
-    raws: list[dict[str, Any]] = []
-    pushes: list[dict[str, Any]] = []
+    rounds = Rounds()
     with benchmark_database(), tempfile.TemporaryDirectory() as folder:
         logs = Path(folder)
         with running_stack(logs) as stack:
-            company = prepared_company(stack, EXPENSES, SEED)
+            company = prepared_company(stack, EXPENSES, seed)
             for round_ in range(WARMUP + RUNS):
                 if round_:
                     # Each round pushes expenses of its own; the earlier rounds' stay synced.
@@ -283,9 +335,9 @@ def run() -> dict[str, float]:
                         company=company,
                         statuses=[("approved", 1.0)],
                         count=EXPENSES,
-                        seed=SEED + round_,
+                        seed=seed + round_,
                     )
-                raw = raw_push(stack.codat_url, str(company.codat_company_id), _payloads(company))
+                raw = raw_loop(stack.codat_url, str(company.codat_company_id), payloads(company))
                 pushed = pipeline_push(company, stack)
                 label = "warm-up" if round_ < WARMUP else f"round {round_ - WARMUP + 1}"
                 print(
@@ -294,23 +346,15 @@ def run() -> dict[str, float]:
                     f"{raw['elapsed'] / pushed['elapsed']:.2f} x raw"
                 )
                 if round_ >= WARMUP:
-                    raws.append(raw)
-                    pushes.append(pushed)
-    pipeline_s = statistics.median(p["elapsed"] for p in pushes)
-    raw_s = statistics.median(r["elapsed"] for r in raws)
-    figures = {
-        "push_expenses": EXPENSES,
-        "push_runs": RUNS,
-        "push_expenses_per_s": round(EXPENSES / pipeline_s, 1),
-        "push_api_calls": max(p["calls"] for p in pushes),
-        "raw_push_expenses_per_s": round(EXPENSES / raw_s, 1),
-        "raw_push_api_calls": max(r["calls"] for r in raws),
-        "push_worker_peak_rss_mb": round(max(p["peak_rss_mb"] for p in pushes), 1),
-    }
-    print(
-        f"push of {EXPENSES}, median of {RUNS} rounds: pipeline {pipeline_s:.2f} s, "
-        f"raw loop {raw_s:.2f} s ({raw_s / pipeline_s:.2f} x raw)"
-    )
+                    rounds.raws.append(raw)
+                    rounds.pushes.append(pushed)
+    return rounds
+
+
+def run() -> dict[str, float]:
+    rounds = push_rounds(seed=SEED, raw_loop=raw_push, payloads=payloads)
+    figures = rounds.figures("push")
+    figures["push_worker_peak_rss_mb"] = round(max(p["peak_rss_mb"] for p in rounds.pushes), 1)
     record(figures)
     return figures
 

@@ -3,7 +3,8 @@
 A task takes a slot before it talks to Codat for a company and gives it back when it is done; a
 task that finds every slot taken is queued again a moment later instead of waiting on a worker,
 so one busy company never holds the workers that other companies' work needs. Slots are rows with
-a lease, so a worker killed while holding one blocks nothing for longer than the lease.
+a lease, so a worker killed while holding one blocks nothing for longer than the lease, and
+nothing at all once it is restarted under the same name (`call_slots_release_of_worker`).
 
 Taking slots counts the live ones and then inserts: every worker first locks the company's
 `CodatCallGate` row, so the counts and inserts of two workers never interleave.
@@ -97,6 +98,18 @@ def call_slots_acquire_free(
 
 def call_slot_release(slot_id: int) -> None:
     CodatCallSlot.objects.filter(pk=slot_id).delete()
+
+
+def call_slots_release_of_worker(worker: str) -> int:
+    """Give back every slot held by a task of the worker named `worker` (a holder ending in
+    `@<worker>`); how many. Called as that worker starts, before it takes any task: a slot under
+    its name is then a previous run's that died holding it (a worker's name is unique among
+    running workers, as Celery requires), and would otherwise block the company until its
+    lease ends."""
+    if not worker:
+        return 0
+    released, _ = CodatCallSlot.objects.filter(holder__endswith=f"@{worker}").delete()
+    return released
 
 
 @contextmanager

@@ -5,7 +5,12 @@ met its promises (no 5xx; nothing lost, nothing duplicated)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+
+# The generations of Codat's expenses API (`companies.platforms.ApiGeneration`; Django is not
+# set up yet when the arguments are read).
+GENERATIONS = ("v1", "expenses")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--kills", type=int, choices=[0, 1, 2], default=2)
     soak.add_argument("--redis-restarts", type=int, choices=[0, 1], default=1)
     soak.add_argument("--timeout", type=float, default=3600.0, help="bound on the whole push")
+    soak.add_argument(
+        "--generation",
+        choices=GENERATIONS,
+        default="v1",
+        help="the expenses API the pushing company speaks: v1 (Sync for Expenses: datasets, "
+        "one sync) or expenses (Codat's newer Expenses API: a keyed call and a sync per batch)",
+    )
     args = parser.parse_args(argv)
+    # A run stopped from outside (a time limit's SIGTERM) still stops every process it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for name in ("expenses", "timeout"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be above 0")
@@ -35,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 kills=args.kills,
                 redis_restarts=args.redis_restarts,
                 timeout_s=args.timeout,
+                generation=args.generation,
             )
         )
     else:

@@ -69,6 +69,30 @@ def codat_call_figures() -> dict[str, int]:
     }
 
 
+def codat_calls_by_kind() -> dict[str, int]:
+    """Codat calls the portal made, by method and path (ids left out), most first."""
+    from collections import Counter
+
+    from gateway.models import CodatExchange
+
+    kinds: Counter[str] = Counter()
+    for method, path in CodatExchange.objects.values_list("method", "path").iterator():
+        kinds[f"{method} {call_kind(path)}"] += 1
+    return dict(kinds.most_common())
+
+
+def call_kind(path: str) -> str:
+    """A Codat path without its ids or query: `sync/expenses/syncs/{id}/status`."""
+    words = path.split("?", 1)[0].strip("/").split("/")
+    if words[:1] == ["companies"]:
+        words = words[2:]
+    return "/".join("{id}" if _is_id(word) else word for word in words)
+
+
+def _is_id(word: str) -> bool:
+    return len(word) >= 16 and any(c.isdigit() for c in word)
+
+
 def wait_until(
     condition: Callable[[], bool], *, timeout_s: float, what: str, tick: Callable[[], None]
 ) -> float:

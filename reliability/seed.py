@@ -48,6 +48,20 @@ def sandbox_control(method: str, path: str, json: object = None) -> requests.Res
     return response
 
 
+def sandbox_sync_ids(company: Company) -> list[str]:
+    """The id of every sync the sandbox started for the company, read through the API (call
+    it once the run's faults are off)."""
+    auth = "Basic " + base64.b64encode(settings.CODAT_API_KEY.encode()).decode()
+    response = requests.get(
+        f"{settings.CODAT_BASE_URL}/companies/{company.codat_company_id}"
+        "/sync/expenses/syncs/list/status",
+        headers={"Authorization": auth},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return [str(row["syncId"]) for row in response.json()]
+
+
 def sandbox_ledger_ids(company: Company) -> list[str]:
     """The transaction id of every record in the company's sandbox ledger (duplicates kept)."""
     rows = sandbox_control("GET", f"companies/{company.codat_company_id}/ledger").json()

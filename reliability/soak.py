@@ -1,7 +1,11 @@
 """The soak: thousands of expenses pushed while the sandbox injects 5xx, 429s, latency and
 timeouts, the portal's worker is SIGKILLed and restarted twice and the broker (a private
 Redis without persistence) is restarted once. Afterwards every expense must be synced or
-failed with a reason, and the sandbox ledger must hold each synced expense exactly once."""
+failed with a reason, and the sandbox ledger must hold each synced expense exactly once.
+
+The pushing company speaks the generation of Codat's expenses API the run names: v1 (a dataset
+per batch, one sync for the push) or the newer Expenses API (a keyed call per batch, each
+starting a sync of its own: the push is followed as 200 syncs)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from reliability.runs import Sweeper, codat_call_figures, django_for, wait_until
+from reliability.runs import (
+    Sweeper,
+    codat_call_figures,
+    codat_calls_by_kind,
+    django_for,
+    wait_until,
+)
 from reliability.stack import Config, Stack
 
 logger = logging.getLogger("reliability")
@@ -32,10 +42,16 @@ class SoakOptions:
     redis_restarts: int = 1
     timeout_s: float = 3600.0
     locked_every: int = 50
+    generation: str = "v1"
 
 
 def run(options: SoakOptions) -> bool:
-    config = Config(scenario="soak", database="sfe_soak_run", codat_timeout_s=5.0)
+    config = Config(
+        scenario="soak" if options.generation == "v1" else f"soak-{options.generation}",
+        database="sfe_soak_run",
+        codat_timeout_s=5.0,
+        expenses_api=options.generation,
+    )
     stack = Stack(config, portal_web=False)
     stack.prepare()
     django_for(config)
@@ -66,6 +82,12 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
         },
     )
     company = company_linked(name="Soak Harbour Ltd", platform=Platform.XERO)
+    if company.expenses_api != options.generation:
+        raise RuntimeError(
+            f"the company speaks {company.expenses_api}, not {options.generation}: "
+            "CODAT_EXPENSES_API_DEFAULT did not reach the run"
+        )
+    print(f"generation: {options.generation}")
     started = time.monotonic()
     expenses_bulk(
         company=company,
@@ -78,6 +100,8 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     sandbox_control("PUT", "faults", FAULTS)
     # Production sweeps every minute with 2 and 15 minute thresholds; here every 10 s with 30 s
     # and 130 s, still above the 2 minutes an initiate call may be in flight (syncs/initiate.py).
+    # A push is quiet when no batch of the company was sent for that long, however many of its
+    # syncs wait (the newer generation's are a sync per batch: `syncs.selectors.quiet_pushes`).
     sweeper = Sweeper(every_s=10, stale_poll_s=30, stale_initiating_s=130)
     push_started = time.monotonic()
     push_company.delay(company.pk)
@@ -85,8 +109,14 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
     batches = PushBatch.objects.filter(company=company)
 
     def posted_share() -> float:
+        """The share of batches sent: a dataset posted (v1), or a sync started (newer)."""
         total = batches.count()
         return batches.exclude(state=BatchState.PENDING).count() / total if total else 0.0
+
+    def all_started() -> bool:
+        """The push's sync started (v1), or every batch's sync (newer)."""
+        syncs = Sync.objects.filter(company=company)
+        return syncs.exists() and not syncs.filter(state=SyncState.INITIATING).exists()
 
     def left() -> float:
         """What remains of the run's bound on the whole push."""
@@ -101,7 +131,7 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
 
     def event(what: str) -> None:
         events.append((what, time.monotonic() - push_started))
-        print(f"{events[-1][1]:7.1f}s  {what} (datasets posted {posted_share():.0%})", flush=True)
+        print(f"{events[-1][1]:7.1f}s  {what} (batches sent {posted_share():.0%})", flush=True)
 
     def kill_and_restart_worker() -> None:
         stack.portal_worker.kill()
@@ -109,13 +139,14 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
         time.sleep(2)
         stack.portal_worker.start()
 
-    # The worker dies while datasets are posted and again while the sync's results are read;
+    # The worker dies while batches are sent and again the moment every sync has started, while
+    # results are read (v1: the push's one sync; newer: the syncs of the batches sent before);
     # the broker restarts in between.
     if options.kills >= 1:
         wait_until(
             lambda: posted_share() >= 0.3,
             timeout_s=left(),
-            what="30% of the datasets posted",
+            what="30% of the batches sent",
             tick=tick,
         )
         kill_and_restart_worker()
@@ -123,18 +154,13 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
         wait_until(
             lambda: posted_share() >= 0.6,
             timeout_s=left(),
-            what="60% of the datasets posted",
+            what="60% of the batches sent",
             tick=tick,
         )
         stack.redis.restart()
         event("private Redis restarted (queued messages lost)")
     if options.kills >= 2:
-        wait_until(
-            lambda: Sync.objects.filter(company=company, state=SyncState.IN_PROGRESS).exists(),
-            timeout_s=left(),
-            what="the sync to be initiated",
-            tick=tick,
-        )
+        wait_until(all_started, timeout_s=left(), what="every sync to be started", tick=tick)
         kill_and_restart_worker()
 
     waited = wait_until(
@@ -155,11 +181,15 @@ def _soak(stack: Stack, options: SoakOptions) -> bool:
         print(f"  {what} at {at:.0f}s")
     print(f"  sweeps sent {sweeper.sent}, not sent while the broker was down {sweeper.refused}")
     print(
-        f"  syncs {Sync.objects.filter(company=company).count()}, datasets posted "
-        f"{batches.filter(dataset_id__isnull=False).count()} of {batches.count()}"
+        f"  syncs {Sync.objects.filter(company=company).count()}, batches sent "
+        f"{batches.exclude(state__in=[BatchState.PENDING, BatchState.ABANDONED]).count()} "
+        f"of {batches.count()}"
     )
     for name, value in calls.items():
         print(f"  {name}: {value}")
+    print("  codat calls by path:")
+    for kind, count in codat_calls_by_kind().items():
+        print(f"    {count:6d}  {kind}")
     for line in audit.lines():
         print(f"  {line}")
     print("PASS" if audit.ok else "FAIL")

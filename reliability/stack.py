@@ -35,6 +35,9 @@ class Config:
     pg_url: str = "postgres://postgres@127.0.0.1:5432"
     codat_timeout_s: float = 30.0
     portal_concurrency: int = 2
+    # The generation of Codat's expenses API the run's companies speak, in the portal and in
+    # the sandbox alike (`CODAT_EXPENSES_API_DEFAULT`).
+    expenses_api: str = "v1"
 
     @property
     def var_dir(self) -> Path:
@@ -67,6 +70,7 @@ class Config:
             "CELERY_DEFAULT_QUEUE": "portal",
             "CODAT_BASE_URL": self.codat_url,
             "CODAT_TIMEOUT_S": str(self.codat_timeout_s),
+            "CODAT_EXPENSES_API_DEFAULT": self.expenses_api,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }

@@ -362,6 +362,7 @@ _CLAIM_READS = (
     "issue_date",
     "currency",
     "currency_rate",
+    "currency_rate_to_check",
     "amount",
     "merchant_name",
     "notes",

@@ -393,3 +393,21 @@ def sync_detail(*, company: Company, sync_pk: int) -> SyncDetail:
         expense_ids=ids,
         failed_now=failed_now,
     )
+
+
+def quiet_pushes(*, quiet_since: datetime) -> list[int]:
+    """The companies whose push has waited since before `quiet_since` to be sent while none of
+    their batches was sent since: a push still sending touches its batches every turn, so only
+    a quiet one was dropped by a dead worker (or a lost message). Each company once, however
+    many of its syncs wait: in the newer generation each batch is a sync of its own, and those
+    waiting their turn behind the ones being sent are not quiet."""
+    sent_lately = PushBatch.objects.filter(
+        company_id=OuterRef("company_id"), posted_at__gte=quiet_since
+    )
+    return sorted(
+        set(
+            Sync.objects.filter(state=SyncState.INITIATING, requested_at__lt=quiet_since)
+            .exclude(Exists(sent_lately))
+            .values_list("company_id", flat=True)
+        )
+    )

@@ -130,15 +130,16 @@ def _sync_send(sync: Sync, max_batches: int | None, lanes: int) -> Sync:
 
 
 @contextmanager
-def _turn_lanes(company_id: int, holder: str) -> Iterator[int]:
-    """Hold one of the company's call slots and as many spare ones as a turn's
+def _turn_lanes(company_id: int, holder: str, *, lanes: bool = True) -> Iterator[int]:
+    """Hold one of the company's call slots and, with `lanes`, as many spare ones as a turn's
     `PUSH_BATCHES_PER_TURN` batches can use side by side (one always left free); yields how
-    many lanes that makes. `CallSlotsBusy` when every slot is taken."""
+    many lanes that makes. `CallSlotsBusy` when every slot is taken. Without `lanes` (each
+    batch starts a sync of its own, and goes out on a turn of its own) a spare slot would only
+    keep the company's polls waiting, and be held past a crash until its lease ends."""
+    up_to = settings.PUSH_BATCHES_PER_TURN - 1 if lanes else 0
     with (
         codat_call_slot(company_id, holder=holder),
-        codat_spare_call_slots(
-            company_id, holder=holder, up_to=settings.PUSH_BATCHES_PER_TURN - 1
-        ) as spare,
+        codat_spare_call_slots(company_id, holder=holder, up_to=up_to) as spare,
     ):
         yield 1 + spare
 
@@ -147,8 +148,9 @@ def sync_send_turn(*, sync: Sync, holder: str) -> Sync:
     """One sending turn of a push: up to `PUSH_BATCHES_PER_TURN` batches sent side by side,
     one lane per call slot held, then the sync started once all are sent. Raises
     `CallSlotsBusy` when every slot is taken; transient Codat failures propagate."""
-    with _turn_lanes(sync.company_id, holder) as lanes:
-        return sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN, lanes=lanes)
+    lanes = not one_sync_per_batch(sync.company, sync.expenses_api)
+    with _turn_lanes(sync.company_id, holder, lanes=lanes) as held:
+        return sync_send(sync=sync, max_batches=settings.PUSH_BATCHES_PER_TURN, lanes=held)
 
 
 def _outgoing(batches: Sequence[PushBatch], ctx: CompanyContext) -> list[Outgoing]:
@@ -262,7 +264,7 @@ def company_push_turn(*, company: Company, holder: str) -> Claim:
     batches meanwhile on the company's free call slots (`company_push`). With every slot
     taken, only claim: the sending turns (`sync_send_turn`) send them."""
     try:
-        with _turn_lanes(company.pk, holder) as lanes:
+        with _turn_lanes(company.pk, holder, lanes=not one_sync_per_batch(company)) as lanes:
             return company_push(company=company, lanes=lanes)
     except CallSlotsBusy:
         return company_push_claim(company=company)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -161,7 +161,11 @@ def _reconcile(sync: Sync, chunks: Iterator[Mapping[str, object]]) -> Sync:
         expense__in=Expense.objects.filter(_in_sync(sync)).values("pk")
     ).exists()
     settlers = settings.SYNC_SETTLERS if connection.vendor == "postgresql" else 1
-    if settlers > 1 and not connection.in_atomic_block:
+    # A sync of one chunk (a batch of the newer generation is a sync of its own) is settled
+    # here: threads with connections of their own would cost more than they could save.
+    ahead = list(islice(chunks, 2))
+    chunks = chain(ahead, chunks)
+    if settlers > 1 and len(ahead) > 1 and not connection.in_atomic_block:
         _settle_side_by_side(sync, chunks, settlers=settlers, with_receipts=with_receipts)
     else:
         # (Inside a caller's transaction, other connections would not see what it holds.)

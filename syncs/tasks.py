@@ -10,7 +10,6 @@ import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from companies.models import Company
@@ -24,6 +23,7 @@ from syncs.receipt_uploads import (
     receipt_uploads_release_stuck,
 )
 from syncs.retries import MAX_RETRIES, TRANSIENT, retry_in, send_batches_next_try
+from syncs.selectors import quiet_pushes
 from syncs.send import company_push_turn, sync_send_turn
 from syncs.services import heartbeat_record
 from syncs.signals import push_stalled
@@ -124,6 +124,9 @@ def send_batches(self: Task, sync_id: int, stalls: int = 0) -> None:
 )
 def poll_sync(self: Task, sync_id: int) -> None:
     sync = Sync.objects.select_related("company").get(pk=sync_id)
+    if sync.state != SyncState.IN_PROGRESS:
+        # Settled already: by its scheduled poll, or the one its webhook asked for.
+        return
     try:
         with codat_call_slot(sync.company_id, holder=_holder(self)):
             sync = sync_poll(sync=sync)
@@ -193,15 +196,6 @@ def sweep(
     ).values_list("pk", flat=True):
         logger.info("Sweeper: following sync %s again", sync_id)
         poll_sync.delay(sync_id)
-    # A push still posting its datasets touches its batches every turn; only a quiet one was
-    # dropped by a dead worker.
-    quiet_since = now - timedelta(seconds=stale_initiating_s)
-    for company_id in (
-        Sync.objects.filter(state=SyncState.INITIATING, requested_at__lt=quiet_since)
-        .annotate(last_posted=Max("batches__posted_at"))
-        .filter(Q(last_posted__isnull=True) | Q(last_posted__lt=quiet_since))
-        .values_list("company_id", flat=True)
-        .distinct()
-    ):
+    for company_id in quiet_pushes(quiet_since=now - timedelta(seconds=stale_initiating_s)):
         logger.info("Sweeper: resuming the push of company %s", company_id)
         push_company.delay(company_id)

@@ -102,3 +102,27 @@ def test_a_company_has_one_call_gate_however_many_slots_it_takes(limit_two):
     call_slot_acquire(company_id=company.pk, holder="c")
 
     assert CodatCallGate.objects.filter(company=company).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the receiver closes the worker's connections
+def test_a_worker_starting_gives_back_the_slots_its_earlier_run_died_holding(settings):
+    from celery.signals import celeryd_after_setup
+
+    settings.CODAT_MAX_CALLS_PER_COMPANY = 3
+    company = CompanyFactory()
+    for holder in (
+        "syncs.send_batches:7f1c@portal@host-1",  # the earlier run of the worker starting
+        "syncs.poll_sync:9a2e@portal@host-1",
+        "syncs.poll_sync:5b3d@portal@host-2",  # another worker, alive
+    ):
+        call_slot_acquire(company_id=company.pk, holder=holder)
+    with pytest.raises(CallSlotsBusy):
+        call_slot_acquire(company_id=company.pk, holder="next")
+
+    celeryd_after_setup.send(sender="portal@host-1", instance=None, conf=None)
+
+    assert list(CodatCallSlot.objects.values_list("holder", flat=True)) == [
+        "syncs.poll_sync:5b3d@portal@host-2"
+    ]
+    # The company's work goes on at once instead of after the dead run's lease.
+    call_slot_acquire(company_id=company.pk, holder="next")

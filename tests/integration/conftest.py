@@ -52,8 +52,31 @@ def wait_for(
     pytest.fail(f"timed out after {timeout}s waiting for {what}; worker log:\n{worker.log()}")
 
 
-def start_worker(queue: str, log_path: Path) -> WorkerProcess:
-    """A real worker process consuming `queue` on the configured broker and test database."""
+def sweeping(
+    queue: str, *, every_s: float = 2.0, stale_poll_s: float = 2.0, stale_initiating_s: float = 4.0
+) -> Callable[[], None]:
+    """What beat does in production (`syncs.sweep` every minute, thresholds of minutes), with
+    seconds instead: call the result from a `wait_for` condition, and it sends the sweep to
+    `queue` at most every `every_s` seconds."""
+    from syncs.tasks import sweep
+
+    last = [float("-inf")]
+
+    def tick() -> None:
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            sweep.apply_async(
+                kwargs={"stale_poll_s": stale_poll_s, "stale_initiating_s": stale_initiating_s},
+                queue=queue,
+            )
+
+    return tick
+
+
+def start_worker(queue: str, log_path: Path, *, name: str = "") -> WorkerProcess:
+    """A real worker process consuming `queue` on the configured broker and test database,
+    named after the queue (and `name`): a worker started again under the same name is the
+    same worker restarted."""
     # Tasks the worker sends (a poll after a push) stay on this test's own queue.
     env = {
         **os.environ,
@@ -80,7 +103,7 @@ def start_worker(queue: str, log_path: Path) -> WorkerProcess:
                 "--loglevel",
                 "INFO",
                 "--hostname",
-                f"{queue}@%h",
+                f"{queue}{'-' + name if name else ''}@%h",
             ],
             cwd=ROOT,
             env=env,
@@ -100,16 +123,20 @@ def stop_worker(worker: WorkerProcess) -> None:
 
 
 @pytest.fixture
-def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
-    """Starts workers on one private queue; every one of them is stopped at the end."""
+def celery_workers(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Starts workers on one private queue; every one of them is stopped at the end. Workers
+    running side by side need a `name` each; one started without a name again after another
+    died is that worker restarted."""
     from sfe_portal.celery import app
 
     app.conf.task_always_eager = False
     queue = f"test-{uuid.uuid4().hex[:12]}"
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        worker = start_worker(queue, tmp_path / "worker.log")
+    def start(name: str = "") -> WorkerProcess:
+        worker = start_worker(queue, tmp_path / "worker.log", name=name)
         started.append(worker)
         return worker
 
@@ -120,8 +147,17 @@ def celery_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[
 
 
 @pytest.fixture
-def celery_worker(celery_workers: Callable[[], WorkerProcess]) -> WorkerProcess:
+def celery_worker(celery_workers: Callable[..., WorkerProcess]) -> WorkerProcess:
     return celery_workers()
+
+
+@pytest.fixture(params=["v1", "expenses"])
+def generation(request: pytest.FixtureRequest, settings: Any) -> str:
+    """The generation of Codat's expenses API the test's new companies speak, in the portal and
+    in the sandbox alike (both take `CODAT_EXPENSES_API_DEFAULT`): a test asking for it runs
+    once in Sync for Expenses v1 and once in the newer Expenses API."""
+    settings.CODAT_EXPENSES_API_DEFAULT = request.param
+    return str(request.param)
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def test_one_slot_means_one_call_at_a_time_across_workers(
         )
     control("PUT", "faults", {"latency_ms": 150})  # long enough calls to overlap if allowed
     calls_before = CodatExchange.objects.filter(company=books.company).count()
-    first, _second = celery_workers(), celery_workers()
+    first, _second = celery_workers(), celery_workers("second")
 
     push_company.apply_async((books.company.pk,), queue=first.queue)
 

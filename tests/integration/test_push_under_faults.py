@@ -1,14 +1,17 @@
 """With the sandbox failing on purpose (5xx, 429s, latency, timeouts) every expense still ends
-synced or failed with a reason, and the ledger holds exactly one record per synced expense."""
+synced or failed with a reason, and the ledger holds exactly one record per synced expense, in
+either generation of Codat's expenses API (in the newer one, the faults meet the keyed writes)."""
 
 import pytest
 
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus
 from gateway.models import CodatExchange
+from reliability.audit import company_audit
 from syncs.models import Sync, SyncState
 from syncs.tasks import poll_sync, push_company
 from tests.integration.sandbox_company import control, onboard
+from tests.integration.test_push_newer_generation import CREATE_PATH
 from tests.integration.test_push_pipeline import _approved, _ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,8 +30,9 @@ def sandbox(live_server, settings):
     control("DELETE", "faults")
 
 
-def test_faults_never_duplicate_or_lose_an_expense(sandbox):
+def test_faults_never_duplicate_or_lose_an_expense(sandbox, generation):
     books = onboard(Platform.XERO)
+    assert books.company.expenses_api == generation
     expenses = _approved(books, 70)
     control(
         "PUT",
@@ -63,5 +67,10 @@ def test_faults_never_duplicate_or_lose_an_expense(sandbox):
     synced = {str(pk) for pk, e in final.items() if e.status == ExpenseStatus.SYNCED}
     assert set(ledger_ids) == synced  # exactly the synced ones
     assert synced, "the faults must not stop everything"
+    # Every sync Codat started is one the portal followed: no batch was written twice.
+    assert company_audit(company=books.company).codat_syncs_unknown == 0
     statuses = set(CodatExchange.objects.values_list("status", flat=True))
     assert {429, 503} <= statuses, "the faults must really have been hit"
+    if generation == ApiGeneration.EXPENSES:
+        creates = CodatExchange.objects.filter(method="POST", path__endswith=CREATE_PATH)
+        assert creates.exclude(status=200).exists(), "the faults must have met the writes"

@@ -9,26 +9,25 @@ import os
 import shutil
 import signal
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus
 from gateway.models import CodatExchange
 from reliability.audit import company_audit, company_unsettled
 from reliability.seed import expenses_bulk
 from reliability.stack import PrivateRedis
 from syncs.models import BatchState, PushBatch
-from syncs.tasks import push_company, sweep
+from syncs.tasks import push_company
 from tests.conftest import require_resource
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import sweeping, wait_for
 from tests.integration.sandbox_company import control, onboard
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-EXPENSES = 200  # four datasets
+EXPENSES = 200  # four batches: one sync for them all (v1), or one sync each
 LOCKED_EVERY = 25  # dated in the ledger's locked period: the platform refuses these
 FAULTS = {
     "error_rate": 0.2,
@@ -91,10 +90,11 @@ def sandbox(live_server, settings, monkeypatch) -> Iterator[None]:
 
 
 def test_soak_faults_a_killed_worker_and_a_broker_restart_lose_and_duplicate_nothing(
-    private_redis, sandbox, celery_workers
+    private_redis, sandbox, generation, celery_workers
 ):
     books = onboard(Platform.XERO, name="Soak Ltd")
     company = books.company
+    assert company.expenses_api == generation
     expenses_bulk(company=company, count=EXPENSES, locked_every=LOCKED_EVERY, prefix="soak")
     control("PUT", "faults", FAULTS)
     first = celery_workers()
@@ -103,7 +103,7 @@ def test_soak_faults_a_killed_worker_and_a_broker_restart_lose_and_duplicate_not
     wait_for(
         lambda: PushBatch.objects.filter(company=company).exclude(state=BatchState.PENDING),
         timeout=60,
-        what="a first dataset posted",
+        what="a first batch sent",
         worker=first,
     )
     os.kill(first.process.pid, signal.SIGKILL)
@@ -113,15 +113,10 @@ def test_soak_faults_a_killed_worker_and_a_broker_restart_lose_and_duplicate_not
         # Under the new worker's feet; every queued message is lost with it.
         private_redis.restart(down_s=0.5)
 
-    last_sweep = [0.0]
+    sweep = sweeping(second.queue)
 
     def settled() -> bool:
-        # What beat does in production, with thresholds of seconds instead of minutes.
-        if time.monotonic() - last_sweep[0] > 2:
-            last_sweep[0] = time.monotonic()
-            sweep.apply_async(
-                kwargs={"stale_poll_s": 2, "stale_initiating_s": 4}, queue=second.queue
-            )
+        sweep()
         return company_unsettled(company=company) == 0
 
     wait_for(settled, timeout=120, what="every expense synced or failed", worker=second)
@@ -134,7 +129,11 @@ def test_soak_faults_a_killed_worker_and_a_broker_restart_lose_and_duplicate_not
     assert audit.duplicates == 0
     assert audit.synced_missing_from_ledger == 0
     assert audit.in_ledger_not_synced == 0
+    assert audit.codat_syncs_unknown == 0
     assert audit.ok
+    # Each batch was written by one sync of Codat's (v1: one sync for the push).
+    batches = PushBatch.objects.filter(company=company).count()
+    assert audit.codat_syncs == (batches if generation == ApiGeneration.EXPENSES else 1)
     # Exactly the expenses in the locked period failed, with the platform's reason.
     locked = Expense.objects.filter(company=company, issue_date__year=2020)
     assert audit.failed == locked.count() == EXPENSES // LOCKED_EVERY

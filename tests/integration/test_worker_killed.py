@@ -6,11 +6,12 @@ import signal
 
 import pytest
 
-from companies.platforms import Platform
+from companies.platforms import ApiGeneration, Platform
 from expenses.models import Expense, ExpenseStatus
+from reliability.audit import company_audit, company_unsettled
 from syncs.models import BatchState, PushBatch, Sync, SyncState
-from syncs.tasks import push_company, sweep
-from tests.integration.conftest import wait_for
+from syncs.tasks import push_company
+from tests.integration.conftest import sweeping, wait_for
 from tests.integration.sandbox_company import control, onboard
 from tests.integration.test_push_pipeline import _approved, _ledger
 
@@ -33,42 +34,43 @@ def sandbox_env(live_server, settings, monkeypatch):
 
 
 def test_sigkill_mid_push_then_a_new_worker_finishes_without_duplicates(
-    sandbox_env, celery_workers
+    sandbox_env, generation, celery_workers
 ):
     books = onboard(Platform.XERO)
-    expenses = _approved(books, 160)  # four datasets
+    company = books.company
+    assert company.expenses_api == generation
+    _approved(books, 160)  # four batches: one sync for them all (v1), or one sync each
     control("PUT", "faults", {"latency_ms": 400})  # slow enough to be caught mid-push
     first = celery_workers()
 
-    push_company.apply_async((books.company.pk,), queue=first.queue)
+    push_company.apply_async((company.pk,), queue=first.queue)
     wait_for(
-        lambda: PushBatch.objects.filter(company=books.company, state=BatchState.POSTED).exists(),
+        lambda: PushBatch.objects.filter(company=company).exclude(state=BatchState.PENDING),
         timeout=120,
-        what="the first dataset to be recorded",
+        what="the first batch to be recorded sent",
         worker=first,
     )
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait(timeout=30)
-    assert Sync.objects.get(company=books.company).state == SyncState.INITIATING
+    # Killed mid-push: a sync is still waiting for its batches to be sent (v1: for all of
+    # them to be sent and the sync started).
+    assert Sync.objects.filter(company=company, state=SyncState.INITIATING).exists()
 
     control("DELETE", "faults")
     second = celery_workers()
-    sweep.apply_async(kwargs={"stale_poll_s": 0, "stale_initiating_s": 0}, queue=second.queue)
+    sweep = sweeping(second.queue, stale_initiating_s=1)
 
     def settled():
-        statuses = set(
-            Expense.objects.filter(company=books.company).values_list("status", flat=True)
-        )
-        return statuses <= {ExpenseStatus.SYNCED, ExpenseStatus.FAILED}
+        sweep()
+        return company_unsettled(company=company) == 0
 
     wait_for(settled, timeout=180, what="every expense to be settled", worker=second)
-    final = list(Expense.objects.filter(company=books.company))
-    assert len(final) == len(expenses)
-    assert all(e.failure_message for e in final if e.status == ExpenseStatus.FAILED)
-    ledger_ids = [r["transactionId"] for r in _ledger(books)]
-    assert len(ledger_ids) == len(set(ledger_ids))
-    assert set(ledger_ids) == {str(e.pk) for e in final if e.status == ExpenseStatus.SYNCED}
-    assert len(ledger_ids) == 160
+    audit = company_audit(company=company)
+    assert audit.expenses == audit.synced == audit.ledger_records == 160
+    assert audit.duplicates == audit.codat_syncs_unknown == 0
+    assert audit.ok
+    # Each batch was written by one sync of Codat's: no batch went out twice.
+    assert audit.codat_syncs == (4 if generation == ApiGeneration.EXPENSES else 1)
 
 
 def test_companies_pushing_at_once_take_turns_on_one_worker(

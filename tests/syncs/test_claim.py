@@ -207,3 +207,30 @@ def test_expenses_refused_but_left_approved_are_passed_over_and_the_claim_ends(m
     assert set(
         Expense.objects.filter(pk__in=[e.pk for e in travel]).values_list("status", flat=True)
     ) == {ExpenseStatus.APPROVED}
+
+
+@pytest.mark.parametrize("generation", ["v1", "expenses"])
+def test_a_claims_reads_do_not_grow_with_its_expenses(generation):
+    """Validation and the payload read only what the claim's three reads of a slice loaded:
+    a field they use outside `_CLAIM_READS` would be loaded expense by expense."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from companies.models import Company
+
+    def claim_queries(count: int) -> int:
+        books = pushable_company()
+        Company.objects.filter(pk=books.company.pk).update(expenses_api=generation)
+        books.company.expenses_api = generation
+        for _ in range(count):
+            coded_expense(books, status=ExpenseStatus.APPROVED)
+        with CaptureQueriesContext(connection) as queries:
+            company_push_claim(company=books.company)
+        assert (
+            Expense.objects.filter(company=books.company, status=ExpenseStatus.PUSHING).count()
+            == count
+        )
+        return len(queries)
+
+    # Twice the expenses: one more batch to write (and its sync in the newer generation).
+    assert claim_queries(100) - claim_queries(50) <= 8

@@ -107,3 +107,25 @@ def test_a_failed_settler_leaves_a_sync_the_next_poll_finishes(monkeypatch):
 
     assert (sync.state, sync.transactions_completed) == (SyncState.SUCCEEDED, 12)
     _settled_once(sync, expenses)
+
+
+def test_a_sync_of_one_chunk_is_settled_without_settlers(monkeypatch):
+    """A batch of the newer generation is a sync of its own: threads with connections of their
+    own would cost it more than they save."""
+    from syncs import settle as follow
+
+    sync, expenses = _sync_of(pushable_company(), 3, code=2000, text="Completed")
+    threads: list[str] = []
+    real_settle = follow.settle_chunk
+
+    def settle_chunk(*args: Any, **kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+        real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(follow, "settle_chunk", settle_chunk)
+
+    sync = follow.sync_settle(sync=sync, results=_completed(expenses))
+
+    assert threads == [threading.current_thread().name]
+    assert (sync.state, sync.transactions_completed) == (SyncState.SUCCEEDED, 3)
+    _settled_once(sync, expenses)
