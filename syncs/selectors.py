@@ -35,6 +35,7 @@ from syncs.models import (
     ReceiptUpload,
     Sync,
     SyncKind,
+    SyncState,
     SyncTransaction,
     TransactionStatus,
     UploadState,
