@@ -407,3 +407,25 @@ def test_company_context_carries_the_names_in_one_query(books, django_assert_num
     assert ctx.bank_account_name == "Company card"
     assert ctx.default_supplier_name == config.supplier.name
     assert ctx.default_customer_name == config.customer.name
+
+
+@pytest.mark.parametrize(
+    ("base", "amount", "net", "tax"),
+    [("JPY", "1500", 1250, 250), ("BHD", "12.345", 10.345, 2)],
+)
+def test_yen_and_dinar_go_out_with_their_own_decimals(db, base, amount, net, tax):
+    """A JPY expense is sent in whole yen, a BHD one to the fils (three decimals)."""
+    books = make_books(base=base, card_currency=base)
+    account = LedgerAccountFactory(company=books.company, valid_transaction_types=ALL_TYPES)
+    expense = ExpenseFactory(company=books.company, currency=base, amount=Decimal(amount))
+    expense_set_lines(
+        expense=expense,
+        lines=[LineInput(Decimal(str(net)), Decimal(str(tax)), account, books.vat)],
+        by=None,
+    )
+    expense = Expense.objects.select_related("company", "supplier_override").get(pk=expense.pk)
+
+    [line] = _payload(books, expense)["lines"]
+
+    assert (line["netAmount"], line["taxAmount"]) == (net, tax)
+    assert expense.amount == Decimal(amount)
