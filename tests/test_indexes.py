@@ -25,8 +25,12 @@ _OURS = ("accounts", "companies", "expenses", "gateway", "sandbox", "syncs")
 def _our_tables() -> set[str]:
     # The tables of the portal's own models; Django's and the many-to-many tables it makes
     # are its own to index.
+    # A proxy model (the sign-in locks read through axes' table) owns no table of its own.
     return {
-        model._meta.db_table for name in _OURS for model in apps.get_app_config(name).get_models()
+        model._meta.db_table
+        for name in _OURS
+        for model in apps.get_app_config(name).get_models()
+        if not model._meta.proxy
     }
 
 
